@@ -1,0 +1,156 @@
+/**
+ * @file kstreams/store.h
+ * @brief Key-value state stores and their iterators.
+ *
+ * A store maps byte keys to byte values, ordered by unsigned lexicographic
+ * key order (shorter prefix first), the same order in every backend:
+ *  - KS_STORE_ROCKSDB: persistent; one RocksDB database per task, one column
+ *    family per store, all stores sharing one block cache;
+ *  - KS_STORE_IN_MEMORY: an ordered in-memory map, rebuilt from its
+ *    changelog when its task moves.
+ *
+ * Stores are declared on the topology (topology.h) and reached by processors
+ * through ks_context_get_kv_store(). Keys and values passed in are
+ * copied; values and keys handed out are borrowed as each function says.
+ * A null value (NULL pointer) never lives in a store: putting one deletes the
+ * key, as in Kafka Streams.
+ *
+ * Errors: every function returns KS_ERR_STORE_CLOSED once the store is closed
+ * (its task was closed); KS_ERR_STORE for a backend failure, whose message
+ * is logged.
+ *
+ * Thread-safety: a store belongs to its task's stream thread; use it only
+ * from that thread's processor callbacks.
+ */
+#ifndef KSTREAMS_STORE_H
+#define KSTREAMS_STORE_H
+
+#include "common.h"
+#include "error.h"
+
+KS_BEGIN_DECLS
+
+/** Storage backends. */
+typedef enum ks_store_backend_e {
+        KS_STORE_ROCKSDB,
+        KS_STORE_IN_MEMORY,
+} ks_store_backend_t;
+
+/** Store types. */
+typedef enum ks_store_type_e {
+        KS_STORE_TYPE_KEY_VALUE,
+        KS_STORE_TYPE_WINDOW,
+} ks_store_type_t;
+
+/** @brief The store's name. Borrowed, valid while the store exists. */
+KS_EXPORT const char *ks_kv_store_name(const ks_kv_store_t *store);
+
+/** @brief Non-zero for a persistent (RocksDB) store. */
+KS_EXPORT int ks_kv_store_persistent(const ks_kv_store_t *store);
+
+/**
+ * @brief Look up @p key.
+ * @param valuep receives the value, borrowed until the next call on this
+ *        store (copy it to keep it)
+ * @returns KS_ERR_NO_ERROR, KS_ERR_NOT_FOUND, KS_ERR_STORE_CLOSED,
+ *          KS_ERR_STORE, KS_ERR_INVALID_ARG (NULL key).
+ */
+KS_EXPORT ks_err_t ks_kv_store_get(ks_kv_store_t *store, const void *key,
+                                   size_t key_size, const void **valuep,
+                                   size_t *value_sizep);
+
+/**
+ * @brief Set @p key to @p value (both copied). A NULL @p value deletes.
+ * @returns KS_ERR_NO_ERROR, KS_ERR_STORE_CLOSED, KS_ERR_STORE,
+ *          KS_ERR_INVALID_ARG.
+ */
+KS_EXPORT ks_err_t ks_kv_store_put(ks_kv_store_t *store, const void *key,
+                                   size_t key_size, const void *value,
+                                   size_t value_size);
+
+/**
+ * @brief Set @p key to @p value only if it has no value.
+ * @param oldp if non-NULL, receives the existing value (borrowed until the
+ *        next call on this store), or NULL when @p value was inserted.
+ * @returns as ks_kv_store_put().
+ */
+KS_EXPORT ks_err_t ks_kv_store_put_if_absent(ks_kv_store_t *store,
+                                             const void *key, size_t key_size,
+                                             const void *value,
+                                             size_t value_size,
+                                             const void **oldp,
+                                             size_t *old_sizep);
+
+/**
+ * @brief Delete @p key.
+ * @param oldp if non-NULL, receives the value it had (borrowed until the next
+ *        call on this store), or NULL if it had none.
+ * @returns as ks_kv_store_put(); deleting an absent key is not an error.
+ */
+KS_EXPORT ks_err_t ks_kv_store_delete(ks_kv_store_t *store, const void *key,
+                                      size_t key_size, const void **oldp,
+                                      size_t *old_sizep);
+
+/**
+ * @brief Iterate keys in [@p from, @p to], both inclusive, ascending.
+ *        NULL @p from starts at the first key, NULL @p to ends at the last.
+ *        from > to gives an empty iterator.
+ * @param iterp receives the iterator; free it with ks_kv_iter_destroy()
+ *        before the store's task closes (a closed store ends its iterators).
+ * @returns KS_ERR_NO_ERROR, KS_ERR_STORE_CLOSED, KS_ERR_NO_MEMORY,
+ *          KS_ERR_INVALID_ARG.
+ */
+KS_EXPORT ks_err_t ks_kv_store_range(ks_kv_store_t *store, const void *from,
+                                     size_t from_size, const void *to,
+                                     size_t to_size, ks_kv_iter_t **iterp);
+
+/** @brief As ks_kv_store_range(), descending. */
+KS_EXPORT ks_err_t ks_kv_store_reverse_range(ks_kv_store_t *store,
+                                             const void *from,
+                                             size_t from_size, const void *to,
+                                             size_t to_size,
+                                             ks_kv_iter_t **iterp);
+
+/** @brief Iterate every key that starts with @p prefix, ascending. */
+KS_EXPORT ks_err_t ks_kv_store_prefix_scan(ks_kv_store_t *store,
+                                           const void *prefix,
+                                           size_t prefix_size,
+                                           ks_kv_iter_t **iterp);
+
+/** @brief Iterate the whole store, ascending. */
+KS_EXPORT ks_err_t ks_kv_store_all(ks_kv_store_t *store, ks_kv_iter_t **iterp);
+
+/** @brief Iterate the whole store, descending. */
+KS_EXPORT ks_err_t ks_kv_store_reverse_all(ks_kv_store_t *store,
+                                           ks_kv_iter_t **iterp);
+
+/**
+ * @brief An estimate of the number of keys: exact for in-memory stores,
+ *        RocksDB's estimate (plus uncommitted writes) for persistent ones.
+ * @returns KS_ERR_NO_ERROR, KS_ERR_STORE_CLOSED.
+ */
+KS_EXPORT ks_err_t ks_kv_store_approximate_num_entries(ks_kv_store_t *store,
+                                                       uint64_t *countp);
+
+/**
+ * @brief Advance @p iter.
+ * @returns 1 with the next entry in the outputs (borrowed until the next call
+ *          on the iterator or its destruction), 0 at the end or on error
+ *          (see ks_kv_iter_error()).
+ */
+KS_EXPORT int ks_kv_iter_next(ks_kv_iter_t *iter, const void **keyp,
+                              size_t *key_sizep, const void **valuep,
+                              size_t *value_sizep);
+
+/**
+ * @brief Why iteration stopped: KS_ERR_NO_ERROR at a normal end,
+ *        KS_ERR_STORE_CLOSED if the store closed, KS_ERR_STORE on failure.
+ */
+KS_EXPORT ks_err_t ks_kv_iter_error(const ks_kv_iter_t *iter);
+
+/** @brief Free @p iter. NULL is a no-op. */
+KS_EXPORT void ks_kv_iter_destroy(ks_kv_iter_t *iter);
+
+KS_END_DECLS
+
+#endif

@@ -1,0 +1,407 @@
+/* Application configuration.
+ *
+ * Known keys live in one static table (name, type, default, range or
+ * enumeration); a configuration stores only the values that were set, as
+ * strings already validated against that table, so every getter can parse
+ * without failing. Pass-through keys for librdkafka are kept in set order and
+ * validated by letting librdkafka parse them into a scratch rd_kafka_conf_t. */
+#include "config_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util_int.h"
+
+typedef enum { T_STRING, T_INT, T_ENUM } key_type_t;
+
+typedef struct {
+        const char *name;
+        key_type_t type;
+        const char *def;
+        int64_t min, max;
+        /* NULL-terminated value names for T_ENUM; index = enum value. */
+        const char *const *values;
+} key_def_t;
+
+static const char *const guarantees[] = {"at_least_once", "exactly_once_v2",
+                                         NULL};
+static const char *const deser_handlers[] = {"log_and_fail",
+                                             "log_and_continue", NULL};
+static const char *const prod_handlers[] = {"fail", "continue", NULL};
+static const char *const extractors[] = {
+        "fail_on_invalid_timestamp", "log_and_skip_on_invalid_timestamp",
+        "use_previous_on_invalid_timestamp", "wall_clock", NULL};
+
+#define I64MAX INT64_MAX
+static const key_def_t keys[] = {
+        {"application.id", T_STRING, "", 0, 0, NULL},
+        {"bootstrap.servers", T_STRING, "", 0, 0, NULL},
+        {"client.id", T_STRING, "", 0, 0, NULL},
+        {"application.server", T_STRING, "", 0, 0, NULL},
+        {"state.dir", T_STRING, "/tmp/kafka-streams", 0, 0, NULL},
+        {"num.stream.threads", T_INT, "1", 1, 1024, NULL},
+        {"num.standby.replicas", T_INT, "0", 0, 64, NULL},
+        {"commit.interval.ms", T_INT, "30000", 0, I64MAX, NULL},
+        {"poll.ms", T_INT, "100", 0, I64MAX, NULL},
+        {"max.task.idle.ms", T_INT, "0", -1, I64MAX, NULL},
+        {"buffered.records.per.partition", T_INT, "1000", 1, I64MAX, NULL},
+        {"statestore.cache.max.bytes", T_INT, "10485760", 0, I64MAX, NULL},
+        {"cache.max.bytes.buffering", T_INT, "10485760", 0, I64MAX, NULL},
+        {"replication.factor", T_INT, "-1", -1, 32767, NULL},
+        {"state.cleanup.delay.ms", T_INT, "600000", 0, I64MAX, NULL},
+        {"rocksdb.block.cache.bytes", T_INT, "52428800", 0, I64MAX, NULL},
+        {"rocksdb.write.buffer.bytes", T_INT, "16777216", 65536, I64MAX, NULL},
+        {"processing.guarantee", T_ENUM, "at_least_once", 0, 0, guarantees},
+        {"default.deserialization.exception.handler", T_ENUM, "log_and_fail",
+         0, 0, deser_handlers},
+        {"default.production.exception.handler", T_ENUM, "fail", 0, 0,
+         prod_handlers},
+        {"default.timestamp.extractor", T_ENUM, "fail_on_invalid_timestamp", 0,
+         0, extractors},
+};
+
+/* Pass-through prefixes and the librdkafka client kind they configure. */
+static const struct {
+        const char *prefix;
+        int is_producer;
+} prefixes[] = {
+        {"main.consumer.", 0},   {"restore.consumer.", 0},
+        {"global.consumer.", 0}, {"consumer.", 0},
+        {"producer.", 1},        {"admin.", 0},
+};
+
+/* librdkafka keys the library sets itself; a user value would break it. */
+static const char *const controlled_keys[] = {
+        "group.id",          "enable.auto.commit",
+        "transactional.id",  "isolation.level",
+        "bootstrap.servers", "partition.assignment.strategy",
+        "enable.auto.offset.store",
+};
+
+typedef struct {
+        char *key;
+        char *value;
+} kv_t;
+
+struct ks_config_s {
+        char *values[KS_ARRAY_SIZE(keys)]; /* NULL: default */
+        kv_t *pass;
+        size_t pass_cnt;
+        ks_log_cb *log_cb;
+        void *log_opaque;
+        int log_set;
+};
+
+static const key_def_t *key_find(const char *name, size_t *idx) {
+        for (size_t i = 0; i < KS_ARRAY_SIZE(keys); i++) {
+                if (!strcmp(keys[i].name, name)) {
+                        if (idx)
+                                *idx = i;
+                        return &keys[i];
+                }
+        }
+        return NULL;
+}
+
+ks_config_t *ks_config_new(void) { return calloc(1, sizeof(ks_config_t)); }
+
+void ks_config_destroy(ks_config_t *conf) {
+        if (!conf)
+                return;
+        for (size_t i = 0; i < KS_ARRAY_SIZE(keys); i++)
+                free(conf->values[i]);
+        for (size_t i = 0; i < conf->pass_cnt; i++) {
+                free(conf->pass[i].key);
+                free(conf->pass[i].value);
+        }
+        free(conf->pass);
+        free(conf);
+}
+
+ks_config_t *ks_config_dup(const ks_config_t *conf) {
+        if (!conf)
+                return NULL;
+        ks_config_t *d = ks_config_new();
+        if (!d)
+                return NULL;
+        for (size_t i = 0; i < KS_ARRAY_SIZE(keys); i++) {
+                if (conf->values[i] &&
+                    !(d->values[i] = ks__strdup(conf->values[i])))
+                        goto oom;
+        }
+        if (conf->pass_cnt) {
+                d->pass = calloc(conf->pass_cnt, sizeof(*d->pass));
+                if (!d->pass)
+                        goto oom;
+                for (size_t i = 0; i < conf->pass_cnt; i++) {
+                        d->pass_cnt++;
+                        d->pass[i].key = ks__strdup(conf->pass[i].key);
+                        d->pass[i].value = ks__strdup(conf->pass[i].value);
+                        if (!d->pass[i].key || !d->pass[i].value)
+                                goto oom;
+                }
+        }
+        d->log_cb = conf->log_cb;
+        d->log_opaque = conf->log_opaque;
+        d->log_set = conf->log_set;
+        return d;
+oom:
+        ks_config_destroy(d);
+        return NULL;
+}
+
+static int parse_int(const char *s, int64_t *out) {
+        if (!*s)
+                return -1;
+        char *end;
+        errno = 0;
+        long long v = strtoll(s, &end, 10);
+        if (errno || *end)
+                return -1;
+        *out = v;
+        return 0;
+}
+
+static ks_err_t validate_known(const key_def_t *k, const char *value,
+                               ks_error_t **errp) {
+        switch (k->type) {
+        case T_STRING:
+                if (!strcmp(k->name, "application.id"))
+                        return ks__topic_name_check(value, "application.id",
+                                                    errp) == KS_ERR_NO_ERROR
+                                       ? KS_ERR_NO_ERROR
+                                       : ks__error_set(
+                                                 errp, KS_ERR_INVALID_CONFIG,
+                                                 "application.id \"%s\" is "
+                                                 "invalid: it prefixes "
+                                                 "internal topic names, so "
+                                                 "it must be 1..249 "
+                                                 "characters of "
+                                                 "[a-zA-Z0-9._-]",
+                                                 value);
+                if (!strcmp(k->name, "state.dir") && !*value)
+                        return ks__error_set(errp, KS_ERR_INVALID_CONFIG,
+                                             "state.dir must not be empty");
+                return KS_ERR_NO_ERROR;
+        case T_INT: {
+                int64_t v;
+                if (parse_int(value, &v))
+                        return ks__error_set(errp, KS_ERR_INVALID_CONFIG,
+                                             "%s: \"%s\" is not an integer",
+                                             k->name, value);
+                if (v < k->min || v > k->max)
+                        return ks__error_set(
+                                errp, KS_ERR_INVALID_CONFIG,
+                                "%s: %" PRId64 " is out of range "
+                                "[%" PRId64 ", %" PRId64 "]",
+                                k->name, v, k->min, k->max);
+                return KS_ERR_NO_ERROR;
+        }
+        case T_ENUM:
+                for (int i = 0; k->values[i]; i++)
+                        if (!strcmp(k->values[i], value))
+                                return KS_ERR_NO_ERROR;
+                {
+                        char allowed[256] = "";
+                        for (int i = 0; k->values[i]; i++) {
+                                if (i)
+                                        strncat(allowed, ", ",
+                                                sizeof(allowed) -
+                                                        strlen(allowed) - 1);
+                                strncat(allowed, k->values[i],
+                                        sizeof(allowed) - strlen(allowed) - 1);
+                        }
+                        return ks__error_set(errp, KS_ERR_INVALID_CONFIG,
+                                             "%s: \"%s\" is not one of: %s",
+                                             k->name, value, allowed);
+                }
+        }
+        return KS_ERR_INVALID_CONFIG;
+}
+
+static ks_err_t validate_passthrough(const char *key, const char *sub,
+                                     int is_producer, const char *value,
+                                     ks_error_t **errp) {
+        for (size_t i = 0; i < KS_ARRAY_SIZE(controlled_keys); i++)
+                if (!strcmp(sub, controlled_keys[i]))
+                        return ks__error_set(
+                                errp, KS_ERR_INVALID_CONFIG,
+                                "%s: \"%s\" is set by kstreams itself and "
+                                "cannot be overridden",
+                                key, sub);
+        rd_kafka_conf_t *rk = rd_kafka_conf_new();
+        if (!rk)
+                return ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
+        char errstr[512];
+        rd_kafka_conf_res_t res;
+        /* Topic-level keys are accepted on the global conf by librdkafka. */
+        res = rd_kafka_conf_set(rk, sub, value, errstr, sizeof(errstr));
+        rd_kafka_conf_destroy(rk);
+        (void)is_producer;
+        if (res == RD_KAFKA_CONF_UNKNOWN)
+                return ks__error_set(errp, KS_ERR_UNKNOWN_CONFIG,
+                                     "%s: \"%s\" is not a librdkafka "
+                                     "configuration property",
+                                     key, sub);
+        if (res != RD_KAFKA_CONF_OK)
+                return ks__error_set(errp, KS_ERR_INVALID_CONFIG, "%s: %s", key,
+                                     errstr);
+        return KS_ERR_NO_ERROR;
+}
+
+static ks_err_t store_value(char **slot, const char *value, ks_error_t **errp) {
+        char *v = ks__strdup(value);
+        if (!v)
+                return ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
+        free(*slot);
+        *slot = v;
+        return KS_ERR_NO_ERROR;
+}
+
+ks_err_t ks_config_set(ks_config_t *conf, const char *key, const char *value,
+                       ks_error_t **errp) {
+        if (!conf || !key || !value)
+                return ks__error_set(errp, KS_ERR_INVALID_ARG,
+                                     "ks_config_set: NULL %s",
+                                     !conf ? "config" : !key ? "key" : "value");
+        size_t idx = 0;
+        const key_def_t *k = key_find(key, &idx);
+        if (k) {
+                ks_err_t err = validate_known(k, value, errp);
+                if (err)
+                        return err;
+                return store_value(&conf->values[idx], value, errp);
+        }
+        for (size_t i = 0; i < KS_ARRAY_SIZE(prefixes); i++) {
+                size_t plen = strlen(prefixes[i].prefix);
+                if (strncmp(key, prefixes[i].prefix, plen))
+                        continue;
+                const char *sub = key + plen;
+                if (!*sub)
+                        break;
+                ks_err_t err = validate_passthrough(
+                        key, sub, prefixes[i].is_producer, value, errp);
+                if (err)
+                        return err;
+                for (size_t j = 0; j < conf->pass_cnt; j++)
+                        if (!strcmp(conf->pass[j].key, key))
+                                return store_value(&conf->pass[j].value, value,
+                                                   errp);
+                kv_t *np = realloc(conf->pass,
+                                   (conf->pass_cnt + 1) * sizeof(*conf->pass));
+                if (!np)
+                        return ks__error_set(errp, KS_ERR_NO_MEMORY,
+                                             "out of memory");
+                conf->pass = np;
+                kv_t *e = &conf->pass[conf->pass_cnt];
+                e->key = ks__strdup(key);
+                e->value = ks__strdup(value);
+                if (!e->key || !e->value) {
+                        free(e->key);
+                        free(e->value);
+                        return ks__error_set(errp, KS_ERR_NO_MEMORY,
+                                             "out of memory");
+                }
+                conf->pass_cnt++;
+                return KS_ERR_NO_ERROR;
+        }
+        return ks__error_set(errp, KS_ERR_UNKNOWN_CONFIG,
+                             "unknown configuration key \"%s\" (librdkafka "
+                             "properties take a prefix: consumer., producer., "
+                             "admin., restore.consumer., ...)",
+                             key);
+}
+
+const char *ks_config_get(const ks_config_t *conf, const char *key) {
+        if (!conf || !key)
+                return NULL;
+        size_t idx = 0;
+        const key_def_t *k = key_find(key, &idx);
+        if (k) {
+                if (conf->values[idx])
+                        return conf->values[idx];
+                /* The deprecated name stands in for the new one when only it
+                 * was set, as in Kafka Streams. */
+                if (!strcmp(key, "statestore.cache.max.bytes")) {
+                        size_t old = 0;
+                        key_find("cache.max.bytes.buffering", &old);
+                        if (conf->values[old])
+                                return conf->values[old];
+                }
+                return k->def;
+        }
+        for (size_t j = 0; j < conf->pass_cnt; j++)
+                if (!strcmp(conf->pass[j].key, key))
+                        return conf->pass[j].value;
+        return NULL;
+}
+
+int64_t ks__config_int(const ks_config_t *conf, const char *key) {
+        const char *v = ks_config_get(conf, key);
+        int64_t out = 0;
+        if (v)
+                parse_int(v, &out);
+        return out;
+}
+
+int ks__config_enum(const ks_config_t *conf, const char *key) {
+        const key_def_t *k = key_find(key, NULL);
+        const char *v = ks_config_get(conf, key);
+        if (!k || k->type != T_ENUM || !v)
+                return 0;
+        for (int i = 0; k->values[i]; i++)
+                if (!strcmp(k->values[i], v))
+                        return i;
+        return 0;
+}
+
+int64_t ks__config_commit_interval_ms(const ks_config_t *conf) {
+        size_t idx = 0;
+        key_find("commit.interval.ms", &idx);
+        if (!conf->values[idx] &&
+            ks__config_enum(conf, "processing.guarantee") ==
+                    KS_GUARANTEE_EXACTLY_ONCE_V2)
+                return 100;
+        return ks__config_int(conf, "commit.interval.ms");
+}
+
+void ks__config_foreach_passthrough(const ks_config_t *conf, const char *prefix,
+                                    void (*cb)(void *opaque, const char *key,
+                                               const char *value),
+                                    void *opaque) {
+        size_t plen = strlen(prefix);
+        for (size_t j = 0; j < conf->pass_cnt; j++)
+                if (!strncmp(conf->pass[j].key, prefix, plen))
+                        cb(opaque, conf->pass[j].key + plen,
+                           conf->pass[j].value);
+}
+
+void ks_config_set_log_cb(ks_config_t *conf, ks_log_cb *cb, void *opaque) {
+        if (!conf)
+                return;
+        conf->log_cb = cb;
+        conf->log_opaque = opaque;
+        conf->log_set = 1;
+}
+
+void ks__log(const ks_config_t *conf, int level, const char *facility,
+             const char *fmt, ...) {
+        char line[1024];
+        va_list ap;
+        if (conf && conf->log_set && !conf->log_cb)
+                return;
+        if ((!conf || !conf->log_set) && level > KS_LOG_INFO)
+                return;
+        va_start(ap, fmt);
+        vsnprintf(line, sizeof(line), fmt, ap);
+        va_end(ap);
+        if (conf && conf->log_cb)
+                conf->log_cb(conf->log_opaque, level, facility, line);
+        else
+                fprintf(stderr, "%%%d|kstreams|%s| %s\n", level, facility,
+                        line);
+}

@@ -1,0 +1,64 @@
+/* Small helpers shared by every subsystem. */
+#include "util_int.h"
+
+#include <stdlib.h>
+#include <time.h>
+
+char *ks__strdup(const char *s) {
+        if (!s)
+                return NULL;
+        size_t n = strlen(s) + 1;
+        char *d = malloc(n);
+        if (d)
+                memcpy(d, s, n);
+        return d;
+}
+
+void *ks__memdup(const void *p, size_t len) {
+        if (!len)
+                return NULL;
+        void *d = malloc(len);
+        if (d)
+                memcpy(d, p, len);
+        return d;
+}
+
+ks_err_t ks__topic_name_check(const char *name, const char *what,
+                              ks_error_t **errp) {
+        if (!name || !*name)
+                return ks__error_set(errp, KS_ERR_INVALID_ARG,
+                                     "%s must not be empty", what);
+        size_t len = strlen(name);
+        if (len > 249)
+                return ks__error_set(errp, KS_ERR_INVALID_ARG,
+                                     "%s \"%.40s...\" is %zu characters long, "
+                                     "Kafka allows at most 249",
+                                     what, name, len);
+        if (!strcmp(name, ".") || !strcmp(name, ".."))
+                return ks__error_set(errp, KS_ERR_INVALID_ARG,
+                                     "%s \"%s\" is not allowed by Kafka", what,
+                                     name);
+        for (const char *p = name; *p; p++) {
+                char c = *p;
+                if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-')
+                        continue;
+                return ks__error_set(errp, KS_ERR_INVALID_ARG,
+                                     "%s \"%s\" contains '%c': Kafka names "
+                                     "allow only [a-zA-Z0-9._-]",
+                                     what, name, c);
+        }
+        return KS_ERR_NO_ERROR;
+}
+
+int64_t ks__now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t ks__wallclock_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

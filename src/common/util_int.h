@@ -1,0 +1,64 @@
+/* Small helpers shared by every subsystem: strings, names, byte order. */
+#ifndef KS_UTIL_INT_H
+#define KS_UTIL_INT_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "kstreams/common.h"
+#include "error_int.h"
+
+#define KS_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/** strdup that tolerates NULL (returns NULL). */
+char *ks__strdup(const char *s);
+
+/** Copy of a byte range (NULL for len 0 or on OOM; check with the source). */
+void *ks__memdup(const void *p, size_t len);
+
+/**
+ * Check @p name against Kafka's topic-name rules (1..249 characters of
+ * [a-zA-Z0-9._-], not "." or ".."). @p what names the thing for the message.
+ */
+ks_err_t ks__topic_name_check(const char *name, const char *what,
+                              ks_error_t **errp);
+
+/** Monotonic wall-clock milliseconds. */
+int64_t ks__now_ms(void);
+
+static inline void ks__be32_put(uint8_t *p, uint32_t v) {
+        p[0] = (uint8_t)(v >> 24);
+        p[1] = (uint8_t)(v >> 16);
+        p[2] = (uint8_t)(v >> 8);
+        p[3] = (uint8_t)v;
+}
+
+static inline uint32_t ks__be32_get(const uint8_t *p) {
+        return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
+               ((uint32_t)p[2] << 8) | (uint32_t)p[3];
+}
+
+static inline void ks__be64_put(uint8_t *p, uint64_t v) {
+        ks__be32_put(p, (uint32_t)(v >> 32));
+        ks__be32_put(p + 4, (uint32_t)v);
+}
+
+static inline uint64_t ks__be64_get(const uint8_t *p) {
+        return ((uint64_t)ks__be32_get(p) << 32) | ks__be32_get(p + 4);
+}
+
+/** Lexicographic byte comparison, shorter prefix first (RocksDB's order). */
+static inline int ks__bytes_cmp(const void *a, size_t alen, const void *b,
+                                size_t blen) {
+        size_t n = alen < blen ? alen : blen;
+        int c = n ? memcmp(a, b, n) : 0;
+        if (c)
+                return c;
+        return alen < blen ? -1 : (alen > blen ? 1 : 0);
+}
+
+#endif
+
+/** Wall-clock (epoch) milliseconds, the time wall-clock punctuation uses. */
+int64_t ks__wallclock_ms(void);

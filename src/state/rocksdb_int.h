@@ -1,0 +1,61 @@
+/* RocksDB per-task databases and the RocksDB store backend.
+ *
+ * One ks__rocks_env_t per application holds what all tasks share: the block
+ * cache (rocksdb.block.cache.bytes), table and column-family options. One
+ * ks__task_db_t per task is a RocksDB database with one column family per
+ * store and the metadata family KS_META_CF holding the task's checkpoint.
+ *
+ * Writes between commits are staged in the task's WriteBatchWithIndex; reads
+ * and iterators see the batch over the database. ks__task_db_commit() writes
+ * the batch and the staged metadata in one atomic write, so a store is never
+ * ahead of or behind its own checkpoint.
+ *
+ * @locality the task's stream thread (the env is shared, read-only). */
+#ifndef KS_ROCKSDB_INT_H
+#define KS_ROCKSDB_INT_H
+
+#include <rocksdb/c.h>
+
+#include "kstreams/config.h"
+#include "store_int.h"
+
+#define KS_META_CF "__ks_meta"
+
+typedef struct ks__rocks_env_s ks__rocks_env_t;
+typedef struct ks__task_db_s ks__task_db_t;
+
+ks_err_t ks__rocks_env_new(const ks_config_t *conf, ks__rocks_env_t **envp,
+                           ks_error_t **errp);
+void ks__rocks_env_destroy(ks__rocks_env_t *env);
+
+/** Open (creating as needed) the database at @p path with a column family
+ *  for each of @p stores. Errors name the path and carry RocksDB's text. */
+ks_err_t ks__task_db_open(ks__rocks_env_t *env, const char *path,
+                          const char *const *stores, size_t store_cnt,
+                          ks__task_db_t **dbp, ks_error_t **errp);
+
+/** Stage a metadata entry; written by the next commit. */
+ks_err_t ks__task_db_stage_meta(ks__task_db_t *db, const char *key,
+                                const void *value, size_t vlen);
+
+/** Read a committed metadata entry into a malloc'd buffer (*valuep, free()).
+ *  KS_ERR_NOT_FOUND if absent. */
+ks_err_t ks__task_db_get_meta(ks__task_db_t *db, const char *key,
+                              void **valuep, size_t *vlenp, ks_error_t **errp);
+
+/** Write staged data and metadata atomically. */
+ks_err_t ks__task_db_commit(ks__task_db_t *db, ks_error_t **errp);
+
+/** Number of staged writes since the last commit. */
+size_t ks__task_db_pending(const ks__task_db_t *db);
+
+/** Close the database, dropping uncommitted writes. NULL is a no-op. Every
+ *  store backend on it must be closed first. */
+void ks__task_db_close(ks__task_db_t *db);
+
+/** A store backend for column family @p store (NULL if it has none or on
+ *  OOM). */
+void *ks__rocksdb_store_new(ks__task_db_t *db, const char *store);
+extern const ks__kv_backend_ops_t ks__rocksdb_store_ops;
+
+#endif

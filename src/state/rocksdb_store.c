@@ -1,0 +1,385 @@
+/* RocksDB task databases and the RocksDB key-value backend (see
+ * rocksdb_int.h for the model). */
+#include "rocksdb_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/config_int.h"
+#include "../common/util_int.h"
+
+struct ks__rocks_env_s {
+        rocksdb_cache_t *cache;
+        rocksdb_block_based_table_options_t *table;
+        rocksdb_options_t *opts;
+        rocksdb_writeoptions_t *wopts;
+        rocksdb_readoptions_t *ropts;
+};
+
+struct ks__task_db_s {
+        ks__rocks_env_t *env;
+        rocksdb_t *db;
+        char *path;
+        char **cf_names;
+        rocksdb_column_family_handle_t **cfs;
+        size_t cf_cnt;
+        rocksdb_column_family_handle_t *meta;
+        rocksdb_writebatch_wi_t *wbwi;
+        size_t pending;
+};
+
+typedef struct {
+        ks__task_db_t *db;
+        rocksdb_column_family_handle_t *cf;
+        char *last; /* last value handed out by get */
+} rstore_t;
+
+ks_err_t ks__rocks_env_new(const ks_config_t *conf, ks__rocks_env_t **envp,
+                           ks_error_t **errp) {
+        ks__rocks_env_t *e = calloc(1, sizeof(*e));
+        if (!e)
+                return ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
+        size_t cache = (size_t)ks__config_int(conf, "rocksdb.block.cache.bytes");
+        size_t wbuf = (size_t)ks__config_int(conf, "rocksdb.write.buffer.bytes");
+        e->cache = rocksdb_cache_create_lru(cache ? cache : 1);
+        e->table = rocksdb_block_based_options_create();
+        e->opts = rocksdb_options_create();
+        e->wopts = rocksdb_writeoptions_create();
+        e->ropts = rocksdb_readoptions_create();
+        if (!e->cache || !e->table || !e->opts || !e->wopts || !e->ropts) {
+                ks__rocks_env_destroy(e);
+                return ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
+        }
+        rocksdb_block_based_options_set_block_cache(e->table, e->cache);
+        rocksdb_block_based_options_set_block_size(e->table, 4096);
+        rocksdb_block_based_options_set_cache_index_and_filter_blocks(e->table,
+                                                                      1);
+        rocksdb_options_set_block_based_table_factory(e->opts, e->table);
+        rocksdb_options_set_create_if_missing(e->opts, 1);
+        rocksdb_options_set_create_missing_column_families(e->opts, 1);
+        rocksdb_options_set_write_buffer_size(e->opts, wbuf);
+        rocksdb_options_set_max_write_buffer_number(e->opts, 3);
+        rocksdb_options_set_max_open_files(e->opts, -1);
+        rocksdb_options_set_keep_log_file_num(e->opts, 2);
+        rocksdb_options_set_max_background_jobs(e->opts, 2);
+        /* Data and checkpoint live in different column families: the WAL
+         * keeps a commit atomic across them after a crash. No fsync: the
+         * changelog is the durable copy. */
+        rocksdb_writeoptions_set_sync(e->wopts, 0);
+        *envp = e;
+        return KS_ERR_NO_ERROR;
+}
+
+void ks__rocks_env_destroy(ks__rocks_env_t *e) {
+        if (!e)
+                return;
+        if (e->ropts)
+                rocksdb_readoptions_destroy(e->ropts);
+        if (e->wopts)
+                rocksdb_writeoptions_destroy(e->wopts);
+        if (e->opts)
+                rocksdb_options_destroy(e->opts);
+        if (e->table)
+                rocksdb_block_based_options_destroy(e->table);
+        if (e->cache)
+                rocksdb_cache_destroy(e->cache);
+        free(e);
+}
+
+static void free_names(char **names, size_t n) {
+        if (!names)
+                return;
+        for (size_t i = 0; i < n; i++)
+                free(names[i]);
+        free(names);
+}
+
+ks_err_t ks__task_db_open(ks__rocks_env_t *env, const char *path,
+                          const char *const *stores, size_t store_cnt,
+                          ks__task_db_t **dbp, ks_error_t **errp) {
+        char *err = NULL;
+        ks__task_db_t *db = calloc(1, sizeof(*db));
+        if (!db)
+                return ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
+        db->env = env;
+        db->path = ks__strdup(path);
+
+        /* Column families: what exists on disk, plus default, meta and every
+         * store; RocksDB refuses to open without all existing ones. */
+        size_t existing_cnt = 0;
+        char **existing = rocksdb_list_column_families(env->opts, path,
+                                                       &existing_cnt, &err);
+        if (err) { /* a new database has none yet */
+                rocksdb_free(err);
+                err = NULL;
+                existing = NULL;
+                existing_cnt = 0;
+        }
+        size_t cap = existing_cnt + store_cnt + 2;
+        db->cf_names = calloc(cap, sizeof(char *));
+        if (!db->path || !db->cf_names) {
+                rocksdb_list_column_families_destroy(existing, existing_cnt);
+                ks__task_db_close(db);
+                return ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
+        }
+#define ADD_CF(nm)                                                             \
+        do {                                                                   \
+                int dup_ = 0;                                                  \
+                for (size_t j_ = 0; j_ < db->cf_cnt; j_++)                     \
+                        if (!strcmp(db->cf_names[j_], (nm)))                   \
+                                dup_ = 1;                                      \
+                if (!dup_)                                                     \
+                        db->cf_names[db->cf_cnt++] = ks__strdup(nm);           \
+        } while (0)
+        ADD_CF("default");
+        ADD_CF(KS_META_CF);
+        for (size_t i = 0; i < existing_cnt; i++)
+                ADD_CF(existing[i]);
+        for (size_t i = 0; i < store_cnt; i++)
+                ADD_CF(stores[i]);
+#undef ADD_CF
+        rocksdb_list_column_families_destroy(existing, existing_cnt);
+        for (size_t i = 0; i < db->cf_cnt; i++)
+                if (!db->cf_names[i]) {
+                        ks__task_db_close(db);
+                        return ks__error_set(errp, KS_ERR_NO_MEMORY,
+                                             "out of memory");
+                }
+
+        const rocksdb_options_t **cf_opts =
+                calloc(db->cf_cnt, sizeof(*cf_opts));
+        db->cfs = calloc(db->cf_cnt, sizeof(*db->cfs));
+        if (!cf_opts || !db->cfs) {
+                free(cf_opts);
+                ks__task_db_close(db);
+                return ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
+        }
+        for (size_t i = 0; i < db->cf_cnt; i++)
+                cf_opts[i] = env->opts;
+        db->db = rocksdb_open_column_families(
+                env->opts, path, (int)db->cf_cnt,
+                (const char *const *)db->cf_names, cf_opts, db->cfs, &err);
+        free(cf_opts);
+        if (err || !db->db) {
+                ks__error_set(errp, KS_ERR_STORE,
+                              "cannot open the RocksDB state at %s: %s", path,
+                              err ? err : "unknown error");
+                rocksdb_free(err);
+                /* Handles are not valid when the open failed. */
+                free(db->cfs);
+                db->cfs = NULL;
+                ks__task_db_close(db);
+                return KS_ERR_STORE;
+        }
+        for (size_t i = 0; i < db->cf_cnt; i++)
+                if (!strcmp(db->cf_names[i], KS_META_CF))
+                        db->meta = db->cfs[i];
+        db->wbwi = rocksdb_writebatch_wi_create(0, 1);
+        if (!db->wbwi) {
+                ks__task_db_close(db);
+                return ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
+        }
+        *dbp = db;
+        return KS_ERR_NO_ERROR;
+}
+
+void ks__task_db_close(ks__task_db_t *db) {
+        if (!db)
+                return;
+        if (db->wbwi)
+                rocksdb_writebatch_wi_destroy(db->wbwi);
+        if (db->cfs) {
+                for (size_t i = 0; i < db->cf_cnt; i++)
+                        if (db->cfs[i])
+                                rocksdb_column_family_handle_destroy(
+                                        db->cfs[i]);
+                free(db->cfs);
+        }
+        if (db->db)
+                rocksdb_close(db->db);
+        free_names(db->cf_names, db->cf_cnt);
+        free(db->path);
+        free(db);
+}
+
+ks_err_t ks__task_db_stage_meta(ks__task_db_t *db, const char *key,
+                                const void *value, size_t vlen) {
+        rocksdb_writebatch_wi_put_cf(db->wbwi, db->meta, key, strlen(key),
+                                     value, vlen);
+        db->pending++;
+        return KS_ERR_NO_ERROR;
+}
+
+ks_err_t ks__task_db_get_meta(ks__task_db_t *db, const char *key,
+                              void **valuep, size_t *vlenp, ks_error_t **errp) {
+        char *err = NULL;
+        size_t vlen = 0;
+        char *v = rocksdb_get_cf(db->db, db->env->ropts, db->meta, key,
+                                 strlen(key), &vlen, &err);
+        if (err) {
+                ks__error_set(errp, KS_ERR_STORE,
+                              "cannot read checkpoint \"%s\" in %s: %s", key,
+                              db->path, err);
+                rocksdb_free(err);
+                return KS_ERR_STORE;
+        }
+        if (!v)
+                return KS_ERR_NOT_FOUND;
+        *valuep = v;
+        *vlenp = vlen;
+        return KS_ERR_NO_ERROR;
+}
+
+ks_err_t ks__task_db_commit(ks__task_db_t *db, ks_error_t **errp) {
+        if (!db->pending)
+                return KS_ERR_NO_ERROR;
+        char *err = NULL;
+        rocksdb_write_writebatch_wi(db->db, db->env->wopts, db->wbwi, &err);
+        if (err) {
+                ks__error_set(errp, KS_ERR_STORE,
+                              "cannot write the state of %s: %s", db->path,
+                              err);
+                rocksdb_free(err);
+                return KS_ERR_STORE;
+        }
+        rocksdb_writebatch_wi_clear(db->wbwi);
+        db->pending = 0;
+        return KS_ERR_NO_ERROR;
+}
+
+size_t ks__task_db_pending(const ks__task_db_t *db) { return db->pending; }
+
+void *ks__rocksdb_store_new(ks__task_db_t *db, const char *store) {
+        for (size_t i = 0; i < db->cf_cnt; i++) {
+                if (strcmp(db->cf_names[i], store))
+                        continue;
+                rstore_t *r = calloc(1, sizeof(*r));
+                if (!r)
+                        return NULL;
+                r->db = db;
+                r->cf = db->cfs[i];
+                return r;
+        }
+        return NULL;
+}
+
+static ks_err_t rs_get(void *impl, const void *k, size_t kl, const void **vp,
+                       size_t *vlp) {
+        rstore_t *r = impl;
+        char *err = NULL;
+        size_t vl = 0;
+        rocksdb_free(r->last);
+        r->last = rocksdb_writebatch_wi_get_from_batch_and_db_cf(
+                r->db->wbwi, r->db->db, r->db->env->ropts, r->cf, k, kl, &vl,
+                &err);
+        if (err) {
+                rocksdb_free(err);
+                return KS_ERR_STORE;
+        }
+        if (!r->last)
+                return KS_ERR_NOT_FOUND;
+        *vp = r->last;
+        *vlp = vl;
+        return KS_ERR_NO_ERROR;
+}
+
+static ks_err_t rs_put(void *impl, const void *k, size_t kl, const void *v,
+                       size_t vl) {
+        rstore_t *r = impl;
+        if (v)
+                rocksdb_writebatch_wi_put_cf(r->db->wbwi, r->cf, k, kl, v, vl);
+        else
+                rocksdb_writebatch_wi_delete_cf(r->db->wbwi, r->cf, k, kl);
+        r->db->pending++;
+        return KS_ERR_NO_ERROR;
+}
+
+typedef struct {
+        rocksdb_iterator_t *it;
+        int reverse;
+        int started;
+} rcursor_t;
+
+static ks_err_t rs_cursor_open(void *impl, int reverse, const void *seek,
+                               size_t seeklen, void **curp) {
+        rstore_t *r = impl;
+        rcursor_t *c = calloc(1, sizeof(*c));
+        if (!c)
+                return KS_ERR_NO_MEMORY;
+        rocksdb_iterator_t *base =
+                rocksdb_create_iterator_cf(r->db->db, r->db->env->ropts, r->cf);
+        c->it = rocksdb_writebatch_wi_create_iterator_with_base_cf(
+                r->db->wbwi, base, r->cf);
+        c->reverse = reverse;
+        if (!reverse) {
+                if (seek)
+                        rocksdb_iter_seek(c->it, seek, seeklen);
+                else
+                        rocksdb_iter_seek_to_first(c->it);
+        } else {
+                if (seek)
+                        rocksdb_iter_seek_for_prev(c->it, seek, seeklen);
+                else
+                        rocksdb_iter_seek_to_last(c->it);
+        }
+        *curp = c;
+        return KS_ERR_NO_ERROR;
+}
+
+static int rs_cursor_next(void *cur, const void **kp, size_t *klp,
+                          const void **vp, size_t *vlp, ks_err_t *errp) {
+        rcursor_t *c = cur;
+        if (c->started) {
+                if (c->reverse)
+                        rocksdb_iter_prev(c->it);
+                else
+                        rocksdb_iter_next(c->it);
+        }
+        c->started = 1;
+        if (!rocksdb_iter_valid(c->it)) {
+                char *err = NULL;
+                rocksdb_iter_get_error(c->it, &err);
+                if (err) {
+                        rocksdb_free(err);
+                        *errp = KS_ERR_STORE;
+                }
+                return 0;
+        }
+        *kp = rocksdb_iter_key(c->it, klp);
+        *vp = rocksdb_iter_value(c->it, vlp);
+        return 1;
+}
+
+static void rs_cursor_close(void *cur) {
+        rcursor_t *c = cur;
+        rocksdb_iter_destroy(c->it);
+        free(c);
+}
+
+static uint64_t rs_count(void *impl) {
+        rstore_t *r = impl;
+        char *v = rocksdb_property_value_cf(r->db->db, r->cf,
+                                            "rocksdb.estimate-num-keys");
+        uint64_t n = v ? strtoull(v, NULL, 10) : 0;
+        rocksdb_free(v);
+        return n + (uint64_t)rocksdb_writebatch_wi_count(r->db->wbwi);
+}
+
+static void rs_close(void *impl) {
+        rstore_t *r = impl;
+        if (!r)
+                return;
+        rocksdb_free(r->last);
+        free(r);
+}
+
+const ks__kv_backend_ops_t ks__rocksdb_store_ops = {
+        .name = "rocksdb",
+        .get = rs_get,
+        .put = rs_put,
+        .cursor_open = rs_cursor_open,
+        .cursor_next = rs_cursor_next,
+        .cursor_close = rs_cursor_close,
+        .approximate_count = rs_count,
+        .close = rs_close,
+};

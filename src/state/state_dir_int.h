@@ -1,0 +1,19 @@
+/* State directories: creation with owner-only permissions and removal. */
+#ifndef KS_STATE_DIR_INT_H
+#define KS_STATE_DIR_INT_H
+
+#include "kstreams/error.h"
+
+/** mkdir -p @p path with mode 0700 for the directories it creates. Errors
+ *  name the directory and carry strerror. */
+ks_err_t ks__mkdirs(const char *path, ks_error_t **errp);
+
+/** Create a fresh directory "<base>/<prefix>XXXXXX" (creating base);
+ *  *outp is malloc'd. */
+ks_err_t ks__mkdtemp(const char *base, const char *prefix, char **outp,
+                     ks_error_t **errp);
+
+/** rm -rf @p path. Returns KS_ERR_IO if something could not be removed. */
+ks_err_t ks__rmtree(const char *path);
+
+#endif

@@ -1,0 +1,69 @@
+/* State store internals: the generic store handle over a backend interface.
+ *
+ * A backend (RocksDB column family, in-memory skiplist) implements the small
+ * ks__kv_backend_ops_t interface: point get/put and a cursor that seeks and
+ * walks in one direction. The generic layer above (kv_store.c) adds what is
+ * common: argument checks, the closed state, range bounds, prefix scans,
+ * put_if_absent/delete with old values, and tracking of open iterators so a
+ * closing store ends them instead of leaving them dangling. */
+#ifndef KS_STORE_INT_H
+#define KS_STORE_INT_H
+
+#include "kstreams/config.h"
+#include "kstreams/store.h"
+
+typedef struct ks__kv_backend_ops_s {
+        const char *name;
+        /* Value borrowed until the next call on this backend instance. */
+        ks_err_t (*get)(void *impl, const void *key, size_t klen,
+                        const void **valuep, size_t *vlenp);
+        /* value == NULL deletes. */
+        ks_err_t (*put)(void *impl, const void *key, size_t klen,
+                        const void *value, size_t vlen);
+        /* Forward: position at the first key >= seek (NULL: first key).
+         * Reverse: at the last key <= seek (NULL: last key). */
+        ks_err_t (*cursor_open)(void *impl, int reverse, const void *seek,
+                                size_t seeklen, void **curp);
+        /* 1 and the entry (borrowed until the next call), or 0 at the end
+         * (*errp set on failure). */
+        int (*cursor_next)(void *cur, const void **keyp, size_t *klenp,
+                           const void **valuep, size_t *vlenp, ks_err_t *errp);
+        void (*cursor_close)(void *cur);
+        uint64_t (*approximate_count)(void *impl);
+        /* Release the backend instance. */
+        void (*close)(void *impl);
+} ks__kv_backend_ops_t;
+
+struct ks_kv_store_s {
+        char *name;
+        ks_store_type_t type;
+        ks_store_backend_t backend;
+        const ks__kv_backend_ops_t *ops;
+        void *impl;
+        int closed;
+        ks_kv_iter_t *iters; /* open iterators */
+        void *scratch;       /* values handed out after the backend let go */
+        size_t scratch_cap;
+        const ks_config_t *conf;
+};
+
+/** A store handle over @p impl (taken over; closed by ks__kv_store_close).
+ *  NULL on OOM, in which case @p impl is closed. */
+ks_kv_store_t *ks__kv_store_new(const char *name, ks_store_type_t type,
+                                ks_store_backend_t backend,
+                                const ks__kv_backend_ops_t *ops, void *impl,
+                                const ks_config_t *conf);
+
+/** Close the backend and every open iterator; the handle stays valid and
+ *  answers KS_ERR_STORE_CLOSED. Idempotent. */
+void ks__kv_store_close(ks_kv_store_t *store);
+
+/** Close (if needed) and free the handle. NULL is a no-op. Open iterators
+ *  stay valid as empty shells until destroyed. */
+void ks__kv_store_destroy(ks_kv_store_t *store);
+
+/** A new in-memory backend instance (NULL on OOM). */
+void *ks__memory_store_new(void);
+extern const ks__kv_backend_ops_t ks__memory_store_ops;
+
+#endif

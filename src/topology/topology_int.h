@@ -1,0 +1,100 @@
+/* Topology internals: node and store definitions and the sub-topologies
+ * computed by ks_topology_build().
+ *
+ * Before build, nodes refer to parents and stores by name only. Build
+ * resolves the names into pointers, fills every node's children in the order
+ * the children were added (the order records are forwarded in), checks the
+ * graph, and groups nodes into sub-topologies (connected components of the
+ * parent edges and store connections) numbered by their first node. A built
+ * topology never changes again, so tasks on any thread may read it. */
+#ifndef KS_TOPOLOGY_INT_H
+#define KS_TOPOLOGY_INT_H
+
+#include "kstreams/topology.h"
+
+typedef enum {
+        KS_NODE_SOURCE,
+        KS_NODE_PROCESSOR,
+        KS_NODE_SINK,
+} ks__node_kind_t;
+
+typedef struct ks__node_s ks__node_t;
+
+struct ks__node_s {
+        char *name;
+        ks__node_kind_t kind;
+        size_t index;     /* insertion order */
+        int subtopology;  /* after build */
+        size_t sub_index; /* position in its sub-topology's node array */
+
+        char **parent_names;
+        size_t parent_cnt;
+        ks__node_t **parents; /* after build */
+        ks__node_t **children;
+        size_t child_cnt;
+
+        /* source */
+        char **topics;
+        size_t topic_cnt;
+        ks_timestamp_extractor_cb *tsx;
+        void *tsx_opaque;
+        /* source and sink */
+        ks_serde_t *key_serde, *value_serde;
+        /* processor */
+        ks_processor_init_cb *init;
+        ks_processor_process_cb *process;
+        ks_processor_close_cb *close;
+        void *opaque;
+        size_t *stores; /* indexes into topology stores, after build */
+        size_t store_cnt;
+        /* sink */
+        char *topic;
+        ks_partitioner_cb *partitioner;
+        void *partitioner_opaque;
+};
+
+typedef struct {
+        char *name;
+        ks_store_type_t type;
+        ks_store_backend_t backend;
+        int flags;
+        int subtopology; /* after build; -1 if unconnected */
+} ks__store_def_t;
+
+typedef struct {
+        char *store;
+        char *processor;
+} ks__connection_t;
+
+typedef struct {
+        int id;
+        ks__node_t **nodes; /* in insertion order */
+        size_t node_cnt;
+        size_t *stores; /* indexes into topology stores */
+        size_t store_cnt;
+} ks__subtopology_t;
+
+struct ks_topology_s {
+        int refcnt; /* atomic */
+        int built;
+        ks__node_t **nodes;
+        size_t node_cnt;
+        ks__store_def_t *stores;
+        size_t store_cnt;
+        ks__connection_t *conns;
+        size_t conn_cnt;
+        ks__subtopology_t *subs;
+        size_t sub_cnt;
+};
+
+/** Take a reference. */
+ks_topology_t *ks__topology_ref(ks_topology_t *topo);
+
+/** The node named @p name, or NULL. */
+ks__node_t *ks__topology_node(const ks_topology_t *topo, const char *name);
+
+/** The source node of sub-topology @p sub reading @p topic, or NULL. */
+ks__node_t *ks__topology_source_for(const ks_topology_t *topo,
+                                    const char *topic);
+
+#endif
