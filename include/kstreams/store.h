@@ -36,10 +36,9 @@ typedef enum ks_store_backend_e {
         KS_STORE_IN_MEMORY,
 } ks_store_backend_t;
 
-/** Store types. */
+/** Store types (window and session stores come with windowing). */
 typedef enum ks_store_type_e {
         KS_STORE_TYPE_KEY_VALUE,
-        KS_STORE_TYPE_WINDOW,
 } ks_store_type_t;
 
 /** @brief The store's name. Borrowed, valid while the store exists. */

@@ -1,0 +1,368 @@
+/* Key-value store behaviour, run identically against the RocksDB and the
+ * in-memory backend, with results checked against a sorted reference model. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ks_test.h"
+#include "state/rocksdb_int.h"
+#include "state/state_dir_int.h"
+
+typedef struct {
+        ks_store_backend_t backend;
+        ks_config_t *conf;
+        ks__rocks_env_t *env;
+        ks__task_db_t *db;
+        char *dir;
+        ks_kv_store_t *store;
+} fixture_t;
+
+static ks_kv_store_t *open_store(fixture_t *f) {
+        if (f->backend == KS_STORE_IN_MEMORY)
+                return ks__kv_store_new("s", KS_STORE_TYPE_KEY_VALUE,
+                                        KS_STORE_IN_MEMORY,
+                                        &ks__memory_store_ops,
+                                        ks__memory_store_new(), f->conf);
+        const char *stores[] = {"s"};
+        ks_error_t *e = NULL;
+        KST_OK_E(ks__task_db_open(f->env, f->dir, stores, 1, &f->db, &e));
+        return ks__kv_store_new("s", KS_STORE_TYPE_KEY_VALUE, KS_STORE_ROCKSDB,
+                                &ks__rocksdb_store_ops,
+                                ks__rocksdb_store_new(f->db, "s"), f->conf);
+}
+
+static int setup(void **state, ks_store_backend_t backend) {
+        fixture_t *f = calloc(1, sizeof(*f));
+        f->backend = backend;
+        f->conf = kst_config("store-test");
+        ks_error_t *e = NULL;
+        KST_OK_E(ks__rocks_env_new(f->conf, &f->env, &e));
+        KST_OK_E(ks__mkdtemp(kst_tmpdir(), "store-", &f->dir, &e));
+        f->store = open_store(f);
+        assert_non_null(f->store);
+        *state = f;
+        return 0;
+}
+
+static int setup_rocksdb(void **state) {
+        return setup(state, KS_STORE_ROCKSDB);
+}
+static int setup_memory(void **state) {
+        return setup(state, KS_STORE_IN_MEMORY);
+}
+
+static int teardown(void **state) {
+        fixture_t *f = *state;
+        ks__kv_store_destroy(f->store);
+        ks__task_db_close(f->db);
+        ks__rocks_env_destroy(f->env);
+        ks__rmtree(f->dir);
+        free(f->dir);
+        ks_config_destroy(f->conf);
+        free(f);
+        return 0;
+}
+
+/* Commit the RocksDB batch so tests also read through the database. */
+static void commit(fixture_t *f) {
+        if (f->db) {
+                ks_error_t *e = NULL;
+                KST_OK_E(ks__task_db_commit(f->db, &e));
+        }
+}
+
+static void put_s(ks_kv_store_t *s, const char *k, const char *v) {
+        KST_OK(ks_kv_store_put(s, k, strlen(k), v, v ? strlen(v) : 0));
+}
+
+static void expect_get(ks_kv_store_t *s, const char *k, const char *v) {
+        const void *out;
+        size_t n;
+        ks_err_t err = ks_kv_store_get(s, k, strlen(k), &out, &n);
+        if (!v) {
+                assert_int_equal(err, KS_ERR_NOT_FOUND);
+                return;
+        }
+        assert_int_equal(err, KS_ERR_NO_ERROR);
+        assert_int_equal(n, strlen(v));
+        assert_memory_equal(out, v, n);
+}
+
+/* Drain @p it and compare with the space-separated "k=v" list @p want. */
+static void expect_iter(ks_kv_iter_t *it, const char *want) {
+        char got[4096] = "";
+        const void *k, *v;
+        size_t kl, vl;
+        while (ks_kv_iter_next(it, &k, &kl, &v, &vl)) {
+                size_t len = strlen(got);
+                snprintf(got + len, sizeof(got) - len, "%s%.*s=%.*s",
+                         len ? " " : "", (int)kl, (const char *)k, (int)vl,
+                         (const char *)v);
+        }
+        assert_int_equal(ks_kv_iter_error(it), KS_ERR_NO_ERROR);
+        assert_string_equal(got, want);
+        ks_kv_iter_destroy(it);
+}
+
+static void test_get_put_delete(void **state) {
+        fixture_t *f = *state;
+        ks_kv_store_t *s = f->store;
+        expect_get(s, "a", NULL);
+        put_s(s, "a", "1");
+        put_s(s, "b", "2");
+        expect_get(s, "a", "1");
+        commit(f);
+        expect_get(s, "a", "1");
+        put_s(s, "a", "11"); /* overwrite, uncommitted over committed */
+        expect_get(s, "a", "11");
+        put_s(s, "e", ""); /* empty is a value, not a delete */
+        expect_get(s, "e", "");
+        const void *old;
+        size_t oldlen;
+        KST_OK(ks_kv_store_delete(s, "a", 1, &old, &oldlen));
+        assert_int_equal(oldlen, 2);
+        assert_memory_equal(old, "11", 2);
+        expect_get(s, "a", NULL);
+        KST_OK(ks_kv_store_delete(s, "zz", 2, &old, &oldlen));
+        assert_null(old);
+        put_s(s, "b", NULL); /* null value deletes */
+        expect_get(s, "b", NULL);
+        commit(f);
+        expect_get(s, "b", NULL);
+        expect_get(s, "e", "");
+        assert_string_equal(ks_kv_store_name(s), "s");
+        assert_int_equal(ks_kv_store_persistent(s),
+                         f->backend == KS_STORE_ROCKSDB);
+}
+
+static void test_put_if_absent(void **state) {
+        fixture_t *f = *state;
+        ks_kv_store_t *s = f->store;
+        const void *old = (void *)1;
+        size_t oldlen;
+        KST_OK(ks_kv_store_put_if_absent(s, "k", 1, "v1", 2, &old, &oldlen));
+        assert_null(old);
+        KST_OK(ks_kv_store_put_if_absent(s, "k", 1, "v2", 2, &old, &oldlen));
+        assert_non_null(old);
+        assert_memory_equal(old, "v1", 2);
+        expect_get(s, "k", "v1");
+}
+
+static void test_ranges(void **state) {
+        fixture_t *f = *state;
+        ks_kv_store_t *s = f->store;
+        const char *keys[] = {"b", "a", "ab", "c", "abc", "b\xff", "d"};
+        for (size_t i = 0; i < 7; i++)
+                put_s(s, keys[i], keys[i][0] == 'b' ? "B" : "x");
+        commit(f);
+        put_s(s, "aa", "new"); /* batch entries mix with committed ones */
+        put_s(s, "c", NULL);
+        ks_kv_iter_t *it;
+        KST_OK(ks_kv_store_all(s, &it));
+        expect_iter(it, "a=x aa=new ab=x abc=x b=B b\xff=B d=x");
+        KST_OK(ks_kv_store_reverse_all(s, &it));
+        expect_iter(it, "d=x b\xff=B b=B abc=x ab=x aa=new a=x");
+        KST_OK(ks_kv_store_range(s, "aa", 2, "b", 1, &it));
+        expect_iter(it, "aa=new ab=x abc=x b=B");
+        KST_OK(ks_kv_store_reverse_range(s, "aa", 2, "b", 1, &it));
+        expect_iter(it, "b=B abc=x ab=x aa=new");
+        KST_OK(ks_kv_store_range(s, "ab0", 3, NULL, 0, &it));
+        expect_iter(it, "abc=x b=B b\xff=B d=x");
+        KST_OK(ks_kv_store_range(s, NULL, 0, "ab", 2, &it));
+        expect_iter(it, "a=x aa=new ab=x");
+        KST_OK(ks_kv_store_reverse_range(s, "b0", 2, NULL, 0, &it));
+        expect_iter(it, "d=x b\xff=B");
+        KST_OK(ks_kv_store_range(s, "c", 1, "a", 1, &it)); /* from > to */
+        expect_iter(it, "");
+        KST_OK(ks_kv_store_prefix_scan(s, "ab", 2, &it));
+        expect_iter(it, "ab=x abc=x");
+        KST_OK(ks_kv_store_prefix_scan(s, "b", 1, &it));
+        expect_iter(it, "b=B b\xff=B");
+        KST_OK(ks_kv_store_prefix_scan(s, "q", 1, &it));
+        expect_iter(it, "");
+}
+
+static void test_mutation_during_iteration(void **state) {
+        fixture_t *f = *state;
+        ks_kv_store_t *s = f->store;
+        char k[16];
+        for (int i = 0; i < 50; i++) {
+                snprintf(k, sizeof(k), "k%02d", i);
+                put_s(s, k, "v");
+        }
+        commit(f);
+        ks_kv_iter_t *it;
+        KST_OK(ks_kv_store_all(s, &it));
+        const void *kp, *vp;
+        size_t kl, vl;
+        int seen = 0;
+        /* Delete every key while walking: each is seen exactly once. */
+        while (ks_kv_iter_next(it, &kp, &kl, &vp, &vl)) {
+                char key[16];
+                assert_true(kl < sizeof(key));
+                memcpy(key, kp, kl);
+                key[kl] = 0;
+                snprintf(k, sizeof(k), "k%02d", seen);
+                assert_string_equal(key, k);
+                KST_OK(ks_kv_store_delete(s, key, kl, NULL, NULL));
+                seen++;
+        }
+        ks_kv_iter_destroy(it);
+        assert_int_equal(seen, 50);
+        KST_OK(ks_kv_store_all(s, &it));
+        expect_iter(it, "");
+}
+
+/* Random operations against a sorted reference array. */
+static void test_matches_reference_model(void **state) {
+        fixture_t *f = *state;
+        ks_kv_store_t *s = f->store;
+        enum { N = 64 };
+        int model[N]; /* -1 absent, else value */
+        for (int i = 0; i < N; i++)
+                model[i] = -1;
+        srand(99);
+        for (int op = 0; op < 3000; op++) {
+                int i = rand() % N, v = rand() % 1000;
+                char k[16], val[16];
+                snprintf(k, sizeof(k), "%02x", i * 4);
+                snprintf(val, sizeof(val), "%d", v);
+                switch (rand() % 4) {
+                case 0:
+                case 1:
+                        put_s(s, k, val);
+                        model[i] = v;
+                        break;
+                case 2:
+                        KST_OK(ks_kv_store_delete(s, k, 2, NULL, NULL));
+                        model[i] = -1;
+                        break;
+                case 3:
+                        commit(f);
+                        break;
+                }
+        }
+        /* Full scan equals the model, in key order. */
+        char want[4096] = "";
+        for (int i = 0; i < N; i++) {
+                if (model[i] < 0)
+                        continue;
+                size_t len = strlen(want);
+                snprintf(want + len, sizeof(want) - len, "%s%02x=%d",
+                         len ? " " : "", i * 4, model[i]);
+        }
+        ks_kv_iter_t *it;
+        KST_OK(ks_kv_store_all(s, &it));
+        expect_iter(it, want);
+        commit(f);
+        KST_OK(ks_kv_store_all(s, &it));
+        expect_iter(it, want);
+        uint64_t cnt, live = 0;
+        for (int i = 0; i < N; i++)
+                live += model[i] >= 0;
+        KST_OK(ks_kv_store_approximate_num_entries(s, &cnt));
+        if (f->backend == KS_STORE_IN_MEMORY)
+                assert_int_equal(cnt, live);
+        else /* RocksDB estimates; it must at least see the keys. */
+                assert_true(cnt > 0);
+}
+
+static void test_closed_store(void **state) {
+        fixture_t *f = *state;
+        ks_kv_store_t *s = f->store;
+        put_s(s, "a", "1");
+        put_s(s, "b", "2");
+        ks_kv_iter_t *it;
+        KST_OK(ks_kv_store_all(s, &it));
+        const void *k, *v;
+        size_t kl, vl;
+        assert_int_equal(ks_kv_iter_next(it, &k, &kl, &v, &vl), 1);
+        ks__kv_store_close(s);
+        /* The open iterator ends, saying why. */
+        assert_int_equal(ks_kv_iter_next(it, &k, &kl, &v, &vl), 0);
+        assert_int_equal(ks_kv_iter_error(it), KS_ERR_STORE_CLOSED);
+        ks_kv_iter_destroy(it);
+        const void *out;
+        size_t n;
+        uint64_t cnt;
+        assert_int_equal(ks_kv_store_get(s, "a", 1, &out, &n),
+                         KS_ERR_STORE_CLOSED);
+        assert_int_equal(ks_kv_store_put(s, "a", 1, "x", 1),
+                         KS_ERR_STORE_CLOSED);
+        assert_int_equal(ks_kv_store_delete(s, "a", 1, NULL, NULL),
+                         KS_ERR_STORE_CLOSED);
+        assert_int_equal(ks_kv_store_put_if_absent(s, "a", 1, "x", 1, NULL,
+                                                   NULL),
+                         KS_ERR_STORE_CLOSED);
+        assert_int_equal(ks_kv_store_all(s, &it), KS_ERR_STORE_CLOSED);
+        assert_int_equal(ks_kv_store_approximate_num_entries(s, &cnt),
+                         KS_ERR_STORE_CLOSED);
+        /* Bad arguments. */
+        assert_int_equal(ks_kv_store_get(NULL, "a", 1, &out, &n),
+                         KS_ERR_INVALID_ARG);
+}
+
+static void test_rocksdb_persists_committed_only(void **state) {
+        fixture_t *f = *state;
+        if (f->backend != KS_STORE_ROCKSDB)
+                return;
+        put_s(f->store, "kept", "1");
+        ks__task_db_stage_meta(f->db, "checkpoint", "\0\0\0\x05", 4);
+        commit(f);
+        put_s(f->store, "lost", "2"); /* never committed */
+        ks__kv_store_destroy(f->store);
+        ks__task_db_close(f->db);
+        f->db = NULL;
+        f->store = open_store(f);
+        expect_get(f->store, "kept", "1");
+        expect_get(f->store, "lost", NULL);
+        void *v;
+        size_t vl;
+        ks_error_t *e = NULL;
+        KST_OK_E(ks__task_db_get_meta(f->db, "checkpoint", &v, &vl, &e));
+        assert_int_equal(vl, 4);
+        assert_memory_equal(v, "\0\0\0\x05", 4);
+        free(v);
+        assert_int_equal(ks__task_db_get_meta(f->db, "none", &v, &vl, NULL),
+                         KS_ERR_NOT_FOUND);
+}
+
+static void test_rocksdb_corrupt_dir(void **state) {
+        fixture_t *f = *state;
+        if (f->backend != KS_STORE_ROCKSDB)
+                return;
+        ks__kv_store_destroy(f->store);
+        f->store = NULL;
+        ks__task_db_close(f->db);
+        f->db = NULL;
+        /* Overwrite every file of the database with garbage. */
+        char cmd[1024];
+        snprintf(cmd, sizeof(cmd),
+                 "for x in '%s'/*; do printf garbage > \"$x\"; done", f->dir);
+        assert_int_equal(system(cmd), 0);
+        const char *stores[] = {"s"};
+        ks_error_t *e = NULL;
+        ks__task_db_t *db = NULL;
+        KST_ASSERT_ERROR(ks__task_db_open(f->env, f->dir, stores, 1, &db, &e),
+                         e, KS_ERR_STORE, "cannot open the RocksDB state",
+                         f->dir);
+        assert_null(db);
+}
+
+#define BOTH(fn)                                                               \
+        cmocka_unit_test_setup_teardown(fn, setup_rocksdb, teardown),          \
+                cmocka_unit_test_setup_teardown(fn, setup_memory, teardown)
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                BOTH(test_get_put_delete),
+                BOTH(test_put_if_absent),
+                BOTH(test_ranges),
+                BOTH(test_mutation_during_iteration),
+                BOTH(test_matches_reference_model),
+                BOTH(test_closed_store),
+                BOTH(test_rocksdb_persists_committed_only),
+                BOTH(test_rocksdb_corrupt_dir),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
