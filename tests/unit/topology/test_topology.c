@@ -1,0 +1,235 @@
+/* Topology builder: validation errors naming the culprit, sub-topologies and
+ * describe() output. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ks_test.h"
+#include "topology/topology_int.h"
+
+static ks_err_t noop(ks_context_t *ctx, const ks_record_t *rec, void *st) {
+        return ks_context_forward(ctx, NULL, 0, NULL, 0);
+}
+
+#define P(...) ((const char *const[]){__VA_ARGS__})
+#define N(...) (sizeof((const char *const[]){__VA_ARGS__}) / sizeof(char *))
+
+static void add_proc(ks_topology_t *t, const char *name, const char *parent) {
+        ks_error_t *e = NULL;
+        KST_OK_E(ks_topology_add_processor(t, name, NULL, noop, NULL, NULL,
+                                           P(parent), 1, &e));
+}
+
+static void test_duplicate_and_bad_names(void **state) {
+        ks_topology_t *t = ks_topology_new();
+        ks_error_t *e = NULL;
+        KST_OK_E(ks_topology_add_source(t, "src", P("in"), 1, NULL, NULL, &e));
+        KST_ASSERT_ERROR(ks_topology_add_processor(t, "src", NULL, noop, NULL,
+                                                   NULL, P("src"), 1, &e),
+                         e, KS_ERR_TOPOLOGY, "\"src\"", "already exists");
+        KST_ASSERT_ERROR(ks_topology_add_source(t, "src2", P("in"), 1, NULL,
+                                                NULL, &e),
+                         e, KS_ERR_TOPOLOGY, "topic \"in\"",
+                         "source \"src\"");
+        KST_ASSERT_ERROR(ks_topology_add_source(t, "src3", P("a", "a"), 2,
+                                                NULL, NULL, &e),
+                         e, KS_ERR_TOPOLOGY, "topic \"a\" twice");
+        KST_ASSERT_ERROR(ks_topology_add_source(t, "src4", P("bad topic"), 1,
+                                                NULL, NULL, &e),
+                         e, KS_ERR_INVALID_ARG, "\"bad topic\"", "' '");
+        KST_ASSERT_ERROR(ks_topology_add_sink(t, "out", "..", NULL, NULL,
+                                              P("src"), 1, &e),
+                         e, KS_ERR_INVALID_ARG, "\"..\"");
+        char longname[300];
+        memset(longname, 'x', sizeof(longname) - 1);
+        longname[299] = 0;
+        KST_ASSERT_ERROR(ks_topology_add_sink(t, "out", longname, NULL, NULL,
+                                              P("src"), 1, &e),
+                         e, KS_ERR_INVALID_ARG, "249");
+        KST_ASSERT_ERROR(ks_topology_add_processor(t, "p", NULL, noop, NULL,
+                                                   NULL, NULL, 0, &e),
+                         e, KS_ERR_TOPOLOGY, "\"p\"", "at least one parent");
+        KST_ASSERT_ERROR(ks_topology_add_processor(t, "p", NULL, NULL, NULL,
+                                                   NULL, P("src"), 1, &e),
+                         e, KS_ERR_INVALID_ARG, "process callback");
+        KST_ASSERT_ERROR(ks_topology_add_kv_store(t, "bad/store",
+                                                  KS_STORE_ROCKSDB, 0, &e),
+                         e, KS_ERR_INVALID_ARG, "store name", "bad/store");
+        KST_OK_E(ks_topology_add_kv_store(t, "st", KS_STORE_ROCKSDB, 0, &e));
+        KST_ASSERT_ERROR(ks_topology_add_kv_store(t, "st", KS_STORE_IN_MEMORY,
+                                                  0, &e),
+                         e, KS_ERR_TOPOLOGY, "store \"st\" already exists");
+        ks_topology_destroy(t);
+}
+
+static void test_unknown_parent(void **state) {
+        ks_topology_t *t = ks_topology_new();
+        ks_error_t *e = NULL;
+        KST_OK_E(ks_topology_add_source(t, "src", P("in"), 1, NULL, NULL, &e));
+        add_proc(t, "p", "nope");
+        KST_ASSERT_ERROR(ks_topology_build(t, &e), e, KS_ERR_TOPOLOGY,
+                         "processor \"p\"", "unknown parent \"nope\"");
+        /* The topology stays editable: adding the parent fixes it. */
+        add_proc(t, "nope", "src");
+        KST_OK_E(ks_topology_build(t, &e));
+        ks_topology_destroy(t);
+}
+
+static void test_cycle(void **state) {
+        ks_topology_t *t = ks_topology_new();
+        ks_error_t *e = NULL;
+        KST_OK_E(ks_topology_add_source(t, "src", P("in"), 1, NULL, NULL, &e));
+        KST_OK_E(ks_topology_add_processor(t, "a", NULL, noop, NULL, NULL,
+                                           P("src", "c"), 2, &e));
+        add_proc(t, "b", "a");
+        add_proc(t, "c", "b");
+        KST_ASSERT_ERROR(ks_topology_build(t, &e), e, KS_ERR_TOPOLOGY,
+                         "cycle", "processor \"a\"");
+        ks_topology_destroy(t);
+}
+
+static void test_sink_as_parent(void **state) {
+        ks_topology_t *t = ks_topology_new();
+        ks_error_t *e = NULL;
+        KST_OK_E(ks_topology_add_source(t, "src", P("in"), 1, NULL, NULL, &e));
+        KST_OK_E(ks_topology_add_sink(t, "out", "o", NULL, NULL, P("src"), 1,
+                                      &e));
+        add_proc(t, "p", "out");
+        KST_ASSERT_ERROR(ks_topology_build(t, &e), e, KS_ERR_TOPOLOGY,
+                         "sink \"out\"", "no children");
+        ks_topology_destroy(t);
+}
+
+static void test_store_connections(void **state) {
+        ks_topology_t *t = ks_topology_new();
+        ks_error_t *e = NULL;
+        KST_OK_E(ks_topology_add_source(t, "src", P("in"), 1, NULL, NULL, &e));
+        add_proc(t, "p", "src");
+        KST_OK_E(ks_topology_add_kv_store(t, "lonely", KS_STORE_ROCKSDB, 0,
+                                          &e));
+        KST_ASSERT_ERROR(ks_topology_build(t, &e), e, KS_ERR_TOPOLOGY,
+                         "store \"lonely\"", "not connected");
+        KST_OK_E(ks_topology_connect_store(t, "lonely", "p", &e));
+        KST_OK_E(ks_topology_connect_store(t, "ghost", "p", &e));
+        KST_ASSERT_ERROR(ks_topology_build(t, &e), e, KS_ERR_TOPOLOGY,
+                         "unknown store \"ghost\"");
+        ks_topology_destroy(t);
+
+        t = ks_topology_new();
+        KST_OK_E(ks_topology_add_source(t, "src", P("in"), 1, NULL, NULL, &e));
+        KST_OK_E(ks_topology_add_kv_store(t, "s", KS_STORE_ROCKSDB, 0, &e));
+        KST_OK_E(ks_topology_connect_store(t, "s", "src", &e));
+        KST_ASSERT_ERROR(ks_topology_build(t, &e), e, KS_ERR_TOPOLOGY,
+                         "store \"s\"", "\"src\"", "a source");
+        ks_topology_destroy(t);
+}
+
+static void test_built_is_frozen(void **state) {
+        ks_topology_t *t = ks_topology_new();
+        ks_error_t *e = NULL;
+        KST_ASSERT_ERROR(ks_topology_build(t, &e), e, KS_ERR_TOPOLOGY,
+                         "no nodes");
+        KST_OK_E(ks_topology_add_source(t, "src", P("in"), 1, NULL, NULL, &e));
+        KST_OK_E(ks_topology_build(t, &e));
+        KST_OK_E(ks_topology_build(t, &e)); /* idempotent */
+        KST_ASSERT_ERROR(ks_topology_add_source(t, "x", P("in2"), 1, NULL,
+                                                NULL, &e),
+                         e, KS_ERR_STATE, "already built");
+        KST_ASSERT_ERROR(ks_topology_add_kv_store(t, "s", KS_STORE_ROCKSDB, 0,
+                                                  &e),
+                         e, KS_ERR_STATE, "already built");
+        KST_ASSERT_ERROR(ks_topology_sink_set_partitioner(t, "src", NULL, NULL,
+                                                          &e),
+                         e, KS_ERR_STATE, "already built");
+        ks_topology_destroy(t);
+}
+
+/* Two independent pipelines plus a third joined to the first through a
+ * shared store: two sub-topologies. */
+static ks_topology_t *sample(void) {
+        ks_topology_t *t = ks_topology_new();
+        ks_error_t *e = NULL;
+        KST_OK_E(ks_topology_add_source(t, "lines", P("text"), 1,
+                                        ks_serde_string(), ks_serde_string(),
+                                        &e));
+        add_proc(t, "split", "lines");
+        add_proc(t, "count", "split");
+        KST_OK_E(ks_topology_add_sink(t, "counts-out", "counts",
+                                      ks_serde_string(), ks_serde_int64(),
+                                      P("count"), 1, &e));
+        KST_OK_E(ks_topology_add_source(t, "clicks", P("click-a", "click-b"), 2,
+                                        NULL, NULL, &e));
+        add_proc(t, "tally", "clicks");
+        KST_OK_E(ks_topology_add_source(t, "resets", P("reset"), 1, NULL, NULL,
+                                        &e));
+        add_proc(t, "reset-counts", "resets");
+        KST_OK_E(ks_topology_add_kv_store(t, "word-counts", KS_STORE_ROCKSDB,
+                                          0, &e));
+        KST_OK_E(ks_topology_connect_store(t, "word-counts", "count", &e));
+        KST_OK_E(ks_topology_connect_store(t, "word-counts", "reset-counts",
+                                           &e));
+        return t;
+}
+
+static void test_subtopologies(void **state) {
+        ks_topology_t *t = sample();
+        assert_int_equal(ks_topology_subtopology_count(t), 2);
+        /* Sub-topology 0: lines, split, count, counts-out, resets,
+         * reset-counts (joined by the store); 1: clicks, tally. */
+        assert_int_equal(t->subs[0].node_cnt, 6);
+        assert_int_equal(t->subs[1].node_cnt, 2);
+        assert_string_equal(t->subs[1].nodes[0]->name, "clicks");
+        assert_int_equal(ks__topology_node(t, "reset-counts")->subtopology, 0);
+        assert_int_equal(t->subs[0].store_cnt, 1);
+        assert_int_equal(t->subs[1].store_cnt, 0);
+        ks_topology_destroy(t);
+}
+
+static void test_describe(void **state) {
+        ks_topology_t *t = sample();
+        char *d = NULL;
+        ks_error_t *e = NULL;
+        KST_OK_E(ks_topology_describe(t, &d, &e));
+        const char *want =
+                "Topologies:\n"
+                "   Sub-topology: 0\n"
+                "    Source: lines (topics: [text])\n"
+                "      --> split\n"
+                "    Processor: split (stores: [])\n"
+                "      --> count\n"
+                "      <-- lines\n"
+                "    Processor: count (stores: [word-counts])\n"
+                "      --> counts-out\n"
+                "      <-- split\n"
+                "    Sink: counts-out (topic: counts)\n"
+                "      <-- count\n"
+                "    Source: resets (topics: [reset])\n"
+                "      --> reset-counts\n"
+                "    Processor: reset-counts (stores: [word-counts])\n"
+                "      --> none\n"
+                "      <-- resets\n"
+                "\n"
+                "   Sub-topology: 1\n"
+                "    Source: clicks (topics: [click-a, click-b])\n"
+                "      --> tally\n"
+                "    Processor: tally (stores: [])\n"
+                "      --> none\n"
+                "      <-- clicks\n"
+                "\n";
+        assert_string_equal(d, want);
+        ks_free(d);
+        ks_topology_destroy(t);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_duplicate_and_bad_names),
+                cmocka_unit_test(test_unknown_parent),
+                cmocka_unit_test(test_cycle),
+                cmocka_unit_test(test_sink_as_parent),
+                cmocka_unit_test(test_store_connections),
+                cmocka_unit_test(test_built_is_frozen),
+                cmocka_unit_test(test_subtopologies),
+                cmocka_unit_test(test_describe),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
