@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../common/util_int.h"
+#include "avro_check_int.h"
 #include "serde_int.h"
 
 #define CONFLUENT_HDR 5
@@ -206,6 +207,12 @@ ks_err_t ks_serde_avro_decode(const ks_serde_t *serde, const void *data,
         } else if (a->writer_cnt) {
                 w = &a->writers[0];
         }
+        char why[200];
+        if (ks__avro_check(w ? w->schema : a->schema, p, n, why, sizeof(why)))
+                return ks__error_set(errp, KS_ERR_SERDE,
+                                     "Avro data (%zu bytes) does not decode: "
+                                     "%s",
+                                     size, why);
         avro_reader_t r = avro_reader_memory(p, (int64_t)n);
         if (!r)
                 return ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");

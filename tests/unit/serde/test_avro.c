@@ -205,7 +205,36 @@ static void test_malformed_data(void **state) {
         KST_ASSERT_ERROR(
                 ks_serde_avro_decode(s, "\xfe\xff\xff\xff\xff\xff\xff\xff\x7f",
                                      9, &out, &e),
-                e, KS_ERR_SERDE, "does not decode");
+                e, KS_ERR_SERDE, "does not decode", "past the end");
+        /* An array claiming 2^62 nulls, and deep recursion, are refused
+         * before anything is allocated. */
+        ks_serde_t *arr = ks_serde_avro_new(
+                "{\"type\":\"array\",\"items\":\"null\"}", 0, 0, &e);
+        avro_value_t av;
+        KST_OK(ks_serde_avro_value_new(arr, &av));
+        KST_ASSERT_ERROR(ks_serde_avro_decode(arr,
+                                              "\xfe\xff\xff\xff\xff\xff"
+                                              "\xff\xff\x7f\x00",
+                                              10, &av, &e),
+                         e, KS_ERR_SERDE, "block count");
+        avro_value_decref(&av);
+        ks_serde_destroy(arr);
+        ks_serde_t *list = ks_serde_avro_new(
+                "{\"type\":\"record\",\"name\":\"L\",\"fields\":["
+                "{\"name\":\"next\",\"type\":[\"null\",\"L\"]}]}",
+                0, 0, &e);
+        assert_non_null(list);
+        uint8_t deep[1001];
+        memset(deep, 2, 1000); /* branch 1 = another L, 1000 levels */
+        deep[1000] = 0;
+        avro_value_t lv;
+        KST_OK(ks_serde_avro_value_new(list, &lv));
+        KST_ASSERT_ERROR(ks_serde_avro_decode(list, deep, sizeof(deep), &lv,
+                                              &e),
+                         e, KS_ERR_SERDE, "nesting deeper");
+        KST_OK_E(ks_serde_avro_decode(list, deep + 990, 11, &lv, &e));
+        avro_value_decref(&lv);
+        ks_serde_destroy(list);
         /* Random bytes: an error or a value, never a crash. */
         srand(1234);
         uint8_t buf[32];
