@@ -112,6 +112,8 @@ ks_err_t ks__task_db_open(ks__rocks_env_t *env, const char *path,
         if (err) { /* a new database has none yet */
                 rocksdb_free(err);
                 err = NULL;
+                /* The array is allocated even on failure. */
+                rocksdb_list_column_families_destroy(existing, 0);
                 existing = NULL;
                 existing_cnt = 0;
         }
