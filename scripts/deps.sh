@@ -3,7 +3,7 @@
 # Uses sudo only when not root.
 set -euo pipefail
 pkgs=(build-essential g++ pkg-config meson ninja-build
-      librdkafka-dev librocksdb-dev libavro-dev libcmocka-dev)
+      librdkafka-dev librocksdb-dev libavro-dev libcmocka-dev clang-format)
 missing=()
 for p in "${pkgs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -14,6 +14,10 @@ run_suite() {
         meson test -C "$dir" --print-errorlogs --num-processes 2
 }
 
+echo "== format (.clang-format)"
+git ls-files '*.c' '*.h' '*.cpp' | xargs clang-format --dry-run -Werror
+echo "ok: every C and C++ file is formatted"
+
 echo "== build and test ($PWD/build-test)"
 run_suite build-test --buildtype=debugoptimized
 

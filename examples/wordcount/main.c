@@ -15,10 +15,11 @@
 #include "wordcount_topology.h"
 
 static const char *vocabulary[] = {
-        "kafka", "stream", "table",   "state",  "store", "task",  "commit",
-        "offset", "topic", "record",  "window", "join",  "count", "rocksdb",
-        "the",   "a",      "of",      "and",    "to",    "in",    "exactly",
-        "once",  "C",      "Library", "fast",   "log",   "changelog",
+        "kafka",  "stream",  "table",     "state",  "store",  "task",
+        "commit", "offset",  "topic",     "record", "window", "join",
+        "count",  "rocksdb", "the",       "a",      "of",     "and",
+        "to",     "in",      "exactly",   "once",   "C",      "Library",
+        "fast",   "log",     "changelog",
 };
 #define VOCAB (sizeof(vocabulary) / sizeof(vocabulary[0]))
 
@@ -67,8 +68,7 @@ static entry_t *reference_counts(char **lines, size_t n, size_t *distinct) {
                         w[wl] = 0;
                         if (cnt == cap)
                                 all = realloc(all, (cap *= 2) * sizeof(*all));
-                        snprintf(all[cnt].word, sizeof(all[cnt].word), "%s",
-                                 w);
+                        snprintf(all[cnt].word, sizeof(all[cnt].word), "%s", w);
                         all[cnt++].count = 1;
                 }
         }
@@ -156,9 +156,9 @@ int main(int argc, char **argv) {
                 got[i].count = 0;
         size_t outputs = 0, words_total = 0;
         for (size_t i = 0; i < nlines; i++) {
-                if (ks_test_driver_pipe(drv, WORDCOUNT_INPUT, NULL, 0,
-                                        lines[i], strlen(lines[i]),
-                                        (int64_t)i, NULL, &err)) {
+                if (ks_test_driver_pipe(drv, WORDCOUNT_INPUT, NULL, 0, lines[i],
+                                        strlen(lines[i]), (int64_t)i, NULL,
+                                        &err)) {
                         fprintf(stderr, "pipe: %s\n", ks_error_message(err));
                         return 1;
                 }
@@ -192,8 +192,9 @@ int main(int argc, char **argv) {
         int mismatches = 0;
         for (size_t i = 0; i < distinct; i++) {
                 if (got[i].count != want[i].count) {
-                        fprintf(stderr, "MISMATCH %s: %" PRId64
-                                        " counted, %" PRId64 " expected\n",
+                        fprintf(stderr,
+                                "MISMATCH %s: %" PRId64 " counted, %" PRId64
+                                " expected\n",
                                 got[i].word, got[i].count, want[i].count);
                         mismatches++;
                 }

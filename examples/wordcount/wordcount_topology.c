@@ -35,8 +35,8 @@ static ks_err_t count_init(ks_context_t *ctx, void *opaque, void **statep) {
         count_state_t *st = calloc(1, sizeof(*st));
         if (!st)
                 return KS_ERR_NO_MEMORY;
-        ks_err_t err = ks_context_get_kv_store(ctx, WORDCOUNT_STORE,
-                                               &st->counts);
+        ks_err_t err =
+                ks_context_get_kv_store(ctx, WORDCOUNT_STORE, &st->counts);
         if (err) {
                 free(st);
                 return err;
@@ -67,7 +67,9 @@ static ks_err_t count(ks_context_t *ctx, const ks_record_t *rec, void *state) {
         return ks_context_forward(ctx, word, kl, enc, sizeof(enc));
 }
 
-static void count_close(ks_context_t *ctx, void *state) { free(state); }
+static void count_close(ks_context_t *ctx, void *state) {
+        free(state);
+}
 
 ks_topology_t *wordcount_topology(ks_store_backend_t backend,
                                   ks_error_t **errp) {

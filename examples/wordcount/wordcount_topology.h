@@ -5,9 +5,9 @@
 
 #include <kstreams/kstreams.h>
 
-#define WORDCOUNT_INPUT "text-lines"
+#define WORDCOUNT_INPUT  "text-lines"
 #define WORDCOUNT_OUTPUT "word-counts"
-#define WORDCOUNT_STORE "counts"
+#define WORDCOUNT_STORE  "counts"
 
 /**
  * lines (topic text-lines, string) -> split (lower-cased words of letters

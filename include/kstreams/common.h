@@ -13,14 +13,14 @@
 
 #ifdef __cplusplus
 #define KS_BEGIN_DECLS extern "C" {
-#define KS_END_DECLS }
+#define KS_END_DECLS   }
 #else
 #define KS_BEGIN_DECLS
 #define KS_END_DECLS
 #endif
 
 #if defined(__GNUC__) || defined(__clang__)
-#define KS_EXPORT __attribute__((visibility("default")))
+#define KS_EXPORT    __attribute__((visibility("default")))
 #define KS_NODISCARD __attribute__((warn_unused_result))
 #else
 #define KS_EXPORT

@@ -106,9 +106,8 @@ KS_EXPORT ks_err_t ks_context_forward_to(ks_context_t *ctx, const char *child,
  * @param headers NULL for the current record's headers (borrowed)
  */
 KS_EXPORT ks_err_t ks_context_forward_record(ks_context_t *ctx,
-                                             const char *child,
-                                             const void *key, size_t key_size,
-                                             const void *value,
+                                             const char *child, const void *key,
+                                             size_t key_size, const void *value,
                                              size_t value_size,
                                              int64_t timestamp,
                                              const ks_headers_t *headers);
@@ -175,8 +174,7 @@ KS_EXPORT void ks_context_commit(ks_context_t *ctx);
  *        return; it becomes part of the task's error. Returns
  *        KS_ERR_PROCESSOR so callers can `return ks_context_set_error(...)`.
  */
-KS_EXPORT ks_err_t ks_context_set_error(ks_context_t *ctx, const char *fmt,
-                                        ...)
+KS_EXPORT ks_err_t ks_context_set_error(ks_context_t *ctx, const char *fmt, ...)
 #if defined(__GNUC__)
         __attribute__((format(printf, 2, 3)))
 #endif

@@ -109,14 +109,14 @@ KS_EXPORT void ks_serde_destroy(ks_serde_t *serde);
  * a message in *errp if @p errp is non-NULL.
  * @{ */
 KS_EXPORT void ks_int32_encode(int32_t v, uint8_t out[4]);
-KS_EXPORT ks_err_t ks_int32_decode(const void *data, size_t size,
-                                   int32_t *out, ks_error_t **errp);
+KS_EXPORT ks_err_t ks_int32_decode(const void *data, size_t size, int32_t *out,
+                                   ks_error_t **errp);
 KS_EXPORT void ks_int64_encode(int64_t v, uint8_t out[8]);
-KS_EXPORT ks_err_t ks_int64_decode(const void *data, size_t size,
-                                   int64_t *out, ks_error_t **errp);
+KS_EXPORT ks_err_t ks_int64_decode(const void *data, size_t size, int64_t *out,
+                                   ks_error_t **errp);
 KS_EXPORT void ks_double_encode(double v, uint8_t out[8]);
-KS_EXPORT ks_err_t ks_double_decode(const void *data, size_t size,
-                                    double *out, ks_error_t **errp);
+KS_EXPORT ks_err_t ks_double_decode(const void *data, size_t size, double *out,
+                                    ks_error_t **errp);
 /** @} */
 
 /** @name Byte buffers
@@ -129,8 +129,7 @@ KS_EXPORT const void *ks_buf_data(const ks_buf_t *buf);
 /** @brief The number of bytes. */
 KS_EXPORT size_t ks_buf_len(const ks_buf_t *buf);
 /** @brief Append @p size bytes. @returns KS_ERR_NO_ERROR or NO_MEMORY. */
-KS_EXPORT ks_err_t ks_buf_append(ks_buf_t *buf, const void *data,
-                                 size_t size);
+KS_EXPORT ks_err_t ks_buf_append(ks_buf_t *buf, const void *data, size_t size);
 /** @brief Empty the buffer, keeping its memory. */
 KS_EXPORT void ks_buf_reset(ks_buf_t *buf);
 /** @brief Free @p buf. NULL is a no-op. */

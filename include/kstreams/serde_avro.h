@@ -77,8 +77,7 @@ KS_EXPORT ks_err_t ks_serde_avro_value_new(const ks_serde_t *serde,
  */
 KS_EXPORT ks_err_t ks_serde_avro_decode(const ks_serde_t *serde,
                                         const void *data, size_t size,
-                                        avro_value_t *value,
-                                        ks_error_t **errp);
+                                        avro_value_t *value, ks_error_t **errp);
 
 /**
  * @brief Append the encoding of @p value (of the reader schema) to @p out.

@@ -105,9 +105,8 @@ KS_EXPORT ks_err_t ks_kv_store_range(ks_kv_store_t *store, const void *from,
 
 /** @brief As ks_kv_store_range(), descending. */
 KS_EXPORT ks_err_t ks_kv_store_reverse_range(ks_kv_store_t *store,
-                                             const void *from,
-                                             size_t from_size, const void *to,
-                                             size_t to_size,
+                                             const void *from, size_t from_size,
+                                             const void *to, size_t to_size,
                                              ks_kv_iter_t **iterp);
 
 /** @brief Iterate every key that starts with @p prefix, ascending. */

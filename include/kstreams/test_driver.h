@@ -124,8 +124,8 @@ KS_EXPORT const void *ks_test_record_value(const ks_test_record_t *rec,
                                            size_t *sizep);
 KS_EXPORT int64_t ks_test_record_timestamp(const ks_test_record_t *rec);
 /** @brief The headers (never NULL). */
-KS_EXPORT const ks_headers_t *ks_test_record_headers(
-        const ks_test_record_t *rec);
+KS_EXPORT const ks_headers_t *
+ks_test_record_headers(const ks_test_record_t *rec);
 /** @brief Free @p rec. NULL is a no-op. */
 KS_EXPORT void ks_test_record_destroy(ks_test_record_t *rec);
 /** @} */

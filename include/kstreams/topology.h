@@ -41,9 +41,8 @@ KS_BEGIN_DECLS
  *          default.timestamp.extractor says.
  */
 typedef int64_t(ks_timestamp_extractor_cb)(void *opaque, const char *topic,
-                                           int32_t partition,
-                                           const void *key, size_t key_size,
-                                           const void *value,
+                                           int32_t partition, const void *key,
+                                           size_t key_size, const void *value,
                                            size_t value_size,
                                            int64_t record_timestamp,
                                            int64_t partition_time);

@@ -29,8 +29,8 @@ typedef struct {
 
 static const char *const guarantees[] = {"at_least_once", "exactly_once_v2",
                                          NULL};
-static const char *const deser_handlers[] = {"log_and_fail",
-                                             "log_and_continue", NULL};
+static const char *const deser_handlers[] = {"log_and_fail", "log_and_continue",
+                                             NULL};
 static const char *const prod_handlers[] = {"fail", "continue", NULL};
 static const char *const extractors[] = {
         "fail_on_invalid_timestamp", "log_and_skip_on_invalid_timestamp",
@@ -56,8 +56,8 @@ static const key_def_t keys[] = {
         {"rocksdb.block.cache.bytes", T_INT, "52428800", 0, I64MAX, NULL},
         {"rocksdb.write.buffer.bytes", T_INT, "16777216", 65536, I64MAX, NULL},
         {"processing.guarantee", T_ENUM, "at_least_once", 0, 0, guarantees},
-        {"default.deserialization.exception.handler", T_ENUM, "log_and_fail",
-         0, 0, deser_handlers},
+        {"default.deserialization.exception.handler", T_ENUM, "log_and_fail", 0,
+         0, deser_handlers},
         {"default.production.exception.handler", T_ENUM, "fail", 0, 0,
          prod_handlers},
         {"default.timestamp.extractor", T_ENUM, "fail_on_invalid_timestamp", 0,
@@ -76,9 +76,12 @@ static const struct {
 
 /* librdkafka keys the library sets itself; a user value would break it. */
 static const char *const controlled_keys[] = {
-        "group.id",          "enable.auto.commit",
-        "transactional.id",  "isolation.level",
-        "bootstrap.servers", "partition.assignment.strategy",
+        "group.id",
+        "enable.auto.commit",
+        "transactional.id",
+        "isolation.level",
+        "bootstrap.servers",
+        "partition.assignment.strategy",
         "enable.auto.offset.store",
 };
 
@@ -107,7 +110,9 @@ static const key_def_t *key_find(const char *name, size_t *idx) {
         return NULL;
 }
 
-ks_config_t *ks_config_new(void) { return calloc(1, sizeof(ks_config_t)); }
+ks_config_t *ks_config_new(void) {
+        return calloc(1, sizeof(ks_config_t));
+}
 
 void ks_config_destroy(ks_config_t *conf) {
         if (!conf)
@@ -194,11 +199,10 @@ static ks_err_t validate_known(const key_def_t *k, const char *value,
                                              "%s: \"%s\" is not an integer",
                                              k->name, value);
                 if (v < k->min || v > k->max)
-                        return ks__error_set(
-                                errp, KS_ERR_INVALID_CONFIG,
-                                "%s: %" PRId64 " is out of range "
-                                "[%" PRId64 ", %" PRId64 "]",
-                                k->name, v, k->min, k->max);
+                        return ks__error_set(errp, KS_ERR_INVALID_CONFIG,
+                                             "%s: %" PRId64 " is out of range "
+                                             "[%" PRId64 ", %" PRId64 "]",
+                                             k->name, v, k->min, k->max);
                 return KS_ERR_NO_ERROR;
         }
         case T_ENUM:
@@ -267,7 +271,9 @@ ks_err_t ks_config_set(ks_config_t *conf, const char *key, const char *value,
         if (!conf || !key || !value)
                 return ks__error_set(errp, KS_ERR_INVALID_ARG,
                                      "ks_config_set: NULL %s",
-                                     !conf ? "config" : !key ? "key" : "value");
+                                     !conf  ? "config"
+                                     : !key ? "key"
+                                            : "value");
         size_t idx = 0;
         const key_def_t *k = key_find(key, &idx);
         if (k) {

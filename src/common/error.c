@@ -84,8 +84,7 @@ ks_err_t ks__error_setf(ks_error_t **errp, ks_err_t code, int flags,
         return code;
 }
 
-ks_err_t ks__error_set(ks_error_t **errp, ks_err_t code, const char *fmt,
-                       ...) {
+ks_err_t ks__error_set(ks_error_t **errp, ks_err_t code, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
         ks__error_vsetf(errp, code, 0, fmt, ap);

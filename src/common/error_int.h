@@ -13,7 +13,7 @@
 #endif
 
 /** Recovery hints stored in an error object. */
-#define KS_ERROR_F_FATAL 0x1
+#define KS_ERROR_F_FATAL     0x1
 #define KS_ERROR_F_RETRIABLE 0x2
 #define KS_ERROR_F_TXN_ABORT 0x4
 

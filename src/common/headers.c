@@ -19,7 +19,9 @@ struct ks_headers_s {
         size_t cnt, cap;
 };
 
-ks_headers_t *ks_headers_new(void) { return calloc(1, sizeof(ks_headers_t)); }
+ks_headers_t *ks_headers_new(void) {
+        return calloc(1, sizeof(ks_headers_t));
+}
 
 void ks_headers_destroy(ks_headers_t *hdrs) {
         if (!hdrs)

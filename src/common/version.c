@@ -4,8 +4,14 @@
 #include "kstreams/common.h"
 #include "kstreams/version.h"
 
-int ks_version(void) { return KS_VERSION; }
+int ks_version(void) {
+        return KS_VERSION;
+}
 
-const char *ks_version_str(void) { return KS_VERSION_STRING; }
+const char *ks_version_str(void) {
+        return KS_VERSION_STRING;
+}
 
-void ks_free(void *ptr) { free(ptr); }
+void ks_free(void *ptr) {
+        free(ptr);
+}

@@ -94,8 +94,7 @@ static int walk_blocks(cur_t *c, avro_schema_t items, int is_map, int depth) {
                                                "of the data");
                 }
                 total += cnt;
-                if (zero ? total > MAX_ZERO_SIZE_ITEMS
-                         : total > c->end - c->p)
+                if (zero ? total > MAX_ZERO_SIZE_ITEMS : total > c->end - c->p)
                         return fail(c, "block count exceeds the data");
                 for (int64_t i = 0; i < cnt; i++) {
                         if (is_map) {

@@ -137,8 +137,7 @@ ks_err_t ks_serde_avro_add_writer_schema(ks_serde_t *serde, int32_t schema_id,
                         return KS_ERR_NO_ERROR;
                 }
         }
-        writer_t *nw =
-                realloc(a->writers, (a->writer_cnt + 1) * sizeof(*nw));
+        writer_t *nw = realloc(a->writers, (a->writer_cnt + 1) * sizeof(*nw));
         if (!nw) {
                 avro_value_iface_decref(res);
                 avro_schema_decref(ws);
@@ -178,8 +177,7 @@ ks_err_t ks_serde_avro_decode(const ks_serde_t *serde, const void *data,
                                      "ks_serde_avro_decode needs an Avro serde "
                                      "and a value");
         if (!data)
-                return ks__error_set(errp, KS_ERR_SERDE,
-                                     "Avro data is null");
+                return ks__error_set(errp, KS_ERR_SERDE, "Avro data is null");
         const char *p = data;
         size_t n = size;
         const writer_t *w = NULL;
@@ -244,9 +242,10 @@ ks_err_t ks_serde_avro_encode(const ks_serde_t *serde, avro_value_t *value,
                               ks_buf_t *out, ks_error_t **errp) {
         avro_impl_t *a = impl_of(serde);
         if (!a || !value || !out)
-                return ks__error_set(errp, KS_ERR_INVALID_ARG,
-                                     "ks_serde_avro_encode needs an Avro serde, "
-                                     "a value and a buffer");
+                return ks__error_set(
+                        errp, KS_ERR_INVALID_ARG,
+                        "ks_serde_avro_encode needs an Avro serde, "
+                        "a value and a buffer");
         avro_schema_t vs = avro_value_get_schema(value);
         if (!vs || !avro_schema_equal(vs, a->schema))
                 return ks__error_set(errp, KS_ERR_SERDE,
@@ -266,8 +265,8 @@ ks_err_t ks_serde_avro_encode(const ks_serde_t *serde, avro_value_t *value,
                 p[0] = 0;
                 ks__be32_put(p + 1, (uint32_t)a->schema_id);
         }
-        avro_writer_t w = avro_writer_memory((const char *)p + hdr,
-                                             (int64_t)size);
+        avro_writer_t w =
+                avro_writer_memory((const char *)p + hdr, (int64_t)size);
         int rc = w ? avro_value_write(w, value) : ENOMEM;
         if (w)
                 avro_writer_free(w);

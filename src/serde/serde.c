@@ -28,21 +28,29 @@ static ks_err_t validate_fixed(const ks_serde_t *s, const void *d, size_t n,
 }
 
 #define BUILTIN(var, k, nm, fn)                                                \
-        static ks_serde_t var = {.kind = k,                                    \
-                                 .name = (char *)nm,                           \
-                                 .is_static = 1,                               \
-                                 .validate = fn}
+        static ks_serde_t var = {                                              \
+                .kind = k, .name = (char *)nm, .is_static = 1, .validate = fn}
 BUILTIN(serde_bytes, KS_SERDE_BYTES, "bytes", validate_any);
 BUILTIN(serde_string, KS_SERDE_STRING, "string", validate_any);
 BUILTIN(serde_int32, KS_SERDE_INT32, "int32", validate_fixed);
 BUILTIN(serde_int64, KS_SERDE_INT64, "int64", validate_fixed);
 BUILTIN(serde_double, KS_SERDE_DOUBLE, "double", validate_fixed);
 
-ks_serde_t *ks_serde_bytes(void) { return &serde_bytes; }
-ks_serde_t *ks_serde_string(void) { return &serde_string; }
-ks_serde_t *ks_serde_int32(void) { return &serde_int32; }
-ks_serde_t *ks_serde_int64(void) { return &serde_int64; }
-ks_serde_t *ks_serde_double(void) { return &serde_double; }
+ks_serde_t *ks_serde_bytes(void) {
+        return &serde_bytes;
+}
+ks_serde_t *ks_serde_string(void) {
+        return &serde_string;
+}
+ks_serde_t *ks_serde_int32(void) {
+        return &serde_int32;
+}
+ks_serde_t *ks_serde_int64(void) {
+        return &serde_int64;
+}
+ks_serde_t *ks_serde_double(void) {
+        return &serde_double;
+}
 
 ks_serde_t *ks__serde_alloc(ks_serde_kind_t kind, const char *name) {
         ks_serde_t *s = calloc(1, sizeof(*s));
@@ -124,7 +132,9 @@ void ks_serde_destroy(ks_serde_t *serde) {
         free(serde);
 }
 
-ks_serde_kind_t ks_serde_kind(const ks_serde_t *serde) { return serde->kind; }
+ks_serde_kind_t ks_serde_kind(const ks_serde_t *serde) {
+        return serde->kind;
+}
 
 const char *ks_serde_name(const ks_serde_t *serde) {
         return serde ? serde->name : "bytes";
@@ -137,7 +147,9 @@ ks_err_t ks_serde_validate(const ks_serde_t *serde, const void *data,
         return serde->validate(serde, data, size, errp);
 }
 
-void ks_int32_encode(int32_t v, uint8_t out[4]) { ks__be32_put(out, (uint32_t)v); }
+void ks_int32_encode(int32_t v, uint8_t out[4]) {
+        ks__be32_put(out, (uint32_t)v);
+}
 
 static ks_err_t size_error(ks_error_t **errp, const char *type, size_t want,
                            size_t got) {
@@ -154,7 +166,9 @@ ks_err_t ks_int32_decode(const void *data, size_t size, int32_t *out,
         return KS_ERR_NO_ERROR;
 }
 
-void ks_int64_encode(int64_t v, uint8_t out[8]) { ks__be64_put(out, (uint64_t)v); }
+void ks_int64_encode(int64_t v, uint8_t out[8]) {
+        ks__be64_put(out, (uint64_t)v);
+}
 
 ks_err_t ks_int64_decode(const void *data, size_t size, int64_t *out,
                          ks_error_t **errp) {
@@ -184,11 +198,17 @@ struct ks_buf_s {
         size_t len, cap;
 };
 
-ks_buf_t *ks_buf_new(void) { return calloc(1, sizeof(ks_buf_t)); }
+ks_buf_t *ks_buf_new(void) {
+        return calloc(1, sizeof(ks_buf_t));
+}
 
-const void *ks_buf_data(const ks_buf_t *buf) { return buf->data; }
+const void *ks_buf_data(const ks_buf_t *buf) {
+        return buf->data;
+}
 
-size_t ks_buf_len(const ks_buf_t *buf) { return buf->len; }
+size_t ks_buf_len(const ks_buf_t *buf) {
+        return buf->len;
+}
 
 ks_err_t ks_buf_append(ks_buf_t *buf, const void *data, size_t size) {
         uint8_t *p = ks__buf_extend(buf, size);
@@ -199,7 +219,9 @@ ks_err_t ks_buf_append(ks_buf_t *buf, const void *data, size_t size) {
         return KS_ERR_NO_ERROR;
 }
 
-void ks_buf_reset(ks_buf_t *buf) { buf->len = 0; }
+void ks_buf_reset(ks_buf_t *buf) {
+        buf->len = 0;
+}
 
 void ks_buf_destroy(ks_buf_t *buf) {
         if (!buf)

@@ -9,8 +9,8 @@
 struct ks_serde_s {
         ks_serde_kind_t kind;
         char *name;
-        int is_static;   /* built-in: never freed, not counted */
-        int refcnt;      /* atomic; only for non-static serdes */
+        int is_static; /* built-in: never freed, not counted */
+        int refcnt;    /* atomic; only for non-static serdes */
         /* Check data (never NULL here). */
         ks_err_t (*validate)(const ks_serde_t *serde, const void *data,
                              size_t size, ks_error_t **errp);

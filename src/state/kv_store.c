@@ -105,9 +105,8 @@ static ks_err_t check(const ks_kv_store_t *store, const void *key) {
         return KS_ERR_NO_ERROR;
 }
 
-ks_err_t ks_kv_store_get(ks_kv_store_t *store, const void *key,
-                         size_t key_size, const void **valuep,
-                         size_t *value_sizep) {
+ks_err_t ks_kv_store_get(ks_kv_store_t *store, const void *key, size_t key_size,
+                         const void **valuep, size_t *value_sizep) {
         ks_err_t err = check(store, key);
         if (err)
                 return err;
@@ -123,9 +122,8 @@ ks_err_t ks_kv_store_get(ks_kv_store_t *store, const void *key,
         return KS_ERR_NO_ERROR;
 }
 
-ks_err_t ks_kv_store_put(ks_kv_store_t *store, const void *key,
-                         size_t key_size, const void *value,
-                         size_t value_size) {
+ks_err_t ks_kv_store_put(ks_kv_store_t *store, const void *key, size_t key_size,
+                         const void *value, size_t value_size) {
         ks_err_t err = check(store, key);
         if (err)
                 return err;
@@ -252,8 +250,8 @@ static ks_err_t iter_open(ks_kv_store_t *store, int reverse, const void *seek,
 ks_err_t ks_kv_store_range(ks_kv_store_t *store, const void *from,
                            size_t from_size, const void *to, size_t to_size,
                            ks_kv_iter_t **iterp) {
-        int empty = from && to &&
-                    ks__bytes_cmp(from, from_size, to, to_size) > 0;
+        int empty =
+                from && to && ks__bytes_cmp(from, from_size, to, to_size) > 0;
         return iter_open(store, 0, from, from_size,
                          to ? BOUND_INCL : BOUND_NONE, to, to_size, empty,
                          iterp);
@@ -262,11 +260,10 @@ ks_err_t ks_kv_store_range(ks_kv_store_t *store, const void *from,
 ks_err_t ks_kv_store_reverse_range(ks_kv_store_t *store, const void *from,
                                    size_t from_size, const void *to,
                                    size_t to_size, ks_kv_iter_t **iterp) {
-        int empty = from && to &&
-                    ks__bytes_cmp(from, from_size, to, to_size) > 0;
-        return iter_open(store, 1, to, to_size,
-                         from ? BOUND_INCL : BOUND_NONE, from, from_size,
-                         empty, iterp);
+        int empty =
+                from && to && ks__bytes_cmp(from, from_size, to, to_size) > 0;
+        return iter_open(store, 1, to, to_size, from ? BOUND_INCL : BOUND_NONE,
+                         from, from_size, empty, iterp);
 }
 
 ks_err_t ks_kv_store_prefix_scan(ks_kv_store_t *store, const void *prefix,
@@ -305,7 +302,8 @@ static int in_bound(const ks_kv_iter_t *it, const void *key, size_t klen) {
                 return 1;
         case BOUND_PREFIX:
                 return klen >= it->bound_len &&
-                       (!it->bound_len || !memcmp(key, it->bound, it->bound_len));
+                       (!it->bound_len ||
+                        !memcmp(key, it->bound, it->bound_len));
         case BOUND_INCL: {
                 int c = ks__bytes_cmp(key, klen, it->bound, it->bound_len);
                 return it->reverse ? c >= 0 : c <= 0;
@@ -321,8 +319,7 @@ int ks_kv_iter_next(ks_kv_iter_t *iter, const void **keyp, size_t *key_sizep,
         const void *k, *v;
         size_t kl, vl;
         ks_err_t err = KS_ERR_NO_ERROR;
-        if (!iter->store->ops->cursor_next(iter->cur, &k, &kl, &v, &vl,
-                                           &err) ||
+        if (!iter->store->ops->cursor_next(iter->cur, &k, &kl, &v, &vl, &err) ||
             !in_bound(iter, k, kl)) {
                 iter->done = 1;
                 iter->err = err;

@@ -16,7 +16,7 @@
 
 typedef struct node_s {
         size_t klen, vlen;
-        struct node_s *prev;  /* level 0 backwards */
+        struct node_s *prev; /* level 0 backwards */
         int level;
         struct node_s *next[]; /* then key bytes, then value bytes */
 } node_t;
@@ -31,12 +31,14 @@ typedef struct {
 static unsigned char *node_key(node_t *n) {
         return (unsigned char *)&n->next[n->level];
 }
-static unsigned char *node_val(node_t *n) { return node_key(n) + n->klen; }
+static unsigned char *node_val(node_t *n) {
+        return node_key(n) + n->klen;
+}
 
 static node_t *node_new(int level, const void *k, size_t kl, const void *v,
                         size_t vl) {
-        node_t *n = malloc(sizeof(*n) + (size_t)level * sizeof(node_t *) +
-                           kl + vl + 1);
+        node_t *n = malloc(sizeof(*n) + (size_t)level * sizeof(node_t *) + kl +
+                           vl + 1);
         if (!n)
                 return NULL;
         n->level = level;
@@ -84,8 +86,7 @@ static int cmp_node(node_t *n, const void *k, size_t kl) {
 }
 
 /* Fill update[] with the last node before @p k on every level. */
-static node_t *find_ge(mem_t *m, const void *k, size_t kl,
-                       node_t **update) {
+static node_t *find_ge(mem_t *m, const void *k, size_t kl, node_t **update) {
         node_t *x = m->head;
         for (int i = m->level - 1; i >= 0; i--) {
                 while (x->next[i] && cmp_node(x->next[i], k, kl) < 0)
@@ -96,8 +97,8 @@ static node_t *find_ge(mem_t *m, const void *k, size_t kl,
         return x->next[0];
 }
 
-static ks_err_t mem_get(void *impl, const void *k, size_t kl,
-                        const void **vp, size_t *vlp) {
+static ks_err_t mem_get(void *impl, const void *k, size_t kl, const void **vp,
+                        size_t *vlp) {
         node_t *n = find_ge(impl, k, kl, NULL);
         if (!n || cmp_node(n, k, kl))
                 return KS_ERR_NOT_FOUND;
@@ -169,7 +170,8 @@ static ks_err_t mem_cursor_open(void *impl, int reverse, const void *seek,
         mem_t *m = impl;
         node_t *start;
         if (!reverse) {
-                start = seek ? find_ge(m, seek, seeklen, NULL) : m->head->next[0];
+                start = seek ? find_ge(m, seek, seeklen, NULL)
+                             : m->head->next[0];
         } else if (!seek) {
                 start = m->head;
                 for (int i = m->level - 1; i >= 0; i--)
@@ -241,7 +243,9 @@ static void mem_cursor_close(void *cur) {
         free(s);
 }
 
-static uint64_t mem_count(void *impl) { return ((mem_t *)impl)->count; }
+static uint64_t mem_count(void *impl) {
+        return ((mem_t *)impl)->count;
+}
 
 static void mem_close(void *impl) {
         mem_t *m = impl;

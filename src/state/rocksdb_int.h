@@ -40,8 +40,8 @@ ks_err_t ks__task_db_stage_meta(ks__task_db_t *db, const char *key,
 
 /** Read a committed metadata entry into a malloc'd buffer (*valuep, free()).
  *  KS_ERR_NOT_FOUND if absent. */
-ks_err_t ks__task_db_get_meta(ks__task_db_t *db, const char *key,
-                              void **valuep, size_t *vlenp, ks_error_t **errp);
+ks_err_t ks__task_db_get_meta(ks__task_db_t *db, const char *key, void **valuep,
+                              size_t *vlenp, ks_error_t **errp);
 
 /** Write staged data and metadata atomically. */
 ks_err_t ks__task_db_commit(ks__task_db_t *db, ks_error_t **errp);

@@ -39,8 +39,10 @@ ks_err_t ks__rocks_env_new(const ks_config_t *conf, ks__rocks_env_t **envp,
         ks__rocks_env_t *e = calloc(1, sizeof(*e));
         if (!e)
                 return ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
-        size_t cache = (size_t)ks__config_int(conf, "rocksdb.block.cache.bytes");
-        size_t wbuf = (size_t)ks__config_int(conf, "rocksdb.write.buffer.bytes");
+        size_t cache =
+                (size_t)ks__config_int(conf, "rocksdb.block.cache.bytes");
+        size_t wbuf =
+                (size_t)ks__config_int(conf, "rocksdb.write.buffer.bytes");
         e->cache = rocksdb_cache_create_lru(cache ? cache : 1);
         e->table = rocksdb_block_based_options_create();
         e->opts = rocksdb_options_create();
@@ -158,9 +160,9 @@ ks_err_t ks__task_db_open(ks__rocks_env_t *env, const char *path,
         }
         for (size_t i = 0; i < db->cf_cnt; i++)
                 cf_opts[i] = env->opts;
-        db->db = rocksdb_open_column_families(
-                env->opts, path, (int)db->cf_cnt,
-                (const char *const *)db->cf_names, cf_opts, db->cfs, &err);
+        db->db = rocksdb_open_column_families(env->opts, path, (int)db->cf_cnt,
+                                              (const char *const *)db->cf_names,
+                                              cf_opts, db->cfs, &err);
         free(cf_opts);
         if (err || !db->db) {
                 ks__error_set(errp, KS_ERR_STORE,
@@ -212,8 +214,8 @@ ks_err_t ks__task_db_stage_meta(ks__task_db_t *db, const char *key,
         return KS_ERR_NO_ERROR;
 }
 
-ks_err_t ks__task_db_get_meta(ks__task_db_t *db, const char *key,
-                              void **valuep, size_t *vlenp, ks_error_t **errp) {
+ks_err_t ks__task_db_get_meta(ks__task_db_t *db, const char *key, void **valuep,
+                              size_t *vlenp, ks_error_t **errp) {
         char *err = NULL;
         size_t vlen = 0;
         char *v = rocksdb_get_cf(db->db, db->env->ropts, db->meta, key,
@@ -249,7 +251,9 @@ ks_err_t ks__task_db_commit(ks__task_db_t *db, ks_error_t **errp) {
         return KS_ERR_NO_ERROR;
 }
 
-size_t ks__task_db_pending(const ks__task_db_t *db) { return db->pending; }
+size_t ks__task_db_pending(const ks__task_db_t *db) {
+        return db->pending;
+}
 
 void *ks__rocksdb_store_new(ks__task_db_t *db, const char *store) {
         for (size_t i = 0; i < db->cf_cnt; i++) {
@@ -310,8 +314,8 @@ static ks_err_t rs_cursor_open(void *impl, int reverse, const void *seek,
                 return KS_ERR_NO_MEMORY;
         rocksdb_iterator_t *base =
                 rocksdb_create_iterator_cf(r->db->db, r->db->env->ropts, r->cf);
-        c->it = rocksdb_writebatch_wi_create_iterator_with_base_cf(
-                r->db->wbwi, base, r->cf);
+        c->it = rocksdb_writebatch_wi_create_iterator_with_base_cf(r->db->wbwi,
+                                                                   base, r->cf);
         c->reverse = reverse;
         if (!reverse) {
                 if (seek)

@@ -25,8 +25,8 @@ ks_err_t ks__mkdirs(const char *path, ks_error_t **errp) {
                 if (mkdir(p, 0700) && errno != EEXIST) {
                         int e = errno;
                         ks__error_set(errp, KS_ERR_IO,
-                                      "cannot create state directory %s: %s",
-                                      p, strerror(e));
+                                      "cannot create state directory %s: %s", p,
+                                      strerror(e));
                         free(p);
                         return KS_ERR_IO;
                 }

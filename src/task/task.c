@@ -68,10 +68,10 @@ struct ks__task_s {
         const ks__subtopology_t *sub;
         int32_t partition;
         ks__task_env_t env;
-        node_inst_t *insts;         /* parallel to sub->nodes */
-        ks_kv_store_t **stores;     /* parallel to sub->stores */
-        ks__task_db_t *db;          /* NULL without persistent stores */
-        char *dir;                  /* <state_dir>/<id> */
+        node_inst_t *insts;     /* parallel to sub->nodes */
+        ks_kv_store_t **stores; /* parallel to sub->stores */
+        ks__task_db_t *db;      /* NULL without persistent stores */
+        char *dir;              /* <state_dir>/<id> */
         source_part_t *parts;
         size_t part_cnt;
         ks_punctuation_t **puncs;
@@ -146,20 +146,32 @@ const void *ks_record_value(const ks_record_t *rec, size_t *sizep) {
         return rec->value;
 }
 
-int64_t ks_record_timestamp(const ks_record_t *rec) { return rec->timestamp; }
+int64_t ks_record_timestamp(const ks_record_t *rec) {
+        return rec->timestamp;
+}
 
 const ks_headers_t *ks_record_headers(const ks_record_t *rec) {
         return rec->headers;
 }
 
-const char *ks_context_topic(const ks_context_t *ctx) { return ctx->topic; }
-int32_t ks_context_partition(const ks_context_t *ctx) { return ctx->partition; }
-int64_t ks_context_offset(const ks_context_t *ctx) { return ctx->offset; }
-int64_t ks_context_timestamp(const ks_context_t *ctx) { return ctx->timestamp; }
+const char *ks_context_topic(const ks_context_t *ctx) {
+        return ctx->topic;
+}
+int32_t ks_context_partition(const ks_context_t *ctx) {
+        return ctx->partition;
+}
+int64_t ks_context_offset(const ks_context_t *ctx) {
+        return ctx->offset;
+}
+int64_t ks_context_timestamp(const ks_context_t *ctx) {
+        return ctx->timestamp;
+}
 const ks_headers_t *ks_context_headers(const ks_context_t *ctx) {
         return ctx->headers;
 }
-const char *ks_context_task_id(const ks_context_t *ctx) { return ctx->task->id; }
+const char *ks_context_task_id(const ks_context_t *ctx) {
+        return ctx->task->id;
+}
 const char *ks_context_application_id(const ks_context_t *ctx) {
         return ks_config_get(ctx->task->env.conf, "application.id");
 }
@@ -173,7 +185,9 @@ int64_t ks_context_wall_clock_time(const ks_context_t *ctx) {
         return task_clock(ctx->task);
 }
 
-void ks_context_commit(ks_context_t *ctx) { ctx->task->commit_requested = 1; }
+void ks_context_commit(ks_context_t *ctx) {
+        ctx->task->commit_requested = 1;
+}
 
 ks_err_t ks_context_set_error(ks_context_t *ctx, const char *fmt, ...) {
         char buf[512];
@@ -337,9 +351,8 @@ ks_err_t ks_context_forward_record(ks_context_t *ctx, const char *child,
         return err;
 }
 
-ks_err_t ks_context_forward(ks_context_t *ctx, const void *key,
-                            size_t key_size, const void *value,
-                            size_t value_size) {
+ks_err_t ks_context_forward(ks_context_t *ctx, const void *key, size_t key_size,
+                            const void *value, size_t value_size) {
         return ks_context_forward_record(ctx, NULL, key, key_size, value,
                                          value_size, ctx->timestamp, NULL);
 }
@@ -381,8 +394,9 @@ ks_err_t ks_context_schedule(ks_context_t *ctx, int64_t interval_ms,
         p->opaque = opaque;
         /* Stream time: aligned to 0, fires as soon as there is data.
          * Wall clock: first fire one interval from now (Kafka Streams). */
-        p->next = type == KS_PUNCTUATE_STREAM_TIME ? 0
-                                                   : task_clock(t) + interval_ms;
+        p->next = type == KS_PUNCTUATE_STREAM_TIME
+                          ? 0
+                          : task_clock(t) + interval_ms;
         t->puncs[t->punc_cnt++] = p;
         if (handlep)
                 *handlep = p;
@@ -435,9 +449,8 @@ static ks_err_t punctuate(ks__task_t *t, ks_punctuation_type_t type,
                 fired[due_i] = 1;
                 int64_t next = due->next + due->interval;
                 if (now >= next)
-                        next = due->next +
-                               ((now - due->next) / due->interval + 1) *
-                                       due->interval;
+                        next = due->next + ((now - due->next) / due->interval +
+                                            1) * due->interval;
                 due->next = next;
                 ks_context_t *ctx = &t->ctx;
                 ks_context_t saved = *ctx;
@@ -529,11 +542,11 @@ static int check_serdes(ks__task_t *t, ks__node_t *src, const char *topic,
 }
 
 /* Timestamp of an input record: 1 = skip, 0 = use *tsp, <0 = fail. */
-static int extract_timestamp(ks__task_t *t, ks__node_t *src,
-                             source_part_t *sp, const char *topic,
-                             int32_t partition, int64_t offset,
-                             const void *key, size_t klen, const void *value,
-                             size_t vlen, int64_t record_ts, int64_t *tsp) {
+static int extract_timestamp(ks__task_t *t, ks__node_t *src, source_part_t *sp,
+                             const char *topic, int32_t partition,
+                             int64_t offset, const void *key, size_t klen,
+                             const void *value, size_t vlen, int64_t record_ts,
+                             int64_t *tsp) {
         int64_t ts;
         if (src->tsx) {
                 ts = src->tsx(src->tsx_opaque, topic, partition, key, klen,
@@ -612,8 +625,8 @@ ks_err_t ks__task_process(ks__task_t *t, const char *topic, int32_t partition,
         if (rc)
                 return take_pending(t, rc < 0 ? KS_ERR_SERDE : 0, errp);
         int64_t ts;
-        rc = extract_timestamp(t, src, sp, topic, partition, offset, key,
-                               klen, value, vlen, timestamp, &ts);
+        rc = extract_timestamp(t, src, sp, topic, partition, offset, key, klen,
+                               value, vlen, timestamp, &ts);
         if (rc)
                 return take_pending(t, rc < 0 ? KS_ERR_TIMESTAMP : 0, errp);
         if (ts > sp->partition_time)
@@ -739,8 +752,8 @@ ks_err_t ks__task_new(ks_topology_t *topo, int sub, int32_t partition,
         size_t k = 0;
         for (size_t i = 0; i < t->sub->node_cnt; i++) {
                 ks__node_t *n = t->sub->nodes[i];
-                for (size_t j = 0; n->kind == KS_NODE_SOURCE && j < n->topic_cnt;
-                     j++)
+                for (size_t j = 0;
+                     n->kind == KS_NODE_SOURCE && j < n->topic_cnt; j++)
                         t->parts[k++] = (source_part_t){n->topics[j], -1, -1};
         }
         ks_err_t err = open_stores(t, errp);
@@ -807,7 +820,9 @@ int ks__task_commit_requested(const ks__task_t *t) {
         return t->commit_requested;
 }
 
-uint64_t ks__task_dropped_records(const ks__task_t *t) { return t->dropped; }
+uint64_t ks__task_dropped_records(const ks__task_t *t) {
+        return t->dropped;
+}
 
 uint64_t ks__task_processed_records(const ks__task_t *t) {
         return t->processed;
@@ -820,7 +835,9 @@ ks_kv_store_t *ks__task_store(ks__task_t *t, const char *name) {
         return NULL;
 }
 
-const char *ks__task_id(const ks__task_t *t) { return t->id; }
+const char *ks__task_id(const ks__task_t *t) {
+        return t->id;
+}
 
 const ks__subtopology_t *ks__task_subtopology(const ks__task_t *t) {
         return t->sub;

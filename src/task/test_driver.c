@@ -58,7 +58,9 @@ static void record_free(ks_test_record_t *r) {
         free(r);
 }
 
-void ks_test_record_destroy(ks_test_record_t *rec) { record_free(rec); }
+void ks_test_record_destroy(ks_test_record_t *rec) {
+        record_free(rec);
+}
 
 static ks_test_record_t *record_new(const char *topic, int32_t partition,
                                     const void *k, size_t kl, const void *v,
@@ -272,9 +274,8 @@ static ks_err_t drain_internal(ks_test_driver_t *d, ks_error_t **errp) {
                         break;
                 }
                 err = ks__task_process(task_for(d, r->topic), r->topic, 0,
-                                       r->offset,
-                                       r->key_null ? NULL : r->key, r->klen,
-                                       r->value_null ? NULL : r->value,
+                                       r->offset, r->key_null ? NULL : r->key,
+                                       r->klen, r->value_null ? NULL : r->value,
                                        r->vlen, r->timestamp, r->headers, errp);
                 record_free(r);
         }
@@ -385,14 +386,15 @@ int64_t ks_test_driver_metric(const ks_test_driver_t *d, const char *name) {
                 return -1;
         int64_t sum = 0;
         for (size_t i = 0; i < d->task_cnt; i++)
-                sum += (int64_t)(dropped
-                                         ? ks__task_dropped_records(d->tasks[i])
+                sum += (int64_t)(dropped ? ks__task_dropped_records(d->tasks[i])
                                          : ks__task_processed_records(
                                                    d->tasks[i]));
         return sum;
 }
 
-const char *ks_test_record_topic(const ks_test_record_t *r) { return r->topic; }
+const char *ks_test_record_topic(const ks_test_record_t *r) {
+        return r->topic;
+}
 int32_t ks_test_record_partition(const ks_test_record_t *r) {
         return r->partition;
 }

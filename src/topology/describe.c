@@ -9,8 +9,7 @@
 #include "../serde/serde_int.h"
 #include "topology_int.h"
 
-static void put(ks_buf_t *b, int *failed, const char *fmt, ...)
-        KS_PRINTF(3, 4);
+static void put(ks_buf_t *b, int *failed, const char *fmt, ...) KS_PRINTF(3, 4);
 static void put(ks_buf_t *b, int *failed, const char *fmt, ...) {
         char line[1024];
         va_list ap;

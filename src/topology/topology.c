@@ -65,8 +65,7 @@ static void subs_free(ks_topology_t *t) {
 }
 
 void ks_topology_destroy(ks_topology_t *topo) {
-        if (!topo ||
-            __atomic_sub_fetch(&topo->refcnt, 1, __ATOMIC_ACQ_REL) > 0)
+        if (!topo || __atomic_sub_fetch(&topo->refcnt, 1, __ATOMIC_ACQ_REL) > 0)
                 return;
         for (size_t i = 0; i < topo->node_cnt; i++)
                 node_free(topo->nodes[i]);
@@ -309,8 +308,8 @@ ks_err_t ks_topology_add_sink(ks_topology_t *topo, const char *name,
         if (err)
                 return err;
         ks__node_t *n;
-        if ((err = node_begin(topo, name, KS_NODE_SINK, parents, parent_cnt,
-                              &n, errp)))
+        if ((err = node_begin(topo, name, KS_NODE_SINK, parents, parent_cnt, &n,
+                              errp)))
                 return err;
         if (!(n->topic = ks__strdup(topic))) {
                 node_free(n);
@@ -322,8 +321,7 @@ ks_err_t ks_topology_add_sink(ks_topology_t *topo, const char *name,
         return node_commit(topo, n, errp);
 }
 
-ks_err_t ks_topology_sink_set_partitioner(ks_topology_t *topo,
-                                          const char *sink,
+ks_err_t ks_topology_sink_set_partitioner(ks_topology_t *topo, const char *sink,
                                           ks_partitioner_cb *cb, void *opaque,
                                           ks_error_t **errp) {
         ks_err_t err = KS_ERR_NO_ERROR;
@@ -346,8 +344,7 @@ ks_err_t ks_topology_add_kv_store(ks_topology_t *topo, const char *name,
                                   ks_store_backend_t backend, int flags,
                                   ks_error_t **errp) {
         if (!topo)
-                return ks__error_set(errp, KS_ERR_INVALID_ARG,
-                                     "NULL topology");
+                return ks__error_set(errp, KS_ERR_INVALID_ARG, "NULL topology");
         if (topo->built)
                 return ks__error_set(errp, KS_ERR_STATE,
                                      "cannot add store \"%s\": the topology "
@@ -486,7 +483,8 @@ static ks_err_t build_graph(ks_topology_t *t, ks_error_t **errp) {
                 if (!n->parents)
                         return OOM(errp);
                 for (size_t j = 0; j < n->parent_cnt; j++) {
-                        ks__node_t *p = ks__topology_node(t, n->parent_names[j]);
+                        ks__node_t *p =
+                                ks__topology_node(t, n->parent_names[j]);
                         if (!p)
                                 return ks__error_set(
                                         errp, KS_ERR_TOPOLOGY,

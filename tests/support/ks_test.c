@@ -35,15 +35,14 @@ const char *kst_tmpdir(void) {
         return tmpdir;
 }
 
-static void capture(void *opaque, int level, const char *fac,
-                    const char *msg) {
+static void capture(void *opaque, int level, const char *fac, const char *msg) {
         size_t n = strlen(fac) + strlen(msg) + 4;
         char *nl = realloc(log_lines, log_len + n + 1);
         if (!nl)
                 return;
         log_lines = nl;
-        log_len += (size_t)snprintf(log_lines + log_len, n + 1, "%s: %s\n",
-                                    fac, msg);
+        log_len += (size_t)snprintf(log_lines + log_len, n + 1, "%s: %s\n", fac,
+                                    msg);
         if (getenv("KST_VERBOSE"))
                 fprintf(stderr, "[%d] %s: %s\n", level, fac, msg);
 }
@@ -52,7 +51,11 @@ int kst_log_contains(const char *needle) {
         return log_lines && strstr(log_lines, needle) != NULL;
 }
 
-void kst_log_clear(void) { log_len = 0; if (log_lines) log_lines[0] = 0; }
+void kst_log_clear(void) {
+        log_len = 0;
+        if (log_lines)
+                log_lines[0] = 0;
+}
 
 void kst_set(ks_config_t *conf, const char *key, const char *value) {
         ks_error_t *e = NULL;

@@ -65,8 +65,8 @@ static void test_unknown_key(void **state) {
                          "consumer.");
         e = NULL;
         KST_ASSERT_ERROR(ks_config_set(c, "consumer.no.such.property", "1", &e),
-                         e, KS_ERR_UNKNOWN_CONFIG,
-                         "consumer.no.such.property", "librdkafka");
+                         e, KS_ERR_UNKNOWN_CONFIG, "consumer.no.such.property",
+                         "librdkafka");
         e = NULL;
         KST_ASSERT_ERROR(ks_config_set(c, "consumer.", "1", &e), e,
                          KS_ERR_UNKNOWN_CONFIG, "consumer.");
@@ -92,8 +92,8 @@ static void test_bad_values(void **state) {
                          e, KS_ERR_INVALID_CONFIG, "commit.interval.ms");
         e = NULL;
         KST_ASSERT_ERROR(
-                ks_config_set(c, "processing.guarantee", "exactly_once", &e),
-                e, KS_ERR_INVALID_CONFIG, "processing.guarantee",
+                ks_config_set(c, "processing.guarantee", "exactly_once", &e), e,
+                KS_ERR_INVALID_CONFIG, "processing.guarantee",
                 "at_least_once, exactly_once_v2");
         e = NULL;
         KST_ASSERT_ERROR(ks_config_set(c, "application.id", "my app", &e), e,
@@ -110,8 +110,8 @@ static void test_bad_values(void **state) {
                          KS_ERR_INVALID_CONFIG, "consumer.group.id",
                          "set by kstreams");
         e = NULL;
-        KST_ASSERT_ERROR(ks_config_set(c, NULL, "x", &e), e,
-                         KS_ERR_INVALID_ARG, "NULL key");
+        KST_ASSERT_ERROR(ks_config_set(c, NULL, "x", &e), e, KS_ERR_INVALID_ARG,
+                         "NULL key");
         /* Failed sets leave the old value. */
         assert_string_equal(ks_config_get(c, "num.stream.threads"), "1");
         assert_string_equal(ks_config_get(c, "application.id"), "");

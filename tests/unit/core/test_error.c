@@ -21,11 +21,11 @@ static void test_err2str_covers_table(void **state) {
 
 static void test_error_object(void **state) {
         ks_error_t *e = NULL;
-        assert_int_equal(ks__error_setf(&e, KS_ERR_KAFKA,
-                                        KS_ERROR_F_RETRIABLE |
-                                                KS_ERROR_F_TXN_ABORT,
-                                        "broker %d said %s", 3, "no"),
-                         KS_ERR_KAFKA);
+        assert_int_equal(
+                ks__error_setf(&e, KS_ERR_KAFKA,
+                               KS_ERROR_F_RETRIABLE | KS_ERROR_F_TXN_ABORT,
+                               "broker %d said %s", 3, "no"),
+                KS_ERR_KAFKA);
         assert_int_equal(ks_error_code(e), KS_ERR_KAFKA);
         assert_string_equal(ks_error_message(e), "broker 3 said no");
         assert_true(ks_error_is_retriable(e));

@@ -19,8 +19,7 @@ static void set_user(avro_value_t *v, const char *name, int age) {
         assert_int_equal(avro_value_get_by_name(v, "name", &f, NULL), 0);
         assert_int_equal(avro_value_set_string(&f, name), 0);
         if (age >= 0) {
-                assert_int_equal(avro_value_get_by_name(v, "age", &f, NULL),
-                                 0);
+                assert_int_equal(avro_value_get_by_name(v, "age", &f, NULL), 0);
                 assert_int_equal(avro_value_set_int(&f, age), 0);
         }
 }
@@ -51,7 +50,11 @@ static void test_plain_roundtrip_bytes(void **state) {
         /* Avro binary: string = zigzag length 2 (0x04) + bytes; int 3 =
          * zigzag 6. */
         assert_int_equal(ks_buf_len(b), 4);
-        assert_memory_equal(ks_buf_data(b), "\x04" "ab" "\x06", 4);
+        assert_memory_equal(ks_buf_data(b),
+                            "\x04"
+                            "ab"
+                            "\x06",
+                            4);
         avro_value_t out;
         KST_OK(ks_serde_avro_value_new(s, &out));
         KST_OK_E(ks_serde_avro_decode(s, ks_buf_data(b), ks_buf_len(b), &out,
@@ -74,7 +77,11 @@ static void test_confluent_wire_format(void **state) {
         ks_buf_t *b = ks_buf_new();
         KST_OK_E(ks_serde_avro_encode(s, &v, b, &e));
         assert_int_equal(ks_buf_len(b), 9);
-        assert_memory_equal(ks_buf_data(b), "\0\0\0\0\x07\x04" "ab" "\x06", 9);
+        assert_memory_equal(ks_buf_data(b),
+                            "\0\0\0\0\x07\x04"
+                            "ab"
+                            "\x06",
+                            9);
         avro_value_t out;
         KST_OK(ks_serde_avro_value_new(s, &out));
         KST_OK_E(ks_serde_avro_decode(s, ks_buf_data(b), ks_buf_len(b), &out,
@@ -82,14 +89,18 @@ static void test_confluent_wire_format(void **state) {
         check_user(&out, "ab", 3);
 
         /* Bad magic byte, short header, unknown schema id. */
-        KST_ASSERT_ERROR(ks_serde_avro_decode(s, "\x01\0\0\0\x07\x04" "ab\x06",
+        KST_ASSERT_ERROR(ks_serde_avro_decode(s,
+                                              "\x01\0\0\0\x07\x04"
+                                              "ab\x06",
                                               9, &out, &e),
                          e, KS_ERR_SERDE, "magic byte 1");
         e = NULL;
         KST_ASSERT_ERROR(ks_serde_avro_decode(s, "\0\0\0", 3, &out, &e), e,
                          KS_ERR_SERDE, "shorter than the 5-byte");
         e = NULL;
-        KST_ASSERT_ERROR(ks_serde_avro_decode(s, "\0\0\0\0\x09\x04" "ab\x06",
+        KST_ASSERT_ERROR(ks_serde_avro_decode(s,
+                                              "\0\0\0\0\x09\x04"
+                                              "ab\x06",
                                               9, &out, &e),
                          e, KS_ERR_SERDE, "schema id 9");
         avro_value_decref(&v);
@@ -113,15 +124,19 @@ static void test_schema_resolution(void **state) {
         /* Reader: {age: long, name} as id 2. Data written under id 1 with
          * {name, email, age: int}: email is skipped, age promoted to long,
          * fields matched by name whatever their order. */
-        ks_serde_t *s = ks_serde_avro_new(USER_LONG_AGE, KS_AVRO_CONFLUENT, 2,
-                                          &e);
+        ks_serde_t *s =
+                ks_serde_avro_new(USER_LONG_AGE, KS_AVRO_CONFLUENT, 2, &e);
         assert_non_null(s);
         KST_OK_E(ks_serde_avro_add_writer_schema(s, 1, USER_V0, &e));
         avro_value_t out;
         KST_OK(ks_serde_avro_value_new(s, &out));
-        KST_OK_E(ks_serde_avro_decode(
-                s, "\0\0\0\0\x01\x06" "bob" "\x0a" "b@x.y" "\x54", 16,
-                &out, &e));
+        KST_OK_E(ks_serde_avro_decode(s,
+                                      "\0\0\0\0\x01\x06"
+                                      "bob"
+                                      "\x0a"
+                                      "b@x.y"
+                                      "\x54",
+                                      16, &out, &e));
         avro_value_t f;
         const char *str;
         size_t n;
@@ -133,16 +148,23 @@ static void test_schema_resolution(void **state) {
         assert_int_equal(avro_value_get_long(&f, &age), 0);
         assert_int_equal(age, 42); /* zigzag 0x54 = 42 */
         /* Data under the reader's own id needs no resolution. */
-        KST_OK_E(ks_serde_avro_decode(s, "\0\0\0\0\x02\x54\x06" "bob", 10,
-                                      &out, &e));
+        KST_OK_E(ks_serde_avro_decode(s,
+                                      "\0\0\0\0\x02\x54\x06"
+                                      "bob",
+                                      10, &out, &e));
 
         /* Plain mode: one writer schema for all data. */
         ks_serde_t *p = ks_serde_avro_new(USER_V1, 0, 0, &e);
         KST_OK_E(ks_serde_avro_add_writer_schema(p, 0, USER_V0, &e));
         avro_value_t pv;
         KST_OK(ks_serde_avro_value_new(p, &pv));
-        KST_OK_E(ks_serde_avro_decode(p, "\x06" "eve" "\x02" "e" "\x02", 7,
-                                      &pv, &e));
+        KST_OK_E(ks_serde_avro_decode(p,
+                                      "\x06"
+                                      "eve"
+                                      "\x02"
+                                      "e"
+                                      "\x02",
+                                      7, &pv, &e));
         assert_int_equal(avro_value_get_by_name(&pv, "name", &f, NULL), 0);
         assert_int_equal(avro_value_get_string(&f, &str, &n), 0);
         assert_string_equal(str, "eve");
@@ -160,8 +182,8 @@ static void test_schema_resolution(void **state) {
          * lacks is refused up front, naming the field, rather than failing
          * on data later. */
         ks_serde_t *v2 = ks_serde_avro_new(USER_V2, KS_AVRO_CONFLUENT, 2, &e);
-        KST_ASSERT_ERROR(ks_serde_avro_add_writer_schema(v2, 1, USER_V1, &e),
-                         e, KS_ERR_SERDE, "cannot be resolved", "age");
+        KST_ASSERT_ERROR(ks_serde_avro_add_writer_schema(v2, 1, USER_V1, &e), e,
+                         KS_ERR_SERDE, "cannot be resolved", "age");
         KST_ASSERT_ERROR(ks_serde_avro_add_writer_schema(ks_serde_string(), 1,
                                                          USER_V1, &e),
                          e, KS_ERR_INVALID_ARG, "not an Avro serde");
@@ -190,15 +212,24 @@ static void test_malformed_data(void **state) {
         avro_value_t out;
         KST_OK(ks_serde_avro_value_new(s, &out));
         /* Truncated string: length 2, one byte. */
-        KST_ASSERT_ERROR(ks_serde_avro_decode(s, "\x04" "a", 2, &out, &e), e,
-                         KS_ERR_SERDE, "does not decode");
+        KST_ASSERT_ERROR(ks_serde_avro_decode(s,
+                                              "\x04"
+                                              "a",
+                                              2, &out, &e),
+                         e, KS_ERR_SERDE, "does not decode");
         e = NULL;
         /* Missing int. */
-        KST_ASSERT_ERROR(ks_serde_validate(s, "\x04" "ab", 3, &e), e,
-                         KS_ERR_SERDE, "does not decode");
+        KST_ASSERT_ERROR(ks_serde_validate(s,
+                                           "\x04"
+                                           "ab",
+                                           3, &e),
+                         e, KS_ERR_SERDE, "does not decode");
         e = NULL;
         /* Negative string length. */
-        KST_ASSERT_ERROR(ks_serde_avro_decode(s, "\x03" "ab\x06", 4, &out, &e),
+        KST_ASSERT_ERROR(ks_serde_avro_decode(s,
+                                              "\x03"
+                                              "ab\x06",
+                                              4, &out, &e),
                          e, KS_ERR_SERDE, "does not decode");
         e = NULL;
         /* Huge string length. */
@@ -229,9 +260,9 @@ static void test_malformed_data(void **state) {
         deep[1000] = 0;
         avro_value_t lv;
         KST_OK(ks_serde_avro_value_new(list, &lv));
-        KST_ASSERT_ERROR(ks_serde_avro_decode(list, deep, sizeof(deep), &lv,
-                                              &e),
-                         e, KS_ERR_SERDE, "nesting deeper");
+        KST_ASSERT_ERROR(
+                ks_serde_avro_decode(list, deep, sizeof(deep), &lv, &e), e,
+                KS_ERR_SERDE, "nesting deeper");
         KST_OK_E(ks_serde_avro_decode(list, deep + 990, 11, &lv, &e));
         avro_value_decref(&lv);
         ks_serde_destroy(list);

@@ -22,8 +22,8 @@ static void test_int_encodings_match_java(void **state) {
 }
 
 static void test_int_roundtrips(void **state) {
-        const int64_t vals[] = {0, 1, -1, 42, INT64_MAX, INT64_MIN,
-                                INT64_C(-1234567890123)};
+        const int64_t vals[] = {
+                0, 1, -1, 42, INT64_MAX, INT64_MIN, INT64_C(-1234567890123)};
         for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
                 uint8_t b[8];
                 int64_t out = 7;
@@ -103,11 +103,13 @@ static ks_err_t only_digits(void *opaque, const void *data, size_t size,
         return KS_ERR_NO_ERROR;
 }
 
-static void count_free(void *opaque) { freed++; }
+static void count_free(void *opaque) {
+        freed++;
+}
 
 static void test_custom(void **state) {
-        ks_serde_t *s = ks_serde_custom_new("digits", only_digits, NULL,
-                                            count_free);
+        ks_serde_t *s =
+                ks_serde_custom_new("digits", only_digits, NULL, count_free);
         assert_non_null(s);
         assert_string_equal(ks_serde_name(s), "digits");
         assert_int_equal(ks_serde_kind(s), KS_SERDE_CUSTOM);

@@ -19,10 +19,9 @@ typedef struct {
 
 static ks_kv_store_t *open_store(fixture_t *f) {
         if (f->backend == KS_STORE_IN_MEMORY)
-                return ks__kv_store_new("s", KS_STORE_TYPE_KEY_VALUE,
-                                        KS_STORE_IN_MEMORY,
-                                        &ks__memory_store_ops,
-                                        ks__memory_store_new(), f->conf);
+                return ks__kv_store_new(
+                        "s", KS_STORE_TYPE_KEY_VALUE, KS_STORE_IN_MEMORY,
+                        &ks__memory_store_ops, ks__memory_store_new(), f->conf);
         const char *stores[] = {"s"};
         ks_error_t *e = NULL;
         KST_OK_E(ks__task_db_open(f->env, f->dir, stores, 1, &f->db, &e));
@@ -291,9 +290,9 @@ static void test_closed_store(void **state) {
                          KS_ERR_STORE_CLOSED);
         assert_int_equal(ks_kv_store_delete(s, "a", 1, NULL, NULL),
                          KS_ERR_STORE_CLOSED);
-        assert_int_equal(ks_kv_store_put_if_absent(s, "a", 1, "x", 1, NULL,
-                                                   NULL),
-                         KS_ERR_STORE_CLOSED);
+        assert_int_equal(
+                ks_kv_store_put_if_absent(s, "a", 1, "x", 1, NULL, NULL),
+                KS_ERR_STORE_CLOSED);
         assert_int_equal(ks_kv_store_all(s, &it), KS_ERR_STORE_CLOSED);
         assert_int_equal(ks_kv_store_approximate_num_entries(s, &cnt),
                          KS_ERR_STORE_CLOSED);

@@ -54,8 +54,8 @@ static void test_forward_metadata_headers(void **state) {
         KST_OK_E(ks_topology_add_source(t, "src", P("in"), 1, NULL, NULL, &e));
         KST_OK_E(ks_topology_add_processor(t, "upper", upper_init, upper,
                                            upper_close, &tr, P("src"), 1, &e));
-        KST_OK_E(ks_topology_add_sink(t, "sink", "out", NULL, NULL,
-                                      P("upper"), 1, &e));
+        KST_OK_E(ks_topology_add_sink(t, "sink", "out", NULL, NULL, P("upper"),
+                                      1, &e));
         ks_config_t *c = kst_config("fwd");
         ks_test_driver_t *d = ks_test_driver_new(t, c, 0, &e);
         assert_non_null(d);
@@ -103,26 +103,25 @@ static ks_err_t router(ks_context_t *ctx, const ks_record_t *rec, void *st) {
         err = ks_context_forward_to(ctx, "no-such-child", NULL, 0, v, vl);
         assert_int_equal(err, KS_ERR_NOT_FOUND);
         return ks_context_forward_record(ctx, NULL, NULL, 0, v, vl,
-                                         ks_record_timestamp(rec) + 1000,
-                                         NULL);
+                                         ks_record_timestamp(rec) + 1000, NULL);
 }
 
 static void test_forward_to_child(void **state) {
         ks_topology_t *t = ks_topology_new();
         ks_error_t *e = NULL;
         KST_OK_E(ks_topology_add_source(t, "src", P("in"), 1, NULL, NULL, &e));
-        KST_OK_E(ks_topology_add_processor(t, "route", NULL, router, NULL,
-                                           NULL, P("src"), 1, &e));
-        KST_OK_E(ks_topology_add_sink(t, "to-a", "a", NULL, NULL, P("route"),
-                                      1, &e));
-        KST_OK_E(ks_topology_add_sink(t, "to-b", "b", NULL, NULL, P("route"),
-                                      1, &e));
+        KST_OK_E(ks_topology_add_processor(t, "route", NULL, router, NULL, NULL,
+                                           P("src"), 1, &e));
+        KST_OK_E(ks_topology_add_sink(t, "to-a", "a", NULL, NULL, P("route"), 1,
+                                      &e));
+        KST_OK_E(ks_topology_add_sink(t, "to-b", "b", NULL, NULL, P("route"), 1,
+                                      &e));
         ks_config_t *c = kst_config("route");
         ks_test_driver_t *d = ks_test_driver_new(t, c, 0, &e);
-        KST_OK_E(ks_test_driver_pipe(d, "in", NULL, 0, "apple", 5, 5, NULL,
-                                     &e));
-        KST_OK_E(ks_test_driver_pipe(d, "in", NULL, 0, "berry", 5, 6, NULL,
-                                     &e));
+        KST_OK_E(
+                ks_test_driver_pipe(d, "in", NULL, 0, "apple", 5, 5, NULL, &e));
+        KST_OK_E(
+                ks_test_driver_pipe(d, "in", NULL, 0, "berry", 5, 6, NULL, &e));
         kst_expect_output(d, "a", NULL, 0, "apple", 5, 5);
         kst_expect_output(d, "a", NULL, 0, "apple", 5, 1005);
         kst_expect_output(d, "a", NULL, 0, "berry", 5, 1006);
@@ -164,11 +163,10 @@ static void test_deserialization_handlers(void **state) {
         ks_config_t *c = kst_config("deser-fail");
         ks_test_driver_t *d = ks_test_driver_new(t, c, 0, &e);
         KST_OK_E(ks_test_driver_pipe(d, "in", "k", 1, eight, 8, 1, NULL, &e));
-        KST_ASSERT_ERROR(ks_test_driver_pipe(d, "in", "k", 1, "abc", 3, 2,
-                                             NULL, &e),
-                         e, KS_ERR_SERDE, "source \"numbers\"", "topic in",
-                         "offset 1", "value", "int64", "got 3",
-                         "log_and_fail");
+        KST_ASSERT_ERROR(
+                ks_test_driver_pipe(d, "in", "k", 1, "abc", 3, 2, NULL, &e), e,
+                KS_ERR_SERDE, "source \"numbers\"", "topic in", "offset 1",
+                "value", "int64", "got 3", "log_and_fail");
         /* The driver is still usable. */
         KST_OK_E(ks_test_driver_pipe(d, "in", "k", 1, eight, 8, 3, NULL, &e));
         assert_int_equal(ks_test_driver_output_size(d, "out"), 2);
@@ -202,10 +200,10 @@ static void test_sink_serde_mismatch(void **state) {
         ks_test_driver_t *d = ks_test_driver_new(t, c, 0, &e);
         uint8_t eight[8];
         ks_int64_encode(7, eight);
-        KST_ASSERT_ERROR(ks_test_driver_pipe(d, "in", "k", 1, eight, 8, 1,
-                                             NULL, &e),
-                         e, KS_ERR_SERDE, "sink \"out-sink\"", "topic out",
-                         "value", "int32");
+        KST_ASSERT_ERROR(
+                ks_test_driver_pipe(d, "in", "k", 1, eight, 8, 1, NULL, &e), e,
+                KS_ERR_SERDE, "sink \"out-sink\"", "topic out", "value",
+                "int32");
         assert_int_equal(ks_test_driver_output_size(d, "out"), 0);
         ks_test_driver_destroy(d);
         ks_config_destroy(c);
@@ -213,9 +211,8 @@ static void test_sink_serde_mismatch(void **state) {
 }
 
 static int64_t ts_from_value(void *opaque, const char *topic, int32_t p,
-                             const void *k, size_t kl, const void *v,
-                             size_t vl, int64_t record_ts,
-                             int64_t partition_time) {
+                             const void *k, size_t kl, const void *v, size_t vl,
+                             int64_t record_ts, int64_t partition_time) {
         /* Value "ts=<n>" carries the event time; others are invalid. */
         if (vl > 3 && !memcmp(v, "ts=", 3))
                 return strtoll((const char *)v + 3, NULL, 10);
@@ -233,19 +230,18 @@ static void test_timestamps(void **state) {
         /* Default: fail on a negative timestamp. */
         ks_config_t *c = kst_config("ts");
         ks_test_driver_t *d = ks_test_driver_new(t, c, 0, &e);
-        KST_ASSERT_ERROR(ks_test_driver_pipe(d, "in", NULL, 0, "v", 1, -1,
-                                             NULL, &e),
-                         e, KS_ERR_TIMESTAMP, "invalid timestamp -1",
-                         "in [0]",
-                         "fail_on_invalid_timestamp");
+        KST_ASSERT_ERROR(
+                ks_test_driver_pipe(d, "in", NULL, 0, "v", 1, -1, NULL, &e), e,
+                KS_ERR_TIMESTAMP, "invalid timestamp -1", "in [0]",
+                "fail_on_invalid_timestamp");
         ks_test_driver_destroy(d);
         /* use_previous: the partition's latest timestamp. */
         kst_set(c, "default.timestamp.extractor",
                 "use_previous_on_invalid_timestamp");
         d = ks_test_driver_new(t, c, 0, &e);
-        KST_ASSERT_ERROR(ks_test_driver_pipe(d, "in", NULL, 0, "v", 1, -5,
-                                             NULL, &e),
-                         e, KS_ERR_TIMESTAMP, "no previous timestamp");
+        KST_ASSERT_ERROR(
+                ks_test_driver_pipe(d, "in", NULL, 0, "v", 1, -5, NULL, &e), e,
+                KS_ERR_TIMESTAMP, "no previous timestamp");
         KST_OK_E(ks_test_driver_pipe(d, "in", NULL, 0, "a", 1, 50, NULL, &e));
         KST_OK_E(ks_test_driver_pipe(d, "in", NULL, 0, "b", 1, -5, NULL, &e));
         kst_expect_output(d, "out", NULL, 0, "a", 1, 50);
@@ -270,9 +266,8 @@ static void test_timestamps(void **state) {
         /* A custom extractor; its negative result skips the record. */
         t = ks_topology_new();
         KST_OK_E(ks_topology_add_source(t, "src", P("in"), 1, NULL, NULL, &e));
-        KST_OK_E(ks_topology_source_set_timestamp_extractor(t, "src",
-                                                            ts_from_value,
-                                                            NULL, &e));
+        KST_OK_E(ks_topology_source_set_timestamp_extractor(
+                t, "src", ts_from_value, NULL, &e));
         KST_ASSERT_ERROR(ks_topology_source_set_timestamp_extractor(
                                  t, "nope", ts_from_value, NULL, &e),
                          e, KS_ERR_NOT_FOUND, "no source named \"nope\"");
@@ -283,8 +278,7 @@ static void test_timestamps(void **state) {
         d = ks_test_driver_new(t, c, 0, &e);
         KST_OK_E(ks_test_driver_pipe(d, "in", NULL, 0, "ts=1234", 7, 1, NULL,
                                      &e));
-        KST_OK_E(ks_test_driver_pipe(d, "in", NULL, 0, "nots", 4, 1, NULL,
-                                     &e));
+        KST_OK_E(ks_test_driver_pipe(d, "in", NULL, 0, "nots", 4, 1, NULL, &e));
         kst_expect_output(d, "out", NULL, 0, "ts=1234", 7, 1234);
         assert_int_equal(ks_test_driver_output_size(d, "out"), 0);
         assert_int_equal(ks_test_driver_metric(d, "dropped-records"), 1);
@@ -319,8 +313,8 @@ static ks_err_t on_wall(ks_context_t *ctx, int64_t ts, void *opaque) {
 
 static ks_err_t punct_init(ks_context_t *ctx, void *opaque, void **statep) {
         punct_t *p = opaque;
-        KST_OK(ks_context_schedule(ctx, 10, KS_PUNCTUATE_STREAM_TIME,
-                                   on_stream, p, NULL));
+        KST_OK(ks_context_schedule(ctx, 10, KS_PUNCTUATE_STREAM_TIME, on_stream,
+                                   p, NULL));
         KST_OK(ks_context_schedule(ctx, 100, KS_PUNCTUATE_WALL_CLOCK_TIME,
                                    on_wall, p, &p->wall));
         assert_int_equal(ks_context_schedule(ctx, 0, KS_PUNCTUATE_STREAM_TIME,
@@ -344,8 +338,8 @@ static void test_punctuation(void **state) {
         KST_OK_E(ks_topology_add_source(t, "src", P("in"), 1, NULL, NULL, &e));
         KST_OK_E(ks_topology_add_processor(t, "punct", punct_init, drop, NULL,
                                            &p, P("src"), 1, &e));
-        KST_OK_E(ks_topology_add_sink(t, "sink", "out", NULL, NULL,
-                                      P("punct"), 1, &e));
+        KST_OK_E(ks_topology_add_sink(t, "sink", "out", NULL, NULL, P("punct"),
+                                      1, &e));
         ks_config_t *c = kst_config("punct");
         ks_test_driver_t *d = ks_test_driver_new(t, c, 1000, &e);
         /* Stream time: first record fires at once (schedule aligned to 0),
@@ -412,8 +406,8 @@ static void test_stores_and_processor_errors(void **state) {
                                            NULL, P("src"), 1, &e));
         KST_OK_E(ks_topology_add_sink(t, "sink", "out", NULL, ks_serde_int64(),
                                       P("counter"), 1, &e));
-        KST_OK_E(ks_topology_add_kv_store(t, "counts", KS_STORE_ROCKSDB, 0,
-                                          &e));
+        KST_OK_E(
+                ks_topology_add_kv_store(t, "counts", KS_STORE_ROCKSDB, 0, &e));
         KST_OK_E(ks_topology_add_kv_store(t, "other", KS_STORE_IN_MEMORY, 0,
                                           &e));
         KST_OK_E(ks_topology_connect_store(t, "counts", "counter", &e));
@@ -422,10 +416,10 @@ static void test_stores_and_processor_errors(void **state) {
         ks_test_driver_t *d = ks_test_driver_new(t, c, 0, &e);
         KST_OK_E(ks_test_driver_pipe(d, "in", "a", 1, "", 0, 1, NULL, &e));
         KST_OK_E(ks_test_driver_pipe(d, "in", "a", 1, "", 0, 2, NULL, &e));
-        KST_ASSERT_ERROR(ks_test_driver_pipe(d, "in", "a", 1, "", 0, 3, NULL,
-                                             &e),
-                         e, KS_ERR_PROCESSOR, "processor \"counter\"",
-                         "task 0_0", "key reached 3");
+        KST_ASSERT_ERROR(
+                ks_test_driver_pipe(d, "in", "a", 1, "", 0, 3, NULL, &e), e,
+                KS_ERR_PROCESSOR, "processor \"counter\"", "task 0_0",
+                "key reached 3");
         uint8_t one[8], two[8];
         ks_int64_encode(1, one);
         ks_int64_encode(2, two);
@@ -441,9 +435,9 @@ static void test_stores_and_processor_errors(void **state) {
         assert_int_equal(n, 3); /* the failed record's write is visible */
         assert_int_equal(ks_test_driver_get_kv_store(d, "ghost", &s),
                          KS_ERR_NOT_FOUND);
-        KST_ASSERT_ERROR(ks_test_driver_pipe(d, "nope", "a", 1, "", 0, 3, NULL,
-                                             &e),
-                         e, KS_ERR_NOT_FOUND, "\"nope\"", "not read by any");
+        KST_ASSERT_ERROR(
+                ks_test_driver_pipe(d, "nope", "a", 1, "", 0, 3, NULL, &e), e,
+                KS_ERR_NOT_FOUND, "\"nope\"", "not read by any");
         ks_test_driver_destroy(d);
         ks_topology_destroy(t);
         ks_config_destroy(c);
@@ -466,8 +460,8 @@ static void test_init_failure(void **state) {
                          "missing setting x");
         /* An invalid topology is reported by the driver too. */
         ks_topology_t *bad = ks_topology_new();
-        KST_OK_E(ks_topology_add_source(bad, "src", P("in"), 1, NULL, NULL,
-                                        &e));
+        KST_OK_E(
+                ks_topology_add_source(bad, "src", P("in"), 1, NULL, NULL, &e));
         KST_OK_E(ks_topology_add_processor(bad, "p", NULL, drop, NULL, NULL,
                                            P("missing"), 1, &e));
         assert_null(ks_test_driver_new(bad, c, 0, &e));

@@ -28,9 +28,14 @@ static int64_t ref_bump(const char *w) {
 
 static void run(ks_store_backend_t backend) {
         static const char *lines[] = {
-                "Hello world", "hello, HELLO; hello!", "", "   ",
-                "the quick brown fox", "The lazy dog -- the end",
-                "x1 x2 x1 X1", "naïve café", /* non-ASCII bytes split words */
+                "Hello world",
+                "hello, HELLO; hello!",
+                "",
+                "   ",
+                "the quick brown fox",
+                "The lazy dog -- the end",
+                "x1 x2 x1 X1",
+                "naïve café", /* non-ASCII bytes split words */
         };
         ks_error_t *e = NULL;
         ref_cnt = 0;
@@ -45,8 +50,8 @@ static void run(ks_store_backend_t backend) {
                 for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
                         const char *line = lines[i];
                         KST_OK_E(ks_test_driver_pipe(d, WORDCOUNT_INPUT, NULL,
-                                                     0, line, strlen(line),
-                                                     ts, NULL, &e));
+                                                     0, line, strlen(line), ts,
+                                                     NULL, &e));
                         /* Expected outputs: the words in order, with running
                          * counts, all stamped with the line's timestamp. */
                         const char *p = line;
@@ -63,13 +68,13 @@ static void run(ks_store_backend_t backend) {
                                 w[wl] = 0;
                                 uint8_t v[8];
                                 ks_int64_encode(ref_bump(w), v);
-                                kst_expect_output(d, WORDCOUNT_OUTPUT, w, wl,
-                                                  v, 8, ts);
+                                kst_expect_output(d, WORDCOUNT_OUTPUT, w, wl, v,
+                                                  8, ts);
                                 checked++;
                         }
-                        assert_int_equal(ks_test_driver_output_size(
-                                                 d, WORDCOUNT_OUTPUT),
-                                         0);
+                        assert_int_equal(
+                                ks_test_driver_output_size(d, WORDCOUNT_OUTPUT),
+                                0);
                         ts += 10;
                 }
         }
@@ -97,7 +102,9 @@ static void run(ks_store_backend_t backend) {
         ks_config_destroy(c);
 }
 
-static void test_wordcount_rocksdb(void **state) { run(KS_STORE_ROCKSDB); }
+static void test_wordcount_rocksdb(void **state) {
+        run(KS_STORE_ROCKSDB);
+}
 static void test_wordcount_in_memory(void **state) {
         run(KS_STORE_IN_MEMORY);
 }

@@ -26,12 +26,11 @@ static void test_duplicate_and_bad_names(void **state) {
         KST_ASSERT_ERROR(ks_topology_add_processor(t, "src", NULL, noop, NULL,
                                                    NULL, P("src"), 1, &e),
                          e, KS_ERR_TOPOLOGY, "\"src\"", "already exists");
-        KST_ASSERT_ERROR(ks_topology_add_source(t, "src2", P("in"), 1, NULL,
+        KST_ASSERT_ERROR(
+                ks_topology_add_source(t, "src2", P("in"), 1, NULL, NULL, &e),
+                e, KS_ERR_TOPOLOGY, "topic \"in\"", "source \"src\"");
+        KST_ASSERT_ERROR(ks_topology_add_source(t, "src3", P("a", "a"), 2, NULL,
                                                 NULL, &e),
-                         e, KS_ERR_TOPOLOGY, "topic \"in\"",
-                         "source \"src\"");
-        KST_ASSERT_ERROR(ks_topology_add_source(t, "src3", P("a", "a"), 2,
-                                                NULL, NULL, &e),
                          e, KS_ERR_TOPOLOGY, "topic \"a\" twice");
         KST_ASSERT_ERROR(ks_topology_add_source(t, "src4", P("bad topic"), 1,
                                                 NULL, NULL, &e),
@@ -55,9 +54,9 @@ static void test_duplicate_and_bad_names(void **state) {
                                                   KS_STORE_ROCKSDB, 0, &e),
                          e, KS_ERR_INVALID_ARG, "store name", "bad/store");
         KST_OK_E(ks_topology_add_kv_store(t, "st", KS_STORE_ROCKSDB, 0, &e));
-        KST_ASSERT_ERROR(ks_topology_add_kv_store(t, "st", KS_STORE_IN_MEMORY,
-                                                  0, &e),
-                         e, KS_ERR_TOPOLOGY, "store \"st\" already exists");
+        KST_ASSERT_ERROR(
+                ks_topology_add_kv_store(t, "st", KS_STORE_IN_MEMORY, 0, &e), e,
+                KS_ERR_TOPOLOGY, "store \"st\" already exists");
         ks_topology_destroy(t);
 }
 
@@ -82,8 +81,8 @@ static void test_cycle(void **state) {
                                            P("src", "c"), 2, &e));
         add_proc(t, "b", "a");
         add_proc(t, "c", "b");
-        KST_ASSERT_ERROR(ks_topology_build(t, &e), e, KS_ERR_TOPOLOGY,
-                         "cycle", "processor \"a\"");
+        KST_ASSERT_ERROR(ks_topology_build(t, &e), e, KS_ERR_TOPOLOGY, "cycle",
+                         "processor \"a\"");
         ks_topology_destroy(t);
 }
 
@@ -104,8 +103,8 @@ static void test_store_connections(void **state) {
         ks_error_t *e = NULL;
         KST_OK_E(ks_topology_add_source(t, "src", P("in"), 1, NULL, NULL, &e));
         add_proc(t, "p", "src");
-        KST_OK_E(ks_topology_add_kv_store(t, "lonely", KS_STORE_ROCKSDB, 0,
-                                          &e));
+        KST_OK_E(
+                ks_topology_add_kv_store(t, "lonely", KS_STORE_ROCKSDB, 0, &e));
         KST_ASSERT_ERROR(ks_topology_build(t, &e), e, KS_ERR_TOPOLOGY,
                          "store \"lonely\"", "not connected");
         KST_OK_E(ks_topology_connect_store(t, "lonely", "p", &e));
@@ -131,15 +130,15 @@ static void test_built_is_frozen(void **state) {
         KST_OK_E(ks_topology_add_source(t, "src", P("in"), 1, NULL, NULL, &e));
         KST_OK_E(ks_topology_build(t, &e));
         KST_OK_E(ks_topology_build(t, &e)); /* idempotent */
-        KST_ASSERT_ERROR(ks_topology_add_source(t, "x", P("in2"), 1, NULL,
-                                                NULL, &e),
-                         e, KS_ERR_STATE, "already built");
-        KST_ASSERT_ERROR(ks_topology_add_kv_store(t, "s", KS_STORE_ROCKSDB, 0,
-                                                  &e),
-                         e, KS_ERR_STATE, "already built");
-        KST_ASSERT_ERROR(ks_topology_sink_set_partitioner(t, "src", NULL, NULL,
-                                                          &e),
-                         e, KS_ERR_STATE, "already built");
+        KST_ASSERT_ERROR(
+                ks_topology_add_source(t, "x", P("in2"), 1, NULL, NULL, &e), e,
+                KS_ERR_STATE, "already built");
+        KST_ASSERT_ERROR(
+                ks_topology_add_kv_store(t, "s", KS_STORE_ROCKSDB, 0, &e), e,
+                KS_ERR_STATE, "already built");
+        KST_ASSERT_ERROR(
+                ks_topology_sink_set_partitioner(t, "src", NULL, NULL, &e), e,
+                KS_ERR_STATE, "already built");
         ks_topology_destroy(t);
 }
 
@@ -162,8 +161,8 @@ static ks_topology_t *sample(void) {
         KST_OK_E(ks_topology_add_source(t, "resets", P("reset"), 1, NULL, NULL,
                                         &e));
         add_proc(t, "reset-counts", "resets");
-        KST_OK_E(ks_topology_add_kv_store(t, "word-counts", KS_STORE_ROCKSDB,
-                                          0, &e));
+        KST_OK_E(ks_topology_add_kv_store(t, "word-counts", KS_STORE_ROCKSDB, 0,
+                                          &e));
         KST_OK_E(ks_topology_connect_store(t, "word-counts", "count", &e));
         KST_OK_E(ks_topology_connect_store(t, "word-counts", "reset-counts",
                                            &e));
