@@ -51,6 +51,7 @@ struct ks_punctuation_s {
 };
 
 typedef struct {
+        ks__node_t *source;
         const char *topic; /* owned by the source node */
         int64_t partition_time;
         int64_t next_offset; /* to checkpoint; -1 before the first record */
@@ -495,18 +496,6 @@ static source_part_t *source_part(ks__task_t *t, const char *topic) {
         return NULL;
 }
 
-static ks__node_t *source_node(const ks__task_t *t, const char *topic) {
-        for (size_t i = 0; i < t->sub->node_cnt; i++) {
-                ks__node_t *n = t->sub->nodes[i];
-                if (n->kind != KS_NODE_SOURCE)
-                        continue;
-                for (size_t j = 0; j < n->topic_cnt; j++)
-                        if (!strcmp(n->topics[j], topic))
-                                return n;
-        }
-        return NULL;
-}
-
 /* Deserialization handler: 1 = skip the record, 0 = process, <0 = fail. */
 static int check_serdes(ks__task_t *t, ks__node_t *src, const char *topic,
                         int32_t partition, int64_t offset, const void *key,
@@ -609,9 +598,9 @@ ks_err_t ks__task_process(ks__task_t *t, const char *topic, int32_t partition,
         if (t->state != KS_TASK_RUNNING)
                 return ks__error_set(errp, KS_ERR_STATE,
                                      "task %s is not running", t->id);
-        ks__node_t *src = source_node(t, topic);
         source_part_t *sp = source_part(t, topic);
-        if (!src || !sp)
+        ks__node_t *src = sp ? sp->source : NULL;
+        if (!sp)
                 return ks__error_set(errp, KS_ERR_NOT_FOUND,
                                      "task %s has no source for topic %s",
                                      t->id, topic);
@@ -754,7 +743,8 @@ ks_err_t ks__task_new(ks_topology_t *topo, int sub, int32_t partition,
                 ks__node_t *n = t->sub->nodes[i];
                 for (size_t j = 0;
                      n->kind == KS_NODE_SOURCE && j < n->topic_cnt; j++)
-                        t->parts[k++] = (source_part_t){n->topics[j], -1, -1};
+                        t->parts[k++] =
+                                (source_part_t){n, n->topics[j], -1, -1};
         }
         ks_err_t err = open_stores(t, errp);
         if (err) {

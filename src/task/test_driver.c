@@ -117,16 +117,17 @@ static ks_err_t collector_send(void *opaque, const char *topic,
         ks_test_driver_t *d = opaque;
         /* Every topic has one partition under the driver. */
         int32_t p = partition < 0 ? 0 : partition;
+        /* Output to a topic a source reads is also processed (repartition). */
+        int loops_back = ks__topology_source_for(d->topo, topic) != NULL;
         out_queue_t *q = out_queue(d, topic, 1);
         ks_test_record_t *r = q ? record_new(topic, p, key, klen, value, vlen,
                                              timestamp, headers)
                                 : NULL;
         ks_test_record_t *internal =
-                r && ks__topology_source_for(d->topo, topic)
-                        ? record_new(topic, p, key, klen, value, vlen,
-                                     timestamp, headers)
-                        : NULL;
-        if (!r || (ks__topology_source_for(d->topo, topic) && !internal)) {
+                r && loops_back ? record_new(topic, p, key, klen, value, vlen,
+                                             timestamp, headers)
+                                : NULL;
+        if (!r || (loops_back && !internal)) {
                 record_free(r);
                 return ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
         }
