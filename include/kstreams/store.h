@@ -1,6 +1,6 @@
 /**
  * @file kstreams/store.h
- * @brief Key-value state stores and their iterators.
+ * @brief Key-value and window state stores and their iterators.
  *
  * A store maps byte keys to byte values, ordered by unsigned lexicographic
  * key order (shorter prefix first), the same order in every backend:
@@ -36,9 +36,10 @@ typedef enum ks_store_backend_e {
         KS_STORE_IN_MEMORY,
 } ks_store_backend_t;
 
-/** Store types (window and session stores come with windowing). */
+/** Store types. */
 typedef enum ks_store_type_e {
-        KS_STORE_TYPE_KEY_VALUE,
+        KS_STORE_TYPE_KEY_VALUE, /**< ks_kv_store_t */
+        KS_STORE_TYPE_WINDOW,    /**< ks_window_store_t */
 } ks_store_type_t;
 
 /** @brief The store's name. Borrowed, valid while the store exists. */
@@ -148,6 +149,94 @@ KS_EXPORT ks_err_t ks_kv_iter_error(const ks_kv_iter_t *iter);
 
 /** @brief Free @p iter. NULL is a no-op. */
 KS_EXPORT void ks_kv_iter_destroy(ks_kv_iter_t *iter);
+
+/*
+ * Window stores.
+ *
+ * A window store keeps one value per (key, window start), the state of
+ * windowed aggregations. It retains windows for its retention period:
+ * "observed stream time" is the largest window start ever put, and a window
+ * whose start is at or before observed stream time minus the retention is
+ * expired. Puts of expired windows are dropped (logged and counted, as in
+ * Kafka Streams) and reads never return them; their storage is reclaimed as
+ * stream time advances. Window starts are milliseconds and may be negative.
+ *
+ * The ownership, thread and closed-store rules are those of key-value stores
+ * above; a window store is persistent or in-memory like them.
+ */
+
+/** @brief The store's name. Borrowed, valid while the store exists. */
+KS_EXPORT const char *ks_window_store_name(const ks_window_store_t *store);
+
+/** @brief The retention period in milliseconds. */
+KS_EXPORT int64_t ks_window_store_retention_ms(const ks_window_store_t *store);
+
+/**
+ * @brief Set the value of @p key in the window starting at @p window_start
+ *        (both copied); a NULL @p value deletes it.
+ * @returns KS_ERR_NO_ERROR (also when the window has expired and the put is
+ *          dropped), KS_ERR_STORE_CLOSED, KS_ERR_STORE, KS_ERR_INVALID_ARG.
+ */
+KS_EXPORT ks_err_t ks_window_store_put(ks_window_store_t *store,
+                                       const void *key, size_t key_size,
+                                       int64_t window_start, const void *value,
+                                       size_t value_size);
+
+/**
+ * @brief The value of @p key in the window starting at @p window_start.
+ * @param valuep receives the value, borrowed until the next call on this
+ *        store.
+ * @returns KS_ERR_NO_ERROR, KS_ERR_NOT_FOUND (none, or expired),
+ *          KS_ERR_STORE_CLOSED, KS_ERR_STORE, KS_ERR_INVALID_ARG.
+ */
+KS_EXPORT ks_err_t ks_window_store_fetch(ks_window_store_t *store,
+                                         const void *key, size_t key_size,
+                                         int64_t window_start,
+                                         const void **valuep,
+                                         size_t *value_sizep);
+
+/**
+ * @brief Iterate the windows of @p key whose start is in
+ *        [@p time_from, @p time_to], both inclusive, by ascending start.
+ * @param iterp receives the iterator; free it with ks_window_iter_destroy()
+ *        before the store's task closes.
+ * @returns KS_ERR_NO_ERROR, KS_ERR_STORE_CLOSED, KS_ERR_NO_MEMORY,
+ *          KS_ERR_INVALID_ARG.
+ */
+KS_EXPORT ks_err_t ks_window_store_fetch_range(ks_window_store_t *store,
+                                               const void *key, size_t key_size,
+                                               int64_t time_from,
+                                               int64_t time_to,
+                                               ks_window_iter_t **iterp);
+
+/** @brief As ks_window_store_fetch_range(), by descending start. */
+KS_EXPORT ks_err_t ks_window_store_backward_fetch_range(
+        ks_window_store_t *store, const void *key, size_t key_size,
+        int64_t time_from, int64_t time_to, ks_window_iter_t **iterp);
+
+/**
+ * @brief Iterate every live window of every key: keys in ascending order
+ *        of (key length, key bytes), each key's windows by ascending start.
+ * @returns as ks_window_store_fetch_range().
+ */
+KS_EXPORT ks_err_t ks_window_store_all(ks_window_store_t *store,
+                                       ks_window_iter_t **iterp);
+
+/**
+ * @brief Advance @p iter.
+ * @returns 1 with the next window in the outputs (borrowed until the next
+ *          call on the iterator or its destruction), 0 at the end or on error
+ *          (see ks_window_iter_error()).
+ */
+KS_EXPORT int ks_window_iter_next(ks_window_iter_t *iter, const void **keyp,
+                                  size_t *key_sizep, int64_t *window_startp,
+                                  const void **valuep, size_t *value_sizep);
+
+/** @brief Why iteration stopped, as ks_kv_iter_error(). */
+KS_EXPORT ks_err_t ks_window_iter_error(const ks_window_iter_t *iter);
+
+/** @brief Free @p iter. NULL is a no-op. */
+KS_EXPORT void ks_window_iter_destroy(ks_window_iter_t *iter);
 
 KS_END_DECLS
 

@@ -98,6 +98,16 @@ KS_EXPORT ks_err_t ks_test_driver_get_kv_store(ks_test_driver_t *drv,
                                                ks_kv_store_t **storep);
 
 /**
+ * @brief The window store @p name (of partition 0).
+ * @param storep receives the store, valid until the driver is destroyed.
+ * @returns KS_ERR_NO_ERROR, KS_ERR_NOT_FOUND, KS_ERR_STORE_TYPE (not a
+ *          window store).
+ */
+KS_EXPORT ks_err_t ks_test_driver_get_window_store(ks_test_driver_t *drv,
+                                                   const char *name,
+                                                   ks_window_store_t **storep);
+
+/**
  * @brief A metric of the driver's tasks, summed: "dropped-records" (records
  *        skipped by handlers) or "process-total" (records processed).
  * @returns the value, or -1 for an unknown name.

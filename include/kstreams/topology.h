@@ -136,6 +136,21 @@ KS_EXPORT ks_err_t ks_topology_add_kv_store(ks_topology_t *topo,
                                             int flags, ks_error_t **errp);
 
 /**
+ * @brief Add a window store (see store.h) keeping windows of
+ *        @p window_size_ms for @p retention_ms of stream time.
+ * @param backend KS_STORE_ROCKSDB or KS_STORE_IN_MEMORY
+ * @param flags   0 or KS_STORE_F_LOGGING_DISABLED
+ * @returns as ks_topology_add_kv_store(); KS_ERR_INVALID_ARG when the window
+ *          size is not positive or the retention is shorter than it.
+ */
+KS_EXPORT ks_err_t ks_topology_add_window_store(ks_topology_t *topo,
+                                                const char *name,
+                                                ks_store_backend_t backend,
+                                                int64_t retention_ms,
+                                                int64_t window_size_ms,
+                                                int flags, ks_error_t **errp);
+
+/**
  * @brief Give processor @p processor access to store @p store. Both names are
  *        resolved by ks_topology_build().
  * @returns KS_ERR_NO_ERROR, KS_ERR_INVALID_ARG, KS_ERR_NO_MEMORY,

@@ -84,6 +84,7 @@ void ks__kv_store_destroy(ks_kv_store_t *store) {
         if (!store)
                 return;
         ks__kv_store_close(store);
+        ks__window_store_destroy(store->window);
         free(store->scratch);
         free(store->name);
         free(store);

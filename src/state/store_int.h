@@ -45,6 +45,7 @@ struct ks_kv_store_s {
         void *scratch;       /* values handed out after the backend let go */
         size_t scratch_cap;
         const ks_config_t *conf;
+        ks_window_store_t *window; /* KS_STORE_TYPE_WINDOW: the view over it */
 };
 
 /** A store handle over @p impl (taken over; closed by ks__kv_store_close).
@@ -61,6 +62,19 @@ void ks__kv_store_close(ks_kv_store_t *store);
 /** Close (if needed) and free the handle. NULL is a no-op. Open iterators
  *  stay valid as empty shells until destroyed. */
 void ks__kv_store_destroy(ks_kv_store_t *store);
+
+static inline const char *ks__store_type_name(ks_store_type_t type) {
+        return type == KS_STORE_TYPE_WINDOW ? "window" : "key-value";
+}
+
+/** A window view over @p kv (not taken over), NULL on OOM. Attach it as
+ *  kv->window; ks__kv_store_destroy() then frees it. */
+ks_window_store_t *ks__window_store_new(ks_kv_store_t *kv, int64_t retention_ms,
+                                        int64_t window_size_ms);
+void ks__window_store_destroy(ks_window_store_t *ws);
+
+/** Puts dropped because their window had expired. */
+uint64_t ks__window_store_expired_puts(const ks_window_store_t *ws);
 
 /** A new in-memory backend instance (NULL on OOM). */
 void *ks__memory_store_new(void);

@@ -201,8 +201,8 @@ ks_err_t ks_context_set_error(ks_context_t *ctx, const char *fmt, ...) {
         return KS_ERR_PROCESSOR;
 }
 
-ks_err_t ks_context_get_kv_store(ks_context_t *ctx, const char *name,
-                                 ks_kv_store_t **storep) {
+static ks_err_t context_store(ks_context_t *ctx, const char *name,
+                              ks_store_type_t type, ks_kv_store_t **storep) {
         if (!ctx || !name || !storep)
                 return KS_ERR_INVALID_ARG;
         ks__task_t *t = ctx->task;
@@ -230,10 +230,32 @@ ks_err_t ks_context_get_kv_store(ks_context_t *ctx, const char *name,
                         n ? n->name : "?", name);
                 return KS_ERR_STORE_NOT_CONNECTED;
         }
-        if (s->type != KS_STORE_TYPE_KEY_VALUE)
+        if (s->type != type) {
+                ks__log(t->env.conf, KS_LOG_WARNING, "TASK",
+                        "processor \"%s\" asked for store \"%s\" as a %s "
+                        "store, but it is a %s store",
+                        n ? n->name : "?", name, ks__store_type_name(type),
+                        ks__store_type_name(s->type));
                 return KS_ERR_STORE_TYPE;
+        }
         *storep = s;
         return KS_ERR_NO_ERROR;
+}
+
+ks_err_t ks_context_get_kv_store(ks_context_t *ctx, const char *name,
+                                 ks_kv_store_t **storep) {
+        return context_store(ctx, name, KS_STORE_TYPE_KEY_VALUE, storep);
+}
+
+ks_err_t ks_context_get_window_store(ks_context_t *ctx, const char *name,
+                                     ks_window_store_t **storep) {
+        if (!storep)
+                return KS_ERR_INVALID_ARG;
+        ks_kv_store_t *s;
+        ks_err_t err = context_store(ctx, name, KS_STORE_TYPE_WINDOW, &s);
+        if (!err)
+                *storep = s->window;
+        return err;
 }
 
 /* --- the record path ---------------------------------------------------- */
@@ -695,6 +717,11 @@ static ks_err_t open_stores(ks__task_t *t, ks_error_t **errp) {
                         t->stores[i] = ks__kv_store_new(def->name, def->type,
                                                         def->backend, ops, impl,
                                                         t->env.conf);
+                if (t->stores[i] && def->type == KS_STORE_TYPE_WINDOW &&
+                    !(t->stores[i]->window = ks__window_store_new(
+                              t->stores[i], def->retention_ms,
+                              def->window_size_ms)))
+                        impl = NULL;
                 if (!impl || !t->stores[i])
                         return ks__error_set(errp, KS_ERR_NO_MEMORY,
                                              "out of memory opening store "

@@ -363,20 +363,36 @@ ks_test_record_t *ks_test_driver_read_output(ks_test_driver_t *d,
         return r;
 }
 
-ks_err_t ks_test_driver_get_kv_store(ks_test_driver_t *d, const char *name,
-                                     ks_kv_store_t **storep) {
+static ks_err_t driver_store(ks_test_driver_t *d, const char *name,
+                             ks_store_type_t type, ks_kv_store_t **storep) {
         if (!d || !name || !storep)
                 return KS_ERR_INVALID_ARG;
         for (size_t i = 0; i < d->task_cnt; i++) {
                 ks_kv_store_t *s = ks__task_store(d->tasks[i], name);
                 if (!s)
                         continue;
-                if (s->type != KS_STORE_TYPE_KEY_VALUE)
+                if (s->type != type)
                         return KS_ERR_STORE_TYPE;
                 *storep = s;
                 return KS_ERR_NO_ERROR;
         }
         return KS_ERR_NOT_FOUND;
+}
+
+ks_err_t ks_test_driver_get_kv_store(ks_test_driver_t *d, const char *name,
+                                     ks_kv_store_t **storep) {
+        return driver_store(d, name, KS_STORE_TYPE_KEY_VALUE, storep);
+}
+
+ks_err_t ks_test_driver_get_window_store(ks_test_driver_t *d, const char *name,
+                                         ks_window_store_t **storep) {
+        if (!storep)
+                return KS_ERR_INVALID_ARG;
+        ks_kv_store_t *s;
+        ks_err_t err = driver_store(d, name, KS_STORE_TYPE_WINDOW, &s);
+        if (!err)
+                *storep = s->window;
+        return err;
 }
 
 int64_t ks_test_driver_metric(const ks_test_driver_t *d, const char *name) {

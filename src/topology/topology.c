@@ -340,9 +340,10 @@ static ssize_t store_index(const ks_topology_t *topo, const char *name) {
         return -1;
 }
 
-ks_err_t ks_topology_add_kv_store(ks_topology_t *topo, const char *name,
-                                  ks_store_backend_t backend, int flags,
-                                  ks_error_t **errp) {
+static ks_err_t add_store(ks_topology_t *topo, const char *name,
+                          ks_store_type_t type, ks_store_backend_t backend,
+                          int flags, int64_t retention_ms,
+                          int64_t window_size_ms, ks_error_t **errp) {
         if (!topo)
                 return ks__error_set(errp, KS_ERR_INVALID_ARG, "NULL topology");
         if (topo->built)
@@ -369,12 +370,43 @@ ks_err_t ks_topology_add_kv_store(ks_topology_t *topo, const char *name,
         memset(s, 0, sizeof(*s));
         if (!(s->name = ks__strdup(name)))
                 return OOM(errp);
-        s->type = KS_STORE_TYPE_KEY_VALUE;
+        s->type = type;
+        s->retention_ms = retention_ms;
+        s->window_size_ms = window_size_ms;
         s->backend = backend;
         s->flags = flags;
         s->subtopology = -1;
         topo->store_cnt++;
         return KS_ERR_NO_ERROR;
+}
+
+ks_err_t ks_topology_add_kv_store(ks_topology_t *topo, const char *name,
+                                  ks_store_backend_t backend, int flags,
+                                  ks_error_t **errp) {
+        return add_store(topo, name, KS_STORE_TYPE_KEY_VALUE, backend, flags, 0,
+                         0, errp);
+}
+
+ks_err_t ks_topology_add_window_store(ks_topology_t *topo, const char *name,
+                                      ks_store_backend_t backend,
+                                      int64_t retention_ms,
+                                      int64_t window_size_ms, int flags,
+                                      ks_error_t **errp) {
+        if (window_size_ms <= 0)
+                return ks__error_set(errp, KS_ERR_INVALID_ARG,
+                                     "window store \"%s\": window size %lld "
+                                     "ms is not positive",
+                                     name ? name : "(null)",
+                                     (long long)window_size_ms);
+        if (retention_ms < window_size_ms)
+                return ks__error_set(errp, KS_ERR_INVALID_ARG,
+                                     "window store \"%s\": retention %lld ms "
+                                     "is shorter than the window size %lld ms",
+                                     name ? name : "(null)",
+                                     (long long)retention_ms,
+                                     (long long)window_size_ms);
+        return add_store(topo, name, KS_STORE_TYPE_WINDOW, backend, flags,
+                         retention_ms, window_size_ms, errp);
 }
 
 ks_err_t ks_topology_connect_store(ks_topology_t *topo, const char *store,

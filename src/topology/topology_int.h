@@ -58,7 +58,9 @@ typedef struct {
         ks_store_type_t type;
         ks_store_backend_t backend;
         int flags;
-        int subtopology; /* after build; -1 if unconnected */
+        int64_t retention_ms;   /* window stores */
+        int64_t window_size_ms; /* window stores */
+        int subtopology;        /* after build; -1 if unconnected */
 } ks__store_def_t;
 
 typedef struct {

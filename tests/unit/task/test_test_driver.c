@@ -443,6 +443,97 @@ static void test_stores_and_processor_errors(void **state) {
         ks_config_destroy(c);
 }
 
+/* Counts records per key in 10 ms tumbling windows of window store "wins";
+ * asks for each of its stores as the wrong type. */
+static ks_err_t windowed(ks_context_t *ctx, const ks_record_t *rec, void *st) {
+        ks_window_store_t *ws, *bad_ws;
+        ks_kv_store_t *bad_kv;
+        KST_OK(ks_context_get_window_store(ctx, "wins", &ws));
+        kst_log_clear();
+        assert_int_equal(ks_context_get_kv_store(ctx, "wins", &bad_kv),
+                         KS_ERR_STORE_TYPE);
+        assert_true(kst_log_contains("asked for store \"wins\" as a "
+                                     "key-value store, but it is a window "
+                                     "store"));
+        assert_int_equal(ks_context_get_window_store(ctx, "plain", &bad_ws),
+                         KS_ERR_STORE_TYPE);
+        assert_true(kst_log_contains("asked for store \"plain\" as a window "
+                                     "store, but it is a key-value store"));
+        size_t kl;
+        const void *k = ks_record_key(rec, &kl);
+        int64_t ts = ks_record_timestamp(rec);
+        int64_t start = ts - ts % 10;
+        const void *v;
+        size_t vl;
+        int64_t n = 0;
+        if (!ks_window_store_fetch(ws, k, kl, start, &v, &vl))
+                KST_OK(ks_int64_decode(v, vl, &n, NULL));
+        uint8_t b[8];
+        ks_int64_encode(n + 1, b);
+        return ks_window_store_put(ws, k, kl, start, b, 8);
+}
+
+static void test_window_store_and_wrong_store_type(void **state) {
+        ks_error_t *e = NULL;
+        ks_topology_t *t = ks_topology_new();
+        KST_OK_E(ks_topology_add_source(t, "src", P("in"), 1, NULL, NULL, &e));
+        KST_OK_E(ks_topology_add_processor(t, "windowed", NULL, windowed, NULL,
+                                           NULL, P("src"), 1, &e));
+        KST_ASSERT_ERROR(ks_topology_add_window_store(t, "w0", KS_STORE_ROCKSDB,
+                                                      100, 0, 0, &e),
+                         e, KS_ERR_INVALID_ARG, "\"w0\"", "window size 0");
+        KST_ASSERT_ERROR(ks_topology_add_window_store(t, "w1", KS_STORE_ROCKSDB,
+                                                      5, 10, 0, &e),
+                         e, KS_ERR_INVALID_ARG, "\"w1\"", "retention 5 ms",
+                         "shorter than the window size 10 ms");
+        KST_OK_E(ks_topology_add_window_store(t, "wins", KS_STORE_ROCKSDB,
+                                              100000, 10, 0, &e));
+        KST_OK_E(ks_topology_add_kv_store(t, "plain", KS_STORE_IN_MEMORY, 0,
+                                          &e));
+        KST_OK_E(ks_topology_connect_store(t, "wins", "windowed", &e));
+        KST_OK_E(ks_topology_connect_store(t, "plain", "windowed", &e));
+        ks_config_t *c = kst_config("windowed");
+        ks_test_driver_t *d = ks_test_driver_new(t, c, 0, &e);
+        assert_non_null(d);
+        /* Independent count per (key, window) over a fixed input. */
+        static const char *keys[] = {"x", "y", "x", "x", "y", "x", "y", "y"};
+        static const int64_t ts[] = {1, 3, 9, 10, 15, 19, 27, 4};
+        int expect[2][3] = {{0}};
+        for (size_t i = 0; i < 8; i++) {
+                KST_OK_E(ks_test_driver_pipe(d, "in", keys[i], 1, "", 0, ts[i],
+                                             NULL, &e));
+                expect[keys[i][0] - 'x'][ts[i] / 10]++;
+        }
+        ks_window_store_t *ws;
+        ks_kv_store_t *kv;
+        KST_OK(ks_test_driver_get_window_store(d, "wins", &ws));
+        assert_int_equal(ks_test_driver_get_kv_store(d, "wins", &kv),
+                         KS_ERR_STORE_TYPE);
+        assert_int_equal(ks_test_driver_get_window_store(d, "plain", &ws),
+                         KS_ERR_STORE_TYPE);
+        KST_OK(ks_test_driver_get_window_store(d, "wins", &ws));
+        for (int k = 0; k < 2; k++) {
+                char key = (char)('x' + k);
+                for (int w = 0; w < 3; w++) {
+                        const void *v;
+                        size_t vl;
+                        ks_err_t err = ks_window_store_fetch(ws, &key, 1,
+                                                             w * 10, &v, &vl);
+                        if (!expect[k][w]) {
+                                assert_int_equal(err, KS_ERR_NOT_FOUND);
+                                continue;
+                        }
+                        KST_OK(err);
+                        int64_t n;
+                        KST_OK(ks_int64_decode(v, vl, &n, NULL));
+                        assert_int_equal(n, expect[k][w]);
+                }
+        }
+        ks_test_driver_destroy(d);
+        ks_topology_destroy(t);
+        ks_config_destroy(c);
+}
+
 static ks_err_t failing_init(ks_context_t *ctx, void *o, void **statep) {
         return ks_context_set_error(ctx, "missing setting %s", "x");
 }
@@ -527,6 +618,7 @@ int main(void) {
                 cmocka_unit_test(test_timestamps),
                 cmocka_unit_test(test_punctuation),
                 cmocka_unit_test(test_stores_and_processor_errors),
+                cmocka_unit_test(test_window_store_and_wrong_store_type),
                 cmocka_unit_test(test_init_failure),
                 cmocka_unit_test(test_repartition_topic),
         };
