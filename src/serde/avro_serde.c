@@ -13,6 +13,7 @@
 
 #include "../common/util_int.h"
 #include "avro_check_int.h"
+#include "avro_resolve_int.h"
 #include "serde_int.h"
 
 #define CONFLUENT_HDR 5
@@ -20,11 +21,13 @@
 typedef struct {
         int32_t id;
         avro_schema_t schema;
-        avro_value_iface_t *resolver;
+        avro_value_iface_t *resolver; /* avro-c's, or NULL: */
+        ks__avro_resolver_t *own;     /* ours, when the reader has defaults */
 } writer_t;
 
 typedef struct {
         avro_schema_t schema;
+        char *json; /* the reader schema's text (its defaults) */
         avro_value_iface_t *iface;
         int flags;
         int32_t schema_id;
@@ -32,15 +35,21 @@ typedef struct {
         size_t writer_cnt;
 } avro_impl_t;
 
+static void writer_clear(writer_t *w) {
+        if (w->resolver)
+                avro_value_iface_decref(w->resolver);
+        ks__avro_resolver_free(w->own);
+        avro_schema_decref(w->schema);
+}
+
 static void avro_impl_free(ks_serde_t *s) {
         avro_impl_t *a = s->impl;
         if (!a)
                 return;
-        for (size_t i = 0; i < a->writer_cnt; i++) {
-                avro_value_iface_decref(a->writers[i].resolver);
-                avro_schema_decref(a->writers[i].schema);
-        }
+        for (size_t i = 0; i < a->writer_cnt; i++)
+                writer_clear(&a->writers[i]);
         free(a->writers);
+        free(a->json);
         if (a->iface)
                 avro_value_iface_decref(a->iface);
         if (a->schema)
@@ -92,6 +101,11 @@ ks_serde_t *ks_serde_avro_new(const char *schema_json, int flags,
         s->free_impl = avro_impl_free;
         s->validate = avro_validate;
         a->schema = schema;
+        if (!(a->json = ks__strdup(schema_json))) {
+                ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
+                ks_serde_destroy(s);
+                return NULL;
+        }
         a->flags = flags;
         a->schema_id = schema_id;
         a->iface = avro_generic_class_from_schema(schema);
@@ -119,32 +133,38 @@ ks_err_t ks_serde_avro_add_writer_schema(ks_serde_t *serde, int32_t schema_id,
         ks_err_t err = parse_schema(writer_json, &ws, "Avro writer", errp);
         if (err)
                 return err;
-        avro_value_iface_t *res = avro_resolved_writer_new(ws, a->schema);
-        if (!res) {
-                ks__error_set(errp, KS_ERR_SERDE,
-                              "writer schema (id %d) cannot be resolved to "
-                              "the reader schema: %s",
-                              (int)schema_id, avro_strerror());
-                avro_schema_decref(ws);
-                return KS_ERR_SERDE;
+        /* avro-c's resolver reads straight into the reader value; it
+         * refuses reader fields the writer lacks, which ours fills from
+         * their defaults. */
+        writer_t nwr = {schema_id, ws, avro_resolved_writer_new(ws, a->schema),
+                        NULL};
+        if (!nwr.resolver) {
+                char why[512];
+                nwr.own = ks__avro_resolver_new(ws, a->schema, a->json, why,
+                                                sizeof(why));
+                if (!nwr.own) {
+                        ks__error_set(errp, KS_ERR_SERDE,
+                                      "writer schema (id %d) cannot be "
+                                      "resolved to the reader schema: %s",
+                                      (int)schema_id, why);
+                        avro_schema_decref(ws);
+                        return KS_ERR_SERDE;
+                }
         }
         for (size_t i = 0; i < a->writer_cnt; i++) {
                 if (a->writers[i].id == schema_id) {
-                        avro_value_iface_decref(a->writers[i].resolver);
-                        avro_schema_decref(a->writers[i].schema);
-                        a->writers[i].schema = ws;
-                        a->writers[i].resolver = res;
+                        writer_clear(&a->writers[i]);
+                        a->writers[i] = nwr;
                         return KS_ERR_NO_ERROR;
                 }
         }
         writer_t *nw = realloc(a->writers, (a->writer_cnt + 1) * sizeof(*nw));
         if (!nw) {
-                avro_value_iface_decref(res);
-                avro_schema_decref(ws);
+                writer_clear(&nwr);
                 return ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
         }
         a->writers = nw;
-        a->writers[a->writer_cnt++] = (writer_t){schema_id, ws, res};
+        a->writers[a->writer_cnt++] = nwr;
         return KS_ERR_NO_ERROR;
 }
 
@@ -216,7 +236,20 @@ ks_err_t ks_serde_avro_decode(const ks_serde_t *serde, const void *data,
                 return ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
         avro_value_reset(value);
         int rc;
-        if (w) {
+        char rwhy[512] = "";
+        if (w && w->own) {
+                avro_value_t wv;
+                if (ks__avro_resolver_writer_value(w->own, &wv)) {
+                        avro_reader_free(r);
+                        return ks__error_set(errp, KS_ERR_NO_MEMORY,
+                                             "out of memory");
+                }
+                rc = avro_value_read(r, &wv);
+                if (!rc &&
+                    ks__avro_resolve(w->own, &wv, value, rwhy, sizeof(rwhy)))
+                        rc = -1;
+                avro_value_decref(&wv);
+        } else if (w) {
                 avro_value_t rv;
                 if (avro_resolved_writer_new_value(w->resolver, &rv)) {
                         avro_reader_free(r);
@@ -234,7 +267,7 @@ ks_err_t ks_serde_avro_decode(const ks_serde_t *serde, const void *data,
                 return ks__error_set(errp, KS_ERR_SERDE,
                                      "Avro data (%zu bytes) does not decode: "
                                      "%s",
-                                     size, avro_strerror());
+                                     size, *rwhy ? rwhy : avro_strerror());
         return KS_ERR_NO_ERROR;
 }
 

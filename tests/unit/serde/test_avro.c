@@ -178,12 +178,17 @@ static void test_schema_resolution(void **state) {
                         "{\"name\":\"age\",\"type\":\"int\"}]}",
                         &e),
                 e, KS_ERR_SERDE, "id 3", "cannot be resolved");
-        /* avro-c does not fill reader defaults: a reader field the writer
-         * lacks is refused up front, naming the field, rather than failing
-         * on data later. */
+        /* A reader field the writer lacks takes its default (18). */
         ks_serde_t *v2 = ks_serde_avro_new(USER_V2, KS_AVRO_CONFLUENT, 2, &e);
-        KST_ASSERT_ERROR(ks_serde_avro_add_writer_schema(v2, 1, USER_V1, &e), e,
-                         KS_ERR_SERDE, "cannot be resolved", "age");
+        KST_OK_E(ks_serde_avro_add_writer_schema(v2, 1, USER_V1, &e));
+        avro_value_t dv;
+        KST_OK(ks_serde_avro_value_new(v2, &dv));
+        KST_OK_E(ks_serde_avro_decode(v2,
+                                      "\0\0\0\0\x01\x06"
+                                      "amy",
+                                      9, &dv, &e));
+        check_user(&dv, "amy", 18);
+        avro_value_decref(&dv);
         KST_ASSERT_ERROR(ks_serde_avro_add_writer_schema(ks_serde_string(), 1,
                                                          USER_V1, &e),
                          e, KS_ERR_INVALID_ARG, "not an Avro serde");
@@ -192,6 +197,226 @@ static void test_schema_resolution(void **state) {
         ks_serde_destroy(s);
         ks_serde_destroy(p);
         ks_serde_destroy(v2);
+}
+
+/* Writer v1 of an evolving schema, and the reader v2 that adds a field of
+ * every kind with a default, renames nothing, and widens types. */
+static const char *EVOLVE_V1 =
+        "{\"type\":\"record\",\"name\":\"Order\",\"namespace\":\"shop\","
+        "\"fields\":["
+        "{\"name\":\"id\",\"type\":\"int\"},"
+        "{\"name\":\"status\",\"type\":{\"type\":\"enum\",\"name\":\"Status\","
+        "\"symbols\":[\"NEW\",\"PAID\",\"LOST\"]}},"
+        "{\"name\":\"tags\",\"type\":{\"type\":\"array\",\"items\":\"string\"}}"
+        ","
+        "{\"name\":\"gone\",\"type\":\"string\"}]}";
+static const char *EVOLVE_V2 =
+        "{\"type\":\"record\",\"name\":\"Order\",\"namespace\":\"shop\","
+        "\"fields\":["
+        "{\"name\":\"note\",\"type\":[\"null\",\"string\"],\"default\":null},"
+        "{\"name\":\"id\",\"type\":\"long\"},"
+        "{\"name\":\"status\",\"type\":{\"type\":\"enum\",\"name\":\"Status\","
+        "\"symbols\":[\"NEW\",\"PAID\",\"UNKNOWN\"],\"default\":\"UNKNOWN\"}},"
+        "{\"name\":\"tags\",\"type\":{\"type\":\"array\",\"items\":\"bytes\"}},"
+        "{\"name\":\"qty\",\"type\":\"int\",\"default\":-7},"
+        "{\"name\":\"price\",\"type\":\"double\",\"default\":2.5e1},"
+        "{\"name\":\"ok\",\"type\":\"boolean\",\"default\":true},"
+        "{\"name\":\"who\",\"type\":\"string\",\"default\":\"caf\\u00e9 "
+        "\\\"x\\\"\"},"
+        "{\"name\":\"raw\",\"type\":\"bytes\",\"default\":\"\\u0001\\u00ff\"},"
+        "{\"name\":\"sig\",\"type\":{\"type\":\"fixed\",\"name\":\"Sig\","
+        "\"size\":2},\"default\":\"ab\"},"
+        "{\"name\":\"sig2\",\"type\":\"Sig\",\"default\":\"cd\"},"
+        "{\"name\":\"dims\",\"type\":{\"type\":\"map\",\"values\":\"long\"},"
+        "\"default\":{\"w\":3,\"h\":4}},"
+        "{\"name\":\"ship\",\"type\":{\"type\":\"record\",\"name\":\"Ship\","
+        "\"fields\":[{\"name\":\"city\",\"type\":\"string\"},"
+        "{\"name\":\"days\",\"type\":\"int\",\"default\":2}]},"
+        "\"default\":{\"city\":\"Oslo\"}},"
+        "{\"name\":\"hist\",\"type\":{\"type\":\"array\",\"items\":\"Status\"},"
+        "\"default\":[\"PAID\",\"NEW\"]}]}";
+
+static void field(avro_value_t *v, const char *name, avro_value_t *f) {
+        assert_int_equal(avro_value_get_by_name(v, name, f, NULL), 0);
+}
+
+static void expect_bytes(avro_value_t *f, const void *want, size_t n) {
+        const void *b;
+        size_t bn;
+        if (avro_value_get_type(f) == AVRO_FIXED)
+                assert_int_equal(avro_value_get_fixed(f, &b, &bn), 0);
+        else
+                assert_int_equal(avro_value_get_bytes(f, &b, &bn), 0);
+        assert_int_equal(bn, n);
+        assert_memory_equal(b, want, n);
+}
+
+static void test_reader_defaults(void **state) {
+        ks_error_t *e = NULL;
+        /* Encode with the writer schema through its own serde. */
+        ks_serde_t *w = ks_serde_avro_new(EVOLVE_V1, 0, 0, &e);
+        assert_non_null(w);
+        avro_value_t in, f, el;
+        KST_OK(ks_serde_avro_value_new(w, &in));
+        field(&in, "id", &f);
+        assert_int_equal(avro_value_set_int(&f, 77), 0);
+        field(&in, "status", &f);
+        assert_int_equal(avro_value_set_enum(&f, 1), 0); /* PAID */
+        field(&in, "tags", &f);
+        assert_int_equal(avro_value_append(&f, &el, NULL), 0);
+        assert_int_equal(avro_value_set_string(&el, "red"), 0);
+        assert_int_equal(avro_value_append(&f, &el, NULL), 0);
+        assert_int_equal(avro_value_set_string(&el, ""), 0);
+        field(&in, "gone", &f);
+        assert_int_equal(avro_value_set_string(&f, "dropped"), 0);
+        ks_buf_t *b = ks_buf_new();
+        KST_OK_E(ks_serde_avro_encode(w, &in, b, &e));
+
+        ks_serde_t *r = ks_serde_avro_new(EVOLVE_V2, 0, 0, &e);
+        assert_non_null(r);
+        KST_OK_E(ks_serde_avro_add_writer_schema(r, 0, EVOLVE_V1, &e));
+        avro_value_t out;
+        KST_OK(ks_serde_avro_value_new(r, &out));
+        KST_OK_E(ks_serde_avro_decode(r, ks_buf_data(b), ks_buf_len(b), &out,
+                                      &e));
+        int32_t i32;
+        int64_t i64;
+        double d;
+        int bo, disc;
+        const char *str;
+        size_t n;
+        field(&out, "note", &f);
+        assert_int_equal(avro_value_get_discriminant(&f, &disc), 0);
+        assert_int_equal(disc, 0); /* null branch */
+        field(&out, "id", &f);
+        assert_int_equal(avro_value_get_long(&f, &i64), 0);
+        assert_int_equal(i64, 77);
+        field(&out, "status", &f);
+        assert_int_equal(avro_value_get_enum(&f, &i32), 0);
+        assert_int_equal(i32, 1); /* PAID by name */
+        field(&out, "tags", &f);
+        assert_int_equal(avro_value_get_size(&f, &n), 0);
+        assert_int_equal(n, 2);
+        assert_int_equal(avro_value_get_by_index(&f, 0, &el, NULL), 0);
+        expect_bytes(&el, "red", 3); /* string promoted to bytes */
+        assert_int_equal(avro_value_get_by_index(&f, 1, &el, NULL), 0);
+        expect_bytes(&el, "", 0);
+        field(&out, "qty", &f);
+        assert_int_equal(avro_value_get_int(&f, &i32), 0);
+        assert_int_equal(i32, -7);
+        field(&out, "price", &f);
+        assert_int_equal(avro_value_get_double(&f, &d), 0);
+        assert_true(d == 25.0);
+        field(&out, "ok", &f);
+        assert_int_equal(avro_value_get_boolean(&f, &bo), 0);
+        assert_int_equal(bo, 1);
+        field(&out, "who", &f);
+        assert_int_equal(avro_value_get_string(&f, &str, &n), 0);
+        assert_string_equal(str, "caf\xc3\xa9 \"x\"");
+        field(&out, "raw", &f);
+        expect_bytes(&f, "\x01\xff", 2); /* code points 0..255 */
+        field(&out, "sig", &f);
+        expect_bytes(&f, "ab", 2);
+        field(&out, "sig2", &f);
+        expect_bytes(&f, "cd", 2);
+        field(&out, "dims", &f);
+        assert_int_equal(avro_value_get_size(&f, &n), 0);
+        assert_int_equal(n, 2);
+        assert_int_equal(avro_value_get_by_name(&f, "w", &el, NULL), 0);
+        assert_int_equal(avro_value_get_long(&el, &i64), 0);
+        assert_int_equal(i64, 3);
+        assert_int_equal(avro_value_get_by_name(&f, "h", &el, NULL), 0);
+        assert_int_equal(avro_value_get_long(&el, &i64), 0);
+        assert_int_equal(i64, 4);
+        field(&out, "ship", &f);
+        field(&f, "city", &el);
+        assert_int_equal(avro_value_get_string(&el, &str, &n), 0);
+        assert_string_equal(str, "Oslo");
+        field(&f, "days", &el); /* the nested field's own default */
+        assert_int_equal(avro_value_get_int(&el, &i32), 0);
+        assert_int_equal(i32, 2);
+        field(&out, "hist", &f);
+        assert_int_equal(avro_value_get_size(&f, &n), 0);
+        assert_int_equal(n, 2);
+        assert_int_equal(avro_value_get_by_index(&f, 0, &el, NULL), 0);
+        assert_int_equal(avro_value_get_enum(&el, &i32), 0);
+        assert_int_equal(i32, 1);
+        assert_int_equal(avro_value_get_by_index(&f, 1, &el, NULL), 0);
+        assert_int_equal(avro_value_get_enum(&el, &i32), 0);
+        assert_int_equal(i32, 0);
+
+        /* A writer symbol the reader lacks falls back to the enum default. */
+        field(&in, "status", &f);
+        assert_int_equal(avro_value_set_enum(&f, 2), 0); /* LOST */
+        ks_buf_reset(b);
+        KST_OK_E(ks_serde_avro_encode(w, &in, b, &e));
+        KST_OK_E(ks_serde_avro_decode(r, ks_buf_data(b), ks_buf_len(b), &out,
+                                      &e));
+        field(&out, "status", &f);
+        assert_int_equal(avro_value_get_enum(&f, &i32), 0);
+        assert_int_equal(i32, 2); /* UNKNOWN */
+        avro_value_decref(&in);
+        avro_value_decref(&out);
+        ks_buf_destroy(b);
+        ks_serde_destroy(w);
+        ks_serde_destroy(r);
+}
+
+static void test_reader_default_errors(void **state) {
+        ks_error_t *e = NULL;
+        static const char *writer =
+                "{\"type\":\"record\",\"name\":\"R\",\"fields\":["
+                "{\"name\":\"a\",\"type\":\"int\"},"
+                "{\"name\":\"s\",\"type\":{\"type\":\"enum\",\"name\":\"E\","
+                "\"symbols\":[\"X\",\"Y\"]}}]}";
+        /* No default for a field the writer lacks. */
+        ks_serde_t *r = ks_serde_avro_new(
+                "{\"type\":\"record\",\"name\":\"R\",\"fields\":["
+                "{\"name\":\"a\",\"type\":\"int\"},"
+                "{\"name\":\"b\",\"type\":\"int\"}]}",
+                0, 0, &e);
+        KST_ASSERT_ERROR(ks_serde_avro_add_writer_schema(r, 0, writer, &e), e,
+                         KS_ERR_SERDE, "cannot be resolved",
+                         "reader field \"b\" of record \"R\"",
+                         "has no default");
+        ks_serde_destroy(r);
+        /* A default that does not fit its type. */
+        r = ks_serde_avro_new("{\"type\":\"record\",\"name\":\"R\",\"fields\":["
+                              "{\"name\":\"a\",\"type\":\"int\"},"
+                              "{\"name\":\"b\",\"type\":\"int\","
+                              "\"default\":\"seven\"}]}",
+                              0, 0, &e);
+        KST_ASSERT_ERROR(ks_serde_avro_add_writer_schema(r, 0, writer, &e), e,
+                         KS_ERR_SERDE, "default of field \"b\"",
+                         "does not fit its type int");
+        ks_serde_destroy(r);
+        r = ks_serde_avro_new("{\"type\":\"record\",\"name\":\"R\",\"fields\":["
+                              "{\"name\":\"a\",\"type\":\"int\"},"
+                              "{\"name\":\"b\",\"type\":\"int\","
+                              "\"default\":4294967296}]}",
+                              0, 0, &e);
+        KST_ASSERT_ERROR(ks_serde_avro_add_writer_schema(r, 0, writer, &e), e,
+                         KS_ERR_SERDE, "default of field \"b\"");
+        ks_serde_destroy(r);
+        /* An enum symbol the reader lacks, without an enum default, fails
+         * on the datum that carries it, naming the symbol. */
+        r = ks_serde_avro_new("{\"type\":\"record\",\"name\":\"R\",\"fields\":["
+                              "{\"name\":\"s\",\"type\":{\"type\":\"enum\","
+                              "\"name\":\"E\",\"symbols\":[\"X\"]}},"
+                              "{\"name\":\"c\",\"type\":\"long\","
+                              "\"default\":1}]}",
+                              0, 0, &e);
+        KST_OK_E(ks_serde_avro_add_writer_schema(r, 0, writer, &e));
+        avro_value_t out;
+        KST_OK(ks_serde_avro_value_new(r, &out));
+        KST_OK_E(ks_serde_avro_decode(r, "\x02\x00", 2, &out, &e)); /* X */
+        KST_ASSERT_ERROR(ks_serde_avro_decode(r, "\x02\x02", 2, &out, &e), e,
+                         KS_ERR_SERDE, "enum symbol \"Y\"", "no default");
+        /* Malformed data still fails cleanly on the writer schema. */
+        KST_ASSERT_ERROR(ks_serde_avro_decode(r, "\x02\x09", 2, &out, &e), e,
+                         KS_ERR_SERDE, "does not decode");
+        avro_value_decref(&out);
+        ks_serde_destroy(r);
 }
 
 static void test_bad_schema(void **state) {
@@ -305,6 +530,8 @@ int main(void) {
                 cmocka_unit_test(test_plain_roundtrip_bytes),
                 cmocka_unit_test(test_confluent_wire_format),
                 cmocka_unit_test(test_schema_resolution),
+                cmocka_unit_test(test_reader_defaults),
+                cmocka_unit_test(test_reader_default_errors),
                 cmocka_unit_test(test_bad_schema),
                 cmocka_unit_test(test_malformed_data),
                 cmocka_unit_test(test_encode_wrong_schema),
