@@ -73,22 +73,35 @@ static void count_close(ks_context_t *ctx, void *state) {
 
 ks_topology_t *wordcount_topology(ks_store_backend_t backend,
                                   ks_error_t **errp) {
+        return wordcount_topology_on(WORDCOUNT_INPUT, WORDCOUNT_WORDS,
+                                     WORDCOUNT_OUTPUT, backend, errp);
+}
+
+ks_topology_t *wordcount_topology_on(const char *input, const char *words,
+                                     const char *output,
+                                     ks_store_backend_t backend,
+                                     ks_error_t **errp) {
         ks_topology_t *t = ks_topology_new();
-        const char *in[] = {WORDCOUNT_INPUT};
-        const char *lines[] = {"lines"}, *words[] = {"split"},
-                   *counted[] = {"count"};
+        const char *in[] = {input}, *through[] = {words};
+        const char *lines[] = {"lines"}, *split_out[] = {"split"},
+                   *keyed[] = {"words"}, *counted[] = {"count"};
+        /* Words are re-keyed by the split: they go through the words topic
+         * (partitioned by word), so each word is counted by one task. */
         if (!t ||
             ks_topology_add_source(t, "lines", in, 1, ks_serde_string(),
                                    ks_serde_string(), errp) ||
             ks_topology_add_processor(t, "split", NULL, split, NULL, NULL,
                                       lines, 1, errp) ||
+            ks_topology_add_sink(t, "words-sink", words, ks_serde_string(),
+                                 ks_serde_string(), split_out, 1, errp) ||
+            ks_topology_add_source(t, "words", through, 1, ks_serde_string(),
+                                   ks_serde_string(), errp) ||
             ks_topology_add_processor(t, "count", count_init, count,
-                                      count_close, NULL, words, 1, errp) ||
+                                      count_close, NULL, keyed, 1, errp) ||
             ks_topology_add_kv_store(t, WORDCOUNT_STORE, backend, 0, errp) ||
             ks_topology_connect_store(t, WORDCOUNT_STORE, "count", errp) ||
-            ks_topology_add_sink(t, "counts-sink", WORDCOUNT_OUTPUT,
-                                 ks_serde_string(), ks_serde_int64(), counted,
-                                 1, errp)) {
+            ks_topology_add_sink(t, "counts-sink", output, ks_serde_string(),
+                                 ks_serde_int64(), counted, 1, errp)) {
                 ks_topology_destroy(t);
                 return NULL;
         }

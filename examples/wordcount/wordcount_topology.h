@@ -6,16 +6,26 @@
 #include <kstreams/kstreams.h>
 
 #define WORDCOUNT_INPUT  "text-lines"
+#define WORDCOUNT_WORDS  "text-words"
 #define WORDCOUNT_OUTPUT "word-counts"
 #define WORDCOUNT_STORE  "counts"
 
 /**
  * lines (topic text-lines, string) -> split (lower-cased words of letters
- * and digits) -> count (store "counts": word -> int64) -> sink (topic
- * word-counts, string key, int64 value). Every input word yields one output
- * record: the word and its updated count.
+ * and digits, keyed by the word) -> topic text-words (partitioned by word)
+ * -> count (store "counts": word -> int64) -> sink (topic word-counts,
+ * string key, int64 value). Two sub-topologies; every input word yields one
+ * output record: the word and its updated count.
  */
 ks_topology_t *wordcount_topology(ks_store_backend_t backend,
                                   ks_error_t **errp);
+
+/** The same topology on the topics @p input, @p words (the re-keyed
+ *  words, which must have as many partitions as @p output is read with)
+ *  and @p output. */
+ks_topology_t *wordcount_topology_on(const char *input, const char *words,
+                                     const char *output,
+                                     ks_store_backend_t backend,
+                                     ks_error_t **errp);
 
 #endif

@@ -18,6 +18,7 @@
 
 #include "version.h"
 
+#include "app.h"
 #include "common.h"
 #include "config.h"
 #include "error.h"

@@ -185,6 +185,27 @@ KS_EXPORT size_t ks_topology_subtopology_count(ks_topology_t *topo);
 /** @brief Release a reference to @p topo. NULL is a no-op. */
 KS_EXPORT void ks_topology_destroy(ks_topology_t *topo);
 
+/**
+ * @brief The number of internal topics of a built topology: one changelog
+ *        per logged store.
+ */
+KS_EXPORT size_t ks_topology_internal_topic_count(const ks_topology_t *topo);
+
+/**
+ * @brief Internal topic @p i of application @p app_id.
+ * @param buf            receives the topic name
+ *                       ("<app_id>-<store>-changelog")
+ * @param source_topicp  if non-NULL, receives a source topic of the store's
+ *                       sub-topology (borrowed): the internal topic has as
+ *                       many partitions as it has
+ * @returns KS_ERR_NO_ERROR; KS_ERR_STATE before ks_topology_build();
+ *          KS_ERR_INVALID_ARG for @p i out of range or a @p buf too small.
+ */
+KS_EXPORT ks_err_t ks_topology_internal_topic(const ks_topology_t *topo,
+                                              const char *app_id, size_t i,
+                                              char *buf, size_t size,
+                                              const char **source_topicp);
+
 KS_END_DECLS
 
 #endif

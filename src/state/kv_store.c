@@ -106,6 +106,15 @@ static ks_err_t check(const ks_kv_store_t *store, const void *key) {
         return KS_ERR_NO_ERROR;
 }
 
+/* Write through the backend, then to the change log (if any). */
+static ks_err_t logged_put(ks_kv_store_t *store, const void *key, size_t klen,
+                           const void *value, size_t vlen) {
+        ks_err_t err = store->ops->put(store->impl, key, klen, value, vlen);
+        if (err || !store->log)
+                return err;
+        return store->log(store->log_opaque, key, klen, value, vlen);
+}
+
 ks_err_t ks_kv_store_get(ks_kv_store_t *store, const void *key, size_t key_size,
                          const void **valuep, size_t *value_sizep) {
         ks_err_t err = check(store, key);
@@ -130,7 +139,7 @@ ks_err_t ks_kv_store_put(ks_kv_store_t *store, const void *key, size_t key_size,
                 return err;
         if (!value && value_size)
                 return KS_ERR_INVALID_ARG;
-        return store->ops->put(store->impl, key, key_size, value, value_size);
+        return logged_put(store, key, key_size, value, value_size);
 }
 
 ks_err_t ks_kv_store_put_if_absent(ks_kv_store_t *store, const void *key,
@@ -158,7 +167,7 @@ ks_err_t ks_kv_store_put_if_absent(ks_kv_store_t *store, const void *key,
                 *old_sizep = 0;
         if (!value)
                 return KS_ERR_NO_ERROR;
-        return store->ops->put(store->impl, key, key_size, value, value_size);
+        return logged_put(store, key, key_size, value, value_size);
 }
 
 /* Copy @p len bytes into the handle's scratch buffer, which holds values
@@ -196,7 +205,7 @@ ks_err_t ks_kv_store_delete(ks_kv_store_t *store, const void *key,
                         return KS_ERR_NO_MEMORY;
                 }
         }
-        err = store->ops->put(store->impl, key, key_size, NULL, 0);
+        err = logged_put(store, key, key_size, NULL, 0);
         if (err)
                 return err;
         if (oldp)

@@ -46,6 +46,12 @@ struct ks_kv_store_s {
         size_t scratch_cap;
         const ks_config_t *conf;
         ks_window_store_t *window; /* KS_STORE_TYPE_WINDOW: the view over it */
+        /* Change logging: called after every successful write through the
+         * public API (value NULL for a delete). Restores write to the
+         * backend directly and are not logged. */
+        ks_err_t (*log)(void *opaque, const void *key, size_t klen,
+                        const void *value, size_t vlen);
+        void *log_opaque;
 };
 
 /** A store handle over @p impl (taken over; closed by ks__kv_store_close).

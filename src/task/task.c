@@ -8,7 +8,11 @@
 #include "task_int.h"
 
 #include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +66,14 @@ typedef struct {
         int initialized;
 } node_inst_t;
 
+/* Change logging of one store. */
+typedef struct {
+        ks__task_t *task;
+        char *topic;        /* NULL: not logged */
+        int64_t delivered;  /* offset of the last acknowledged record, -1 */
+        int64_t checkpoint; /* next offset to restore from, -1: beginning */
+} changelog_t;
+
 struct ks__task_s {
         char id[32];
         ks__task_state_t state;
@@ -71,8 +83,10 @@ struct ks__task_s {
         ks__task_env_t env;
         node_inst_t *insts;     /* parallel to sub->nodes */
         ks_kv_store_t **stores; /* parallel to sub->stores */
+        changelog_t *logs;      /* parallel to sub->stores */
         ks__task_db_t *db;      /* NULL without persistent stores */
         char *dir;              /* <state_dir>/<id> */
+        int lock_fd;            /* flock()ed <dir>/.lock, or -1 */
         source_part_t *parts;
         size_t part_cnt;
         ks_punctuation_t **puncs;
@@ -665,6 +679,115 @@ ks_err_t ks__task_process(ks__task_t *t, const char *topic, int32_t partition,
 
 /* --- lifecycle ---------------------------------------------------------- */
 
+/* Lock the task directory against a second owner (another thread or
+ * process using the same state.dir). */
+static ks_err_t lock_dir(ks__task_t *t, ks_error_t **errp) {
+        size_t n = strlen(t->dir) + 8;
+        char *path = malloc(n);
+        if (!path)
+                return ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
+        snprintf(path, n, "%s/.lock", t->dir);
+        t->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        int e = t->lock_fd < 0 ? errno : 0;
+        if (!e && flock(t->lock_fd, LOCK_EX | LOCK_NB))
+                e = errno;
+        if (e) {
+                if (t->lock_fd >= 0)
+                        close(t->lock_fd);
+                t->lock_fd = -1;
+                ks_err_t err = ks__error_set(
+                        errp, KS_ERR_STATE,
+                        e == EWOULDBLOCK
+                                ? "state directory %s of task %s is locked "
+                                  "by another owner (another instance or "
+                                  "thread with the same state.dir)"
+                                : "cannot lock state directory %s of task "
+                                  "%s: %s",
+                        t->dir, t->id, strerror(e));
+                free(path);
+                return err;
+        }
+        free(path);
+        return KS_ERR_NO_ERROR;
+}
+
+/* Can the task's persistent stores be rebuilt from changelogs? */
+static int all_persistent_logged(const ks__task_t *t) {
+        if (!t->env.collector.send_changelog)
+                return 0;
+        for (size_t i = 0; i < t->sub->store_cnt; i++) {
+                const ks__store_def_t *def =
+                        &t->topo->stores[t->sub->stores[i]];
+                if (def->backend == KS_STORE_ROCKSDB &&
+                    (def->flags & KS_STORE_F_LOGGING_DISABLED))
+                        return 0;
+        }
+        return 1;
+}
+
+static ks_err_t open_db(ks__task_t *t, const char **names, size_t cnt,
+                        ks_error_t **errp) {
+        size_t n = strlen(t->env.state_dir) + strlen(t->id) + 16;
+        t->dir = malloc(n);
+        char *dbdir = malloc(n);
+        if (!t->dir || !dbdir) {
+                free(dbdir);
+                return ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
+        }
+        snprintf(t->dir, n, "%s/%s", t->env.state_dir, t->id);
+        snprintf(dbdir, n, "%s/rocksdb", t->dir);
+        ks_err_t err = ks__mkdirs(t->dir, errp);
+        if (!err)
+                err = lock_dir(t, errp);
+        if (!err) {
+                ks_error_t *e = NULL;
+                err = ks__task_db_open(t->env.rocks, dbdir, names, cnt, &t->db,
+                                       &e);
+                if (err == KS_ERR_STORE && all_persistent_logged(t)) {
+                        /* Every store can be rebuilt from its changelog. */
+                        ks__log(t->env.conf, KS_LOG_WARNING, "TASK",
+                                "task %s: %s; wiping the local state and "
+                                "restoring it from the changelogs",
+                                t->id, ks_error_message(e));
+                        ks_error_destroy(e);
+                        e = NULL;
+                        ks__rmtree(dbdir);
+                        err = ks__task_db_open(t->env.rocks, dbdir, names, cnt,
+                                               &t->db, &e);
+                }
+                if (err && errp) {
+                        ks_error_destroy(*errp);
+                        *errp = e;
+                } else {
+                        ks_error_destroy(e);
+                }
+        }
+        free(dbdir);
+        return err;
+}
+
+static ks_err_t task_log(void *opaque, const void *key, size_t klen,
+                         const void *value, size_t vlen) {
+        changelog_t *cl = opaque;
+        ks__task_t *t = cl->task;
+        int64_t ts = t->ctx.timestamp >= 0 ? t->ctx.timestamp : 0;
+        ks_error_t *e = NULL;
+        ks_err_t err = t->env.collector.send_changelog(
+                t->env.collector.opaque, cl->topic, t->partition, key, klen,
+                value, vlen, ts, &cl->delivered, &e);
+        if (err) {
+                pend(t, err, "task %s: changelog %s: %s", t->id, cl->topic,
+                     e ? ks_error_message(e) : ks_err2str(err));
+                ks_error_destroy(e);
+        }
+        return err;
+}
+
+static void changelog_key(const ks__task_t *t, const char *topic, char *buf,
+                          size_t size) {
+        snprintf(buf, size, "changelog:%s:%" PRId32, topic, t->partition);
+}
+
 static ks_err_t open_stores(ks__task_t *t, ks_error_t **errp) {
         const ks__subtopology_t *sub = t->sub;
         ks_topology_t *topo = t->topo;
@@ -682,26 +805,12 @@ static ks_err_t open_stores(ks__task_t *t, ks_error_t **errp) {
                         if (topo->stores[sub->stores[i]].backend ==
                             KS_STORE_ROCKSDB)
                                 names[k++] = topo->stores[sub->stores[i]].name;
-                size_t n = strlen(t->env.state_dir) + strlen(t->id) + 16;
-                t->dir = malloc(n);
-                char *dbdir = malloc(n);
-                ks_err_t err = KS_ERR_NO_MEMORY;
-                if (t->dir && dbdir) {
-                        snprintf(t->dir, n, "%s/%s", t->env.state_dir, t->id);
-                        snprintf(dbdir, n, "%s/rocksdb", t->dir);
-                        err = ks__mkdirs(t->dir, errp);
-                        if (!err)
-                                err = ks__task_db_open(t->env.rocks, dbdir,
-                                                       names, persistent,
-                                                       &t->db, errp);
-                } else {
-                        ks__error_set(errp, err, "out of memory");
-                }
-                free(dbdir);
+                ks_err_t err = open_db(t, names, persistent, errp);
                 free(names);
                 if (err)
                         return err;
         }
+        const char *app = ks_config_get(t->env.conf, "application.id");
         for (size_t i = 0; i < sub->store_cnt; i++) {
                 const ks__store_def_t *def = &topo->stores[sub->stores[i]];
                 const ks__kv_backend_ops_t *ops;
@@ -727,6 +836,35 @@ static ks_err_t open_stores(ks__task_t *t, ks_error_t **errp) {
                                              "out of memory opening store "
                                              "\"%s\"",
                                              def->name);
+                changelog_t *cl = &t->logs[i];
+                cl->task = t;
+                cl->delivered = -1;
+                cl->checkpoint = -1;
+                if (!t->env.collector.send_changelog ||
+                    (def->flags & KS_STORE_F_LOGGING_DISABLED))
+                        continue;
+                size_t n = strlen(app) + strlen(def->name) + 16;
+                if (!(cl->topic = malloc(n)))
+                        return ks__error_set(errp, KS_ERR_NO_MEMORY,
+                                             "out of memory");
+                snprintf(cl->topic, n, "%s-%s-changelog", app, def->name);
+                t->stores[i]->log = task_log;
+                t->stores[i]->log_opaque = cl;
+                if (def->backend != KS_STORE_ROCKSDB)
+                        continue;
+                char key[320];
+                void *v;
+                size_t vl;
+                changelog_key(t, cl->topic, key, sizeof(key));
+                ks_err_t err = ks__task_db_get_meta(t->db, key, &v, &vl, errp);
+                if (err == KS_ERR_NO_ERROR) {
+                        if (vl == 8)
+                                cl->checkpoint =
+                                        (int64_t)ks__be64_get((uint8_t *)v);
+                        free(v);
+                } else if (err != KS_ERR_NOT_FOUND) {
+                        return err;
+                }
         }
         return KS_ERR_NO_ERROR;
 }
@@ -757,11 +895,15 @@ ks_err_t ks__task_new(ks_topology_t *topo, int sub, int32_t partition,
         t->insts = calloc(t->sub->node_cnt, sizeof(*t->insts));
         t->stores = calloc(t->sub->store_cnt ? t->sub->store_cnt : 1,
                            sizeof(*t->stores));
+        t->logs = calloc(t->sub->store_cnt ? t->sub->store_cnt : 1,
+                         sizeof(*t->logs));
+        t->lock_fd = -1;
         for (size_t i = 0; i < t->sub->node_cnt; i++)
                 if (t->sub->nodes[i]->kind == KS_NODE_SOURCE)
                         t->part_cnt += t->sub->nodes[i]->topic_cnt;
         t->parts = calloc(t->part_cnt ? t->part_cnt : 1, sizeof(*t->parts));
-        if (!t->no_headers || !t->insts || !t->stores || !t->parts) {
+        if (!t->no_headers || !t->insts || !t->stores || !t->logs ||
+            !t->parts) {
                 ks__task_destroy(t);
                 return ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
         }
@@ -778,6 +920,14 @@ ks_err_t ks__task_new(ks_topology_t *topo, int sub, int32_t partition,
                 ks__task_destroy(t);
                 return err;
         }
+        *taskp = t;
+        return KS_ERR_NO_ERROR;
+}
+
+ks_err_t ks__task_start(ks__task_t *t, ks_error_t **errp) {
+        if (t->state != KS_TASK_CREATED)
+                return ks__error_set(errp, KS_ERR_STATE,
+                                     "task %s was already started", t->id);
         /* Processor init, in insertion order (parents before children). */
         for (size_t i = 0; i < t->sub->node_cnt; i++) {
                 ks__node_t *n = t->sub->nodes[i];
@@ -786,25 +936,22 @@ ks_err_t ks__task_new(ks_topology_t *topo, int sub, int32_t partition,
                 t->insts[i].state = n->opaque;
                 if (n->init) {
                         t->ctx.node = n;
-                        err = n->init(&t->ctx, n->opaque, &t->insts[i].state);
+                        ks_err_t err =
+                                n->init(&t->ctx, n->opaque, &t->insts[i].state);
                         t->ctx.node = NULL;
-                        if (err) {
-                                ks__error_set(errp, err,
-                                              "processor \"%s\" failed to "
-                                              "initialize in task %s (%s)%s%s",
-                                              n->name, t->id, ks_err_name(err),
-                                              t->ctx.user_error ? ": " : "",
-                                              t->ctx.user_error
-                                                      ? t->ctx.user_error
-                                                      : "");
-                                ks__task_destroy(t);
-                                return err;
-                        }
+                        if (err)
+                                return ks__error_set(
+                                        errp, err,
+                                        "processor \"%s\" failed to "
+                                        "initialize in task %s (%s)%s%s",
+                                        n->name, t->id, ks_err_name(err),
+                                        t->ctx.user_error ? ": " : "",
+                                        t->ctx.user_error ? t->ctx.user_error
+                                                          : "");
                 }
                 t->insts[i].initialized = 1;
         }
         set_state(t, KS_TASK_RUNNING);
-        *taskp = t;
         return KS_ERR_NO_ERROR;
 }
 
@@ -823,6 +970,16 @@ ks_err_t ks__task_commit(ks__task_t *t, ks_error_t **errp) {
                         snprintf(key, sizeof(key), "source:%s:%" PRId32,
                                  t->parts[i].topic, t->partition);
                         ks__be64_put(v, (uint64_t)t->parts[i].next_offset);
+                        ks__task_db_stage_meta(t->db, key, v, sizeof(v));
+                }
+                for (size_t i = 0; i < t->sub->store_cnt; i++) {
+                        changelog_t *cl = &t->logs[i];
+                        if (!cl->topic || cl->delivered < 0)
+                                continue;
+                        char key[320];
+                        uint8_t v[8];
+                        changelog_key(t, cl->topic, key, sizeof(key));
+                        ks__be64_put(v, (uint64_t)(cl->delivered + 1));
                         ks__task_db_stage_meta(t->db, key, v, sizeof(v));
                 }
                 err = ks__task_db_commit(t->db, errp);
@@ -879,6 +1036,11 @@ void ks__task_destroy(ks__task_t *t) {
         for (size_t i = 0; t->stores && i < t->sub->store_cnt; i++)
                 ks__kv_store_destroy(t->stores[i]);
         ks__task_db_close(t->db);
+        for (size_t i = 0; t->logs && i < t->sub->store_cnt; i++)
+                free(t->logs[i].topic);
+        free(t->logs);
+        if (t->lock_fd >= 0)
+                close(t->lock_fd); /* releases the flock */
         for (size_t i = 0; i < t->punc_cnt; i++)
                 free(t->puncs[i]);
         free(t->puncs);
@@ -891,4 +1053,72 @@ void ks__task_destroy(ks__task_t *t) {
         ks_headers_destroy(t->no_headers);
         ks_topology_destroy(t->topo);
         free(t);
+}
+
+size_t ks__task_store_count(const ks__task_t *t) {
+        return t->sub->store_cnt;
+}
+
+const char *ks__task_changelog_topic(const ks__task_t *t, size_t i) {
+        return i < t->sub->store_cnt ? t->logs[i].topic : NULL;
+}
+
+const char *ks__task_store_name(const ks__task_t *t, size_t i) {
+        return i < t->sub->store_cnt ? t->stores[i]->name : NULL;
+}
+
+int64_t ks__task_changelog_offset(const ks__task_t *t, size_t i) {
+        return i < t->sub->store_cnt ? t->logs[i].checkpoint : -1;
+}
+
+ks_err_t ks__task_restore_put(ks__task_t *t, size_t i, const void *key,
+                              size_t klen, const void *value, size_t vlen) {
+        ks_kv_store_t *s = t->stores[i];
+        if (s->closed)
+                return KS_ERR_STORE_CLOSED;
+        static const char empty[1];
+        return s->ops->put(s->impl, key ? key : empty, key ? klen : 0, value,
+                           value ? vlen : 0);
+}
+
+ks_err_t ks__task_restore_checkpoint(ks__task_t *t, size_t i,
+                                     int64_t next_offset, ks_error_t **errp) {
+        changelog_t *cl = &t->logs[i];
+        cl->checkpoint = next_offset;
+        if (!t->db || t->stores[i]->backend != KS_STORE_ROCKSDB)
+                return KS_ERR_NO_ERROR;
+        char key[320];
+        uint8_t v[8];
+        changelog_key(t, cl->topic, key, sizeof(key));
+        ks__be64_put(v, (uint64_t)next_offset);
+        ks__task_db_stage_meta(t->db, key, v, sizeof(v));
+        return ks__task_db_commit(t->db, errp);
+}
+
+void ks__task_source_offsets(const ks__task_t *t,
+                             void (*cb)(void *opaque, const char *topic,
+                                        int32_t partition, int64_t next),
+                             void *opaque) {
+        for (size_t i = 0; i < t->part_cnt; i++)
+                if (t->parts[i].next_offset >= 0)
+                        cb(opaque, t->parts[i].topic, t->partition,
+                           t->parts[i].next_offset);
+}
+
+int32_t ks__task_partition(const ks__task_t *t) {
+        return t->partition;
+}
+
+int64_t ks__task_source_checkpoint(const ks__task_t *t, const char *topic) {
+        if (!t->db)
+                return -1;
+        char key[320];
+        void *v;
+        size_t vl;
+        snprintf(key, sizeof(key), "source:%s:%" PRId32, topic, t->partition);
+        if (ks__task_db_get_meta(t->db, key, &v, &vl, NULL))
+                return -1;
+        int64_t off = vl == 8 ? (int64_t)ks__be64_get(v) : -1;
+        free(v);
+        return off;
 }

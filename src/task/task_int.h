@@ -37,6 +37,15 @@ typedef struct {
         /* Wait until every sent record is acknowledged (commit). */
         ks_err_t (*flush)(void *opaque, ks_error_t **errp);
         void *opaque;
+        /* Send a change-log record to @p partition of @p topic; once it is
+         * acknowledged, *offset_slot receives its offset (the slot lives
+         * until the task is destroyed, after a flush). NULL: stores are not
+         * logged (the test driver). */
+        ks_err_t (*send_changelog)(void *opaque, const char *topic,
+                                   int32_t partition, const void *key,
+                                   size_t klen, const void *value, size_t vlen,
+                                   int64_t timestamp, int64_t *offset_slot,
+                                   ks_error_t **errp);
 } ks__collector_t;
 
 /** What a task needs from its driver. */
@@ -57,11 +66,54 @@ typedef enum {
 
 typedef struct ks__task_s ks__task_t;
 
-/** Create task <sub>_<partition>: open its stores and run every processor's
- *  init. On failure nothing is left open. */
+/** Create task <sub>_<partition> and open its stores (its directory is
+ *  locked against other owners). The task stays CREATED, for its stores to
+ *  be restored, until ks__task_start(). On failure nothing is left open. */
 ks_err_t ks__task_new(ks_topology_t *topo, int sub, int32_t partition,
                       const ks__task_env_t *env, ks__task_t **taskp,
                       ks_error_t **errp);
+
+/** Run every processor's init and start processing (CREATED -> RUNNING). */
+ks_err_t ks__task_start(ks__task_t *task, ks_error_t **errp);
+
+/* Restore. Store i (0 .. ks__task_store_count()-1) of a task is logged to
+ * ks__task_changelog_topic(); restoring replays that topic's partition (the
+ * task's partition) from ks__task_changelog_offset() to its end through
+ * ks__task_restore_put(), checkpointing with ks__task_restore_checkpoint(). */
+size_t ks__task_store_count(const ks__task_t *task);
+
+/** The changelog topic of store i, NULL if the store is not logged. */
+const char *ks__task_changelog_topic(const ks__task_t *task, size_t i);
+
+/** The store name of store i. */
+const char *ks__task_store_name(const ks__task_t *task, size_t i);
+
+/** The changelog offset to restore store i from: its checkpoint, or -1
+ *  (from the beginning) when it has none (in-memory stores never do). */
+int64_t ks__task_changelog_offset(const ks__task_t *task, size_t i);
+
+/** Apply one changelog record to store i (value NULL: delete), unlogged. */
+ks_err_t ks__task_restore_put(ks__task_t *task, size_t i, const void *key,
+                              size_t klen, const void *value, size_t vlen);
+
+/** Write what was restored into store i, with the checkpoint
+ *  @p next_offset, atomically. */
+ks_err_t ks__task_restore_checkpoint(ks__task_t *task, size_t i,
+                                     int64_t next_offset, ks_error_t **errp);
+
+/** The next offset to consume of each source partition the task has read:
+ *  calls @p cb per partition. */
+void ks__task_source_offsets(const ks__task_t *task,
+                             void (*cb)(void *opaque, const char *topic,
+                                        int32_t partition, int64_t next),
+                             void *opaque);
+
+/** The task's partition number. */
+int32_t ks__task_partition(const ks__task_t *task);
+
+/** The last committed offset of @p topic's partition in the task's
+ *  checkpoint, or -1. */
+int64_t ks__task_source_checkpoint(const ks__task_t *task, const char *topic);
 
 /** Process one input record of @p topic (a source topic of the task). Bad
  *  data goes to the deserialization handler; a processor error stops here
@@ -76,7 +128,8 @@ ks_err_t ks__task_process(ks__task_t *task, const char *topic,
 ks_err_t ks__task_punctuate_wall_clock(ks__task_t *task, int64_t now,
                                        ks_error_t **errp);
 
-/** Flush output, then write stores and the checkpoint atomically. */
+/** Flush output, then write stores and the checkpoint (source offsets and
+ *  the offsets of change-log records sent so far) atomically. */
 ks_err_t ks__task_commit(ks__task_t *task, ks_error_t **errp);
 
 /** Non-zero if a processor asked for a commit since the last one. */

@@ -190,7 +190,7 @@ ks_test_driver_t *ks_test_driver_new(ks_topology_t *topo,
                 .rocks = d->rocks,
                 .state_dir = d->state_dir,
                 .collector = {collector_send, collector_partition_count, NULL,
-                              d},
+                              d, NULL},
                 .clock = driver_clock,
                 .clock_opaque = d,
         };
@@ -198,6 +198,8 @@ ks_test_driver_t *ks_test_driver_new(ks_topology_t *topo,
                 if (ks__task_new(topo, (int)i, 0, &env, &d->tasks[i], errp))
                         goto fail;
                 d->task_cnt++;
+                if (ks__task_start(d->tasks[i], errp))
+                        goto fail;
         }
         return d;
 fail:

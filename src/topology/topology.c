@@ -677,3 +677,50 @@ size_t ks_topology_subtopology_count(ks_topology_t *topo) {
                 return 0;
         return topo->sub_cnt;
 }
+
+/* The i-th logged store connected to a sub-topology, or NULL. */
+static const ks__store_def_t *internal_store(const ks_topology_t *topo,
+                                             size_t i) {
+        for (size_t k = 0; k < topo->store_cnt; k++) {
+                const ks__store_def_t *d = &topo->stores[k];
+                if ((d->flags & KS_STORE_F_LOGGING_DISABLED) ||
+                    d->subtopology < 0)
+                        continue;
+                if (i-- == 0)
+                        return d;
+        }
+        return NULL;
+}
+
+size_t ks_topology_internal_topic_count(const ks_topology_t *topo) {
+        if (!topo || !topo->built)
+                return 0;
+        size_t n = 0;
+        while (internal_store(topo, n))
+                n++;
+        return n;
+}
+
+ks_err_t ks_topology_internal_topic(const ks_topology_t *topo,
+                                    const char *app_id, size_t i, char *buf,
+                                    size_t size, const char **source_topicp) {
+        if (!topo || !app_id || !buf)
+                return KS_ERR_INVALID_ARG;
+        if (!topo->built)
+                return KS_ERR_STATE;
+        const ks__store_def_t *d = internal_store(topo, i);
+        if (!d)
+                return KS_ERR_INVALID_ARG;
+        int n = snprintf(buf, size, "%s-%s-changelog", app_id, d->name);
+        if (n < 0 || (size_t)n >= size)
+                return KS_ERR_INVALID_ARG;
+        if (source_topicp) {
+                *source_topicp = NULL;
+                const ks__subtopology_t *sub = &topo->subs[d->subtopology];
+                for (size_t k = 0; k < sub->node_cnt && !*source_topicp; k++)
+                        if (sub->nodes[k]->kind == KS_NODE_SOURCE &&
+                            sub->nodes[k]->topic_cnt)
+                                *source_topicp = sub->nodes[k]->topics[0];
+        }
+        return KS_ERR_NO_ERROR;
+}

@@ -3,14 +3,17 @@
 #include "ks_test.h"
 
 #include <ftw.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 static char tmpdir[256];
-static char *log_lines;
+static char *log_lines; /* guarded by log_lock: the library logs from its
+                         * stream threads too */
 static size_t log_len;
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int rm_entry(const char *path, const struct stat *st, int flag,
                     struct FTW *ftw) {
@@ -37,24 +40,31 @@ const char *kst_tmpdir(void) {
 
 static void capture(void *opaque, int level, const char *fac, const char *msg) {
         size_t n = strlen(fac) + strlen(msg) + 4;
+        pthread_mutex_lock(&log_lock);
         char *nl = realloc(log_lines, log_len + n + 1);
-        if (!nl)
-                return;
-        log_lines = nl;
-        log_len += (size_t)snprintf(log_lines + log_len, n + 1, "%s: %s\n", fac,
-                                    msg);
+        if (nl) {
+                log_lines = nl;
+                log_len += (size_t)snprintf(log_lines + log_len, n + 1,
+                                            "%s: %s\n", fac, msg);
+        }
+        pthread_mutex_unlock(&log_lock);
         if (getenv("KST_VERBOSE"))
                 fprintf(stderr, "[%d] %s: %s\n", level, fac, msg);
 }
 
 int kst_log_contains(const char *needle) {
-        return log_lines && strstr(log_lines, needle) != NULL;
+        pthread_mutex_lock(&log_lock);
+        int found = log_lines && strstr(log_lines, needle) != NULL;
+        pthread_mutex_unlock(&log_lock);
+        return found;
 }
 
 void kst_log_clear(void) {
+        pthread_mutex_lock(&log_lock);
         log_len = 0;
         if (log_lines)
                 log_lines[0] = 0;
+        pthread_mutex_unlock(&log_lock);
 }
 
 void kst_set(ks_config_t *conf, const char *key, const char *value) {

@@ -1,0 +1,1027 @@
+/* Stream threads: one consumer-group member each, with its producer (the
+ * record collector), its restore consumer and its tasks.
+ *
+ * Loop: poll the consumer (rebalance callbacks run inside the poll), queue
+ * messages per task and source partition, restore stores in bounded steps,
+ * process records (each task takes the queued record with the smallest
+ * timestamp), fire wall-clock punctuation, serve delivery reports, commit
+ * every commit.interval.ms. No step stays away from the consumer's poll for
+ * long, so a large restore never gets the member kicked out of the group.
+ *
+ * At-least-once commit: flush the producer (every output and changelog
+ * record acknowledged; the first send error surfaces here), write each
+ * task's stores with their checkpoints, then commit the consumer offsets.
+ *
+ * Assignment (range assignor, eager protocol): on revoke, commit and close
+ * every task, keeping its files; on assign, open a task per sub-topology and
+ * partition number, pause its partitions, restore its logged stores from the
+ * changelogs (from the local checkpoint), start it and resume. */
+#include "coord_int.h"
+
+#include <inttypes.h>
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/config_int.h"
+#include "../common/util_int.h"
+#include "../task/task_int.h"
+
+#define RESTORE_BATCH    10000 /* records per restore write batch */
+#define RESTORE_STEP_MS  100   /* restore time between consumer polls */
+#define PROCESS_STEP     1000  /* records processed between polls */
+#define FLUSH_TIMEOUT_MS 60000
+
+/* Queued input of one source partition of a task. */
+typedef struct {
+        const char *topic; /* the source node's */
+        rd_kafka_message_t **ring;
+        size_t cap, head, cnt;
+        int paused;
+} pqueue_t;
+
+/* A changelog partition being restored. */
+typedef struct {
+        size_t store;
+        int64_t start, end, restored, batch;
+        int done;
+} restoring_t;
+
+typedef struct {
+        ks__task_t *task;
+        int sub;
+        pqueue_t *queues;
+        size_t queue_cnt;
+        restoring_t *rs; /* per store */
+        int restoring;   /* stores left to restore */
+} task_entry_t;
+
+typedef struct {
+        char *topic;
+        int32_t cnt;
+} pcount_t;
+
+struct ks__thread_s {
+        ks_app_t *app;
+        int index;
+        pthread_t tid;
+        int state; /* ks__thread_state_t, atomic */
+        char client_id[256];
+        rd_kafka_t *consumer, *producer, *restore;
+        ks__task_env_t env;
+        task_entry_t *tasks;
+        size_t task_cnt;
+        int restore_assigned; /* restore consumer has an assignment */
+        int closing;          /* committed for close; revoke skips it */
+        ks_error_t *send_error;
+        ks_error_t *fatal; /* set in callbacks, raised by the loop */
+        int prod_continue;
+        int64_t commit_interval, last_commit, buffered_max, poll_ms;
+        pcount_t *pcounts;
+        size_t pcount_cnt;
+        /* counters, atomic */
+        int64_t processed, dropped_base, restored, commits, send_failures;
+};
+
+static void set_thread_state(ks__thread_t *thr, ks__thread_state_t st) {
+        if (__atomic_exchange_n(&thr->state, (int)st, __ATOMIC_SEQ_CST) ==
+            (int)st)
+                return;
+        ks__app_thread_state(thr->app, thr, st);
+}
+
+ks__thread_state_t ks__thread_state(const ks__thread_t *thr) {
+        return (ks__thread_state_t)__atomic_load_n(&thr->state,
+                                                   __ATOMIC_SEQ_CST);
+}
+
+static void fail(ks__thread_t *thr, ks_error_t *e) {
+        if (thr->fatal)
+                ks_error_destroy(e);
+        else
+                thr->fatal = e;
+}
+
+static void failf(ks__thread_t *thr, ks_err_t code, const char *fmt, ...)
+        KS_PRINTF(3, 4);
+static void failf(ks__thread_t *thr, ks_err_t code, const char *fmt, ...) {
+        ks_error_t *e = NULL;
+        va_list ap;
+        va_start(ap, fmt);
+        ks__error_vsetf(&e, code, KS_ERROR_F_FATAL, fmt, ap);
+        va_end(ap);
+        fail(thr, e);
+}
+
+/* --- the record collector ----------------------------------------------- */
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+        ks__thread_t *thr = opaque;
+        if (!m->err) {
+                if (m->_private)
+                        *(int64_t *)m->_private = m->offset;
+                return;
+        }
+        __atomic_add_fetch(&thr->send_failures, 1, __ATOMIC_RELAXED);
+        const char *topic = rd_kafka_topic_name(m->rkt);
+        if (thr->prod_continue && !m->_private) {
+                ks__log(thr->app->conf, KS_LOG_WARNING, "PRODUCE",
+                        "record to %s [%" PRId32 "] not delivered: %s; "
+                        "continuing (default.production.exception.handler "
+                        "is continue)",
+                        topic, m->partition, rd_kafka_err2str(m->err));
+                return;
+        }
+        if (!thr->send_error)
+                ks__error_setf(&thr->send_error, KS_ERR_KAFKA, KS_ERROR_F_FATAL,
+                               "a record to %s [%" PRId32
+                               "] was not delivered: %s",
+                               topic, m->partition, rd_kafka_err2str(m->err));
+}
+
+static ks_err_t produce(ks__thread_t *thr, const char *topic, int32_t partition,
+                        const void *key, size_t klen, const void *value,
+                        size_t vlen, int64_t ts, const ks_headers_t *hdrs,
+                        int64_t *slot, ks_error_t **errp) {
+        rd_kafka_headers_t *rh = NULL;
+        size_t hc = hdrs ? ks_headers_count(hdrs) : 0;
+        if (hc) {
+                rh = rd_kafka_headers_new(hc);
+                for (size_t i = 0; i < hc; i++) {
+                        const char *name;
+                        const void *v;
+                        size_t vl;
+                        if (!ks_headers_get_at(hdrs, i, &name, &v, &vl))
+                                rd_kafka_header_add(rh, name, -1, v,
+                                                    v ? (ssize_t)vl : 0);
+                }
+        }
+        for (;;) {
+                rd_kafka_resp_err_t e = rd_kafka_producev(
+                        thr->producer, RD_KAFKA_V_TOPIC(topic),
+                        RD_KAFKA_V_PARTITION(partition < 0
+                                                     ? RD_KAFKA_PARTITION_UA
+                                                     : partition),
+                        RD_KAFKA_V_KEY((void *)key, key ? klen : 0),
+                        RD_KAFKA_V_VALUE((void *)value, value ? vlen : 0),
+                        RD_KAFKA_V_TIMESTAMP(ts),
+                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                        RD_KAFKA_V_OPAQUE(slot), RD_KAFKA_V_HEADERS(rh),
+                        RD_KAFKA_V_END);
+                if (!e)
+                        return KS_ERR_NO_ERROR; /* headers taken over */
+                if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                        rd_kafka_poll(thr->producer, 100); /* make room */
+                        continue;
+                }
+                if (rh)
+                        rd_kafka_headers_destroy(rh);
+                return ks__error_set(errp, KS_ERR_KAFKA,
+                                     "cannot produce to %s: %s", topic,
+                                     rd_kafka_err2str(e));
+        }
+}
+
+static ks_err_t coll_send(void *opaque, const char *topic, int32_t partition,
+                          const void *key, size_t klen, const void *value,
+                          size_t vlen, int64_t ts, const ks_headers_t *hdrs,
+                          ks_error_t **errp) {
+        return produce(opaque, topic, partition, key, klen, value, vlen, ts,
+                       hdrs, NULL, errp);
+}
+
+static ks_err_t coll_send_changelog(void *opaque, const char *topic,
+                                    int32_t partition, const void *key,
+                                    size_t klen, const void *value, size_t vlen,
+                                    int64_t ts, int64_t *slot,
+                                    ks_error_t **errp) {
+        return produce(opaque, topic, partition, key, klen, value, vlen, ts,
+                       NULL, slot, errp);
+}
+
+static int32_t coll_partition_count(void *opaque, const char *topic) {
+        ks__thread_t *thr = opaque;
+        for (size_t i = 0; i < thr->pcount_cnt; i++)
+                if (!strcmp(thr->pcounts[i].topic, topic))
+                        return thr->pcounts[i].cnt;
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(thr->producer, topic, NULL);
+        const struct rd_kafka_metadata *md = NULL;
+        int32_t cnt = -1;
+        if (rkt && !rd_kafka_metadata(thr->producer, 0, rkt, &md, 5000)) {
+                if (md->topic_cnt == 1 && !md->topics[0].err)
+                        cnt = md->topics[0].partition_cnt;
+                rd_kafka_metadata_destroy(md);
+        }
+        if (rkt)
+                rd_kafka_topic_destroy(rkt);
+        pcount_t *nv = cnt > 0 ? realloc(thr->pcounts,
+                                         (thr->pcount_cnt + 1) * sizeof(*nv))
+                               : NULL;
+        if (nv) {
+                thr->pcounts = nv;
+                nv[thr->pcount_cnt].topic = ks__strdup(topic);
+                nv[thr->pcount_cnt].cnt = cnt;
+                if (nv[thr->pcount_cnt].topic)
+                        thr->pcount_cnt++;
+        }
+        return cnt;
+}
+
+static ks_err_t coll_flush(void *opaque, ks_error_t **errp) {
+        ks__thread_t *thr = opaque;
+        rd_kafka_resp_err_t e = rd_kafka_flush(thr->producer, FLUSH_TIMEOUT_MS);
+        if (thr->send_error)
+                return ks__error_set(errp, ks_error_code(thr->send_error), "%s",
+                                     ks_error_message(thr->send_error));
+        if (e)
+                return ks__error_set(
+                        errp, KS_ERR_KAFKA, "producer flush: %s after %d s",
+                        rd_kafka_err2str(e), FLUSH_TIMEOUT_MS / 1000);
+        return KS_ERR_NO_ERROR;
+}
+
+/* --- tasks -------------------------------------------------------------- */
+
+static void queue_clear(pqueue_t *q) {
+        while (q->cnt) {
+                rd_kafka_message_destroy(q->ring[q->head]);
+                q->head = (q->head + 1) % q->cap;
+                q->cnt--;
+        }
+        free(q->ring);
+        q->ring = NULL;
+        q->cap = q->head = 0;
+}
+
+static void entry_free(task_entry_t *te) {
+        for (size_t i = 0; i < te->queue_cnt; i++)
+                queue_clear(&te->queues[i]);
+        free(te->queues);
+        free(te->rs);
+        ks__task_destroy(te->task);
+}
+
+static task_entry_t *find_task(ks__thread_t *thr, int sub, int32_t p) {
+        for (size_t i = 0; i < thr->task_cnt; i++)
+                if (thr->tasks[i].sub == sub &&
+                    ks__task_partition(thr->tasks[i].task) == p)
+                        return &thr->tasks[i];
+        return NULL;
+}
+
+static pqueue_t *find_queue(task_entry_t *te, const char *topic) {
+        for (size_t i = 0; i < te->queue_cnt; i++)
+                if (!strcmp(te->queues[i].topic, topic))
+                        return &te->queues[i];
+        return NULL;
+}
+
+static void pause_resume(ks__thread_t *thr, task_entry_t *te, pqueue_t *q,
+                         int pause) {
+        rd_kafka_topic_partition_list_t *l =
+                rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(l, q->topic,
+                                          ks__task_partition(te->task));
+        if (pause)
+                rd_kafka_pause_partitions(thr->consumer, l);
+        else
+                rd_kafka_resume_partitions(thr->consumer, l);
+        rd_kafka_topic_partition_list_destroy(l);
+        q->paused = pause;
+}
+
+static ks_err_t open_task(ks__thread_t *thr, int sub, int32_t partition,
+                          ks_error_t **errp) {
+        task_entry_t *nv =
+                realloc(thr->tasks, (thr->task_cnt + 1) * sizeof(*nv));
+        if (!nv)
+                return ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
+        thr->tasks = nv;
+        task_entry_t *te = &thr->tasks[thr->task_cnt];
+        memset(te, 0, sizeof(*te));
+        te->sub = sub;
+        ks_err_t err = ks__task_new(thr->app->topo, sub, partition, &thr->env,
+                                    &te->task, errp);
+        if (err)
+                return err;
+        const ks__subtopology_t *s = ks__task_subtopology(te->task);
+        for (size_t i = 0; i < s->node_cnt; i++)
+                if (s->nodes[i]->kind == KS_NODE_SOURCE)
+                        te->queue_cnt += s->nodes[i]->topic_cnt;
+        te->queues = calloc(te->queue_cnt + 1, sizeof(*te->queues));
+        size_t sc = ks__task_store_count(te->task);
+        te->rs = calloc(sc + 1, sizeof(*te->rs));
+        if (!te->queues || !te->rs) {
+                free(te->queues);
+                free(te->rs);
+                ks__task_destroy(te->task);
+                return ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
+        }
+        size_t k = 0;
+        for (size_t i = 0; i < s->node_cnt; i++)
+                for (size_t j = 0; s->nodes[i]->kind == KS_NODE_SOURCE &&
+                                   j < s->nodes[i]->topic_cnt;
+                     j++)
+                        te->queues[k++].topic = s->nodes[i]->topics[j];
+        thr->task_cnt++;
+        return KS_ERR_NO_ERROR;
+}
+
+/* Restore listener call. */
+static void restore_event(ks__thread_t *thr, task_entry_t *te, size_t i,
+                          ks_restore_phase_t phase) {
+        ks_app_t *app = thr->app;
+        restoring_t *r = &te->rs[i];
+        if (phase == KS_RESTORE_END || phase == KS_RESTORE_START)
+                ks__log(app->conf, KS_LOG_INFO, "RESTORE",
+                        "task %s store %s: %s (offsets %" PRId64 " .. %" PRId64
+                        ", %" PRId64 " restored)",
+                        ks__task_id(te->task), ks__task_store_name(te->task, i),
+                        phase == KS_RESTORE_START ? "restoring" : "restored",
+                        r->start, r->end, r->restored);
+        if (app->restore_cb)
+                app->restore_cb(app->restore_opaque, phase,
+                                ks__task_store_name(te->task, i),
+                                ks__task_changelog_topic(te->task, i),
+                                ks__task_partition(te->task), r->start, r->end,
+                                r->restored);
+}
+
+static ks_err_t start_task(ks__thread_t *thr, task_entry_t *te,
+                           ks_error_t **errp) {
+        ks_err_t err = ks__task_start(te->task, errp);
+        if (err)
+                return err;
+        for (size_t i = 0; i < te->queue_cnt; i++)
+                pause_resume(thr, te, &te->queues[i], 0);
+        return KS_ERR_NO_ERROR;
+}
+
+/* The restore consumer's assignment: every changelog partition still being
+ * restored, from where it stands. */
+static ks_err_t restore_assign(ks__thread_t *thr, ks_error_t **errp) {
+        rd_kafka_topic_partition_list_t *l =
+                rd_kafka_topic_partition_list_new(4);
+        for (size_t t = 0; t < thr->task_cnt; t++) {
+                task_entry_t *te = &thr->tasks[t];
+                for (size_t i = 0;
+                     te->restoring && i < ks__task_store_count(te->task); i++) {
+                        restoring_t *r = &te->rs[i];
+                        const char *cl = ks__task_changelog_topic(te->task, i);
+                        if (!cl || r->done)
+                                continue;
+                        rd_kafka_topic_partition_list_add(
+                                l, cl, ks__task_partition(te->task))
+                                ->offset = r->start + r->restored;
+                }
+        }
+        rd_kafka_resp_err_t e =
+                rd_kafka_assign(thr->restore, l->cnt ? l : NULL);
+        thr->restore_assigned = l->cnt > 0;
+        rd_kafka_topic_partition_list_destroy(l);
+        if (e)
+                return ks__error_set(errp, KS_ERR_KAFKA,
+                                     "restore consumer assign: %s",
+                                     rd_kafka_err2str(e));
+        return KS_ERR_NO_ERROR;
+}
+
+/* Decide what each new task's stores need: nothing (up to date) or a
+ * replay of [checkpoint, end). */
+static ks_err_t plan_restore(ks__thread_t *thr, task_entry_t *te,
+                             ks_error_t **errp) {
+        int32_t p = ks__task_partition(te->task);
+        for (size_t i = 0; i < ks__task_store_count(te->task); i++) {
+                const char *cl = ks__task_changelog_topic(te->task, i);
+                restoring_t *r = &te->rs[i];
+                r->store = i;
+                r->done = 1;
+                if (!cl)
+                        continue;
+                int64_t lo, hi;
+                rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
+                        thr->restore, cl, p, &lo, &hi, 10000);
+                if (e)
+                        return ks__error_set(errp, KS_ERR_KAFKA,
+                                             "task %s: cannot read the end "
+                                             "of changelog %s [%" PRId32
+                                             "]: %s",
+                                             ks__task_id(te->task), cl, p,
+                                             rd_kafka_err2str(e));
+                int64_t cp = ks__task_changelog_offset(te->task, i);
+                r->start = cp >= 0 ? cp : lo;
+                if (r->start < lo)
+                        r->start = lo; /* compacted or deleted below */
+                r->end = hi;
+                if (r->start >= hi)
+                        continue;
+                r->done = 0;
+                te->restoring++;
+                restore_event(thr, te, i, KS_RESTORE_START);
+        }
+        return KS_ERR_NO_ERROR;
+}
+
+static ks_err_t finish_store(ks__thread_t *thr, task_entry_t *te,
+                             restoring_t *r, ks_error_t **errp) {
+        ks_err_t err = ks__task_restore_checkpoint(
+                te->task, r->store, r->start + r->restored, errp);
+        if (err)
+                return err;
+        if (r->start + r->restored >= r->end) {
+                r->done = 1;
+                te->restoring--;
+                restore_event(thr, te, r->store, KS_RESTORE_END);
+                if (!te->restoring) {
+                        err = start_task(thr, te, errp);
+                        if (!err)
+                                err = restore_assign(thr, errp);
+                }
+        } else {
+                restore_event(thr, te, r->store, KS_RESTORE_PROGRESS);
+        }
+        r->batch = 0;
+        return err;
+}
+
+static restoring_t *find_restoring(ks__thread_t *thr, const char *topic,
+                                   int32_t p, task_entry_t **tep) {
+        for (size_t t = 0; t < thr->task_cnt; t++) {
+                task_entry_t *te = &thr->tasks[t];
+                if (!te->restoring || ks__task_partition(te->task) != p)
+                        continue;
+                for (size_t i = 0; i < ks__task_store_count(te->task); i++) {
+                        const char *cl = ks__task_changelog_topic(te->task, i);
+                        if (cl && !te->rs[i].done && !strcmp(cl, topic)) {
+                                *tep = te;
+                                return &te->rs[i];
+                        }
+                }
+        }
+        return NULL;
+}
+
+/* Replay changelog records for up to RESTORE_STEP_MS. */
+static ks_err_t restore_step(ks__thread_t *thr, ks_error_t **errp) {
+        int64_t until = ks__now_ms() + RESTORE_STEP_MS;
+        while (thr->restore_assigned && ks__now_ms() < until) {
+                rd_kafka_message_t *m =
+                        rd_kafka_consumer_poll(thr->restore, 10);
+                if (!m)
+                        continue;
+                task_entry_t *te = NULL;
+                restoring_t *r =
+                        m->rkt ? find_restoring(thr,
+                                                rd_kafka_topic_name(m->rkt),
+                                                m->partition, &te)
+                               : NULL;
+                ks_err_t err = KS_ERR_NO_ERROR;
+                if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                        if (r && m->offset >= r->end) {
+                                r->restored = m->offset - r->start;
+                                err = finish_store(thr, te, r, errp);
+                        }
+                } else if (m->err) {
+                        ks__log(thr->app->conf, KS_LOG_WARNING, "RESTORE",
+                                "restore consumer: %s",
+                                rd_kafka_message_errstr(m));
+                } else if (r) {
+                        err = ks__task_restore_put(te->task, r->store, m->key,
+                                                   m->key_len, m->payload,
+                                                   m->len);
+                        if (err)
+                                ks__error_set(
+                                        errp, err,
+                                        "task %s: restoring store %s "
+                                        "failed: %s",
+                                        ks__task_id(te->task),
+                                        ks__task_store_name(te->task, r->store),
+                                        ks_err2str(err));
+                        r->restored = m->offset + 1 - r->start;
+                        __atomic_add_fetch(&thr->restored, 1, __ATOMIC_RELAXED);
+                        if (!err && (++r->batch >= RESTORE_BATCH ||
+                                     m->offset + 1 >= r->end))
+                                err = finish_store(thr, te, r, errp);
+                }
+                rd_kafka_message_destroy(m);
+                if (err)
+                        return err;
+        }
+        return KS_ERR_NO_ERROR;
+}
+
+/* --- commit and rebalance ----------------------------------------------- */
+
+static void add_offset(void *opaque, const char *topic, int32_t p,
+                       int64_t next) {
+        rd_kafka_topic_partition_list_add(opaque, topic, p)->offset = next;
+}
+
+static ks_err_t commit_all(ks__thread_t *thr, ks_error_t **errp) {
+        ks_err_t err = coll_flush(thr, errp);
+        rd_kafka_topic_partition_list_t *l =
+                rd_kafka_topic_partition_list_new(8);
+        for (size_t i = 0; !err && i < thr->task_cnt; i++) {
+                task_entry_t *te = &thr->tasks[i];
+                if (te->restoring)
+                        continue;
+                err = ks__task_commit(te->task, errp);
+                ks__task_source_offsets(te->task, add_offset, l);
+        }
+        if (!err && l->cnt) {
+                rd_kafka_resp_err_t e = rd_kafka_commit(thr->consumer, l, 0);
+                if (e == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS ||
+                    e == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION ||
+                    e == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID) {
+                        /* The tasks have moved on (Kafka Streams'
+                         * TaskMigrated): at-least-once, their new owner
+                         * processes these records again. */
+                        ks__log(thr->app->conf, KS_LOG_WARNING, "COMMIT",
+                                "%s: offsets not committed (%s); the "
+                                "records since the last commit will be "
+                                "processed again",
+                                thr->client_id, rd_kafka_err2str(e));
+                } else if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+                        err = ks__error_set(errp, KS_ERR_KAFKA,
+                                            "offset commit: %s",
+                                            rd_kafka_err2str(e));
+                }
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+        if (!err)
+                __atomic_add_fetch(&thr->commits, 1, __ATOMIC_RELAXED);
+        thr->last_commit = ks__now_ms();
+        return err;
+}
+
+static void close_tasks(ks__thread_t *thr) {
+        for (size_t i = 0; i < thr->task_cnt; i++)
+                entry_free(&thr->tasks[i]);
+        thr->task_cnt = 0;
+        if (thr->restore_assigned)
+                rd_kafka_assign(thr->restore, NULL);
+        thr->restore_assigned = 0;
+}
+
+static ks_err_t on_assign(ks__thread_t *thr,
+                          rd_kafka_topic_partition_list_t *parts,
+                          ks_error_t **errp) {
+        ks_topology_t *topo = thr->app->topo;
+        ks_err_t err = KS_ERR_NO_ERROR;
+        for (int i = 0; !err && i < parts->cnt; i++) {
+                const ks__node_t *src =
+                        ks__topology_source_for(topo, parts->elems[i].topic);
+                if (!src)
+                        continue;
+                if (!find_task(thr, src->subtopology,
+                               parts->elems[i].partition))
+                        err = open_task(thr, src->subtopology,
+                                        parts->elems[i].partition, errp);
+        }
+        if (err)
+                return err;
+        rd_kafka_resp_err_t e = rd_kafka_assign(thr->consumer, parts);
+        if (e)
+                return ks__error_set(errp, KS_ERR_KAFKA, "assign: %s",
+                                     rd_kafka_err2str(e));
+        int any_restoring = 0;
+        for (size_t t = 0; !err && t < thr->task_cnt; t++) {
+                task_entry_t *te = &thr->tasks[t];
+                for (size_t i = 0; i < te->queue_cnt; i++)
+                        pause_resume(thr, te, &te->queues[i], 1);
+                err = plan_restore(thr, te, errp);
+                if (!err && !te->restoring)
+                        err = start_task(thr, te, errp);
+                any_restoring |= te->restoring > 0;
+        }
+        if (!err)
+                err = restore_assign(thr, errp);
+        if (!err)
+                set_thread_state(thr, any_restoring ? KS_THREAD_ASSIGNED
+                                                    : KS_THREAD_RUNNING);
+        return err;
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque) {
+        ks__thread_t *thr = opaque;
+        ks_error_t *e = NULL;
+        if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+                ks__log(thr->app->conf, KS_LOG_INFO, "REBALANCE",
+                        "%s: assigned %d partitions", thr->client_id,
+                        parts->cnt);
+                if (on_assign(thr, parts, &e))
+                        fail(thr, e);
+                return;
+        }
+        if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+                ks__log(thr->app->conf, KS_LOG_INFO, "REBALANCE",
+                        "%s: revoked %d partitions", thr->client_id,
+                        parts->cnt);
+                set_thread_state(thr, KS_THREAD_STARTING);
+                if (!thr->fatal && !thr->closing && commit_all(thr, &e))
+                        fail(thr, e);
+                close_tasks(thr);
+                rd_kafka_assign(rk, NULL);
+                return;
+        }
+        ks__log(thr->app->conf, KS_LOG_WARNING, "REBALANCE", "%s: %s",
+                thr->client_id, rd_kafka_err2str(err));
+        close_tasks(thr);
+        rd_kafka_assign(rk, NULL);
+}
+
+/* --- processing --------------------------------------------------------- */
+
+static ks_err_t enqueue(ks__thread_t *thr, rd_kafka_message_t *m) {
+        const char *topic = rd_kafka_topic_name(m->rkt);
+        const ks__node_t *src = ks__topology_source_for(thr->app->topo, topic);
+        task_entry_t *te =
+                src ? find_task(thr, src->subtopology, m->partition) : NULL;
+        pqueue_t *q = te ? find_queue(te, topic) : NULL;
+        if (!q) {
+                rd_kafka_message_destroy(m); /* no longer ours */
+                return KS_ERR_NO_ERROR;
+        }
+        if (q->cnt == q->cap) {
+                size_t nc = q->cap ? q->cap * 2 : 64;
+                rd_kafka_message_t **nr = malloc(nc * sizeof(*nr));
+                if (!nr) {
+                        rd_kafka_message_destroy(m);
+                        return KS_ERR_NO_MEMORY;
+                }
+                for (size_t i = 0; i < q->cnt; i++)
+                        nr[i] = q->ring[(q->head + i) % q->cap];
+                free(q->ring);
+                q->ring = nr;
+                q->cap = nc;
+                q->head = 0;
+        }
+        q->ring[(q->head + q->cnt++) % q->cap] = m;
+        if (!q->paused && (int64_t)q->cnt >= thr->buffered_max)
+                pause_resume(thr, te, q, 1);
+        return KS_ERR_NO_ERROR;
+}
+
+static ks_headers_t *headers_of(const rd_kafka_message_t *m) {
+        rd_kafka_headers_t *rh = NULL;
+        if (rd_kafka_message_headers(m, &rh) || !rh)
+                return NULL;
+        ks_headers_t *h = ks_headers_new();
+        const char *name;
+        const void *v;
+        size_t vl;
+        for (size_t i = 0; h && !rd_kafka_header_get_all(rh, i, &name, &v, &vl);
+             i++)
+                ks_headers_add(h, name, v, v ? vl : 0);
+        return h;
+}
+
+/* Process one record of @p te: the queued head with the smallest
+ * timestamp. 0 if the task had none. */
+static int process_one(ks__thread_t *thr, task_entry_t *te, ks_err_t *errp,
+                       ks_error_t **ep) {
+        pqueue_t *best = NULL;
+        int64_t best_ts = 0;
+        for (size_t i = 0; i < te->queue_cnt; i++) {
+                pqueue_t *q = &te->queues[i];
+                if (!q->cnt)
+                        continue;
+                rd_kafka_message_t *h = q->ring[q->head];
+                int64_t ts = rd_kafka_message_timestamp(h, NULL);
+                if (!best || ts < best_ts) {
+                        best = q;
+                        best_ts = ts;
+                }
+        }
+        if (!best)
+                return 0;
+        rd_kafka_message_t *m = best->ring[best->head];
+        best->head = (best->head + 1) % best->cap;
+        best->cnt--;
+        if (best->paused && (int64_t)best->cnt < thr->buffered_max / 2 + 1 &&
+            !te->restoring)
+                pause_resume(thr, te, best, 0);
+        ks_headers_t *h = headers_of(m);
+        *errp = ks__task_process(te->task, best->topic, m->partition, m->offset,
+                                 m->key, m->key_len, m->payload, m->len,
+                                 rd_kafka_message_timestamp(m, NULL), h, ep);
+        ks_headers_destroy(h);
+        rd_kafka_message_destroy(m);
+        __atomic_add_fetch(&thr->processed, 1, __ATOMIC_RELAXED);
+        return 1;
+}
+
+static ks_err_t process_step(ks__thread_t *thr, int *did, ks_error_t **ep) {
+        int n = 0, progress = 1;
+        ks_err_t err = KS_ERR_NO_ERROR;
+        while (progress && n < PROCESS_STEP && !err) {
+                progress = 0;
+                for (size_t i = 0; i < thr->task_cnt && !err; i++) {
+                        task_entry_t *te = &thr->tasks[i];
+                        if (te->restoring)
+                                continue;
+                        if (process_one(thr, te, &err, ep)) {
+                                progress = 1;
+                                n++;
+                        }
+                }
+        }
+        *did = n;
+        return err;
+}
+
+/* --- the thread --------------------------------------------------------- */
+
+static int commit_requested(ks__thread_t *thr) {
+        for (size_t i = 0; i < thr->task_cnt; i++)
+                if (!thr->tasks[i].restoring &&
+                    ks__task_commit_requested(thr->tasks[i].task))
+                        return 1;
+        return 0;
+}
+
+static void *thread_main(void *arg) {
+        ks__thread_t *thr = arg;
+        ks_app_t *app = thr->app;
+        ks_error_t *e = NULL;
+        ks_err_t err = KS_ERR_NO_ERROR;
+        thr->last_commit = ks__now_ms();
+        int busy = 0;
+        while (!__atomic_load_n(&app->stopping, __ATOMIC_SEQ_CST) &&
+               !thr->fatal && !err) {
+                int timeout =
+                        busy || thr->restore_assigned ? 0 : (int)thr->poll_ms;
+                rd_kafka_message_t *m =
+                        rd_kafka_consumer_poll(thr->consumer, timeout);
+                for (int k = 0; m && k < 500 && !err; k++) {
+                        if (m->err) {
+                                if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                                        ks__log(app->conf, KS_LOG_WARNING,
+                                                "CONSUMER", "%s: %s",
+                                                thr->client_id,
+                                                rd_kafka_message_errstr(m));
+                                if (m->err ==
+                                    RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC) {
+                                        failf(thr, KS_ERR_TOPOLOGY,
+                                              "source topic %s: %s",
+                                              m->rkt ? rd_kafka_topic_name(
+                                                               m->rkt)
+                                                     : "?",
+                                              rd_kafka_message_errstr(m));
+                                }
+                                rd_kafka_message_destroy(m);
+                        } else {
+                                err = enqueue(thr, m);
+                        }
+                        m = k + 1 < 500
+                                    ? rd_kafka_consumer_poll(thr->consumer, 0)
+                                    : NULL;
+                }
+                if (m)
+                        rd_kafka_message_destroy(m);
+                if (thr->fatal || err)
+                        break;
+                if (thr->restore_assigned)
+                        err = restore_step(thr, &e);
+                int did = 0;
+                if (!err)
+                        err = process_step(thr, &did, &e);
+                busy = did > 0;
+                int64_t now = ks__wallclock_ms();
+                for (size_t i = 0; !err && i < thr->task_cnt; i++)
+                        if (!thr->tasks[i].restoring)
+                                err = ks__task_punctuate_wall_clock(
+                                        thr->tasks[i].task, now, &e);
+                rd_kafka_poll(thr->producer, 0);
+                if (!err && thr->task_cnt &&
+                    (ks__now_ms() - thr->last_commit >= thr->commit_interval ||
+                     commit_requested(thr)))
+                        err = commit_all(thr, &e);
+                if (!err && thr->task_cnt && !thr->restore_assigned)
+                        set_thread_state(thr, KS_THREAD_RUNNING);
+        }
+        if (err && !thr->fatal)
+                fail(thr, e ? e
+                            : ks__error_new(err, KS_ERROR_F_FATAL,
+                                            "stream thread failed"));
+        else
+                ks_error_destroy(e);
+        set_thread_state(thr, KS_THREAD_STOPPING);
+        if (thr->fatal) {
+                /* Raise the error now; leave without committing. */
+                ks_error_t *f = thr->fatal;
+                thr->fatal = NULL;
+                ks__app_fail(app,
+                             ks__error_new(ks_error_code(f), KS_ERROR_F_FATAL,
+                                           "%s: %s", thr->client_id,
+                                           ks_error_message(f)));
+                ks_error_destroy(f);
+                rd_kafka_flush(thr->producer, 5000);
+                close_tasks(thr);
+                rd_kafka_consumer_close(thr->consumer);
+        } else {
+                /* Commit while the group is stable, and leave only when
+                 * every thread of the app has: a member leaving starts a
+                 * rebalance that would refuse the others' commits. */
+                if (thr->task_cnt && commit_all(thr, &e)) {
+                        fail(thr, e);
+                        e = NULL;
+                }
+                thr->closing = 1;
+                ks__app_thread_committed(app);
+                rd_kafka_consumer_close(thr->consumer);
+                if (thr->fatal) {
+                        ks__app_fail(app, thr->fatal);
+                        thr->fatal = NULL;
+                }
+                close_tasks(thr);
+        }
+        rd_kafka_flush(thr->producer, 5000);
+        set_thread_state(thr, KS_THREAD_DEAD);
+        return NULL;
+}
+
+static rd_kafka_t *make_client(ks__thread_t *thr, rd_kafka_type_t type,
+                               const char *suffix, const char *const *prefixes,
+                               const char *const *settings, ks_error_t **errp) {
+        ks_app_t *app = thr->app;
+        char buf[512], cid[300];
+        rd_kafka_conf_t *c = rd_kafka_conf_new();
+        snprintf(cid, sizeof(cid), "%s-%s", thr->client_id, suffix);
+        const char *base[] = {"bootstrap.servers",
+                              ks_config_get(app->conf, "bootstrap.servers"),
+                              "client.id", cid, NULL};
+        for (int pass = 0; pass < 2; pass++) {
+                const char *const *kv = pass ? settings : base;
+                for (size_t i = 0; kv && kv[i]; i += 2)
+                        if (rd_kafka_conf_set(c, kv[i], kv[i + 1], buf,
+                                              sizeof(buf))) {
+                                rd_kafka_conf_destroy(c);
+                                ks__error_set(errp, KS_ERR_INVALID_CONFIG,
+                                              "%s: %s", kv[i], buf);
+                                return NULL;
+                        }
+        }
+        for (size_t i = 0; prefixes && prefixes[i]; i++)
+                if (ks__rdkafka_conf_apply(app->conf, prefixes[i], c, errp)) {
+                        rd_kafka_conf_destroy(c);
+                        return NULL;
+                }
+        rd_kafka_conf_set_opaque(c, thr);
+        if (type == RD_KAFKA_PRODUCER)
+                rd_kafka_conf_set_dr_msg_cb(c, dr_cb);
+        else if (!strcmp(suffix, "consumer"))
+                rd_kafka_conf_set_rebalance_cb(c, rebalance_cb);
+        rd_kafka_t *rk = rd_kafka_new(type, c, buf, sizeof(buf));
+        if (!rk) {
+                rd_kafka_conf_destroy(c);
+                ks__error_set(errp, KS_ERR_KAFKA, "cannot create the %s: %s",
+                              suffix, buf);
+        }
+        return rk;
+}
+
+static void thread_free(ks__thread_t *thr) {
+        close_tasks(thr);
+        free(thr->tasks);
+        if (thr->restore) {
+                rd_kafka_consumer_close(thr->restore);
+                rd_kafka_destroy(thr->restore);
+        }
+        if (thr->consumer)
+                rd_kafka_destroy(thr->consumer);
+        if (thr->producer)
+                rd_kafka_destroy(thr->producer);
+        for (size_t i = 0; i < thr->pcount_cnt; i++)
+                free(thr->pcounts[i].topic);
+        free(thr->pcounts);
+        ks_error_destroy(thr->send_error);
+        ks_error_destroy(thr->fatal);
+        free(thr);
+}
+
+ks_err_t ks__thread_start(ks_app_t *app, int index, ks__thread_t **thrp,
+                          ks_error_t **errp) {
+        ks__thread_t *thr = calloc(1, sizeof(*thr));
+        if (!thr)
+                return ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
+        thr->app = app;
+        thr->index = index;
+        const char *cid = ks_config_get(app->conf, "client.id");
+        snprintf(thr->client_id, sizeof(thr->client_id), "%s-StreamThread-%d",
+                 cid && *cid ? cid : app->app_id, index + 1);
+        thr->commit_interval = ks__config_commit_interval_ms(app->conf);
+        thr->buffered_max =
+                ks__config_int(app->conf, "buffered.records.per.partition");
+        thr->poll_ms = ks__config_int(app->conf, "poll.ms");
+        thr->prod_continue = ks__config_enum(
+                app->conf, "default.production.exception.handler");
+        const char *consumer_kv[] = {"group.id",
+                                     app->app_id,
+                                     "partition.assignment.strategy",
+                                     "range",
+                                     "enable.auto.commit",
+                                     "false",
+                                     "enable.auto.offset.store",
+                                     "false",
+                                     "auto.offset.reset",
+                                     "earliest",
+                                     NULL};
+        const char *consumer_prefixes[] = {"consumer.", "main.consumer.", NULL};
+        /* librdkafka's assign() needs a group id; this consumer never
+         * subscribes or commits, so it never joins that group. */
+        char restore_group[300];
+        snprintf(restore_group, sizeof(restore_group), "%s-restore",
+                 app->app_id);
+        const char *restore_kv[] = {"group.id",
+                                    restore_group,
+                                    "enable.auto.commit",
+                                    "false",
+                                    "enable.partition.eof",
+                                    "true",
+                                    "auto.offset.reset",
+                                    "earliest",
+                                    NULL};
+        const char *restore_prefixes[] = {"consumer.", "restore.consumer.",
+                                          NULL};
+        const char *producer_kv[] = {"partitioner", "murmur2_random", NULL};
+        const char *producer_prefixes[] = {"producer.", NULL};
+        if (!(thr->producer =
+                      make_client(thr, RD_KAFKA_PRODUCER, "producer",
+                                  producer_prefixes, producer_kv, errp)) ||
+            !(thr->restore =
+                      make_client(thr, RD_KAFKA_CONSUMER, "restore-consumer",
+                                  restore_prefixes, restore_kv, errp)) ||
+            !(thr->consumer =
+                      make_client(thr, RD_KAFKA_CONSUMER, "consumer",
+                                  consumer_prefixes, consumer_kv, errp))) {
+                thread_free(thr);
+                return ks_error_code(errp ? *errp : NULL) ? ks_error_code(*errp)
+                                                          : KS_ERR_KAFKA;
+        }
+        thr->env = (ks__task_env_t){
+                .conf = app->conf,
+                .rocks = app->rocks,
+                .state_dir = app->state_dir,
+                .collector = {coll_send, coll_partition_count, coll_flush, thr,
+                              coll_send_changelog},
+        };
+        /* Subscribe to every source topic. */
+        ks_topology_t *topo = app->topo;
+        rd_kafka_topic_partition_list_t *l =
+                rd_kafka_topic_partition_list_new(4);
+        for (size_t i = 0; i < topo->node_cnt; i++)
+                for (size_t j = 0; topo->nodes[i]->kind == KS_NODE_SOURCE &&
+                                   j < topo->nodes[i]->topic_cnt;
+                     j++)
+                        rd_kafka_topic_partition_list_add(
+                                l, topo->nodes[i]->topics[j],
+                                RD_KAFKA_PARTITION_UA);
+        rd_kafka_resp_err_t e = rd_kafka_subscribe(thr->consumer, l);
+        rd_kafka_topic_partition_list_destroy(l);
+        if (e) {
+                thread_free(thr);
+                return ks__error_set(errp, KS_ERR_KAFKA, "subscribe: %s",
+                                     rd_kafka_err2str(e));
+        }
+        thr->state = KS_THREAD_STARTING;
+        if (pthread_create(&thr->tid, NULL, thread_main, thr)) {
+                thread_free(thr);
+                return ks__error_set(errp, KS_ERR_FATAL,
+                                     "cannot start a stream thread");
+        }
+        *thrp = thr;
+        return KS_ERR_NO_ERROR;
+}
+
+void ks__thread_join(ks__thread_t *thr) {
+        if (!thr)
+                return;
+        pthread_join(thr->tid, NULL);
+        thread_free(thr);
+}
+
+int64_t ks__thread_metric(const ks__thread_t *thr, const char *name) {
+        static const char *const names[] = {
+                "process-total", "dropped-records", "restored-records",
+                "commit-total",  "tasks",           NULL};
+        int known = 0;
+        for (size_t i = 0; names[i]; i++)
+                known |= !strcmp(names[i], name);
+        if (!known)
+                return -1;
+        if (!thr)
+                return 0;
+        ks__thread_t *t = (ks__thread_t *)thr;
+        if (!strcmp(name, "process-total"))
+                return __atomic_load_n(&t->processed, __ATOMIC_RELAXED);
+        if (!strcmp(name, "restored-records"))
+                return __atomic_load_n(&t->restored, __ATOMIC_RELAXED);
+        if (!strcmp(name, "commit-total"))
+                return __atomic_load_n(&t->commits, __ATOMIC_RELAXED);
+        if (!strcmp(name, "dropped-records"))
+                return __atomic_load_n(&t->dropped_base, __ATOMIC_RELAXED);
+        return (int64_t)__atomic_load_n(&t->task_cnt, __ATOMIC_RELAXED);
+}

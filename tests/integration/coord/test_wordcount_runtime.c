@@ -1,0 +1,367 @@
+/* The runtime on a broker (KS_TEST_BROKER: mock or kafka): word count with
+ * RocksDB stores and changelogs, checked word by word against an
+ * independent count; restore from the changelog into an empty state
+ * directory, and from a local checkpoint (nothing to replay); start-up
+ * errors that name the problem. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "kst_broker.h"
+#include "ks_test.h"
+#include "wordcount_topology.h"
+
+#define PARTITIONS 3
+#define VOCAB      40
+
+typedef struct {
+        kst_broker_t *broker;
+        char *in, *words_topic, *out, *app_id;
+        /* Independent count. */
+        char *words[VOCAB];
+        int64_t expect[VOCAB];
+        int64_t total_words;
+        unsigned seed;
+} fixture_t;
+
+static int setup(void **state) {
+        fixture_t *f = calloc(1, sizeof(*f));
+        f->broker = kst_broker_get(NULL, 3);
+        f->in = kst_unique_name("wc-in");
+        f->out = kst_unique_name("wc-out");
+        f->words_topic = kst_unique_name("wc-words");
+        f->app_id = kst_unique_name("wc-app");
+        f->seed = 12345;
+        for (int i = 0; i < VOCAB; i++)
+                if (asprintf(&f->words[i], "w%02d", i) < 0)
+                        fail();
+        kst_broker_create_topic(f->broker, f->in, PARTITIONS, NULL);
+        kst_broker_create_topic(f->broker, f->out, PARTITIONS, NULL);
+        kst_broker_create_topic(f->broker, f->words_topic, PARTITIONS, NULL);
+        if (kst_broker_is_mock(f->broker)) {
+                /* The mock does not answer CreateTopics: make the
+                 * changelog the topology lists. */
+                ks_error_t *e = NULL;
+                ks_topology_t *t = wordcount_topology_on(
+                        f->in, f->words_topic, f->out, KS_STORE_ROCKSDB, &e);
+                KST_OK_E(ks_topology_build(t, &e));
+                assert_int_equal(ks_topology_internal_topic_count(t), 1);
+                char name[512];
+                KST_OK(ks_topology_internal_topic(t, f->app_id, 0, name,
+                                                  sizeof(name), NULL));
+                kst_broker_create_topic(f->broker, name, PARTITIONS, NULL);
+                ks_topology_destroy(t);
+        }
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state) {
+        fixture_t *f = *state;
+        for (int i = 0; i < VOCAB; i++)
+                free(f->words[i]);
+        kst_broker_destroy(f->broker);
+        free(f->in);
+        free(f->out);
+        free(f->words_topic);
+        free(f->app_id);
+        free(f);
+        return 0;
+}
+
+static rd_kafka_t *client(fixture_t *f, rd_kafka_type_t type) {
+        char err[256];
+        rd_kafka_conf_t *c = rd_kafka_conf_new();
+        rd_kafka_conf_set(c, "bootstrap.servers",
+                          kst_broker_bootstrap(f->broker), err, sizeof(err));
+        if (type == RD_KAFKA_CONSUMER) {
+                rd_kafka_conf_set(c, "group.id", "unused", err, sizeof(err));
+                rd_kafka_conf_set(c, "enable.auto.commit", "false", err,
+                                  sizeof(err));
+        }
+        rd_kafka_t *rk = rd_kafka_new(type, c, err, sizeof(err));
+        if (!rk)
+                fail_msg("%s", err);
+        return rk;
+}
+
+/* Produce @p lines lines of random words and count them. */
+static void produce_lines(fixture_t *f, int lines) {
+        rd_kafka_t *p = client(f, RD_KAFKA_PRODUCER);
+        for (int l = 0; l < lines; l++) {
+                char line[256] = "";
+                int n = 1 + (int)((f->seed = f->seed * 1103515245u + 12345u) >>
+                                  16) %
+                                    6;
+                for (int w = 0; w < n; w++) {
+                        f->seed = f->seed * 1103515245u + 12345u;
+                        int wi = (int)((f->seed >> 16) % VOCAB);
+                        strcat(line, w ? " " : "");
+                        /* Mixed case and punctuation: the topology
+                         * lower-cases and splits on non-alphanumerics. */
+                        char word[8];
+                        snprintf(word, sizeof(word), "%s", f->words[wi]);
+                        if (w % 2)
+                                word[0] = (char)toupper(word[0]);
+                        strcat(line, word);
+                        strcat(line, w % 3 == 2 ? "," : "");
+                        f->expect[wi]++;
+                        f->total_words++;
+                }
+                rd_kafka_resp_err_t e = rd_kafka_producev(
+                        p, RD_KAFKA_V_TOPIC(f->in),
+                        RD_KAFKA_V_VALUE(line, strlen(line)),
+                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                        RD_KAFKA_V_END);
+                if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                        rd_kafka_poll(p, 100);
+                        l--;
+                        continue;
+                }
+                assert_int_equal(e, 0);
+        }
+        assert_int_equal(rd_kafka_flush(p, 30000), 0);
+        rd_kafka_destroy(p);
+}
+
+/* Read the output topic until it holds @p want records (deadline 60 s);
+ * check that the last count per word is the independent count. */
+static void check_output(fixture_t *f, int64_t want) {
+        rd_kafka_t *c = client(f, RD_KAFKA_CONSUMER);
+        rd_kafka_topic_partition_list_t *l =
+                rd_kafka_topic_partition_list_new(PARTITIONS);
+        for (int p = 0; p < PARTITIONS; p++)
+                rd_kafka_topic_partition_list_add(l, f->out, p)->offset =
+                        RD_KAFKA_OFFSET_BEGINNING;
+        assert_int_equal(rd_kafka_assign(c, l), 0);
+        rd_kafka_topic_partition_list_destroy(l);
+        int64_t last[VOCAB], got = 0;
+        memset(last, 0, sizeof(last));
+        int64_t deadline = kst_now_ms() + 60000;
+        while (got < want) {
+                if (kst_now_ms() > deadline)
+                        fail_msg("only %lld of %lld output records after "
+                                 "60 s",
+                                 (long long)got, (long long)want);
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 200);
+                if (!m)
+                        continue;
+                if (m->err) {
+                        rd_kafka_message_destroy(m);
+                        continue;
+                }
+                got++;
+                int wi = -1;
+                for (int i = 0; i < VOCAB; i++)
+                        if (m->key_len == strlen(f->words[i]) &&
+                            !memcmp(m->key, f->words[i], m->key_len))
+                                wi = i;
+                if (wi < 0)
+                        fail_msg("unexpected word %.*s", (int)m->key_len,
+                                 (const char *)m->key);
+                int64_t v;
+                KST_OK(ks_int64_decode(m->payload, m->len, &v, NULL));
+                /* Within a partition, counts of a word only grow by 1. */
+                if (v > last[wi] + 1 && last[wi])
+                        fail_msg("word %s jumps from %lld to %lld at "
+                                 "partition %d offset %lld",
+                                 f->words[wi], (long long)last[wi],
+                                 (long long)v, (int)m->partition,
+                                 (long long)m->offset);
+                last[wi] = v;
+                rd_kafka_message_destroy(m);
+        }
+        int64_t total = 0;
+        for (int p = 0; p < PARTITIONS; p++) {
+                int64_t lo, hi;
+                assert_int_equal(rd_kafka_query_watermark_offsets(
+                                         c, f->out, p, &lo, &hi, 10000),
+                                 0);
+                total += hi - lo;
+        }
+        for (int i = 0; i < VOCAB; i++)
+                if (last[i] != f->expect[i])
+                        fail_msg("word %s: output says %lld, input has %lld "
+                                 "(output topic: %lld records, expected "
+                                 "%lld)",
+                                 f->words[i], (long long)last[i],
+                                 (long long)f->expect[i], (long long)total,
+                                 (long long)want);
+        rd_kafka_destroy(c);
+}
+
+typedef struct {
+        int64_t restored, ends;
+} restore_count_t;
+
+static void on_restore(void *opaque, ks_restore_phase_t phase,
+                       const char *store, const char *topic, int32_t p,
+                       int64_t start, int64_t end, int64_t restored) {
+        restore_count_t *rc = opaque;
+        if (phase == KS_RESTORE_END) {
+                __atomic_add_fetch(&rc->restored, restored, __ATOMIC_SEQ_CST);
+                __atomic_add_fetch(&rc->ends, 1, __ATOMIC_SEQ_CST);
+        }
+}
+
+static ks_app_t *start_app(fixture_t *f, const char *state_dir, int threads,
+                           restore_count_t *rc) {
+        ks_error_t *e = NULL;
+        ks_config_t *c = kst_config(f->app_id);
+        kst_set(c, "bootstrap.servers", kst_broker_bootstrap(f->broker));
+        kst_set(c, "state.dir", state_dir);
+        kst_set(c, "commit.interval.ms", "200");
+        char n[16];
+        snprintf(n, sizeof(n), "%d", threads);
+        kst_set(c, "num.stream.threads", n);
+        kst_set(c, "consumer.session.timeout.ms", "6000");
+        ks_topology_t *t = wordcount_topology_on(f->in, f->words_topic, f->out,
+                                                 KS_STORE_ROCKSDB, &e);
+        assert_non_null(t);
+        ks_app_t *app = ks_app_new(t, c, &e);
+        assert_non_null(app);
+        ks_topology_destroy(t);
+        ks_config_destroy(c);
+        if (rc)
+                ks_app_set_restore_listener(app, on_restore, rc);
+        KST_OK_E(ks_app_start(app, &e));
+        return app;
+}
+
+static void wait_processed(ks_app_t *app, int64_t n) {
+        int64_t deadline = kst_now_ms() + 60000;
+        while (ks_app_metric(app, "process-total") < n) {
+                if (ks_app_state(app) == KS_APP_ERROR)
+                        fail_msg("app failed: %s",
+                                 ks_error_message(ks_app_error(app)));
+                if (kst_now_ms() > deadline)
+                        fail_msg("processed %lld of %lld in 60 s",
+                                 (long long)ks_app_metric(app, "process-total"),
+                                 (long long)n);
+                ks_app_wait_state(app, KS_APP_ERROR, 50);
+        }
+}
+
+static void wait_running(ks_app_t *app) {
+        if (!ks_app_wait_state(app, KS_APP_RUNNING, 60000))
+                fail_msg("app is %s, not RUNNING: %s",
+                         ks_app_state_name(ks_app_state(app)),
+                         ks_app_error(app) ? ks_error_message(ks_app_error(app))
+                                           : "no error");
+}
+
+static char *subdir(const char *name) {
+        char *d;
+        if (asprintf(&d, "%s/%s", kst_tmpdir(), name) < 0)
+                fail();
+        return d;
+}
+
+static void test_wordcount_restore(void **state) {
+        fixture_t *f = *state;
+        char *dir1 = subdir("instance-1"), *dir2 = subdir("instance-2");
+        produce_lines(f, 300);
+        int64_t lines = 300;
+        /* Two threads on one instance. */
+        ks_app_t *app = start_app(f, dir1, 2, NULL);
+        wait_running(app);
+        wait_processed(app, lines);
+        check_output(f, f->total_words);
+        KST_OK(ks_app_close(app, 60000));
+        assert_int_equal(ks_app_state(app), KS_APP_NOT_RUNNING);
+        if (ks_app_error(app))
+                fail_msg("close: %s", ks_error_message(ks_app_error(app)));
+        ks_app_destroy(app);
+        int64_t words_before = f->total_words;
+
+        /* A new instance with an empty state directory restores every
+         * changelog record (one per word), then counts on from there. */
+        restore_count_t rc = {0, 0};
+        app = start_app(f, dir2, 1, &rc);
+        wait_running(app);
+        assert_int_equal(__atomic_load_n(&rc.restored, __ATOMIC_SEQ_CST),
+                         words_before);
+        produce_lines(f, 100);
+        lines += 100;
+        wait_processed(app, 100);
+        check_output(f, f->total_words);
+        KST_OK(ks_app_close(app, 60000));
+        ks_app_destroy(app);
+
+        /* Restarted on the same directory: the checkpoint is current, so
+         * nothing is replayed. */
+        restore_count_t rc2 = {0, 0};
+        app = start_app(f, dir2, 1, &rc2);
+        wait_running(app);
+        assert_int_equal(__atomic_load_n(&rc2.restored, __ATOMIC_SEQ_CST), 0);
+        produce_lines(f, 50);
+        wait_processed(app, 50);
+        check_output(f, f->total_words);
+        KST_OK(ks_app_close(app, 60000));
+        ks_app_destroy(app);
+        free(dir1);
+        free(dir2);
+}
+
+static void test_startup_errors(void **state) {
+        fixture_t *f = *state;
+        ks_error_t *e = NULL;
+        /* A source topic that does not exist. */
+        char *ghost = kst_unique_name("ghost");
+        ks_config_t *c = kst_config(f->app_id);
+        kst_set(c, "bootstrap.servers", kst_broker_bootstrap(f->broker));
+        ks_topology_t *t = wordcount_topology_on(ghost, f->words_topic, f->out,
+                                                 KS_STORE_ROCKSDB, &e);
+        ks_app_t *app = ks_app_new(t, c, &e);
+        int64_t t0 = kst_now_ms();
+        KST_ASSERT_ERROR(ks_app_start(app, &e), e, KS_ERR_TOPOLOGY, ghost,
+                         "do not exist");
+        assert_int_equal(ks_app_state(app), KS_APP_ERROR);
+        assert_non_null(strstr(ks_error_message(ks_app_error(app)), ghost));
+        KST_OK(ks_app_close(app, 5000));
+        assert_true(kst_now_ms() - t0 < 15000);
+        ks_app_destroy(app);
+        ks_topology_destroy(t);
+        /* Co-partitioning: two sources of one sub-topology with different
+         * partition counts. */
+        char *other = kst_unique_name("wc-other");
+        kst_broker_create_topic(f->broker, other, PARTITIONS + 1, NULL);
+        t = ks_topology_new();
+        const char *topics[] = {f->in, other};
+        KST_OK_E(ks_topology_add_source(t, "src", topics, 2, NULL, NULL, &e));
+        KST_OK_E(ks_topology_add_sink(t, "sink", f->out, NULL, NULL,
+                                      (const char *[]){"src"}, 1, &e));
+        app = ks_app_new(t, c, &e);
+        KST_ASSERT_ERROR(ks_app_start(app, &e), e, KS_ERR_TOPOLOGY,
+                         "co-partitioning", f->in, other);
+        ks_app_destroy(app);
+        ks_topology_destroy(t);
+        /* No broker at the bootstrap address. */
+        kst_set(c, "bootstrap.servers", "127.0.0.1:1");
+        t = wordcount_topology_on(f->in, f->words_topic, f->out,
+                                  KS_STORE_ROCKSDB, &e);
+        app = ks_app_new(t, c, &e);
+        t0 = kst_now_ms();
+        KST_ASSERT_ERROR(ks_app_start(app, &e), e, KS_ERR_KAFKA,
+                         "bootstrap.servers 127.0.0.1:1");
+        KST_OK(ks_app_close(app, 5000));
+        assert_true(kst_now_ms() - t0 < 20000);
+        ks_app_destroy(app);
+        ks_topology_destroy(t);
+        ks_config_destroy(c);
+        free(ghost);
+        free(other);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_wordcount_restore, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_startup_errors, setup,
+                                                teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
