@@ -42,6 +42,7 @@ static const key_def_t keys[] = {
         {"bootstrap.servers", T_STRING, "", 0, 0, NULL},
         {"client.id", T_STRING, "", 0, 0, NULL},
         {"application.server", T_STRING, "", 0, 0, NULL},
+        {"instance.id", T_STRING, "", 0, 0, NULL},
         {"state.dir", T_STRING, "/tmp/kafka-streams", 0, 0, NULL},
         {"num.stream.threads", T_INT, "1", 1, 1024, NULL},
         {"num.standby.replicas", T_INT, "0", 0, 64, NULL},

@@ -4,6 +4,9 @@
 #include "coord_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
@@ -188,6 +191,7 @@ ks_app_t *ks_app_new(ks_topology_t *topo, const ks_config_t *conf,
         pthread_mutex_init(&app->lock, NULL);
         pthread_cond_init(&app->cond, NULL);
         app->state = KS_APP_CREATED;
+        app->lock_fd = -1;
         app->topo = ks__topology_ref(topo);
         app->conf = ks_config_dup(conf);
         if (!app->conf) {
@@ -461,6 +465,35 @@ static ks_err_t check_cluster(ks_app_t *app, ks_error_t **errp) {
         return err;
 }
 
+/* One instance per state directory: a second one on the same machine would
+ * share (and corrupt) the task directories. */
+static ks_err_t lock_state_dir(ks_app_t *app, ks_error_t **errp) {
+        size_t n = strlen(app->state_dir) + 8;
+        char *path = malloc(n);
+        if (!path)
+                return ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
+        snprintf(path, n, "%s/.lock", app->state_dir);
+        app->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        int e = app->lock_fd < 0 ? errno : 0;
+        free(path);
+        if (!e && flock(app->lock_fd, LOCK_EX | LOCK_NB))
+                e = errno;
+        if (!e)
+                return KS_ERR_NO_ERROR;
+        if (app->lock_fd >= 0)
+                close(app->lock_fd);
+        app->lock_fd = -1;
+        if (e == EWOULDBLOCK)
+                return ks__error_set(errp, KS_ERR_STATE,
+                                     "state directory %s is in use by another "
+                                     "instance of application %s (give each "
+                                     "instance its own state.dir)",
+                                     app->state_dir, app->app_id);
+        return ks__error_set(errp, KS_ERR_IO,
+                             "cannot lock state directory %s: %s",
+                             app->state_dir, strerror(e));
+}
+
 ks_err_t ks_app_start(ks_app_t *app, ks_error_t **errp) {
         if (!app)
                 return KS_ERR_INVALID_ARG;
@@ -473,6 +506,8 @@ ks_err_t ks_app_start(ks_app_t *app, ks_error_t **errp) {
                                      ks_app_state_name(st));
         ks_error_t *e = NULL;
         ks_err_t err = ks__mkdirs(app->state_dir, &e);
+        if (!err)
+                err = lock_state_dir(app, &e);
         if (!err)
                 err = check_cluster(app, &e);
         int n = (int)ks__config_int(app->conf, "num.stream.threads");
@@ -547,6 +582,8 @@ void ks_app_destroy(ks_app_t *app) {
         for (int i = 0; i < app->thread_cnt; i++)
                 ks__thread_join(app->threads[i]);
         free(app->threads);
+        if (app->lock_fd >= 0)
+                close(app->lock_fd);
         ks__rocks_env_destroy(app->rocks);
         ks_error_destroy(app->error);
         free(app->state_dir);

@@ -34,6 +34,7 @@ struct ks_app_s {
         ks_config_t *conf;
         const char *app_id; /* in conf */
         char *state_dir;    /* <state.dir>/<application.id> */
+        int lock_fd;        /* flock()ed <state_dir>/.lock, or -1 */
         ks__rocks_env_t *rocks;
 
         pthread_mutex_t lock;

@@ -918,6 +918,11 @@ ks_err_t ks__thread_start(ks_app_t *app, int index, ks__thread_t **thrp,
         thr->poll_ms = ks__config_int(app->conf, "poll.ms");
         thr->prod_continue = ks__config_enum(
                 app->conf, "default.production.exception.handler");
+        /* Static membership: a stable id per instance and thread. */
+        const char *iid = ks_config_get(app->conf, "instance.id");
+        char static_id[300] = "";
+        if (iid && *iid)
+                snprintf(static_id, sizeof(static_id), "%s-%d", iid, index + 1);
         const char *consumer_kv[] = {"group.id",
                                      app->app_id,
                                      "partition.assignment.strategy",
@@ -928,6 +933,8 @@ ks_err_t ks__thread_start(ks_app_t *app, int index, ks__thread_t **thrp,
                                      "false",
                                      "auto.offset.reset",
                                      "earliest",
+                                     *static_id ? "group.instance.id" : NULL,
+                                     static_id,
                                      NULL};
         const char *consumer_prefixes[] = {"consumer.", "main.consumer.", NULL};
         /* librdkafka's assign() needs a group id; this consumer never

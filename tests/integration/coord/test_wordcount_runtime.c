@@ -306,6 +306,56 @@ static void test_wordcount_restore(void **state) {
         free(dir2);
 }
 
+/* One instance per state directory; a corrupt local store is wiped and
+ * rebuilt from its changelog, and the counts stay exact. */
+static void test_state_dir_lock_and_corruption(void **state) {
+        fixture_t *f = *state;
+        char *dir = subdir("instance-locked");
+        produce_lines(f, 200);
+        ks_app_t *app = start_app(f, dir, 1, NULL);
+        wait_running(app);
+        wait_processed(app, 200);
+        /* A second instance on the same directory is refused. */
+        ks_error_t *e = NULL;
+        ks_config_t *c = kst_config(f->app_id);
+        kst_set(c, "bootstrap.servers", kst_broker_bootstrap(f->broker));
+        kst_set(c, "state.dir", dir);
+        ks_topology_t *t = wordcount_topology_on(f->in, f->words_topic, f->out,
+                                                 KS_STORE_ROCKSDB, &e);
+        ks_app_t *second = ks_app_new(t, c, &e);
+        KST_ASSERT_ERROR(ks_app_start(second, &e), e, KS_ERR_STATE, dir,
+                         "in use by another instance");
+        ks_app_destroy(second);
+        ks_topology_destroy(t);
+        ks_config_destroy(c);
+        check_output(f, f->total_words);
+        KST_OK(ks_app_close(app, 60000));
+        ks_app_destroy(app);
+
+        /* Overwrite every file of every task's RocksDB with garbage. */
+        char cmd[2048];
+        snprintf(cmd, sizeof(cmd),
+                 "n=0; for x in '%s'/'%s'/*/rocksdb/*; do [ -f \"$x\" ] && "
+                 "printf garbage > \"$x\" && n=$((n+1)); done; [ $n -gt 0 ]",
+                 dir, f->app_id);
+        assert_int_equal(system(cmd), 0);
+        kst_log_clear();
+        restore_count_t rc = {0, 0};
+        app = start_app(f, dir, 1, &rc);
+        wait_running(app);
+        assert_true(kst_log_contains("wiping the local state and restoring "
+                                     "it from the changelogs"));
+        /* Every changelog record (one per word) came back. */
+        assert_int_equal(__atomic_load_n(&rc.restored, __ATOMIC_SEQ_CST),
+                         f->total_words);
+        produce_lines(f, 50);
+        wait_processed(app, 50);
+        check_output(f, f->total_words);
+        KST_OK(ks_app_close(app, 60000));
+        ks_app_destroy(app);
+        free(dir);
+}
+
 static void test_startup_errors(void **state) {
         fixture_t *f = *state;
         ks_error_t *e = NULL;
@@ -360,6 +410,8 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_wordcount_restore, setup,
                                                 teardown),
+                cmocka_unit_test_setup_teardown(
+                        test_state_dir_lock_and_corruption, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_startup_errors, setup,
                                                 teardown),
         };
