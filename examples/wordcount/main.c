@@ -1,222 +1,36 @@
-/* Word count demo: runs the Processor API word count over generated text
- * under the topology test driver, prints the topology and the top words, and
- * checks every final count against an independent count of the same text.
+/* Word count demos.
  *
- *   wordcount [--lines N] [--seed S] [--in-memory]
+ *   wordcount [--bootstrap-servers B] [--lines N] [--seed S]
+ *             [--partitions P]
+ *       the failover demo: three instances on Kafka (the embedded broker
+ *       when no bootstrap servers are given), one killed mid-run, final
+ *       counts checked against an independent count;
+ *   wordcount --test-driver [--lines N] [--seed S] [--in-memory]
+ *       the same topology under the topology test driver, no broker;
+ *   wordcount --instance ...
+ *       one instance (the failover demo starts three).
  *
- * Exit status 0 when every count matches, 1 otherwise. */
-#include <ctype.h>
-#include <inttypes.h>
+ * Exit status 0 when every final count matches. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "wordcount_topology.h"
-
-static const char *vocabulary[] = {
-        "kafka",  "stream",  "table",     "state",  "store",  "task",
-        "commit", "offset",  "topic",     "record", "window", "join",
-        "count",  "rocksdb", "the",       "a",      "of",     "and",
-        "to",     "in",      "exactly",   "once",   "C",      "Library",
-        "fast",   "log",     "changelog",
-};
-#define VOCAB (sizeof(vocabulary) / sizeof(vocabulary[0]))
-
-typedef struct {
-        char word[64];
-        int64_t count;
-} entry_t;
-
-static int cmp_entry(const void *a, const void *b) {
-        return strcmp(((const entry_t *)a)->word, ((const entry_t *)b)->word);
-}
-
-static int cmp_count_desc(const void *a, const void *b) {
-        const entry_t *x = a, *y = b;
-        if (x->count != y->count)
-                return x->count < y->count ? 1 : -1;
-        return strcmp(x->word, y->word);
-}
-
-static uint64_t rng_next(uint64_t *s) {
-        *s ^= *s << 13;
-        *s ^= *s >> 7;
-        *s ^= *s << 17;
-        return *s;
-}
-
-/* The reference: every word of every line, lower-cased and sorted, counted
- * by runs. Independent of the topology's store and processors. */
-static entry_t *reference_counts(char **lines, size_t n, size_t *distinct) {
-        size_t cap = 1024, cnt = 0;
-        entry_t *all = malloc(cap * sizeof(*all));
-        for (size_t i = 0; i < n; i++) {
-                const char *p = lines[i];
-                while (*p) {
-                        while (*p && !isalnum((unsigned char)*p))
-                                p++;
-                        size_t wl = 0;
-                        char w[64];
-                        while (isalnum((unsigned char)p[wl]) && wl < 63) {
-                                w[wl] = (char)tolower((unsigned char)p[wl]);
-                                wl++;
-                        }
-                        if (!wl)
-                                break;
-                        p += wl;
-                        w[wl] = 0;
-                        if (cnt == cap)
-                                all = realloc(all, (cap *= 2) * sizeof(*all));
-                        snprintf(all[cnt].word, sizeof(all[cnt].word), "%s", w);
-                        all[cnt++].count = 1;
-                }
-        }
-        qsort(all, cnt, sizeof(*all), cmp_entry);
-        size_t out = 0;
-        for (size_t i = 0; i < cnt; i++) {
-                if (out && !strcmp(all[out - 1].word, all[i].word))
-                        all[out - 1].count++;
-                else
-                        all[out++] = all[i];
-        }
-        *distinct = out;
-        return all;
-}
+#include "demo.h"
 
 int main(int argc, char **argv) {
-        size_t nlines = 20000;
-        uint64_t seed = 42;
-        ks_store_backend_t backend = KS_STORE_ROCKSDB;
         for (int i = 1; i < argc; i++) {
-                if (!strcmp(argv[i], "--lines") && i + 1 < argc)
-                        nlines = strtoull(argv[++i], NULL, 10);
-                else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
-                        seed = strtoull(argv[++i], NULL, 10) | 1;
-                else if (!strcmp(argv[i], "--in-memory"))
-                        backend = KS_STORE_IN_MEMORY;
-                else {
-                        fprintf(stderr,
-                                "usage: %s [--lines N] [--seed S] "
-                                "[--in-memory]\n",
-                                argv[0]);
-                        return 2;
-                }
+                if (!strcmp(argv[i], "--test-driver"))
+                        return driver_demo(argc, argv);
+                if (!strcmp(argv[i], "--instance"))
+                        return run_instance(argc, argv);
         }
-
-        ks_error_t *err = NULL;
-        ks_topology_t *topo = wordcount_topology(backend, &err);
-        if (!topo) {
-                fprintf(stderr, "topology: %s\n", ks_error_message(err));
+        /* Instances are this program again: find its path. */
+        char self[4096];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n <= 0) {
+                perror("readlink /proc/self/exe");
                 return 1;
         }
-        char *desc = NULL;
-        if (ks_topology_describe(topo, &desc, &err)) {
-                fprintf(stderr, "describe: %s\n", ks_error_message(err));
-                return 1;
-        }
-        printf("kstreams-c %s word count\n%s", ks_version_str(), desc);
-        ks_free(desc);
-
-        ks_config_t *conf = ks_config_new();
-        char dir[] = "/tmp/kstreams-wordcount-XXXXXX";
-        if (!mkdtemp(dir) ||
-            ks_config_set(conf, "application.id", "wordcount", &err) ||
-            ks_config_set(conf, "state.dir", dir, &err)) {
-                fprintf(stderr, "config: %s\n", ks_error_message(err));
-                return 1;
-        }
-        ks_test_driver_t *drv = ks_test_driver_new(topo, conf, 0, &err);
-        if (!drv) {
-                fprintf(stderr, "driver: %s\n", ks_error_message(err));
-                return 1;
-        }
-
-        /* Generate the input text. */
-        char **lines = calloc(nlines, sizeof(char *));
-        uint64_t s = seed;
-        for (size_t i = 0; i < nlines; i++) {
-                char buf[512];
-                size_t len = 0;
-                int words = 1 + (int)(rng_next(&s) % 12);
-                for (int w = 0; w < words; w++)
-                        len += (size_t)snprintf(
-                                buf + len, sizeof(buf) - len, "%s%s",
-                                w ? (rng_next(&s) % 5 ? " " : ", ") : "",
-                                vocabulary[rng_next(&s) % VOCAB]);
-                lines[i] = strdup(buf);
-        }
-
-        /* Process, keeping the last count emitted per word. */
-        size_t distinct;
-        entry_t *want = reference_counts(lines, nlines, &distinct);
-        entry_t *got = calloc(distinct, sizeof(*got));
-        memcpy(got, want, distinct * sizeof(*got));
-        for (size_t i = 0; i < distinct; i++)
-                got[i].count = 0;
-        size_t outputs = 0, words_total = 0;
-        for (size_t i = 0; i < nlines; i++) {
-                if (ks_test_driver_pipe(drv, WORDCOUNT_INPUT, NULL, 0, lines[i],
-                                        strlen(lines[i]), (int64_t)i, NULL,
-                                        &err)) {
-                        fprintf(stderr, "pipe: %s\n", ks_error_message(err));
-                        return 1;
-                }
-                ks_test_record_t *r;
-                while ((r = ks_test_driver_read_output(drv,
-                                                       WORDCOUNT_OUTPUT))) {
-                        size_t kl, vl;
-                        const char *k = ks_test_record_key(r, &kl);
-                        const void *v = ks_test_record_value(r, &vl);
-                        entry_t key = {0};
-                        snprintf(key.word, sizeof(key.word), "%.*s", (int)kl,
-                                 k);
-                        entry_t *e = bsearch(&key, got, distinct, sizeof(*got),
-                                             cmp_entry);
-                        int64_t n;
-                        if (!e || ks_int64_decode(v, vl, &n, NULL) ||
-                            n != e->count + 1) {
-                                fprintf(stderr,
-                                        "unexpected output for \"%s\"\n",
-                                        key.word);
-                                return 1;
-                        }
-                        e->count = n;
-                        outputs++;
-                        ks_test_record_destroy(r);
-                }
-        }
-        for (size_t i = 0; i < distinct; i++)
-                words_total += (size_t)want[i].count;
-
-        int mismatches = 0;
-        for (size_t i = 0; i < distinct; i++) {
-                if (got[i].count != want[i].count) {
-                        fprintf(stderr,
-                                "MISMATCH %s: %" PRId64 " counted, %" PRId64
-                                " expected\n",
-                                got[i].word, got[i].count, want[i].count);
-                        mismatches++;
-                }
-        }
-        qsort(got, distinct, sizeof(*got), cmp_count_desc);
-        printf("\n%zu lines, %zu words, %zu distinct, %zu output records\n",
-               nlines, words_total, distinct, outputs);
-        printf("top words:\n");
-        for (size_t i = 0; i < distinct && i < 10; i++)
-                printf("  %-12s %" PRId64 "\n", got[i].word, got[i].count);
-        printf("%s: %zu of %zu final counts equal the independent count\n",
-               mismatches ? "FAILED" : "OK", distinct - (size_t)mismatches,
-               distinct);
-
-        for (size_t i = 0; i < nlines; i++)
-                free(lines[i]);
-        free(lines);
-        free(want);
-        free(got);
-        ks_test_driver_destroy(drv);
-        ks_topology_destroy(topo);
-        ks_config_destroy(conf);
-        rmdir(dir);
-        return mismatches ? 1 : 0;
+        self[n] = '\0';
+        return failover_demo(argc, argv, self);
 }

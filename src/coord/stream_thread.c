@@ -20,6 +20,7 @@
 
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,17 @@
 #define PROCESS_STEP     1000  /* records processed between polls */
 #define FLUSH_TIMEOUT_MS 60000
 
+/* Records to topics the app reads itself (re-keyed "through" topics) carry
+ * their origin, so that the reading task can drop the duplicates a replay
+ * upstream produces (see ks__origin_t). */
+#define ORIGIN_HEADER "__ks_origin"
+#define ORIGIN_LEN    20
+
+/* Committed offsets carry the task's changelog positions and origin
+ * high-water marks in their metadata: "ks1;c<store>=<offset>;...;
+ * h<topic>.<partition>=<offset>.<seq>;..." */
+#define META_MAGIC "ks1"
+
 /* Queued input of one source partition of a task. */
 typedef struct {
         const char *topic; /* the source node's */
@@ -41,12 +53,26 @@ typedef struct {
         int paused;
 } pqueue_t;
 
-/* A changelog partition being restored. */
+/* A changelog partition being restored: [start, end) is replayed; when
+ * the committed state ends before the changelog does, [end, junk_end)
+ * holds changes that were logged but never committed: their keys are
+ * collected and logged again with the restored values (compensation). */
 typedef struct {
         size_t store;
         int64_t start, end, restored, batch;
+        int64_t junk_end; /* > end: compensate [end, junk_end) */
+        int compensating;
+        char **keys;
+        size_t *key_lens, key_cnt, key_cap;
         int done;
 } restoring_t;
+
+/* Highest origin seen per upstream input partition (see ORIGIN_HEADER). */
+typedef struct {
+        int32_t topic_index, partition;
+        int64_t offset;
+        int32_t seq;
+} hwm_t;
 
 typedef struct {
         ks__task_t *task;
@@ -54,7 +80,11 @@ typedef struct {
         pqueue_t *queues;
         size_t queue_cnt;
         restoring_t *rs; /* per store */
+        int64_t *limits; /* per store: committed changelog position, -1 */
         int restoring;   /* stores left to restore */
+        hwm_t *hwms;
+        size_t hwm_cnt;
+        int committed; /* some input partition has a committed offset */
 } task_entry_t;
 
 typedef struct {
@@ -81,7 +111,8 @@ struct ks__thread_s {
         pcount_t *pcounts;
         size_t pcount_cnt;
         /* counters, atomic */
-        int64_t processed, dropped_base, restored, commits, send_failures;
+        int64_t processed, dropped_base, restored, commits, send_failures,
+                duplicates;
 };
 
 static void set_thread_state(ks__thread_t *thr, ks__thread_state_t st) {
@@ -143,11 +174,21 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
 static ks_err_t produce(ks__thread_t *thr, const char *topic, int32_t partition,
                         const void *key, size_t klen, const void *value,
                         size_t vlen, int64_t ts, const ks_headers_t *hdrs,
-                        int64_t *slot, ks_error_t **errp) {
+                        const ks__origin_t *origin, int64_t *slot,
+                        ks_error_t **errp) {
         rd_kafka_headers_t *rh = NULL;
         size_t hc = hdrs ? ks_headers_count(hdrs) : 0;
-        if (hc) {
-                rh = rd_kafka_headers_new(hc);
+        if (hc || origin) {
+                rh = rd_kafka_headers_new(hc + 1);
+                if (origin) {
+                        uint8_t o[ORIGIN_LEN];
+                        ks__be32_put(o, (uint32_t)origin->topic_index);
+                        ks__be32_put(o + 4, (uint32_t)origin->partition);
+                        ks__be64_put(o + 8, (uint64_t)origin->offset);
+                        ks__be32_put(o + 16, (uint32_t)origin->seq);
+                        rd_kafka_header_add(rh, ORIGIN_HEADER, -1, o,
+                                            sizeof(o));
+                }
                 for (size_t i = 0; i < hc; i++) {
                         const char *name;
                         const void *v;
@@ -186,9 +227,12 @@ static ks_err_t produce(ks__thread_t *thr, const char *topic, int32_t partition,
 static ks_err_t coll_send(void *opaque, const char *topic, int32_t partition,
                           const void *key, size_t klen, const void *value,
                           size_t vlen, int64_t ts, const ks_headers_t *hdrs,
-                          ks_error_t **errp) {
-        return produce(opaque, topic, partition, key, klen, value, vlen, ts,
-                       hdrs, NULL, errp);
+                          const ks__origin_t *origin, ks_error_t **errp) {
+        ks__thread_t *thr = opaque;
+        int through = origin && origin->offset >= 0 &&
+                      ks__topology_source_for(thr->app->topo, topic);
+        return produce(thr, topic, partition, key, klen, value, vlen, ts, hdrs,
+                       through ? origin : NULL, NULL, errp);
 }
 
 static ks_err_t coll_send_changelog(void *opaque, const char *topic,
@@ -197,7 +241,7 @@ static ks_err_t coll_send_changelog(void *opaque, const char *topic,
                                     int64_t ts, int64_t *slot,
                                     ks_error_t **errp) {
         return produce(opaque, topic, partition, key, klen, value, vlen, ts,
-                       NULL, slot, errp);
+                       NULL, NULL, slot, errp);
 }
 
 static int32_t coll_partition_count(void *opaque, const char *topic) {
@@ -254,11 +298,25 @@ static void queue_clear(pqueue_t *q) {
         q->cap = q->head = 0;
 }
 
+static void keys_free(restoring_t *r) {
+        for (size_t i = 0; i < r->key_cnt; i++)
+                free(r->keys[i]);
+        free(r->keys);
+        free(r->key_lens);
+        r->keys = NULL;
+        r->key_lens = NULL;
+        r->key_cnt = r->key_cap = 0;
+}
+
 static void entry_free(task_entry_t *te) {
         for (size_t i = 0; i < te->queue_cnt; i++)
                 queue_clear(&te->queues[i]);
         free(te->queues);
+        for (size_t i = 0; te->rs && i < ks__task_store_count(te->task); i++)
+                keys_free(&te->rs[i]);
         free(te->rs);
+        free(te->limits);
+        free(te->hwms);
         ks__task_destroy(te->task);
 }
 
@@ -312,12 +370,16 @@ static ks_err_t open_task(ks__thread_t *thr, int sub, int32_t partition,
         te->queues = calloc(te->queue_cnt + 1, sizeof(*te->queues));
         size_t sc = ks__task_store_count(te->task);
         te->rs = calloc(sc + 1, sizeof(*te->rs));
-        if (!te->queues || !te->rs) {
+        te->limits = malloc((sc + 1) * sizeof(*te->limits));
+        if (!te->queues || !te->rs || !te->limits) {
                 free(te->queues);
                 free(te->rs);
+                free(te->limits);
                 ks__task_destroy(te->task);
                 return ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
         }
+        for (size_t i = 0; i <= sc; i++)
+                te->limits[i] = -1;
         size_t k = 0;
         for (size_t i = 0; i < s->node_cnt; i++)
                 for (size_t j = 0; s->nodes[i]->kind == KS_NODE_SOURCE &&
@@ -373,7 +435,9 @@ static ks_err_t restore_assign(ks__thread_t *thr, ks_error_t **errp) {
                                 continue;
                         rd_kafka_topic_partition_list_add(
                                 l, cl, ks__task_partition(te->task))
-                                ->offset = r->start + r->restored;
+                                ->offset = r->compensating && !r->restored
+                                                   ? r->end
+                                                   : r->start + r->restored;
                 }
         }
         rd_kafka_resp_err_t e =
@@ -410,12 +474,37 @@ static ks_err_t plan_restore(ks__thread_t *thr, task_entry_t *te,
                                              ks__task_id(te->task), cl, p,
                                              rd_kafka_err2str(e));
                 int64_t cp = ks__task_changelog_offset(te->task, i);
+                /* The committed state: the changelog position stored with
+                 * the committed offsets; nothing at all when the task's
+                 * input was never committed (it is processed from its
+                 * start again). */
+                int64_t limit = te->committed ? te->limits[i] : lo;
+                if (limit > hi)
+                        limit = -1; /* the changelog was recreated */
+                if (limit >= 0 && cp > limit) {
+                        /* The local store holds changes that were never
+                         * committed: rebuild it up to the committed state. */
+                        ks__log(thr->app->conf, KS_LOG_WARNING, "RESTORE",
+                                "task %s store %s: local state (changelog "
+                                "offset %" PRId64 ") is ahead of the "
+                                "committed state (%" PRId64 "); rebuilding it",
+                                ks__task_id(te->task),
+                                ks__task_store_name(te->task, i), cp, limit);
+                        ks_err_t err = ks__task_store_clear(te->task, i, errp);
+                        if (err)
+                                return err;
+                        cp = -1;
+                }
                 r->start = cp >= 0 ? cp : lo;
                 if (r->start < lo)
                         r->start = lo; /* compacted or deleted below */
-                r->end = hi;
-                if (r->start >= hi)
+                r->end = limit >= 0 ? limit : hi;
+                r->junk_end = hi;
+                if (r->end < r->start)
+                        r->end = r->start;
+                if (r->start >= r->end && r->junk_end <= r->end)
                         continue;
+                r->compensating = r->start >= r->end;
                 r->done = 0;
                 te->restoring++;
                 restore_event(thr, te, i, KS_RESTORE_START);
@@ -423,23 +512,78 @@ static ks_err_t plan_restore(ks__thread_t *thr, task_entry_t *te,
         return KS_ERR_NO_ERROR;
 }
 
+/* Log again, with the restored values, every key changed in the
+ * uncommitted tail of the changelog. */
+static ks_err_t compensate(ks__thread_t *thr, task_entry_t *te, restoring_t *r,
+                           ks_error_t **errp) {
+        ks_err_t err = KS_ERR_NO_ERROR;
+        for (size_t k = 0; !err && k < r->key_cnt; k++)
+                err = ks__task_relog(te->task, r->store, r->keys[k],
+                                     r->key_lens[k], errp);
+        if (!err && r->key_cnt)
+                ks__log(thr->app->conf, KS_LOG_INFO, "RESTORE",
+                        "task %s store %s: %zu keys changed after the last "
+                        "commit (changelog offsets %" PRId64 " .. %" PRId64
+                        ") logged again with their committed values",
+                        ks__task_id(te->task),
+                        ks__task_store_name(te->task, r->store), r->key_cnt,
+                        r->end, r->junk_end);
+        keys_free(r);
+        return err;
+}
+
+static int collect_key(restoring_t *r, const void *key, size_t klen) {
+        for (size_t k = 0; k < r->key_cnt; k++)
+                if (r->key_lens[k] == klen &&
+                    (!klen || !memcmp(r->keys[k], key, klen)))
+                        return 0;
+        if (r->key_cnt == r->key_cap) {
+                size_t nc = r->key_cap ? r->key_cap * 2 : 64;
+                char **nk = realloc(r->keys, nc * sizeof(*nk));
+                if (nk)
+                        r->keys = nk;
+                size_t *nl = nk ? realloc(r->key_lens, nc * sizeof(*nl)) : NULL;
+                if (nl)
+                        r->key_lens = nl;
+                if (!nk || !nl)
+                        return -1;
+                r->key_cap = nc;
+        }
+        if (!(r->keys[r->key_cnt] = malloc(klen + 1)))
+                return -1;
+        if (klen)
+                memcpy(r->keys[r->key_cnt], key, klen);
+        r->key_lens[r->key_cnt++] = klen;
+        return 0;
+}
+
 static ks_err_t finish_store(ks__thread_t *thr, task_entry_t *te,
-                             restoring_t *r, ks_error_t **errp) {
-        ks_err_t err = ks__task_restore_checkpoint(
-                te->task, r->store, r->start + r->restored, errp);
-        if (err)
-                return err;
-        if (r->start + r->restored >= r->end) {
-                r->done = 1;
-                te->restoring--;
-                restore_event(thr, te, r->store, KS_RESTORE_END);
-                if (!te->restoring) {
-                        err = start_task(thr, te, errp);
-                        if (!err)
-                                err = restore_assign(thr, errp);
+                             restoring_t *r, int at_end, ks_error_t **errp) {
+        ks_err_t err = KS_ERR_NO_ERROR;
+        if (!r->compensating) {
+                err = ks__task_restore_checkpoint(te->task, r->store,
+                                                  r->start + r->restored, errp);
+                if (err)
+                        return err;
+                if (r->start + r->restored < r->end) {
+                        restore_event(thr, te, r->store, KS_RESTORE_PROGRESS);
+                        r->batch = 0;
+                        return KS_ERR_NO_ERROR;
                 }
-        } else {
-                restore_event(thr, te, r->store, KS_RESTORE_PROGRESS);
+                if (r->junk_end > r->end && !at_end) {
+                        r->compensating = 1; /* read the tail's keys */
+                        return KS_ERR_NO_ERROR;
+                }
+        }
+        if (r->compensating && (err = compensate(thr, te, r, errp)))
+                return err;
+        r->done = 1;
+        te->restoring--;
+        restore_event(thr, te, r->store, KS_RESTORE_END);
+        if (!te->restoring) {
+                err = start_task(thr, te, errp);
+                if (!err)
+                        err = restore_assign(thr, errp);
         }
         r->batch = 0;
         return err;
@@ -478,14 +622,23 @@ static ks_err_t restore_step(ks__thread_t *thr, ks_error_t **errp) {
                                : NULL;
                 ks_err_t err = KS_ERR_NO_ERROR;
                 if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                        if (r && m->offset >= r->end) {
-                                r->restored = m->offset - r->start;
-                                err = finish_store(thr, te, r, errp);
+                        if (r && m->offset >= r->junk_end) {
+                                if (!r->compensating)
+                                        r->restored = r->end - r->start;
+                                err = finish_store(thr, te, r, 1, errp);
                         }
                 } else if (m->err) {
                         ks__log(thr->app->conf, KS_LOG_WARNING, "RESTORE",
                                 "restore consumer: %s",
                                 rd_kafka_message_errstr(m));
+                } else if (r && m->offset >= r->end) {
+                        /* The uncommitted tail: remember its keys. */
+                        r->compensating = 1;
+                        if (collect_key(r, m->key, m->key_len))
+                                err = ks__error_set(errp, KS_ERR_NO_MEMORY,
+                                                    "out of memory");
+                        else if (m->offset + 1 >= r->junk_end)
+                                err = finish_store(thr, te, r, 1, errp);
                 } else if (r) {
                         err = ks__task_restore_put(te->task, r->store, m->key,
                                                    m->key_len, m->payload,
@@ -502,7 +655,9 @@ static ks_err_t restore_step(ks__thread_t *thr, ks_error_t **errp) {
                         __atomic_add_fetch(&thr->restored, 1, __ATOMIC_RELAXED);
                         if (!err && (++r->batch >= RESTORE_BATCH ||
                                      m->offset + 1 >= r->end))
-                                err = finish_store(thr, te, r, errp);
+                                err = finish_store(thr, te, r,
+                                                   m->offset + 1 >= r->junk_end,
+                                                   errp);
                 }
                 rd_kafka_message_destroy(m);
                 if (err)
@@ -518,6 +673,60 @@ static void add_offset(void *opaque, const char *topic, int32_t p,
         rd_kafka_topic_partition_list_add(opaque, topic, p)->offset = next;
 }
 
+static hwm_t *hwm_find(task_entry_t *te, int32_t ti, int32_t p, int add);
+
+/* The metadata committed with a task's offsets (see META_MAGIC). */
+static char *commit_metadata(const task_entry_t *te) {
+        size_t cap = 64 + 40 * (ks__task_store_count(te->task) + te->hwm_cnt);
+        char *m = malloc(cap);
+        if (!m)
+                return NULL;
+        size_t len = (size_t)snprintf(m, cap, "%s", META_MAGIC);
+        for (size_t i = 0; i < ks__task_store_count(te->task); i++) {
+                int64_t pos = ks__task_changelog_position(te->task, i);
+                if (ks__task_changelog_topic(te->task, i) && pos >= 0)
+                        len += (size_t)snprintf(m + len, cap - len,
+                                                ";c%zu=%" PRId64, i, pos);
+        }
+        for (size_t i = 0; i < te->hwm_cnt; i++)
+                len += (size_t)snprintf(
+                        m + len, cap - len,
+                        ";h%" PRId32 ".%" PRId32 "=%" PRId64 ".%" PRId32,
+                        te->hwms[i].topic_index, te->hwms[i].partition,
+                        te->hwms[i].offset, te->hwms[i].seq);
+        return m;
+}
+
+/* Read what commit_metadata() wrote into the task's limits and marks. */
+static void parse_metadata(task_entry_t *te, const char *m, size_t len) {
+        char buf[4096];
+        if (len >= sizeof(buf) || len < strlen(META_MAGIC) ||
+            memcmp(m, META_MAGIC, strlen(META_MAGIC)))
+                return;
+        memcpy(buf, m, len);
+        buf[len] = '\0';
+        char *save = NULL;
+        for (char *tok = strtok_r(buf, ";", &save); tok;
+             tok = strtok_r(NULL, ";", &save)) {
+                size_t i;
+                int64_t off;
+                int32_t ti, p, seq;
+                if (sscanf(tok, "c%zu=%" SCNd64, &i, &off) == 2 &&
+                    i < ks__task_store_count(te->task)) {
+                        te->limits[i] = off;
+                } else if (sscanf(tok,
+                                  "h%" SCNd32 ".%" SCNd32 "=%" SCNd64
+                                  ".%" SCNd32,
+                                  &ti, &p, &off, &seq) == 4) {
+                        hwm_t *h = hwm_find(te, ti, p, 1);
+                        if (h) {
+                                h->offset = off;
+                                h->seq = seq;
+                        }
+                }
+        }
+}
+
 static ks_err_t commit_all(ks__thread_t *thr, ks_error_t **errp) {
         ks_err_t err = coll_flush(thr, errp);
         rd_kafka_topic_partition_list_t *l =
@@ -527,7 +736,17 @@ static ks_err_t commit_all(ks__thread_t *thr, ks_error_t **errp) {
                 if (te->restoring)
                         continue;
                 err = ks__task_commit(te->task, errp);
+                int first = l->cnt;
                 ks__task_source_offsets(te->task, add_offset, l);
+                if (l->cnt > first) {
+                        char *meta = commit_metadata(te);
+                        for (int k = first; meta && k < l->cnt; k++) {
+                                l->elems[k].metadata = ks__strdup(meta);
+                                l->elems[k].metadata_size =
+                                        l->elems[k].metadata ? strlen(meta) : 0;
+                        }
+                        free(meta);
+                }
         }
         if (!err && l->cnt) {
                 rd_kafka_resp_err_t e = rd_kafka_commit(thr->consumer, l, 0);
@@ -581,7 +800,32 @@ static ks_err_t on_assign(ks__thread_t *thr,
         }
         if (err)
                 return err;
-        rd_kafka_resp_err_t e = rd_kafka_assign(thr->consumer, parts);
+        /* The committed state of each task: changelog positions and
+         * duplicate marks, from the offsets' metadata. */
+        rd_kafka_topic_partition_list_t *committed =
+                rd_kafka_topic_partition_list_copy(parts);
+        rd_kafka_resp_err_t e =
+                rd_kafka_committed(thr->consumer, committed, 30000);
+        if (e) {
+                rd_kafka_topic_partition_list_destroy(committed);
+                return ks__error_set(errp, KS_ERR_KAFKA,
+                                     "reading committed offsets: %s",
+                                     rd_kafka_err2str(e));
+        }
+        for (int i = 0; i < committed->cnt; i++) {
+                rd_kafka_topic_partition_t *tp = &committed->elems[i];
+                const ks__node_t *src =
+                        ks__topology_source_for(topo, tp->topic);
+                task_entry_t *te =
+                        src ? find_task(thr, src->subtopology, tp->partition)
+                            : NULL;
+                if (te && tp->metadata && tp->metadata_size)
+                        parse_metadata(te, tp->metadata, tp->metadata_size);
+                if (te && tp->offset >= 0)
+                        te->committed = 1;
+        }
+        rd_kafka_topic_partition_list_destroy(committed);
+        e = rd_kafka_assign(thr->consumer, parts);
         if (e)
                 return ks__error_set(errp, KS_ERR_KAFKA, "assign: %s",
                                      rd_kafka_err2str(e));
@@ -674,8 +918,53 @@ static ks_headers_t *headers_of(const rd_kafka_message_t *m) {
         size_t vl;
         for (size_t i = 0; h && !rd_kafka_header_get_all(rh, i, &name, &v, &vl);
              i++)
-                ks_headers_add(h, name, v, v ? vl : 0);
+                if (strcmp(name, ORIGIN_HEADER))
+                        ks_headers_add(h, name, v, v ? vl : 0);
+        if (h && !ks_headers_count(h)) {
+                ks_headers_destroy(h);
+                h = NULL;
+        }
         return h;
+}
+
+static hwm_t *hwm_find(task_entry_t *te, int32_t ti, int32_t p, int add) {
+        for (size_t i = 0; i < te->hwm_cnt; i++)
+                if (te->hwms[i].topic_index == ti && te->hwms[i].partition == p)
+                        return &te->hwms[i];
+        if (!add)
+                return NULL;
+        hwm_t *nv = realloc(te->hwms, (te->hwm_cnt + 1) * sizeof(*nv));
+        if (!nv)
+                return NULL;
+        te->hwms = nv;
+        nv[te->hwm_cnt] = (hwm_t){ti, p, -1, -1};
+        return &nv[te->hwm_cnt++];
+}
+
+/* 1 if @p m is a replayed duplicate of a record already processed (its
+ * origin is at or below the high-water mark); otherwise 0, and the mark
+ * moves to it. */
+static int is_duplicate(task_entry_t *te, const rd_kafka_message_t *m) {
+        rd_kafka_headers_t *rh = NULL;
+        const void *v;
+        size_t vl;
+        if (rd_kafka_message_headers(m, &rh) || !rh ||
+            rd_kafka_header_get_last(rh, ORIGIN_HEADER, &v, &vl) ||
+            vl != ORIGIN_LEN)
+                return 0;
+        const uint8_t *o = v;
+        int32_t ti = (int32_t)ks__be32_get(o);
+        int32_t p = (int32_t)ks__be32_get(o + 4);
+        int64_t off = (int64_t)ks__be64_get(o + 8);
+        int32_t seq = (int32_t)ks__be32_get(o + 16);
+        hwm_t *h = hwm_find(te, ti, p, 1);
+        if (!h)
+                return 0;
+        if (off < h->offset || (off == h->offset && seq <= h->seq))
+                return 1;
+        h->offset = off;
+        h->seq = seq;
+        return 0;
 }
 
 /* Process one record of @p te: the queued head with the smallest
@@ -703,6 +992,12 @@ static int process_one(ks__thread_t *thr, task_entry_t *te, ks_err_t *errp,
         if (best->paused && (int64_t)best->cnt < thr->buffered_max / 2 + 1 &&
             !te->restoring)
                 pause_resume(thr, te, best, 0);
+        if (is_duplicate(te, m)) {
+                ks__task_skip(te->task, best->topic, m->offset);
+                __atomic_add_fetch(&thr->duplicates, 1, __ATOMIC_RELAXED);
+                rd_kafka_message_destroy(m);
+                return 1;
+        }
         ks_headers_t *h = headers_of(m);
         *errp = ks__task_process(te->task, best->topic, m->partition, m->offset,
                                  m->key, m->key_len, m->payload, m->len,
@@ -1011,9 +1306,13 @@ void ks__thread_join(ks__thread_t *thr) {
 }
 
 int64_t ks__thread_metric(const ks__thread_t *thr, const char *name) {
-        static const char *const names[] = {
-                "process-total", "dropped-records", "restored-records",
-                "commit-total",  "tasks",           NULL};
+        static const char *const names[] = {"process-total",
+                                            "dropped-records",
+                                            "restored-records",
+                                            "commit-total",
+                                            "tasks",
+                                            "duplicates-skipped",
+                                            NULL};
         int known = 0;
         for (size_t i = 0; names[i]; i++)
                 known |= !strcmp(names[i], name);
@@ -1026,6 +1325,8 @@ int64_t ks__thread_metric(const ks__thread_t *thr, const char *name) {
                 return __atomic_load_n(&t->processed, __ATOMIC_RELAXED);
         if (!strcmp(name, "restored-records"))
                 return __atomic_load_n(&t->restored, __ATOMIC_RELAXED);
+        if (!strcmp(name, "duplicates-skipped"))
+                return __atomic_load_n(&t->duplicates, __ATOMIC_RELAXED);
         if (!strcmp(name, "commit-total"))
                 return __atomic_load_n(&t->commits, __ATOMIC_RELAXED);
         if (!strcmp(name, "dropped-records"))

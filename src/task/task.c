@@ -100,6 +100,8 @@ struct ks__task_s {
         ks_error_t *pending; /* first error below the current entry point */
         int tsx_kind;
         int deser_handler;
+        int32_t origin_topic; /* topology index of the input's topic */
+        int32_t emit_seq;     /* outputs of the current input record */
 };
 
 static void set_state(ks__task_t *t, ks__task_state_t to) {
@@ -308,9 +310,12 @@ static ks_err_t sink_send(ks__task_t *t, ks__node_t *n, const ks_record_t *r) {
                                             n->name, partition, n->topic, cnt);
                 }
         }
+        ks__origin_t origin = {
+                t->ctx.topic ? t->origin_topic : -1, t->ctx.partition,
+                t->ctx.topic ? t->ctx.offset : -1, t->emit_seq++};
         ks_err_t err = t->env.collector.send(
                 t->env.collector.opaque, n->topic, partition, r->key, r->klen,
-                r->value, r->vlen, r->timestamp, r->headers, &e);
+                r->value, r->vlen, r->timestamp, r->headers, &origin, &e);
         if (err) {
                 pend(t, err, "sink \"%s\" (topic %s): %s", n->name, n->topic,
                      e ? ks_error_message(e) : ks_err2str(err));
@@ -525,6 +530,19 @@ ks_err_t ks__task_punctuate_wall_clock(ks__task_t *t, int64_t now,
 
 /* --- input -------------------------------------------------------------- */
 
+/* A stable index of @p topic among the topology's source topics. */
+static int32_t topic_index(const ks_topology_t *topo, const char *topic) {
+        int32_t idx = 0;
+        for (size_t i = 0; i < topo->node_cnt; i++) {
+                const ks__node_t *n = topo->nodes[i];
+                for (size_t j = 0;
+                     n->kind == KS_NODE_SOURCE && j < n->topic_cnt; j++, idx++)
+                        if (!strcmp(n->topics[j], topic))
+                                return idx;
+        }
+        return -1;
+}
+
 static source_part_t *source_part(ks__task_t *t, const char *topic) {
         for (size_t i = 0; i < t->part_cnt; i++)
                 if (!strcmp(t->parts[i].topic, topic))
@@ -645,6 +663,8 @@ ks_err_t ks__task_process(ks__task_t *t, const char *topic, int32_t partition,
         if (!value)
                 vlen = 0;
         sp->next_offset = offset + 1;
+        t->origin_topic = topic_index(t->topo, topic);
+        t->emit_seq = 0;
         int rc = check_serdes(t, src, topic, partition, offset, key, klen,
                               value, vlen);
         if (rc)
@@ -1121,4 +1141,86 @@ int64_t ks__task_source_checkpoint(const ks__task_t *t, const char *topic) {
         int64_t off = vl == 8 ? (int64_t)ks__be64_get(v) : -1;
         free(v);
         return off;
+}
+
+void ks__task_skip(ks__task_t *t, const char *topic, int64_t offset) {
+        source_part_t *sp = source_part(t, topic);
+        if (sp && offset + 1 > sp->next_offset)
+                sp->next_offset = offset + 1;
+}
+
+int64_t ks__task_changelog_position(const ks__task_t *t, size_t i) {
+        if (i >= t->sub->store_cnt)
+                return -1;
+        return t->logs[i].delivered >= 0 ? t->logs[i].delivered + 1
+                                         : t->logs[i].checkpoint;
+}
+
+ks_err_t ks__task_store_clear(ks__task_t *t, size_t i, ks_error_t **errp) {
+        ks_kv_store_t *s = t->stores[i];
+        void *cur;
+        ks_err_t err = s->ops->cursor_open(s->impl, 0, NULL, 0, &cur);
+        if (err)
+                return ks__error_set(errp, err, "task %s: clearing store %s",
+                                     t->id, s->name);
+        /* Collect the keys first; then delete them. */
+        char **keys = NULL;
+        size_t *lens = NULL, cnt = 0, cap = 0;
+        const void *k, *v;
+        size_t kl, vl;
+        while (!err && s->ops->cursor_next(cur, &k, &kl, &v, &vl, &err)) {
+                if (cnt == cap) {
+                        cap = cap ? cap * 2 : 256;
+                        char **nk = realloc(keys, cap * sizeof(*nk));
+                        size_t *nl =
+                                nk ? realloc(lens, cap * sizeof(*nl)) : NULL;
+                        if (nk)
+                                keys = nk;
+                        if (nl)
+                                lens = nl;
+                        if (!nk || !nl) {
+                                err = KS_ERR_NO_MEMORY;
+                                break;
+                        }
+                }
+                if (!(keys[cnt] = malloc(kl + 1))) {
+                        err = KS_ERR_NO_MEMORY;
+                        break;
+                }
+                memcpy(keys[cnt], k, kl);
+                lens[cnt++] = kl;
+        }
+        s->ops->cursor_close(cur);
+        for (size_t j = 0; j < cnt; j++) {
+                if (!err)
+                        err = s->ops->put(s->impl, keys[j], lens[j], NULL, 0);
+                free(keys[j]);
+        }
+        free(keys);
+        free(lens);
+        if (err)
+                return ks__error_set(errp, err, "task %s: clearing store %s",
+                                     t->id, s->name);
+        return KS_ERR_NO_ERROR;
+}
+
+ks_err_t ks__task_relog(ks__task_t *t, size_t i, const void *key, size_t klen,
+                        ks_error_t **errp) {
+        ks_kv_store_t *s = t->stores[i];
+        changelog_t *cl = &t->logs[i];
+        static const char empty[1];
+        if (!key)
+                key = empty;
+        const void *v = NULL;
+        size_t vl = 0;
+        ks_err_t err = s->ops->get(s->impl, key, klen, &v, &vl);
+        if (err == KS_ERR_NOT_FOUND)
+                v = NULL;
+        else if (err)
+                return ks__error_set(errp, err, "task %s: store %s", t->id,
+                                     s->name);
+        return t->env.collector.send_changelog(
+                t->env.collector.opaque, cl->topic, t->partition, key, klen, v,
+                vl, t->stream_time >= 0 ? t->stream_time : 0, &cl->delivered,
+                errp);
 }

@@ -24,6 +24,19 @@
 #include "../state/rocksdb_int.h"
 #include "../topology/topology_int.h"
 
+/** Where an output record comes from: the input record being processed
+ *  (its source topic's index in the topology, partition and offset) and
+ *  the record's rank among that input's outputs. offset -1: from a
+ *  punctuator. Deterministic processors emit the same ranks on replay,
+ *  which is what lets a consumer of an internal topic drop replayed
+ *  duplicates. */
+typedef struct {
+        int32_t topic_index;
+        int32_t partition;
+        int64_t offset;
+        int32_t seq;
+} ks__origin_t;
+
 /** Where a task's output goes. */
 typedef struct {
         /* Send one record; key/value/headers are borrowed for the call.
@@ -31,7 +44,8 @@ typedef struct {
         ks_err_t (*send)(void *opaque, const char *topic, int32_t partition,
                          const void *key, size_t klen, const void *value,
                          size_t vlen, int64_t timestamp,
-                         const ks_headers_t *headers, ks_error_t **errp);
+                         const ks_headers_t *headers,
+                         const ks__origin_t *origin, ks_error_t **errp);
         /* Partitions of @p topic, or -1 if unknown. */
         int32_t (*partition_count)(void *opaque, const char *topic);
         /* Wait until every sent record is acknowledged (commit). */
@@ -107,6 +121,24 @@ void ks__task_source_offsets(const ks__task_t *task,
                              void (*cb)(void *opaque, const char *topic,
                                         int32_t partition, int64_t next),
                              void *opaque);
+
+/** Mark the record at @p offset of @p topic as handled without processing
+ *  it (a replayed duplicate): the committed position moves past it. */
+void ks__task_skip(ks__task_t *task, const char *topic, int64_t offset);
+
+/** The position store i's changelog has reached: the offset after the last
+ *  change-log record acknowledged, or the restored end. -1 if unknown. */
+int64_t ks__task_changelog_position(const ks__task_t *task, size_t i);
+
+/** Empty store i without logging (its local copy is ahead of the committed
+ *  state and is rebuilt from the changelog). */
+ks_err_t ks__task_store_clear(ks__task_t *task, size_t i, ks_error_t **errp);
+
+/** Log the current value of @p key in store i (a tombstone if absent) to
+ *  its changelog: overwrites a change that was logged but never
+ *  committed. */
+ks_err_t ks__task_relog(ks__task_t *task, size_t i, const void *key,
+                        size_t klen, ks_error_t **errp);
 
 /** The task's partition number. */
 int32_t ks__task_partition(const ks__task_t *task);

@@ -113,7 +113,7 @@ static ks_err_t collector_send(void *opaque, const char *topic,
                                int32_t partition, const void *key, size_t klen,
                                const void *value, size_t vlen,
                                int64_t timestamp, const ks_headers_t *headers,
-                               ks_error_t **errp) {
+                               const ks__origin_t *origin, ks_error_t **errp) {
         ks_test_driver_t *d = opaque;
         /* Every topic has one partition under the driver. */
         int32_t p = partition < 0 ? 0 : partition;

@@ -1,0 +1,383 @@
+/* The failover demo: word count on Kafka with three instances (separate
+ * processes), one of them killed with SIGKILL mid-run. Its tasks move to
+ * the survivors, which restore the stores from the changelogs, and every
+ * final count is checked against an independent count of the input.
+ *
+ *   wordcount [--bootstrap-servers B] [--lines N] [--seed S]
+ *             [--partitions P]
+ *
+ * Without --bootstrap-servers the demo starts an embedded broker
+ * (librdkafka's mock cluster) in this process. Instances are this program
+ * again, run with --instance. */
+#include "demo.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "embedded_broker.h"
+#include "text.h"
+#include "wordcount_topology.h"
+
+#define INSTANCES 3
+#define VICTIM    1 /* the instance killed: the second */
+
+static int64_t now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* "HH:MM:SS.mmm", for lines of every process on one clock. */
+void demo_log(const char *who, const char *fmt, ...) {
+        int64_t ms = now_ms();
+        time_t t = (time_t)(ms / 1000);
+        struct tm tm;
+        localtime_r(&t, &tm);
+        char line[1024];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(line, sizeof(line), fmt, ap);
+        va_end(ap);
+        printf("%02d:%02d:%02d.%03d [%s] %s\n", tm.tm_hour, tm.tm_min,
+               tm.tm_sec, (int)(ms % 1000), who, line);
+        fflush(stdout);
+}
+
+typedef struct {
+        const char *bootstrap;
+        char app_id[128], lines[160], words[160], counts[160];
+        int partitions;
+} names_t;
+
+static int create_topics_admin(const names_t *n, ks_topology_t *topo) {
+        (void)topo;
+        char err[512];
+        rd_kafka_conf_t *c = rd_kafka_conf_new();
+        rd_kafka_conf_set(c, "bootstrap.servers", n->bootstrap, err,
+                          sizeof(err));
+        rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof(err));
+        if (!rk) {
+                fprintf(stderr, "admin client: %s\n", err);
+                return -1;
+        }
+        const char *topics[] = {n->lines, n->words, n->counts};
+        rd_kafka_NewTopic_t *nt[3];
+        for (int i = 0; i < 3; i++)
+                nt[i] = rd_kafka_NewTopic_new(topics[i], n->partitions, -1, err,
+                                              sizeof(err));
+        rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+        rd_kafka_CreateTopics(rk, nt, 3, NULL, q);
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+        int rc = 0;
+        if (!ev || rd_kafka_event_error(ev)) {
+                fprintf(stderr, "CreateTopics: %s\n",
+                        ev ? rd_kafka_event_error_string(ev) : "no answer");
+                rc = -1;
+        } else {
+                size_t cnt;
+                const rd_kafka_topic_result_t **res =
+                        rd_kafka_CreateTopics_result_topics(
+                                rd_kafka_event_CreateTopics_result(ev), &cnt);
+                for (size_t i = 0; i < cnt; i++)
+                        if (rd_kafka_topic_result_error(res[i])) {
+                                fprintf(stderr, "creating %s: %s\n",
+                                        rd_kafka_topic_result_name(res[i]),
+                                        rd_kafka_topic_result_error_string(
+                                                res[i]));
+                                rc = -1;
+                        }
+        }
+        if (ev)
+                rd_kafka_event_destroy(ev);
+        for (int i = 0; i < 3; i++)
+                rd_kafka_NewTopic_destroy(nt[i]);
+        rd_kafka_queue_destroy(q);
+        rd_kafka_destroy(rk);
+        return rc;
+}
+
+static int produce_lines(const names_t *n, char **lines, size_t from,
+                         size_t to) {
+        char err[512];
+        rd_kafka_conf_t *c = rd_kafka_conf_new();
+        rd_kafka_conf_set(c, "bootstrap.servers", n->bootstrap, err,
+                          sizeof(err));
+        rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof(err));
+        if (!p)
+                return -1;
+        for (size_t i = from; i < to; i++) {
+                /* Spread the lines over the partitions. */
+                rd_kafka_resp_err_t e = rd_kafka_producev(
+                        p, RD_KAFKA_V_TOPIC(n->lines),
+                        RD_KAFKA_V_PARTITION(
+                                (int32_t)(i % (size_t)n->partitions)),
+                        RD_KAFKA_V_VALUE(lines[i], strlen(lines[i])),
+                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                        RD_KAFKA_V_END);
+                if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                        rd_kafka_poll(p, 100);
+                        i--;
+                } else if (e) {
+                        fprintf(stderr, "produce: %s\n", rd_kafka_err2str(e));
+                        rd_kafka_destroy(p);
+                        return -1;
+                }
+        }
+        int rc = rd_kafka_flush(p, 60000) ? -1 : 0;
+        rd_kafka_destroy(p);
+        return rc;
+}
+
+static pid_t spawn(const char *self, const names_t *n, int id,
+                   const char *state_root) {
+        char idbuf[16], parts[16], dir[512];
+        snprintf(idbuf, sizeof(idbuf), "%d", id + 1);
+        snprintf(parts, sizeof(parts), "%d", n->partitions);
+        snprintf(dir, sizeof(dir), "%s/instance-%d", state_root, id + 1);
+        pid_t pid = fork();
+        if (pid == 0) {
+                execl(self, self, "--instance", "--bootstrap-servers",
+                      n->bootstrap, "--app-id", n->app_id, "--input", n->lines,
+                      "--words", n->words, "--output", n->counts, "--state-dir",
+                      dir, "--id", idbuf, (char *)NULL);
+                _exit(127);
+        }
+        return pid;
+}
+
+/* The output consumer: the last count seen per word. */
+typedef struct {
+        rd_kafka_t *rk;
+        entry_t *got;
+        size_t distinct;
+        int64_t records;
+} output_t;
+
+static void output_poll(output_t *o, int ms) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(o->rk, ms);
+        for (int k = 0; m && k < 10000; k++) {
+                if (!m->err) {
+                        entry_t key = {0};
+                        snprintf(key.word, sizeof(key.word), "%.*s",
+                                 (int)m->key_len, (const char *)m->key);
+                        entry_t *e = bsearch(&key, o->got, o->distinct,
+                                             sizeof(*o->got), cmp_entry);
+                        int64_t v;
+                        if (e && !ks_int64_decode(m->payload, m->len, &v, NULL))
+                                e->count = v;
+                        o->records++;
+                }
+                rd_kafka_message_destroy(m);
+                m = rd_kafka_consumer_poll(o->rk, 0);
+        }
+        if (m)
+                rd_kafka_message_destroy(m);
+}
+
+static size_t matching(const output_t *o, const entry_t *want) {
+        size_t n = 0;
+        for (size_t i = 0; i < o->distinct; i++)
+                n += o->got[i].count == want[i].count;
+        return n;
+}
+
+int failover_demo(int argc, char **argv, const char *self) {
+        size_t nlines = 20000;
+        uint64_t seed = 42;
+        names_t n = {.partitions = 6};
+        for (int i = 1; i < argc; i++) {
+                if (!strcmp(argv[i], "--lines") && i + 1 < argc)
+                        nlines = strtoull(argv[++i], NULL, 10);
+                else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
+                        seed = strtoull(argv[++i], NULL, 10);
+                else if (!strcmp(argv[i], "--bootstrap-servers") &&
+                         i + 1 < argc)
+                        n.bootstrap = argv[++i];
+                else if (!strcmp(argv[i], "--partitions") && i + 1 < argc)
+                        n.partitions = atoi(argv[++i]);
+                else {
+                        fprintf(stderr,
+                                "usage: %s [--bootstrap-servers B] "
+                                "[--lines N] [--seed S] [--partitions P]\n"
+                                "       %s --test-driver [--lines N] "
+                                "[--seed S] [--in-memory]\n",
+                                argv[0], argv[0]);
+                        return 2;
+                }
+        }
+        if (nlines < 2 || n.partitions < 1) {
+                fprintf(stderr, "--lines must be at least 2, --partitions "
+                                "at least 1\n");
+                return 2;
+        }
+        /* Fresh names per run: reruns on one cluster never meet. */
+        snprintf(n.app_id, sizeof(n.app_id), "wordcount-demo-%d-%" PRId64,
+                 (int)getpid(), now_ms());
+        snprintf(n.lines, sizeof(n.lines), "%s-lines", n.app_id);
+        snprintf(n.words, sizeof(n.words), "%s-words", n.app_id);
+        snprintf(n.counts, sizeof(n.counts), "%s-counts", n.app_id);
+
+        ks_error_t *err = NULL;
+        ks_topology_t *topo = wordcount_topology_on(n.lines, n.words, n.counts,
+                                                    KS_STORE_ROCKSDB, &err);
+        char *desc = NULL;
+        if (!topo || ks_topology_describe(topo, &desc, &err)) {
+                fprintf(stderr, "topology: %s\n", ks_error_message(err));
+                return 1;
+        }
+        printf("kstreams-c %s word count: %d instances, one killed "
+               "mid-run\n%s\n",
+               ks_version_str(), INSTANCES, desc);
+        ks_free(desc);
+
+        embedded_broker_t *eb = NULL;
+        if (!n.bootstrap) {
+                char e[512];
+                if (!(eb = embedded_broker_start(3, e, sizeof(e)))) {
+                        fprintf(stderr, "embedded broker: %s\n", e);
+                        return 1;
+                }
+                n.bootstrap = embedded_broker_bootstrap(eb);
+                demo_log("demo",
+                         "embedded broker (librdkafka mock cluster, "
+                         "3 brokers) at %s",
+                         n.bootstrap);
+                const char *topics[] = {n.lines, n.words, n.counts};
+                for (int i = 0; i < 3; i++)
+                        embedded_broker_create_topic(eb, topics[i],
+                                                     n.partitions);
+                /* The mock does not create topics: make the internal ones
+                 * the topology lists. */
+                for (size_t i = 0; i < ks_topology_internal_topic_count(topo);
+                     i++) {
+                        char name[512];
+                        ks_topology_internal_topic(topo, n.app_id, i, name,
+                                                   sizeof(name), NULL);
+                        embedded_broker_create_topic(eb, name, n.partitions);
+                }
+        } else {
+                demo_log("demo", "Kafka at %s", n.bootstrap);
+                if (create_topics_admin(&n, topo))
+                        return 1;
+        }
+
+        char **lines = generate_lines(nlines, seed);
+        size_t distinct;
+        entry_t *want = reference_counts(lines, nlines, &distinct);
+        int64_t words_total = 0;
+        for (size_t i = 0; i < distinct; i++)
+                words_total += want[i].count;
+        output_t out = {.distinct = distinct};
+        out.got = calloc(distinct, sizeof(*out.got));
+        memcpy(out.got, want, distinct * sizeof(*out.got));
+        for (size_t i = 0; i < distinct; i++)
+                out.got[i].count = 0;
+
+        char state_root[] = "/tmp/kstreams-demo-XXXXXX";
+        if (!mkdtemp(state_root)) {
+                perror("mkdtemp");
+                return 1;
+        }
+        size_t half = nlines / 2;
+        demo_log("demo", "producing %zu of %zu lines (%" PRId64 " words) to %s",
+                 half, nlines, words_total, n.lines);
+        if (produce_lines(&n, lines, 0, half))
+                return 1;
+        pid_t pids[INSTANCES];
+        for (int i = 0; i < INSTANCES; i++)
+                pids[i] = spawn(self, &n, i, state_root);
+
+        char e2[512];
+        rd_kafka_conf_t *cc = rd_kafka_conf_new();
+        rd_kafka_conf_set(cc, "bootstrap.servers", n.bootstrap, e2, sizeof(e2));
+        rd_kafka_conf_set(cc, "group.id", "unused", e2, sizeof(e2));
+        out.rk = rd_kafka_new(RD_KAFKA_CONSUMER, cc, e2, sizeof(e2));
+        rd_kafka_topic_partition_list_t *l =
+                rd_kafka_topic_partition_list_new(n.partitions);
+        for (int p = 0; p < n.partitions; p++)
+                rd_kafka_topic_partition_list_add(l, n.counts, p)->offset =
+                        RD_KAFKA_OFFSET_BEGINNING;
+        rd_kafka_assign(out.rk, l);
+        rd_kafka_topic_partition_list_destroy(l);
+
+        /* Kill one instance once a fifth of the words are counted. */
+        int64_t deadline = now_ms() + 120000;
+        while (out.records < words_total / 5 && now_ms() < deadline)
+                output_poll(&out, 200);
+        kill(pids[VICTIM], SIGKILL);
+        waitpid(pids[VICTIM], NULL, 0);
+        int64_t killed_at = now_ms();
+        demo_log("demo",
+                 "killed instance %d (SIGKILL) after %" PRId64
+                 " output records; its tasks move to the others",
+                 VICTIM + 1, out.records);
+        demo_log("demo", "producing the other %zu lines", nlines - half);
+        if (produce_lines(&n, lines, half, nlines))
+                return 1;
+
+        /* Wait until every final count is in. */
+        deadline = now_ms() + 180000;
+        while (matching(&out, want) < distinct && now_ms() < deadline)
+                output_poll(&out, 200);
+        int64_t done_at = now_ms();
+        size_t ok = matching(&out, want);
+
+        for (int i = 0; i < INSTANCES; i++)
+                if (i != VICTIM)
+                        kill(pids[i], SIGTERM);
+        int clean = 1;
+        for (int i = 0; i < INSTANCES; i++) {
+                int st;
+                if (i != VICTIM && (waitpid(pids[i], &st, 0) < 0 ||
+                                    !WIFEXITED(st) || WEXITSTATUS(st)))
+                        clean = 0;
+        }
+        rd_kafka_destroy(out.rk);
+
+        qsort(out.got, distinct, sizeof(*out.got), cmp_count_desc);
+        printf("\n%zu lines, %" PRId64 " words, %zu distinct; %" PRId64
+               " output records (re-sent counts after the failover "
+               "included)\n",
+               nlines, words_total, distinct, out.records);
+        printf("top words:\n");
+        for (size_t i = 0; i < distinct && i < 10; i++)
+                printf("  %-12s %" PRId64 "\n", out.got[i].word,
+                       out.got[i].count);
+        printf("all final counts in %.1f s after the kill\n",
+               (double)(done_at - killed_at) / 1000.0);
+        printf("%s: %zu of %zu final counts equal the independent count%s\n",
+               ok == distinct && clean ? "OK" : "FAILED", ok, distinct,
+               clean ? "" : " (an instance did not stop cleanly)");
+        if (ok < distinct) {
+                qsort(out.got, distinct, sizeof(*out.got), cmp_entry);
+                for (size_t i = 0; i < distinct; i++)
+                        if (out.got[i].count != want[i].count)
+                                printf("  MISMATCH %s: %" PRId64
+                                       " counted, %" PRId64 " expected\n",
+                                       want[i].word, out.got[i].count,
+                                       want[i].count);
+        }
+
+        char cmd[600];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", state_root);
+        if (system(cmd)) {
+                /* best effort */
+        }
+        for (size_t i = 0; i < nlines; i++)
+                free(lines[i]);
+        free(lines);
+        free(want);
+        free(out.got);
+        ks_topology_destroy(topo);
+        embedded_broker_stop(eb);
+        return ok == distinct && clean ? 0 : 1;
+}
