@@ -183,6 +183,21 @@ static void output_poll(output_t *o, int ms) {
                 rd_kafka_message_destroy(m);
 }
 
+/* 1 if any instance still meant to run has exited. */
+static int instance_died(pid_t *pids, int skip) {
+        for (int i = 0; i < INSTANCES; i++) {
+                int st;
+                if (i != skip && pids[i] > 0 &&
+                    waitpid(pids[i], &st, WNOHANG) == pids[i]) {
+                        demo_log("demo", "instance %d exited (status %d)",
+                                 i + 1, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+                        pids[i] = -1;
+                        return 1;
+                }
+        }
+        return 0;
+}
+
 static size_t matching(const output_t *o, const entry_t *want) {
         size_t n = 0;
         for (size_t i = 0; i < o->distinct; i++)
@@ -287,10 +302,11 @@ int failover_demo(int argc, char **argv, const char *self) {
                 perror("mkdtemp");
                 return 1;
         }
-        size_t half = nlines / 2;
+        /* A fifth of the text first; the rest while the instances run. */
+        size_t first = nlines / 5;
         demo_log("demo", "producing %zu of %zu lines (%" PRId64 " words) to %s",
-                 half, nlines, words_total, n.lines);
-        if (produce_lines(&n, lines, 0, half))
+                 first, nlines, words_total, n.lines);
+        if (produce_lines(&n, lines, 0, first))
                 return 1;
         pid_t pids[INSTANCES];
         for (int i = 0; i < INSTANCES; i++)
@@ -309,24 +325,44 @@ int failover_demo(int argc, char **argv, const char *self) {
         rd_kafka_assign(out.rk, l);
         rd_kafka_topic_partition_list_destroy(l);
 
-        /* Kill one instance once a fifth of the words are counted. */
+        /* Once a tenth of the words are counted, keep producing in small
+         * batches, and kill one instance in the middle of it: it dies with
+         * work it has not committed. */
         int64_t deadline = now_ms() + 120000;
-        while (out.records < words_total / 5 && now_ms() < deadline)
+        int died = 0;
+        while (out.records < words_total / 10 && now_ms() < deadline &&
+               !(died = instance_died(pids, -1)))
                 output_poll(&out, 200);
-        kill(pids[VICTIM], SIGKILL);
-        waitpid(pids[VICTIM], NULL, 0);
-        int64_t killed_at = now_ms();
         demo_log("demo",
-                 "killed instance %d (SIGKILL) after %" PRId64
-                 " output records; its tasks move to the others",
-                 VICTIM + 1, out.records);
-        demo_log("demo", "producing the other %zu lines", nlines - half);
-        if (produce_lines(&n, lines, half, nlines))
-                return 1;
+                 "producing the other %zu lines while the instances "
+                 "run",
+                 nlines - first);
+        int64_t killed_at = 0;
+        size_t kill_at = first + (nlines - first) / 3;
+        for (size_t i = first; !died && i < nlines; i += 100) {
+                size_t to = i + 100 < nlines ? i + 100 : nlines;
+                if (produce_lines(&n, lines, i, to))
+                        return 1;
+                output_poll(&out, 10);
+                if (!killed_at && to >= kill_at) {
+                        if (pids[VICTIM] > 0) {
+                                kill(pids[VICTIM], SIGKILL);
+                                waitpid(pids[VICTIM], NULL, 0);
+                        }
+                        killed_at = now_ms();
+                        demo_log("demo",
+                                 "killed instance %d (SIGKILL) after %" PRId64
+                                 " output records; its tasks move to the "
+                                 "others",
+                                 VICTIM + 1, out.records);
+                }
+                died = instance_died(pids, VICTIM);
+        }
 
         /* Wait until every final count is in. */
         deadline = now_ms() + 180000;
-        while (matching(&out, want) < distinct && now_ms() < deadline)
+        while (!died && matching(&out, want) < distinct &&
+               now_ms() < deadline && !(died = instance_died(pids, VICTIM)))
                 output_poll(&out, 200);
         int64_t done_at = now_ms();
         size_t ok = matching(&out, want);

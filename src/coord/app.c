@@ -362,8 +362,12 @@ static ks_err_t check_internal(ks_app_t *app, rd_kafka_t *rk,
         ks_topology_t *topo = app->topo;
         size_t cnt = ks_topology_internal_topic_count(topo);
         rd_kafka_NewTopic_t **nts = calloc(cnt ? cnt : 1, sizeof(*nts));
-        if (!nts)
+        char **names = calloc(cnt ? cnt : 1, sizeof(*names));
+        if (!nts || !names) {
+                free(nts);
+                free(names);
                 return ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
+        }
         size_t ncreate = 0;
         ks_err_t err = KS_ERR_NO_ERROR;
         int rf = (int)ks__config_int(app->conf, "replication.factor");
@@ -396,6 +400,7 @@ static ks_err_t check_internal(ks_app_t *app, rd_kafka_t *rk,
                                         rd_kafka_NewTopic_set_config(
                                                 nt, "cleanup.policy",
                                                 "compact");
+                                        names[ncreate] = ks__strdup(name);
                                         nts[ncreate++] = nt;
                                 }
                         } else if (!t) {
@@ -417,13 +422,28 @@ static ks_err_t check_internal(ks_app_t *app, rd_kafka_t *rk,
                 if (!ncreate)
                         break;
                 create_topics(app, rk, nts, ncreate);
-                rd_kafka_metadata_destroy(*mdp);
-                *mdp = NULL;
-                err = fetch_metadata(app, rk, mdp, errp);
+                /* New topics take a moment to show in metadata (and another
+                 * instance may be creating them at the same time). */
+                int64_t until = ks__now_ms() + CREATE_TIMEOUT_MS;
+                do {
+                        rd_kafka_metadata_destroy(*mdp);
+                        *mdp = NULL;
+                        err = fetch_metadata(app, rk, mdp, errp);
+                        int all = 1;
+                        for (size_t i = 0; !err && i < ncreate; i++)
+                                all &= !names[i] ||
+                                       md_topic(*mdp, names[i]) != NULL;
+                        if (err || all)
+                                break;
+                        rd_kafka_poll(rk, 200); /* paces the retries */
+                } while (ks__now_ms() < until);
         }
-        for (size_t i = 0; i < ncreate; i++)
+        for (size_t i = 0; i < ncreate; i++) {
                 rd_kafka_NewTopic_destroy(nts[i]);
+                free(names[i]);
+        }
         free(nts);
+        free(names);
         return err;
 }
 
