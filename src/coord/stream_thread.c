@@ -111,8 +111,9 @@ struct ks__thread_s {
         pcount_t *pcounts;
         size_t pcount_cnt;
         /* counters, atomic */
-        int64_t processed, dropped_base, restored, commits, send_failures,
-                duplicates;
+        int64_t dropped_closed; /* dropped by tasks already closed */
+        int64_t dropped;        /* atomic: closed + open tasks + sends */
+        int64_t processed, restored, commits, send_failures, duplicates;
 };
 
 static void set_thread_state(ks__thread_t *thr, ks__thread_state_t st) {
@@ -774,9 +775,22 @@ static ks_err_t commit_all(ks__thread_t *thr, ks_error_t **errp) {
         return err;
 }
 
-static void close_tasks(ks__thread_t *thr) {
+/* Publish the dropped-records count: records skipped by the handlers in
+ * every task, and sends skipped by the production handler. */
+static void update_dropped(ks__thread_t *thr) {
+        int64_t n = thr->dropped_closed +
+                    __atomic_load_n(&thr->send_failures, __ATOMIC_RELAXED);
         for (size_t i = 0; i < thr->task_cnt; i++)
+                n += (int64_t)ks__task_dropped_records(thr->tasks[i].task);
+        __atomic_store_n(&thr->dropped, n, __ATOMIC_RELAXED);
+}
+
+static void close_tasks(ks__thread_t *thr) {
+        for (size_t i = 0; i < thr->task_cnt; i++) {
+                thr->dropped_closed +=
+                        (int64_t)ks__task_dropped_records(thr->tasks[i].task);
                 entry_free(&thr->tasks[i]);
+        }
         thr->task_cnt = 0;
         if (thr->restore_assigned)
                 rd_kafka_assign(thr->restore, NULL);
@@ -1090,6 +1104,7 @@ static void *thread_main(void *arg) {
                                 err = ks__task_punctuate_wall_clock(
                                         thr->tasks[i].task, now, &e);
                 rd_kafka_poll(thr->producer, 0);
+                update_dropped(thr);
                 if (!err && thr->task_cnt &&
                     (ks__now_ms() - thr->last_commit >= thr->commit_interval ||
                      commit_requested(thr)))
@@ -1134,6 +1149,7 @@ static void *thread_main(void *arg) {
                 close_tasks(thr);
         }
         rd_kafka_flush(thr->producer, 5000);
+        update_dropped(thr);
         set_thread_state(thr, KS_THREAD_DEAD);
         return NULL;
 }
@@ -1330,6 +1346,6 @@ int64_t ks__thread_metric(const ks__thread_t *thr, const char *name) {
         if (!strcmp(name, "commit-total"))
                 return __atomic_load_n(&t->commits, __ATOMIC_RELAXED);
         if (!strcmp(name, "dropped-records"))
-                return __atomic_load_n(&t->dropped_base, __ATOMIC_RELAXED);
+                return __atomic_load_n(&t->dropped, __ATOMIC_RELAXED);
         return (int64_t)__atomic_load_n(&t->task_cnt, __ATOMIC_RELAXED);
 }

@@ -389,6 +389,23 @@ static void test_startup_errors(void **state) {
                          "co-partitioning", f->in, other);
         ks_app_destroy(app);
         ks_topology_destroy(t);
+        /* An existing changelog with the wrong partition count. */
+        char *app2 = kst_unique_name("wc-app-badcl");
+        t = wordcount_topology_on(f->in, f->words_topic, f->out,
+                                  KS_STORE_ROCKSDB, &e);
+        KST_OK_E(ks_topology_build(t, &e));
+        char cl[512];
+        KST_OK(ks_topology_internal_topic(t, app2, 0, cl, sizeof(cl), NULL));
+        kst_broker_create_topic(f->broker, cl, PARTITIONS + 2, NULL);
+        ks_config_t *c2 = kst_config(app2);
+        kst_set(c2, "bootstrap.servers", kst_broker_bootstrap(f->broker));
+        app = ks_app_new(t, c2, &e);
+        KST_ASSERT_ERROR(ks_app_start(app, &e), e, KS_ERR_TOPOLOGY, cl,
+                         "has 5 partitions", f->words_topic, "has 3");
+        ks_app_destroy(app);
+        ks_topology_destroy(t);
+        ks_config_destroy(c2);
+        free(app2);
         /* No broker at the bootstrap address. */
         kst_set(c, "bootstrap.servers", "127.0.0.1:1");
         t = wordcount_topology_on(f->in, f->words_topic, f->out,
