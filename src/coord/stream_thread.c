@@ -582,7 +582,9 @@ static ks_err_t finish_store(ks__thread_t *thr, task_entry_t *te,
         te->restoring--;
         restore_event(thr, te, r->store, KS_RESTORE_END);
         if (!te->restoring) {
-                err = start_task(thr, te, errp);
+                err = ks__task_restore_done(te->task, errp);
+                if (!err)
+                        err = start_task(thr, te, errp);
                 if (!err)
                         err = restore_assign(thr, errp);
         }

@@ -13,6 +13,8 @@ struct ks__rocks_env_s {
         rocksdb_block_based_table_options_t *table;
         rocksdb_options_t *opts;
         rocksdb_writeoptions_t *wopts;
+        rocksdb_writeoptions_t *wopts_nowal; /* restore batches */
+        rocksdb_flushoptions_t *flush;
         rocksdb_readoptions_t *ropts;
 };
 
@@ -47,8 +49,11 @@ ks_err_t ks__rocks_env_new(const ks_config_t *conf, ks__rocks_env_t **envp,
         e->table = rocksdb_block_based_options_create();
         e->opts = rocksdb_options_create();
         e->wopts = rocksdb_writeoptions_create();
+        e->wopts_nowal = rocksdb_writeoptions_create();
+        e->flush = rocksdb_flushoptions_create();
         e->ropts = rocksdb_readoptions_create();
-        if (!e->cache || !e->table || !e->opts || !e->wopts || !e->ropts) {
+        if (!e->cache || !e->table || !e->opts || !e->wopts ||
+            !e->wopts_nowal || !e->flush || !e->ropts) {
                 ks__rocks_env_destroy(e);
                 return ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
         }
@@ -68,6 +73,12 @@ ks_err_t ks__rocks_env_new(const ks_config_t *conf, ks__rocks_env_t **envp,
          * keeps a commit atomic across them after a crash. No fsync: the
          * changelog is the durable copy. */
         rocksdb_writeoptions_set_sync(e->wopts, 0);
+        /* Restores write without the WAL and flush at the end; memtables
+         * of all column families flush together, so data and checkpoint
+         * stay consistent across a crash in between. */
+        rocksdb_writeoptions_disable_WAL(e->wopts_nowal, 1);
+        rocksdb_options_set_atomic_flush(e->opts, 1);
+        rocksdb_flushoptions_set_wait(e->flush, 1);
         *envp = e;
         return KS_ERR_NO_ERROR;
 }
@@ -79,6 +90,10 @@ void ks__rocks_env_destroy(ks__rocks_env_t *e) {
                 rocksdb_readoptions_destroy(e->ropts);
         if (e->wopts)
                 rocksdb_writeoptions_destroy(e->wopts);
+        if (e->wopts_nowal)
+                rocksdb_writeoptions_destroy(e->wopts_nowal);
+        if (e->flush)
+                rocksdb_flushoptions_destroy(e->flush);
         if (e->opts)
                 rocksdb_options_destroy(e->opts);
         if (e->table)
@@ -234,11 +249,12 @@ ks_err_t ks__task_db_get_meta(ks__task_db_t *db, const char *key, void **valuep,
         return KS_ERR_NO_ERROR;
 }
 
-ks_err_t ks__task_db_commit(ks__task_db_t *db, ks_error_t **errp) {
+static ks_err_t db_write(ks__task_db_t *db, rocksdb_writeoptions_t *wo,
+                         ks_error_t **errp) {
         if (!db->pending)
                 return KS_ERR_NO_ERROR;
         char *err = NULL;
-        rocksdb_write_writebatch_wi(db->db, db->env->wopts, db->wbwi, &err);
+        rocksdb_write_writebatch_wi(db->db, wo, db->wbwi, &err);
         if (err) {
                 ks__error_set(errp, KS_ERR_STORE,
                               "cannot write the state of %s: %s", db->path,
@@ -248,6 +264,32 @@ ks_err_t ks__task_db_commit(ks__task_db_t *db, ks_error_t **errp) {
         }
         rocksdb_writebatch_wi_clear(db->wbwi);
         db->pending = 0;
+        return KS_ERR_NO_ERROR;
+}
+
+ks_err_t ks__task_db_commit(ks__task_db_t *db, ks_error_t **errp) {
+        return db_write(db, db->env->wopts, errp);
+}
+
+ks_err_t ks__task_db_commit_unlogged(ks__task_db_t *db, ks_error_t **errp) {
+        return db_write(db, db->env->wopts_nowal, errp);
+}
+
+ks_err_t ks__task_db_flush(ks__task_db_t *db, ks_error_t **errp) {
+        char *err = NULL;
+        /* Data before the checkpoint: should a crash split them, the
+         * checkpoint is the older one and the replay from it rewrites the
+         * same values. */
+        for (size_t i = 0; i < db->cf_cnt && !err; i++)
+                rocksdb_flush_cf(db->db, db->env->flush, db->cfs[i], &err);
+        if (!err)
+                rocksdb_flush_cf(db->db, db->env->flush, db->meta, &err);
+        if (err) {
+                ks__error_set(errp, KS_ERR_STORE, "cannot flush %s: %s",
+                              db->path, err);
+                rocksdb_free(err);
+                return KS_ERR_STORE;
+        }
         return KS_ERR_NO_ERROR;
 }
 

@@ -1112,7 +1112,11 @@ ks_err_t ks__task_restore_checkpoint(ks__task_t *t, size_t i,
         changelog_key(t, cl->topic, key, sizeof(key));
         ks__be64_put(v, (uint64_t)next_offset);
         ks__task_db_stage_meta(t->db, key, v, sizeof(v));
-        return ks__task_db_commit(t->db, errp);
+        return ks__task_db_commit_unlogged(t->db, errp);
+}
+
+ks_err_t ks__task_restore_done(ks__task_t *t, ks_error_t **errp) {
+        return t->db ? ks__task_db_flush(t->db, errp) : KS_ERR_NO_ERROR;
 }
 
 void ks__task_source_offsets(const ks__task_t *t,

@@ -111,9 +111,13 @@ ks_err_t ks__task_restore_put(ks__task_t *task, size_t i, const void *key,
                               size_t klen, const void *value, size_t vlen);
 
 /** Write what was restored into store i, with the checkpoint
- *  @p next_offset, atomically. */
+ *  @p next_offset, atomically (without the write-ahead log). */
 ks_err_t ks__task_restore_checkpoint(ks__task_t *task, size_t i,
                                      int64_t next_offset, ks_error_t **errp);
+
+/** Restoring is over: make the unlogged restore writes durable (before
+ *  processing writes with the write-ahead log again). */
+ks_err_t ks__task_restore_done(ks__task_t *task, ks_error_t **errp);
 
 /** The next offset to consume of each source partition the task has read:
  *  calls @p cb per partition. */

@@ -306,6 +306,56 @@ static void test_wordcount_restore(void **state) {
         free(dir2);
 }
 
+/* Three instances share the tasks: each task has exactly one owner, and
+ * together their outputs equal the independent count. */
+static void test_three_instances(void **state) {
+        fixture_t *f = *state;
+        produce_lines(f, 300);
+        ks_app_t *apps[3];
+        for (int i = 0; i < 3; i++) {
+                char name[32];
+                snprintf(name, sizeof(name), "three-%d", i);
+                char *dir = subdir(name);
+                apps[i] = start_app(f, dir, 1, NULL);
+                free(dir);
+        }
+        /* Wait until the group is stable with every member running and
+         * the 2 x PARTITIONS tasks spread one owner each. */
+        int64_t deadline = kst_now_ms() + 60000;
+        int64_t total = 0, each[3] = {0};
+        for (;;) {
+                int running = 0;
+                total = 0;
+                for (int i = 0; i < 3; i++) {
+                        running += ks_app_state(apps[i]) == KS_APP_RUNNING;
+                        each[i] = ks_app_metric(apps[i], "tasks");
+                        total += each[i];
+                }
+                if (running == 3 && total == 2 * PARTITIONS && each[0] &&
+                    each[1] && each[2])
+                        break;
+                if (kst_now_ms() > deadline)
+                        fail_msg("tasks not spread after 60 s: %lld %lld "
+                                 "%lld (running %d)",
+                                 (long long)each[0], (long long)each[1],
+                                 (long long)each[2], running);
+                ks_app_wait_state(apps[0], KS_APP_ERROR, 100);
+        }
+        /* Range assignment: one partition of each sub-topology apiece. */
+        for (int i = 0; i < 3; i++)
+                assert_int_equal(each[i], 2);
+        check_output(f, f->total_words);
+        int64_t processed = 0;
+        for (int i = 0; i < 3; i++) {
+                processed += ks_app_metric(apps[i], "process-total");
+                KST_OK(ks_app_close(apps[i], 60000));
+        }
+        /* Every line and every word record, each processed once. */
+        assert_true(processed >= 300 + f->total_words);
+        for (int i = 0; i < 3; i++)
+                ks_app_destroy(apps[i]);
+}
+
 /* One instance per state directory; a corrupt local store is wiped and
  * rebuilt from its changelog, and the counts stay exact. */
 static void test_state_dir_lock_and_corruption(void **state) {
@@ -426,6 +476,8 @@ static void test_startup_errors(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_wordcount_restore, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_three_instances, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(
                         test_state_dir_lock_and_corruption, setup, teardown),
