@@ -753,6 +753,8 @@ static ks_err_t commit_all(ks__thread_t *thr, ks_error_t **errp) {
         }
         if (!err && l->cnt) {
                 rd_kafka_resp_err_t e = rd_kafka_commit(thr->consumer, l, 0);
+                for (int k = 0; !e && k < l->cnt; k++)
+                        e = l->elems[k].err; /* per-partition failures */
                 if (e == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS ||
                     e == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION ||
                     e == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID) {
@@ -1266,7 +1268,11 @@ ks_err_t ks__thread_start(ks_app_t *app, int index, ks__thread_t **thrp,
                                     NULL};
         const char *restore_prefixes[] = {"consumer.", "restore.consumer.",
                                           NULL};
-        const char *producer_kv[] = {"partitioner", "murmur2_random", NULL};
+        /* Idempotence keeps each partition in send order across retries:
+         * changelogs replay in that order, and the duplicate marks of
+         * through topics (ORIGIN_HEADER) rely on it. */
+        const char *producer_kv[] = {"partitioner", "murmur2_random",
+                                     "enable.idempotence", "true", NULL};
         const char *producer_prefixes[] = {"producer.", NULL};
         if (!(thr->producer =
                       make_client(thr, RD_KAFKA_PRODUCER, "producer",
