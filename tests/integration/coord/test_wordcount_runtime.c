@@ -227,6 +227,8 @@ static ks_app_t *start_app(fixture_t *f, const char *state_dir, int threads,
         snprintf(n, sizeof(n), "%d", threads);
         kst_set(c, "num.stream.threads", n);
         kst_set(c, "consumer.session.timeout.ms", "6000");
+        /* Small queues: partitions pause and resume all the time. */
+        kst_set(c, "buffered.records.per.partition", "20");
         ks_topology_t *t = wordcount_topology_on(f->in, f->words_topic, f->out,
                                                  KS_STORE_ROCKSDB, &e);
         assert_non_null(t);
