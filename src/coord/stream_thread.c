@@ -930,6 +930,13 @@ static ks_headers_t *headers_of(const rd_kafka_message_t *m) {
         rd_kafka_headers_t *rh = NULL;
         if (rd_kafka_message_headers(m, &rh) || !rh)
                 return NULL;
+        /* Most records carry none but the origin: no allocation then. */
+        size_t hc = rd_kafka_header_cnt(rh);
+        const void *ov;
+        size_t ol;
+        if (!hc ||
+            (hc == 1 && !rd_kafka_header_get_last(rh, ORIGIN_HEADER, &ov, &ol)))
+                return NULL;
         ks_headers_t *h = ks_headers_new();
         const char *name;
         const void *v;

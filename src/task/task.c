@@ -59,6 +59,7 @@ typedef struct {
         const char *topic; /* owned by the source node */
         int64_t partition_time;
         int64_t next_offset; /* to checkpoint; -1 before the first record */
+        int32_t topic_index; /* the topic's index in the topology */
 } source_part_t;
 
 typedef struct {
@@ -663,7 +664,7 @@ ks_err_t ks__task_process(ks__task_t *t, const char *topic, int32_t partition,
         if (!value)
                 vlen = 0;
         sp->next_offset = offset + 1;
-        t->origin_topic = topic_index(t->topo, topic);
+        t->origin_topic = sp->topic_index;
         t->emit_seq = 0;
         int rc = check_serdes(t, src, topic, partition, offset, key, klen,
                               value, vlen);
@@ -932,8 +933,9 @@ ks_err_t ks__task_new(ks_topology_t *topo, int sub, int32_t partition,
                 ks__node_t *n = t->sub->nodes[i];
                 for (size_t j = 0;
                      n->kind == KS_NODE_SOURCE && j < n->topic_cnt; j++)
-                        t->parts[k++] =
-                                (source_part_t){n, n->topics[j], -1, -1};
+                        t->parts[k++] = (source_part_t){
+                                n, n->topics[j], -1, -1,
+                                topic_index(topo, n->topics[j])};
         }
         ks_err_t err = open_stores(t, errp);
         if (err) {
