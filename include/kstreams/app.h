@@ -73,8 +73,9 @@ typedef void(ks_restore_cb)(void *opaque, ks_restore_phase_t phase,
  *        with @p conf (copied; application.id and bootstrap.servers are
  *        required).
  * @returns the app in CREATED, or NULL with the reason in *errp
- *          (KS_ERR_INVALID_CONFIG for a missing key, topology errors as
- *          ks_topology_build()).
+ *          (KS_ERR_INVALID_CONFIG for a missing key or a processing
+ *          guarantee this runtime does not offer yet, exactly_once_v2;
+ *          topology errors as ks_topology_build()).
  */
 KS_EXPORT ks_app_t *ks_app_new(ks_topology_t *topo, const ks_config_t *conf,
                                ks_error_t **errp);

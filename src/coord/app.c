@@ -181,6 +181,16 @@ ks_app_t *ks_app_new(ks_topology_t *topo, const ks_config_t *conf,
                         return NULL;
                 }
         }
+        if (ks__config_enum(conf, "processing.guarantee") !=
+            KS_GUARANTEE_AT_LEAST_ONCE) {
+                /* Never run with weaker guarantees than asked for. */
+                ks__error_set(errp, KS_ERR_INVALID_CONFIG,
+                              "processing.guarantee %s is not available in "
+                              "this version of the runtime; use "
+                              "at_least_once",
+                              ks_config_get(conf, "processing.guarantee"));
+                return NULL;
+        }
         if (ks_topology_build(topo, errp))
                 return NULL;
         ks_app_t *app = calloc(1, sizeof(*app));
