@@ -67,6 +67,13 @@ void kst_log_clear(void) {
         pthread_mutex_unlock(&log_lock);
 }
 
+void kst_log_print(void) {
+        pthread_mutex_lock(&log_lock);
+        fprintf(stderr, "---- captured library log ----\n%s----\n",
+                log_lines ? log_lines : "");
+        pthread_mutex_unlock(&log_lock);
+}
+
 void kst_set(ks_config_t *conf, const char *key, const char *value) {
         ks_error_t *e = NULL;
         if (ks_config_set(conf, key, value, &e))

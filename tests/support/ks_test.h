@@ -28,6 +28,9 @@ int kst_log_contains(const char *needle);
 /** Forget captured log lines. */
 void kst_log_clear(void);
 
+/** Print the captured log to stderr (before failing a test, to say why). */
+void kst_log_print(void);
+
 /** Assert that @p err equals @p code, that @p error carries the same code,
  *  and that its message contains every NULL-terminated needle; then destroy
  *  @p error. KST_ASSERT_ERROR evaluates the call first and resets the error

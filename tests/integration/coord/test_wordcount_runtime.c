@@ -243,15 +243,22 @@ static ks_app_t *start_app(fixture_t *f, const char *state_dir, int threads,
 }
 
 static void wait_processed(ks_app_t *app, int64_t n) {
-        int64_t deadline = kst_now_ms() + 60000;
+        /* Generous: under the sanitizers on a loaded machine a rebalance
+         * with the real broker can take tens of seconds. */
+        int64_t deadline = kst_now_ms() + 120000;
         while (ks_app_metric(app, "process-total") < n) {
                 if (ks_app_state(app) == KS_APP_ERROR)
                         fail_msg("app failed: %s",
                                  ks_error_message(ks_app_error(app)));
-                if (kst_now_ms() > deadline)
-                        fail_msg("processed %lld of %lld in 60 s",
+                if (kst_now_ms() > deadline) {
+                        kst_log_print();
+                        fail_msg("processed %lld of %lld in 120 s (state "
+                                 "%s, %lld tasks)",
                                  (long long)ks_app_metric(app, "process-total"),
-                                 (long long)n);
+                                 (long long)n,
+                                 ks_app_state_name(ks_app_state(app)),
+                                 (long long)ks_app_metric(app, "tasks"));
+                }
                 ks_app_wait_state(app, KS_APP_ERROR, 50);
         }
 }
