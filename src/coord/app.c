@@ -498,22 +498,10 @@ static ks_err_t check_cluster(ks_app_t *app, ks_error_t **errp) {
 /* One instance per state directory: a second one on the same machine would
  * share (and corrupt) the task directories. */
 static ks_err_t lock_state_dir(ks_app_t *app, ks_error_t **errp) {
-        size_t n = strlen(app->state_dir) + 8;
-        char *path = malloc(n);
-        if (!path)
-                return ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
-        snprintf(path, n, "%s/.lock", app->state_dir);
-        app->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        int e = app->lock_fd < 0 ? errno : 0;
-        free(path);
-        if (!e && flock(app->lock_fd, LOCK_EX | LOCK_NB))
-                e = errno;
-        if (!e)
-                return KS_ERR_NO_ERROR;
+        app->lock_fd = ks__lock_dir(app->state_dir);
         if (app->lock_fd >= 0)
-                close(app->lock_fd);
-        app->lock_fd = -1;
-        if (e == EWOULDBLOCK)
+                return KS_ERR_NO_ERROR;
+        if (errno == EWOULDBLOCK)
                 return ks__error_set(errp, KS_ERR_STATE,
                                      "state directory %s is in use by another "
                                      "instance of application %s (give each "
@@ -521,7 +509,7 @@ static ks_err_t lock_state_dir(ks_app_t *app, ks_error_t **errp) {
                                      app->state_dir, app->app_id);
         return ks__error_set(errp, KS_ERR_IO,
                              "cannot lock state directory %s: %s",
-                             app->state_dir, strerror(e));
+                             app->state_dir, strerror(errno));
 }
 
 ks_err_t ks_app_start(ks_app_t *app, ks_error_t **errp) {

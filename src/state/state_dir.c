@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -77,4 +79,23 @@ ks_err_t ks__rmtree(const char *path) {
         if (nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) && errno != ENOENT)
                 return KS_ERR_IO;
         return KS_ERR_NO_ERROR;
+}
+
+int ks__lock_dir(const char *dir) {
+        size_t n = strlen(dir) + 8;
+        char *path = malloc(n);
+        if (!path) {
+                errno = ENOMEM;
+                return -1;
+        }
+        snprintf(path, n, "%s/.lock", dir);
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        free(path);
+        if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB)) {
+                int e = errno;
+                close(fd);
+                errno = e;
+                fd = -1;
+        }
+        return fd;
 }

@@ -13,6 +13,11 @@ ks_err_t ks__mkdirs(const char *path, ks_error_t **errp);
 ks_err_t ks__mkdtemp(const char *base, const char *prefix, char **outp,
                      ks_error_t **errp);
 
+/** Lock directory @p dir against other owners: flock(LOCK_EX|LOCK_NB) on
+ *  "<dir>/.lock". Returns the locked descriptor (close it to release), or
+ *  -1 with errno set (EWOULDBLOCK: another owner holds it). */
+int ks__lock_dir(const char *dir);
+
 /** rm -rf @p path. Returns KS_ERR_IO if something could not be removed. */
 ks_err_t ks__rmtree(const char *path);
 

@@ -703,33 +703,19 @@ ks_err_t ks__task_process(ks__task_t *t, const char *topic, int32_t partition,
 /* Lock the task directory against a second owner (another thread or
  * process using the same state.dir). */
 static ks_err_t lock_dir(ks__task_t *t, ks_error_t **errp) {
-        size_t n = strlen(t->dir) + 8;
-        char *path = malloc(n);
-        if (!path)
-                return ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
-        snprintf(path, n, "%s/.lock", t->dir);
-        t->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        int e = t->lock_fd < 0 ? errno : 0;
-        if (!e && flock(t->lock_fd, LOCK_EX | LOCK_NB))
-                e = errno;
-        if (e) {
-                if (t->lock_fd >= 0)
-                        close(t->lock_fd);
-                t->lock_fd = -1;
-                ks_err_t err = ks__error_set(
-                        errp, KS_ERR_STATE,
-                        e == EWOULDBLOCK
-                                ? "state directory %s of task %s is locked "
-                                  "by another owner (another instance or "
-                                  "thread with the same state.dir)"
-                                : "cannot lock state directory %s of task "
-                                  "%s: %s",
-                        t->dir, t->id, strerror(e));
-                free(path);
-                return err;
-        }
-        free(path);
-        return KS_ERR_NO_ERROR;
+        t->lock_fd = ks__lock_dir(t->dir);
+        if (t->lock_fd >= 0)
+                return KS_ERR_NO_ERROR;
+        int e = errno;
+        return ks__error_set(errp, KS_ERR_STATE,
+                             e == EWOULDBLOCK
+                                     ? "state directory %s of task %s is "
+                                       "locked by another owner (another "
+                                       "instance or thread with the same "
+                                       "state.dir)"
+                                     : "cannot lock state directory %s of "
+                                       "task %s: %s",
+                             t->dir, t->id, strerror(e));
 }
 
 /* Can the task's persistent stores be rebuilt from changelogs? */
