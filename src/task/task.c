@@ -795,6 +795,21 @@ static void changelog_key(const ks__task_t *t, const char *topic, char *buf,
         snprintf(buf, size, "changelog:%s:%" PRId32, topic, t->partition);
 }
 
+/* Stage the changelog checkpoint of store i (persistent, logged stores
+ * only: in-memory stores restore from the start). 1 if staged. */
+static int stage_changelog_checkpoint(ks__task_t *t, size_t i,
+                                      int64_t next_offset) {
+        const changelog_t *cl = &t->logs[i];
+        if (!t->db || !cl->topic || t->stores[i]->backend != KS_STORE_ROCKSDB)
+                return 0;
+        char key[320];
+        uint8_t v[8];
+        changelog_key(t, cl->topic, key, sizeof(key));
+        ks__be64_put(v, (uint64_t)next_offset);
+        ks__task_db_stage_meta(t->db, key, v, sizeof(v));
+        return 1;
+}
+
 static ks_err_t open_stores(ks__task_t *t, ks_error_t **errp) {
         const ks__subtopology_t *sub = t->sub;
         ks_topology_t *topo = t->topo;
@@ -980,16 +995,10 @@ ks_err_t ks__task_commit(ks__task_t *t, ks_error_t **errp) {
                         ks__be64_put(v, (uint64_t)t->parts[i].next_offset);
                         ks__task_db_stage_meta(t->db, key, v, sizeof(v));
                 }
-                for (size_t i = 0; i < t->sub->store_cnt; i++) {
-                        changelog_t *cl = &t->logs[i];
-                        if (!cl->topic || cl->delivered < 0)
-                                continue;
-                        char key[320];
-                        uint8_t v[8];
-                        changelog_key(t, cl->topic, key, sizeof(key));
-                        ks__be64_put(v, (uint64_t)(cl->delivered + 1));
-                        ks__task_db_stage_meta(t->db, key, v, sizeof(v));
-                }
+                for (size_t i = 0; i < t->sub->store_cnt; i++)
+                        if (t->logs[i].delivered >= 0)
+                                stage_changelog_checkpoint(
+                                        t, i, t->logs[i].delivered + 1);
                 err = ks__task_db_commit(t->db, errp);
                 if (err)
                         return err;
@@ -1091,15 +1100,9 @@ ks_err_t ks__task_restore_put(ks__task_t *t, size_t i, const void *key,
 
 ks_err_t ks__task_restore_checkpoint(ks__task_t *t, size_t i,
                                      int64_t next_offset, ks_error_t **errp) {
-        changelog_t *cl = &t->logs[i];
-        cl->checkpoint = next_offset;
-        if (!t->db || t->stores[i]->backend != KS_STORE_ROCKSDB)
+        t->logs[i].checkpoint = next_offset;
+        if (!stage_changelog_checkpoint(t, i, next_offset))
                 return KS_ERR_NO_ERROR;
-        char key[320];
-        uint8_t v[8];
-        changelog_key(t, cl->topic, key, sizeof(key));
-        ks__be64_put(v, (uint64_t)next_offset);
-        ks__task_db_stage_meta(t->db, key, v, sizeof(v));
         return ks__task_db_commit_unlogged(t->db, errp);
 }
 
