@@ -1,30 +1,83 @@
 #!/usr/bin/env bash
-# The benchmark cases, run by bench/run.sh with KS_TEST_BOOTSTRAP set.
+# The benchmark cases, run by bench/run.sh with KS_TEST_BOOTSTRAP set to the
+# real broker and BENCH_JAVA_CP to the compiled Kafka Streams program.
 set -euo pipefail
+set -f # the Java class path holds a wildcard
 bin="$1"
 bs="$KS_TEST_BOOTSTRAP"
 n="${BENCH_RECORDS:-1000000}"
 size="${BENCH_SIZE:-100}"
+lines="${BENCH_LINES:-500000}"
+rate="${BENCH_RATE:-5000}"
 parts=6
 tag="bench-$$-$(date +%s)"
-"$bin" create "$bs" "$tag-in" $parts
-for c in passthrough stateless; do "$bin" create "$bs" "$tag-$c-out" $parts; done
-echo "producing $n records of $size bytes to $tag-in ($parts partitions)" >&2
-"$bin" produce "$bs" "$tag-in" "$n" "$size" $parts
+state="$(mktemp -d /tmp/kstreams-bench-java-XXXXXX)"
+trap 'rm -rf "$state"' EXIT
 mkdir -p bench/results
-csv="bench/results/$(date +%Y%m%d-%H%M%S).csv"
-echo "case,records,processing_s,wall_s,records_per_s,cpu_s,peak_rss_kb" > "$csv"
-for c in passthrough stateless; do
-        "$bin" "$c" "$bs" "$tag-in" "$tag-$c-out" "$n" >> "$csv"
-done
-python3 - "$csv" <<'PY'
-import csv, sys
-rows = list(csv.DictReader(open(sys.argv[1])))
-base = float(rows[0]["records_per_s"])
-print(f"{'case':38} {'records/s':>12} {'proc s':>8} {'wall s':>8} {'cpu s':>7} {'rss MB':>7} {'ratio':>6}")
-for r in rows:
-    rps = float(r["records_per_s"])
-    print(f"{r['case']:38} {rps:12.0f} {float(r['processing_s']):8.2f} {float(r['wall_s']):8.2f} "
-          f"{float(r['cpu_s']):7.2f} {int(r['peak_rss_kb'])/1024:7.1f} {rps/base:6.2f}")
-print(f"(ratio: records/s against the plain librdkafka passthrough; CSV: {sys.argv[1]})")
-PY
+stamp="$(date +%Y%m%d-%H%M%S)"
+csv="bench/results/$stamp.csv"
+echo "case,baseline,records,processing_s,wall_s,records_per_s,cpu_s,peak_rss_kb,p50_ms,p99_ms" > "$csv"
+
+say() { echo "bench: $*" >&2; }
+topic() { "$bin" create "$bs" "$1" "$parts"; }
+# java CASE IN OUT APP CACHE [KEY=VALUE...]: the Kafka Streams program.
+java_cmd() {
+        local what="$1" in="$2" out="$3" app="$4" cache="$5"
+        shift 5
+        echo java -cp "$BENCH_JAVA_CP" KsBench "$what" "$bs" "$in" "$out" \
+                "$app" "$state/$app" "$cache" "$@"
+}
+
+# Stateless: map+filter over fixed-size records.
+topic "$tag-in"
+say "producing $n records of $size bytes to $tag-in ($parts partitions)"
+"$bin" produce "$bs" "$tag-in" "$n" "$size" "$parts"
+base="stateless/passthrough (librdkafka)"
+for c in pt lib java; do topic "$tag-sl-$c"; done
+say "stateless: plain librdkafka, kstreams-c, Kafka Streams"
+"$bin" run "$base" "$base" count "$bs" "$tag-sl-pt" "$n" -- \
+        "$bin" serve passthrough "$bs" "$tag-in" "$tag-sl-pt" >> "$csv"
+"$bin" run "stateless/kstreams-c" "$base" count "$bs" "$tag-sl-lib" "$n" -- \
+        "$bin" serve stateless "$bs" "$tag-in" "$tag-sl-lib" >> "$csv"
+# shellcheck disable=SC2046
+"$bin" run "stateless/kafka-streams" "$base" count "$bs" "$tag-sl-java" "$n" -- \
+        $(java_cmd stateless "$tag-in" "$tag-sl-java" "$tag-sl-java" 10485760) >> "$csv"
+
+# Word count: lines of text, counted per word through a re-keyed topic.
+topic "$tag-lines"
+say "producing $lines lines of text to $tag-lines"
+words=$("$bin" produce-lines "$bs" "$tag-lines" "$lines" "$parts")
+say "the lines hold $words words"
+for c in pt lib lib-words java java-cache; do topic "$tag-wc-$c"; done
+wbase="wordcount/kafka-streams cache off"
+"$bin" run "wordcount/passthrough (librdkafka)" "wordcount/passthrough (librdkafka)" \
+        count "$bs" "$tag-wc-pt" "$lines" -- \
+        "$bin" serve passthrough "$bs" "$tag-lines" "$tag-wc-pt" >> "$csv"
+# shellcheck disable=SC2046
+"$bin" run "$wbase" "$wbase" words "$bs" "$tag-wc-java" "$lines" -- \
+        $(java_cmd wordcount "$tag-lines" "$tag-wc-java" "$tag-wc-java" 0) >> "$csv"
+# shellcheck disable=SC2046
+"$bin" run "wordcount/kafka-streams cache 10MB" "$wbase" words "$bs" "$tag-wc-java-cache" "$lines" -- \
+        $(java_cmd wordcount "$tag-lines" "$tag-wc-java-cache" "$tag-wc-java-cache" 10485760 \
+                commit.interval.ms=1000) >> "$csv"
+"$bin" run "wordcount/kstreams-c cache off" "$wbase" words "$bs" "$tag-wc-lib" "$lines" -- \
+        "$bin" serve wordcount "$bs" "$tag-lines" "$tag-wc-lib" "$tag-wc-lib-words" >> "$csv"
+
+# Restore: a store of n records rebuilt from its changelog.
+say "restore: $n records of $size bytes"
+"$bin" restore "$bs" "$n" "$size" "$parts" >> "$csv"
+
+# Latency at a fixed offered rate.
+say "latency: $rate records/s for 10 s"
+lbase="latency/passthrough (librdkafka)"
+# Each pipeline reads its own input from the start.
+for c in pt lib java; do topic "$tag-lat-$c-in"; topic "$tag-lat-$c"; done
+"$bin" latency "$lbase" "$lbase" "$bs" "$tag-lat-pt-in" "$tag-lat-pt" "$rate" 10 -- \
+        "$bin" serve passthrough "$bs" "$tag-lat-pt-in" "$tag-lat-pt" >> "$csv"
+"$bin" latency "latency/kstreams-c" "$lbase" "$bs" "$tag-lat-lib-in" "$tag-lat-lib" "$rate" 10 -- \
+        "$bin" serve stateless "$bs" "$tag-lat-lib-in" "$tag-lat-lib" >> "$csv"
+# shellcheck disable=SC2046
+"$bin" latency "latency/kafka-streams" "$lbase" "$bs" "$tag-lat-java-in" "$tag-lat-java" "$rate" 10 -- \
+        $(java_cmd stateless "$tag-lat-java-in" "$tag-lat-java" "$tag-lat-java" 10485760) >> "$csv"
+
+python3 bench/table.py "$csv"

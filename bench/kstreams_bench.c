@@ -1,35 +1,81 @@
-/* Benchmarks: the library beside plain librdkafka on the same broker.
+/* Benchmarks: the library beside plain librdkafka and Kafka Streams (Java)
+ * on the same broker. bench/cases.sh drives these commands:
  *
- *   kstreams-bench create    BOOTSTRAP TOPIC PARTITIONS
- *   kstreams-bench produce   BOOTSTRAP TOPIC RECORDS SIZE PARTITIONS
- *   kstreams-bench passthrough BOOTSTRAP IN OUT RECORDS
- *   kstreams-bench stateless BOOTSTRAP IN OUT RECORDS
+ *   kstreams-bench create BOOTSTRAP TOPIC PARTITIONS
+ *   kstreams-bench produce BOOTSTRAP TOPIC RECORDS SIZE PARTITIONS
+ *   kstreams-bench produce-lines BOOTSTRAP TOPIC LINES PARTITIONS
+ *   kstreams-bench serve passthrough|stateless BOOTSTRAP IN OUT
+ *   kstreams-bench serve wordcount BOOTSTRAP IN OUT WORDS_TOPIC
+ *   kstreams-bench run NAME BASELINE count|words BOOTSTRAP OUT N -- CMD...
+ *   kstreams-bench latency NAME BASELINE BOOTSTRAP IN OUT RATE SECONDS --
+ * CMD... kstreams-bench restore BOOTSTRAP RECORDS SIZE PARTITIONS
  *
- * "passthrough" is plain librdkafka: a consumer in a group copying every
- * record to OUT with a producer, the limit for any pipeline on this client.
- * "stateless" is the library: source -> map+filter processor -> sink, the
- * filter keeping every record (so both write the same number of records).
- * Both run until OUT holds RECORDS records (read from its high watermarks)
- * and print one CSV line:
- *   case,records,processing_s,wall_s,records_per_s,cpu_s,peak_rss_kb
- * processing_s runs from the first record in OUT to the last; wall_s from
- * the start of the run (group join included). */
+ * "serve" runs one pipeline until SIGTERM: plain librdkafka (a consumer in
+ * a group copying every record with a producer: the limit for any pipeline
+ * on this client), the library's stateless map+filter topology, or its word
+ * count (RocksDB store with a changelog, re-keyed through WORDS_TOPIC).
+ *
+ * "run" starts CMD (a serve command, or the Kafka Streams program), watches
+ * OUT and stops CMD when it is done: "count" waits for N records in OUT
+ * (its high watermarks); "words" reads OUT and waits until the latest count
+ * of every word equals the count of the N lines produce-lines wrote
+ * (computed here from the same seed), so a word count with a record cache
+ * (fewer updates) is timed to the same end. It prints one CSV line:
+ *   case,baseline,records,processing_s,wall_s,records_per_s,cpu_s,
+ *   peak_rss_kb,p50_ms,p99_ms
+ * processing_s runs from the first record in OUT to the end; wall_s from the
+ * start of CMD (group join included). CPU seconds and peak RSS are CMD's,
+ * read from /proc when the run is done (its shutdown is not counted).
+ *
+ * "latency" offers RATE records/s for SECONDS to IN, each carrying its send
+ * time, and reads OUT: p50/p99 of the end-to-end latency.
+ *
+ * "restore" writes RECORDS distinct keys to a store's changelog, starts an
+ * app whose task restores them (timed by the restore listener), and writes
+ * the same records straight into a RocksDB database in batches of 10,000
+ * without the WAL, as restores do: two CSV lines. */
+#include <errno.h>
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
+#include <rocksdb/c.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <kstreams/kstreams.h>
 
+#include "wordcount_topology.h"
+
+#define SEED  20261123u
+#define VOCAB 5000
+
 static double now_s(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int64_t wall_us(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+__attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt,
+                                                                ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        fprintf(stderr, "kstreams-bench: ");
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+        va_end(ap);
+        exit(1);
 }
 
 static rd_kafka_t *client(rd_kafka_type_t type, const char *bootstrap,
@@ -52,11 +98,38 @@ static rd_kafka_t *client(rd_kafka_type_t type, const char *bootstrap,
                                   sizeof(err));
         }
         rd_kafka_t *rk = rd_kafka_new(type, c, err, sizeof(err));
-        if (!rk) {
-                fprintf(stderr, "%s\n", err);
-                exit(1);
-        }
+        if (!rk)
+                die("%s", err);
         return rk;
+}
+
+static void produce1(rd_kafka_t *p, const char *topic, int32_t part,
+                     const void *k, size_t kl, const void *v, size_t vl) {
+        rd_kafka_resp_err_t e;
+        while ((e = rd_kafka_producev(
+                        p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(part),
+                        RD_KAFKA_V_KEY((void *)k, kl),
+                        RD_KAFKA_V_VALUE((void *)v, vl),
+                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                        RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                rd_kafka_poll(p, 10);
+        if (e)
+                die("produce: %s", rd_kafka_err2str(e));
+}
+
+static int partitions_of(rd_kafka_t *rk, const char *topic) {
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+        const struct rd_kafka_metadata *md;
+        int n = -1;
+        if (!rd_kafka_metadata(rk, 0, rkt, &md, 10000)) {
+                if (md->topic_cnt == 1 && !md->topics[0].err)
+                        n = md->topics[0].partition_cnt;
+                rd_kafka_metadata_destroy(md);
+        }
+        rd_kafka_topic_destroy(rkt);
+        if (n <= 0)
+                die("no metadata for topic %s", topic);
+        return n;
 }
 
 static int64_t topic_records(rd_kafka_t *rk, const char *topic, int parts) {
@@ -71,60 +144,97 @@ static int64_t topic_records(rd_kafka_t *rk, const char *topic, int parts) {
         return n;
 }
 
-static int partitions_of(rd_kafka_t *rk, const char *topic) {
-        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-        const struct rd_kafka_metadata *md;
-        int n = -1;
-        if (!rd_kafka_metadata(rk, 0, rkt, &md, 10000)) {
-                if (md->topic_cnt == 1 && !md->topics[0].err)
-                        n = md->topics[0].partition_cnt;
-                rd_kafka_metadata_destroy(md);
-        }
-        rd_kafka_topic_destroy(rkt);
+/* A consumer reading every partition of @p topic from @p offset, outside
+ * any group. */
+static rd_kafka_t *reader(const char *bs, const char *topic, int64_t offset) {
+        /* assign() needs a group id; this consumer never joins it. */
+        char group[64];
+        snprintf(group, sizeof(group), "bench-reader-%d", (int)getpid());
+        rd_kafka_t *c = client(RD_KAFKA_CONSUMER, bs, group);
+        int parts = partitions_of(c, topic);
+        rd_kafka_topic_partition_list_t *l =
+                rd_kafka_topic_partition_list_new(parts);
+        for (int p = 0; p < parts; p++)
+                rd_kafka_topic_partition_list_add(l, topic, p)->offset = offset;
+        if (rd_kafka_assign(c, l))
+                die("cannot assign %s", topic);
+        rd_kafka_topic_partition_list_destroy(l);
+        return c;
+}
+
+/* ---- text for word count ---------------------------------------------- */
+
+static uint64_t rng(uint64_t *s) {
+        *s ^= *s << 13;
+        *s ^= *s >> 7;
+        *s ^= *s << 17;
+        return *s;
+}
+
+/* Word i of the vocabulary: letters from its digits in base 20, at least
+ * three; lower-case, unique. */
+static size_t vocab_word(unsigned i, char *buf) {
+        static const char letters[] = "etaoinshrdlucmfwypvb";
+        size_t n = 0;
+        do {
+                buf[n++] = letters[i % 20];
+                i /= 20;
+        } while (i || n < 3);
+        buf[n] = 0;
         return n;
 }
 
-/* Watch OUT until it holds @p want records; fills the first/last times. */
-typedef struct {
-        const char *bootstrap, *topic;
-        int64_t want;
-        double first, last;
-        volatile int done;
-} watch_t;
-
-static void *watch(void *arg) {
-        watch_t *w = arg;
-        rd_kafka_t *rk = client(RD_KAFKA_PRODUCER, w->bootstrap, NULL);
-        int parts = partitions_of(rk, w->topic);
-        for (;;) {
-                int64_t n = topic_records(rk, w->topic, parts);
-                double t = now_s();
-                if (n > 0 && !w->first)
-                        w->first = t;
-                if (n >= w->want) {
-                        w->last = t;
-                        break;
-                }
-                rd_kafka_poll(rk, 20); /* paces the watermark queries */
+/* The next line: 1-12 words, skewed to the frequent ones (the product of
+ * two uniform draws), some upper-cased, separated by spaces or commas. */
+static size_t gen_line(uint64_t *s, char *buf, unsigned *ids, int *nids) {
+        int words = 1 + (int)(rng(s) % 12);
+        size_t len = 0;
+        for (int w = 0; w < words; w++) {
+                unsigned id =
+                        (unsigned)((rng(s) % VOCAB) * (rng(s) % VOCAB) / VOCAB);
+                if (w)
+                        buf[len++] = rng(s) % 5 ? ' ' : ',';
+                size_t wl = vocab_word(id, buf + len);
+                if (rng(s) % 10 == 0)
+                        buf[len] = (char)(buf[len] - 'a' + 'A');
+                len += wl;
+                ids[w] = id;
         }
-        rd_kafka_destroy(rk);
-        w->done = 1;
-        return NULL;
+        *nids = words;
+        return len;
 }
 
-static void report(const char *name, int64_t records, const watch_t *w,
-                   double start) {
-        struct rusage ru;
-        getrusage(RUSAGE_SELF, &ru);
-        double cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-                     (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-        double proc = w->last - w->first;
-        printf("%s,%" PRId64 ",%.3f,%.3f,%.0f,%.2f,%ld\n", name, records, proc,
-               w->last - start, proc > 0 ? (double)records / proc : 0, cpu,
-               ru.ru_maxrss);
+/* Expected counts of the words of @p lines lines; returns the total. */
+static int64_t expected_counts(int64_t lines, int64_t *counts) {
+        uint64_t s = SEED;
+        char buf[256];
+        unsigned ids[16];
+        int n;
+        int64_t total = 0;
+        for (int64_t i = 0; i < lines; i++) {
+                gen_line(&s, buf, ids, &n);
+                for (int w = 0; w < n; w++)
+                        counts[ids[w]]++;
+                total += n;
+        }
+        return total;
 }
 
-static int create(int argc, char **argv) {
+static unsigned vocab_id(const char *w, size_t len) {
+        static const char letters[] = "etaoinshrdlucmfwypvb";
+        unsigned id = 0;
+        for (size_t i = len; i-- > 0;) {
+                const char *p = memchr(letters, w[i], 20);
+                if (!p)
+                        return VOCAB;
+                id = id * 20 + (unsigned)(p - letters);
+        }
+        return id < VOCAB ? id : VOCAB;
+}
+
+/* ---- load ----------------------------------------------------------------*/
+
+static int create(char **argv) {
         rd_kafka_t *rk = client(RD_KAFKA_PRODUCER, argv[2], NULL);
         char err[512];
         rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(argv[3], atoi(argv[4]),
@@ -151,37 +261,25 @@ static int create(int argc, char **argv) {
         return rc;
 }
 
-static int produce(int argc, char **argv) {
-        const char *bs = argv[2], *topic = argv[3];
+static void fill(uint64_t *s, char *buf, size_t size) {
+        for (size_t k = 0; k < size; k++)
+                buf[k] = (char)('a' + rng(s) % 26);
+}
+
+static int produce(char **argv) {
+        const char *topic = argv[3];
         int64_t n = atoll(argv[4]);
         size_t size = (size_t)atoi(argv[5]);
         int parts = atoi(argv[6]);
-        rd_kafka_t *p = client(RD_KAFKA_PRODUCER, bs, NULL);
+        rd_kafka_t *p = client(RD_KAFKA_PRODUCER, argv[2], NULL);
         char *buf = malloc(size + 1);
-        uint64_t s = 42;
+        uint64_t s = SEED;
         for (int64_t i = 0; i < n; i++) {
-                for (size_t k = 0; k < size; k++) {
-                        s ^= s << 13;
-                        s ^= s >> 7;
-                        s ^= s << 17;
-                        buf[k] = (char)('a' + s % 26);
-                }
+                fill(&s, buf, size);
                 char key[32];
                 int kl = snprintf(key, sizeof(key), "k%" PRId64, i % 10000);
-                rd_kafka_resp_err_t e;
-                while ((e = rd_kafka_producev(
-                                p, RD_KAFKA_V_TOPIC(topic),
-                                RD_KAFKA_V_PARTITION((int32_t)(i % parts)),
-                                RD_KAFKA_V_KEY(key, (size_t)kl),
-                                RD_KAFKA_V_VALUE(buf, size),
-                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                RD_KAFKA_V_END)) ==
-                       RD_KAFKA_RESP_ERR__QUEUE_FULL)
-                        rd_kafka_poll(p, 10);
-                if (e) {
-                        fprintf(stderr, "produce: %s\n", rd_kafka_err2str(e));
-                        return 1;
-                }
+                produce1(p, topic, (int32_t)(i % parts), key, (size_t)kl, buf,
+                         size);
         }
         rd_kafka_flush(p, 120000);
         rd_kafka_destroy(p);
@@ -189,13 +287,37 @@ static int produce(int argc, char **argv) {
         return 0;
 }
 
-static int passthrough(int argc, char **argv) {
-        const char *bs = argv[2], *in = argv[3], *out = argv[4];
-        int64_t n = atoll(argv[5]);
-        double start = now_s();
-        watch_t w = {bs, out, n, 0, 0, 0};
-        pthread_t tid;
-        pthread_create(&tid, NULL, watch, &w);
+/* Writes the lines and prints their number of words. */
+static int produce_lines(char **argv) {
+        const char *topic = argv[3];
+        int64_t n = atoll(argv[4]);
+        int parts = atoi(argv[5]);
+        rd_kafka_t *p = client(RD_KAFKA_PRODUCER, argv[2], NULL);
+        uint64_t s = SEED;
+        char buf[256];
+        unsigned ids[16];
+        int w;
+        int64_t words = 0;
+        for (int64_t i = 0; i < n; i++) {
+                size_t len = gen_line(&s, buf, ids, &w);
+                words += w;
+                produce1(p, topic, (int32_t)(i % parts), NULL, 0, buf, len);
+        }
+        rd_kafka_flush(p, 120000);
+        rd_kafka_destroy(p);
+        printf("%" PRId64 "\n", words);
+        return 0;
+}
+
+/* ---- the pipelines ---------------------------------------------------- */
+
+static volatile sig_atomic_t stop;
+static void on_signal(int sig) {
+        (void)sig;
+        stop = 1;
+}
+
+static int serve_passthrough(const char *bs, const char *in, const char *out) {
         char group[128];
         snprintf(group, sizeof(group), "bench-pt-%d", (int)getpid());
         rd_kafka_t *c = client(RD_KAFKA_CONSUMER, bs, group);
@@ -205,28 +327,17 @@ static int passthrough(int argc, char **argv) {
         rd_kafka_topic_partition_list_add(l, in, RD_KAFKA_PARTITION_UA);
         rd_kafka_subscribe(c, l);
         rd_kafka_topic_partition_list_destroy(l);
-        int64_t copied = 0;
-        while (copied < n) {
+        while (!stop) {
                 rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
                 if (!m)
                         continue;
-                if (!m->err) {
-                        while (rd_kafka_producev(
-                                       p, RD_KAFKA_V_TOPIC(out),
-                                       RD_KAFKA_V_KEY(m->key, m->key_len),
-                                       RD_KAFKA_V_VALUE(m->payload, m->len),
-                                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                       RD_KAFKA_V_END) ==
-                               RD_KAFKA_RESP_ERR__QUEUE_FULL)
-                                rd_kafka_poll(p, 10);
-                        copied++;
-                }
+                if (!m->err)
+                        produce1(p, out, RD_KAFKA_PARTITION_UA, m->key,
+                                 m->key_len, m->payload, m->len);
                 rd_kafka_message_destroy(m);
                 rd_kafka_poll(p, 0);
         }
-        rd_kafka_flush(p, 120000);
-        pthread_join(tid, NULL);
-        report("passthrough (plain librdkafka)", n, &w, start);
+        rd_kafka_flush(p, 30000);
         rd_kafka_consumer_close(c);
         rd_kafka_destroy(c);
         rd_kafka_destroy(p);
@@ -250,59 +361,566 @@ static ks_err_t map_filter(ks_context_t *ctx, const ks_record_t *rec,
         return ks_context_forward(ctx, k, kl, buf, vl);
 }
 
-static int stateless(int argc, char **argv) {
-        const char *bs = argv[2], *in = argv[3], *out = argv[4];
-        int64_t n = atoll(argv[5]);
-        double start = now_s();
-        watch_t w = {bs, out, n, 0, 0, 0};
-        pthread_t tid;
-        pthread_create(&tid, NULL, watch, &w);
-        ks_error_t *e = NULL;
+static ks_topology_t *stateless_topology(const char *in, const char *out,
+                                         ks_error_t **e) {
         ks_topology_t *t = ks_topology_new();
         const char *topics[] = {in};
+        if (ks_topology_add_source(t, "src", topics, 1, NULL, NULL, e) ||
+            ks_topology_add_processor(t, "map-filter", NULL, map_filter, NULL,
+                                      NULL, (const char *[]){"src"}, 1, e) ||
+            ks_topology_add_sink(t, "sink", out, NULL, NULL,
+                                 (const char *[]){"map-filter"}, 1, e)) {
+                ks_topology_destroy(t);
+                return NULL;
+        }
+        return t;
+}
+
+/* BENCH_CONF="key=value ..." adds settings to the library's (for
+ * experiments; the suite does not set it). */
+static void extra_conf(ks_config_t *c) {
+        const char *extra = getenv("BENCH_CONF");
+        char buf[1024];
+        snprintf(buf, sizeof(buf), "%s", extra ? extra : "");
+        for (char *sp, *kv = strtok_r(buf, " ", &sp); kv;
+             kv = strtok_r(NULL, " ", &sp)) {
+                char *eq = strchr(kv, '=');
+                ks_error_t *e = NULL;
+                if (!eq)
+                        continue;
+                *eq = 0;
+                if (ks_config_set(c, kv, eq + 1, &e))
+                        die("%s", ks_error_message(e));
+        }
+}
+
+/* The library's log: warnings and errors only. */
+static void quiet_log(void *opaque, int level, const char *facility,
+                      const char *msg) {
+        if (level <= KS_LOG_WARNING || getenv("BENCH_DEBUG"))
+                fprintf(stderr, "kstreams-bench: %s: %s\n", facility, msg);
+}
+
+/* Runs @p t until SIGTERM (or until it fails); @p restore_cb, if set, is
+ * the restore listener. */
+static int run_app(ks_topology_t *t, const char *name, const char *bs,
+                   ks_restore_cb *restore_cb, void *opaque,
+                   volatile sig_atomic_t *until) {
+        ks_error_t *e = NULL;
         ks_config_t *c = ks_config_new();
         char app[128], dir[] = "/tmp/kstreams-bench-XXXXXX";
-        snprintf(app, sizeof(app), "bench-stateless-%d", (int)getpid());
-        if (!mkdtemp(dir) ||
-            ks_topology_add_source(t, "src", topics, 1, NULL, NULL, &e) ||
-            ks_topology_add_processor(t, "map-filter", NULL, map_filter, NULL,
-                                      NULL, (const char *[]){"src"}, 1, &e) ||
-            ks_topology_add_sink(t, "sink", out, NULL, NULL,
-                                 (const char *[]){"map-filter"}, 1, &e) ||
+        snprintf(app, sizeof(app), "bench-%s-%d", name, (int)getpid());
+        ks_config_set_log_cb(c, quiet_log, NULL);
+        extra_conf(c);
+        if (!t || !mkdtemp(dir) ||
             ks_config_set(c, "application.id", app, &e) ||
             ks_config_set(c, "bootstrap.servers", bs, &e) ||
-            ks_config_set(c, "state.dir", dir, &e)) {
-                fprintf(stderr, "%s\n", ks_error_message(e));
-                return 1;
-        }
+            ks_config_set(c, "state.dir", dir, &e))
+                die("%s", e ? ks_error_message(e) : "cannot set up");
         ks_app_t *a = ks_app_new(t, c, &e);
-        if (!a || ks_app_start(a, &e)) {
-                fprintf(stderr, "%s\n", ks_error_message(e));
-                return 1;
-        }
-        pthread_join(tid, NULL);
-        report("stateless map+filter (kstreams-c)", n, &w, start);
+        if (a && restore_cb)
+                ks_app_set_restore_listener(a, restore_cb, opaque);
+        if (!a || ks_app_start(a, &e))
+                die("%s", ks_error_message(e));
+        while (!*until && ks_app_state(a) != KS_APP_ERROR &&
+               ks_app_state(a) != KS_APP_NOT_RUNNING)
+                ks_app_wait_state(a, KS_APP_ERROR, 100);
+        int rc = ks_app_state(a) == KS_APP_ERROR;
+        if (rc)
+                fprintf(stderr, "kstreams-bench: %s failed: %s\n", name,
+                        ks_error_message(ks_app_error(a)));
         ks_app_close(a, 30000);
         ks_app_destroy(a);
         ks_topology_destroy(t);
         ks_config_destroy(c);
         char cmd[128];
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        return system(cmd) || rc;
+}
+
+static int serve(int argc, char **argv) {
+        const char *what = argv[2], *bs = argv[3], *in = argv[4],
+                   *out = argv[5];
+        struct sigaction sa = {.sa_handler = on_signal};
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+        ks_error_t *e = NULL;
+        if (!strcmp(what, "passthrough"))
+                return serve_passthrough(bs, in, out);
+        if (!strcmp(what, "stateless"))
+                return run_app(stateless_topology(in, out, &e), what, bs, NULL,
+                               NULL, &stop);
+        if (!strcmp(what, "wordcount") && argc >= 7)
+                return run_app(wordcount_topology_on(in, argv[6], out,
+                                                     KS_STORE_ROCKSDB, &e),
+                               what, bs, NULL, NULL, &stop);
+        die("unknown pipeline %s", what);
+}
+
+/* ---- measuring a pipeline --------------------------------------------- */
+
+typedef struct {
+        double cpu_s;
+        long rss_kb;
+} usage_t;
+
+/* CPU time and peak RSS of process @p pid so far, from /proc. */
+static usage_t usage_of(pid_t pid) {
+        usage_t u = {0, 0};
+        char path[64], buf[4096];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        FILE *f = fopen(path, "r");
+        if (f) {
+                size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+                buf[n] = 0;
+                fclose(f);
+                /* Fields after the command name (which ends with ')'):
+                 * utime and stime are the 12th and 13th. */
+                char *p = strrchr(buf, ')');
+                unsigned long ut = 0, st = 0;
+                if (p && sscanf(p + 2,
+                                "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+                                "%lu %lu",
+                                &ut, &st) == 2)
+                        u.cpu_s = (double)(ut + st) /
+                                  (double)sysconf(_SC_CLK_TCK);
+        }
+        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+        if ((f = fopen(path, "r"))) {
+                while (fgets(buf, sizeof(buf), f))
+                        if (sscanf(buf, "VmHWM: %ld", &u.rss_kb) == 1)
+                                break;
+                fclose(f);
+        }
+        return u;
+}
+
+static pid_t spawn(char **cmd) {
+        pid_t pid = fork();
+        if (pid < 0)
+                die("fork: %s", strerror(errno));
+        if (!pid) {
+                execvp(cmd[0], cmd);
+                fprintf(stderr, "kstreams-bench: cannot run %s: %s\n", cmd[0],
+                        strerror(errno));
+                _exit(127);
+        }
+        return pid;
+}
+
+/* Stops @p pid (SIGTERM, then SIGKILL after 60 s); 0 if it exited 0 or
+ * as a JVM does on SIGTERM (143). */
+static int reap(pid_t pid) {
+        kill(pid, SIGTERM);
+        int status = 0;
+        for (int i = 0; i < 600; i++) {
+                pid_t r = waitpid(pid, &status, WNOHANG);
+                if (r == pid)
+                        return WIFEXITED(status) && (WEXITSTATUS(status) == 0 ||
+                                                     WEXITSTATUS(status) == 143)
+                                       ? 0
+                                       : 1;
+                struct timespec ts = {0, 100000000};
+                nanosleep(&ts, NULL);
+        }
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        return 1;
+}
+
+/* 1 while @p pid runs. */
+static int alive(pid_t pid) {
+        int status;
+        return waitpid(pid, &status, WNOHANG) == 0;
+}
+
+static void report(const char *name, const char *baseline, int64_t records,
+                   double first, double last, double start, usage_t u,
+                   double p50, double p99) {
+        double proc = last - first;
+        printf("%s,%s,%" PRId64 ",%.3f,%.3f,%.0f,%.2f,%ld,%.2f,%.2f\n", name,
+               baseline, records, proc, last - start,
+               proc > 0 ? (double)records / proc : 0, u.cpu_s, u.rss_kb, p50,
+               p99);
+        fflush(stdout);
+}
+
+/* Deadline for any one case. */
+#define CASE_TIMEOUT_S 600.0
+
+static int run(int argc, char **argv) {
+        const char *name = argv[2], *baseline = argv[3], *mode = argv[4],
+                   *bs = argv[5], *out = argv[6];
+        int64_t n = atoll(argv[7]);
+        if (argc < 10 || strcmp(argv[8], "--"))
+                die("%s", "run: missing -- CMD");
+        int words = !strcmp(mode, "words");
+        int64_t *want = NULL, *have = NULL, total = n, matched = 0,
+                distinct = 0;
+        if (words) {
+                want = calloc(VOCAB, sizeof(*want));
+                have = calloc(VOCAB, sizeof(*have));
+                total = expected_counts(n, want);
+                for (int i = 0; i < VOCAB; i++)
+                        distinct += want[i] > 0;
+        }
+        rd_kafka_t *rk = words ? reader(bs, out, RD_KAFKA_OFFSET_BEGINNING)
+                               : client(RD_KAFKA_PRODUCER, bs, NULL);
+        int parts = partitions_of(rk, out);
+        double start = now_s(), first = 0, last = 0;
+        pid_t pid = spawn(argv + 9);
+        usage_t u = {0, 0};
+        while (now_s() - start < CASE_TIMEOUT_S) {
+                if (!alive(pid))
+                        die("%s: the pipeline exited early", name);
+                if (!words) {
+                        int64_t got = topic_records(rk, out, parts);
+                        double t = now_s();
+                        if (got > 0 && !first)
+                                first = t;
+                        if (got >= n) {
+                                u = usage_of(pid);
+                                last = t;
+                                break;
+                        }
+                        rd_kafka_poll(rk, 20); /* paces the queries */
+                        continue;
+                }
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+                if (!m)
+                        continue;
+                if (!m->err) {
+                        if (!first)
+                                first = now_s();
+                        unsigned id = vocab_id(m->key, m->key_len);
+                        if (id >= VOCAB || m->len != 8)
+                                die("%s: unexpected record in the output",
+                                    name);
+                        const uint8_t *v = m->payload;
+                        int64_t c = 0;
+                        for (int i = 0; i < 8; i++)
+                                c = (c << 8) | v[i];
+                        if (have[id] == want[id])
+                                matched--;
+                        have[id] = c;
+                        if (c == want[id])
+                                matched++;
+                        if (c > want[id])
+                                die("%s: a count above the input's", name);
+                }
+                rd_kafka_message_destroy(m);
+                if (matched == distinct) {
+                        u = usage_of(pid);
+                        last = now_s();
+                        break;
+                }
+        }
+        if (!last) {
+                reap(pid);
+                die("%s: timed out", name);
+        }
+        int rc = reap(pid);
+        report(name, baseline, total, first, last, start, u, 0, 0);
+        if (words)
+                rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+        free(want);
+        free(have);
+        return rc;
+}
+
+/* ---- latency ------------------------------------------------------------*/
+
+static int cmp_i64(const void *a, const void *b) {
+        int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+        return (x > y) - (x < y);
+}
+
+/* Values are "<tag><send time in microseconds>": tag 'w' for the warm-up
+ * records, 't' for the timed ones (a map may upper-case the first byte). */
+static int latency(int argc, char **argv) {
+        const char *name = argv[2], *baseline = argv[3], *bs = argv[4],
+                   *in = argv[5], *out = argv[6];
+        int rate = atoi(argv[7]), secs = atoi(argv[8]);
+        if (argc < 11 || strcmp(argv[9], "--") || rate <= 0 || secs <= 0)
+                die("%s", "latency: bad arguments");
+        rd_kafka_t *c = reader(bs, out, RD_KAFKA_OFFSET_END);
+        rd_kafka_t *p = client(RD_KAFKA_PRODUCER, bs, NULL);
+        /* Wait for the assignment to take its end offsets before any
+         * record is sent. */
+        rd_kafka_consumer_poll(c, 500);
+        double start = now_s();
+        pid_t pid = spawn(argv + 10);
+        char v[32];
+        /* Warm up: one record every 100 ms until one comes out. */
+        int warm = 0;
+        while (!warm && now_s() - start < CASE_TIMEOUT_S) {
+                if (!alive(pid))
+                        die("%s: the pipeline exited early", name);
+                int vl = snprintf(v, sizeof(v), "w%" PRId64, wall_us());
+                produce1(p, in, RD_KAFKA_PARTITION_UA, "w", 1, v, (size_t)vl);
+                rd_kafka_poll(p, 0);
+                double until = now_s() + 0.1;
+                while (!warm && now_s() < until) {
+                        rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 20);
+                        if (m && !m->err)
+                                warm = 1;
+                        if (m)
+                                rd_kafka_message_destroy(m);
+                }
+        }
+        int64_t total = (int64_t)rate * secs, sent = 0, got = 0;
+        int64_t *lat = calloc((size_t)total, sizeof(*lat));
+        double t0 = now_s();
+        while (got < total && now_s() - t0 < secs + 60.0) {
+                double due = t0 + (double)sent / rate;
+                while (sent < total && now_s() >= due) {
+                        int vl = snprintf(v, sizeof(v), "t%" PRId64, wall_us());
+                        char k[16];
+                        int kl = snprintf(k, sizeof(k), "%d",
+                                          (int)(sent % 1000));
+                        produce1(p, in, RD_KAFKA_PARTITION_UA, k, (size_t)kl, v,
+                                 (size_t)vl);
+                        sent++;
+                        due = t0 + (double)sent / rate;
+                }
+                rd_kafka_poll(p, 0);
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 1);
+                if (!m)
+                        continue;
+                const char *pv = m->payload;
+                if (!m->err && m->len > 1 && (pv[0] == 't' || pv[0] == 'T')) {
+                        char num[32];
+                        size_t nl = m->len - 1 < 31 ? m->len - 1 : 31;
+                        memcpy(num, pv + 1, nl);
+                        num[nl] = 0;
+                        lat[got++] = wall_us() - atoll(num);
+                }
+                rd_kafka_message_destroy(m);
+        }
+        usage_t u = usage_of(pid);
+        double end = now_s();
+        int rc = reap(pid);
+        if (got < total)
+                die("%s: records were lost", name);
+        qsort(lat, (size_t)got, sizeof(*lat), cmp_i64);
+        report(name, baseline, total, t0, end, start, u,
+               (double)lat[got / 2] / 1000.0,
+               (double)lat[got * 99 / 100] / 1000.0);
+        free(lat);
+        rd_kafka_flush(p, 10000);
+        rd_kafka_destroy(p);
+        rd_kafka_consumer_close(c);
+        rd_kafka_destroy(c);
+        return rc;
+}
+
+/* ---- restore -------------------------------------------------------------*/
+
+typedef struct {
+        pthread_mutex_t lock;
+        double first, last;
+        int64_t restored;
+        int ended, parts;
+} restore_t;
+
+static void on_restore(void *opaque, ks_restore_phase_t phase,
+                       const char *store, const char *topic, int32_t partition,
+                       int64_t start_offset, int64_t end_offset,
+                       int64_t restored) {
+        restore_t *r = opaque;
+        if (getenv("BENCH_DEBUG"))
+                fprintf(stderr, "%.3f %d %d %" PRId64 "\n", now_s(), (int)phase,
+                        (int)partition, restored);
+        pthread_mutex_lock(&r->lock);
+        if (phase == KS_RESTORE_START && !r->first)
+                r->first = now_s();
+        if (phase == KS_RESTORE_END) {
+                r->restored += restored;
+                r->last = now_s();
+                r->ended++;
+        }
+        pthread_mutex_unlock(&r->lock);
+}
+
+static ks_err_t store_init(ks_context_t *ctx, void *opaque, void **statep) {
+        return ks_context_get_kv_store(ctx, "store", (ks_kv_store_t **)statep);
+}
+
+/* Puts every record into the store. */
+static ks_err_t store_put(ks_context_t *ctx, const ks_record_t *rec, void *st) {
+        size_t kl, vl;
+        const void *k = ks_record_key(rec, &kl);
+        const void *v = ks_record_value(rec, &vl);
+        return ks_kv_store_put(st, k, kl, v, vl);
+}
+
+/* An app putting IN into a logged RocksDB store, with state in @p dir. */
+static ks_app_t *store_app(const char *bs, const char *app_id, const char *in,
+                           const char *dir, restore_t *r, ks_topology_t **tp,
+                           ks_config_t **cp) {
+        ks_error_t *e = NULL;
+        ks_topology_t *t = ks_topology_new();
+        ks_config_t *c = ks_config_new();
+        const char *topics[] = {in};
+        ks_config_set_log_cb(c, quiet_log, NULL);
+        if (ks_topology_add_source(t, "src", topics, 1, NULL, NULL, &e) ||
+            ks_topology_add_processor(t, "put", store_init, store_put, NULL,
+                                      NULL, (const char *[]){"src"}, 1, &e) ||
+            ks_topology_add_kv_store(t, "store", KS_STORE_ROCKSDB, 0, &e) ||
+            ks_topology_connect_store(t, "store", "put", &e) ||
+            ks_config_set(c, "application.id", app_id, &e) ||
+            ks_config_set(c, "bootstrap.servers", bs, &e) ||
+            ks_config_set(c, "state.dir", dir, &e))
+                die("%s", ks_error_message(e));
+        extra_conf(c);
+        ks_app_t *a = ks_app_new(t, c, &e);
+        if (a)
+                ks_app_set_restore_listener(a, on_restore, r);
+        if (!a || ks_app_start(a, &e))
+                die("%s", ks_error_message(e));
+        *tp = t;
+        *cp = c;
+        return a;
+}
+
+static void app_done(ks_app_t *a, ks_topology_t *t, ks_config_t *c) {
+        if (ks_app_state(a) == KS_APP_ERROR)
+                die("restore: %s", ks_error_message(ks_app_error(a)));
+        ks_app_close(a, 30000);
+        ks_app_destroy(a);
+        ks_topology_destroy(t);
+        ks_config_destroy(c);
+}
+
+/* Rebuilding a store of @p n records (@p size bytes each) from its
+ * changelog: one app fills the store through IN and commits; a second one,
+ * with an empty state directory, restores it. */
+static int restore(char **argv) {
+        const char *bs = argv[2];
+        int64_t n = atoll(argv[3]);
+        size_t size = (size_t)atoi(argv[4]);
+        int parts = atoi(argv[5]);
+        char app_id[64], in[128], cmd[256];
+        snprintf(app_id, sizeof(app_id), "bench-restore-%d", (int)getpid());
+        snprintf(in, sizeof(in), "%s-in", app_id);
+        char *cargs[] = {"", "", (char *)bs, in, argv[5]};
+        if (create(cargs))
+                return 1;
+        rd_kafka_t *p = client(RD_KAFKA_PRODUCER, bs, NULL);
+        char *buf = malloc(size);
+        uint64_t s = SEED;
+        for (int64_t i = 0; i < n; i++) {
+                char key[32];
+                int kl = snprintf(key, sizeof(key), "key-%012" PRId64, i);
+                fill(&s, buf, size);
+                produce1(p, in, RD_KAFKA_PARTITION_UA, key, (size_t)kl, buf,
+                         size);
+        }
+        rd_kafka_flush(p, 120000);
+        rd_kafka_destroy(p);
+
+        char dir1[] = "/tmp/kstreams-bench-XXXXXX";
+        char dir2[] = "/tmp/kstreams-bench-XXXXXX";
+        if (!mkdtemp(dir1) || !mkdtemp(dir2))
+                die("%s", "mkdtemp");
+        ks_topology_t *t;
+        ks_config_t *c;
+        restore_t r1 = {.lock = PTHREAD_MUTEX_INITIALIZER};
+        ks_app_t *a = store_app(bs, app_id, in, dir1, &r1, &t, &c);
+        double deadline = now_s() + CASE_TIMEOUT_S;
+        while (ks_app_metric(a, "process-total") < n &&
+               ks_app_state(a) != KS_APP_ERROR && now_s() < deadline)
+                ks_app_wait_state(a, KS_APP_ERROR, 100);
+        app_done(a, t, c); /* commits */
+
+        restore_t r = {.lock = PTHREAD_MUTEX_INITIALIZER, .parts = parts};
+        double start = now_s();
+        a = store_app(bs, app_id, in, dir2, &r, &t, &c);
+        for (;;) {
+                pthread_mutex_lock(&r.lock);
+                int ended = r.ended;
+                pthread_mutex_unlock(&r.lock);
+                if (ended >= parts || ks_app_state(a) == KS_APP_ERROR ||
+                    now_s() > deadline)
+                        break;
+                ks_app_wait_state(a, KS_APP_ERROR, 10);
+        }
+        app_done(a, t, c);
+        if (r.restored != n) {
+                fprintf(stderr,
+                        "kstreams-bench: restored %" PRId64 " of %" PRId64
+                        " records\n",
+                        r.restored, n);
+                return 1;
+        }
+        usage_t none = {0, 0};
+        report("restore/kstreams-c", "restore/direct RocksDB batches", n,
+               r.first, r.last, start, none, 0, 0);
+
+        /* Baseline: the same records straight into RocksDB, in batches. */
+        char dir[] = "/tmp/kstreams-bench-XXXXXX";
+        if (!mkdtemp(dir))
+                die("%s", "mkdtemp");
+        rocksdb_options_t *o = rocksdb_options_create();
+        rocksdb_options_set_create_if_missing(o, 1);
+        rocksdb_options_set_write_buffer_size(o, 16 << 20);
+        rocksdb_options_set_max_write_buffer_number(o, 3);
+        rocksdb_options_set_max_background_jobs(o, 2);
+        rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
+        rocksdb_writeoptions_disable_WAL(wo, 1);
+        rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+        rocksdb_flushoptions_set_wait(fo, 1);
+        char *err = NULL;
+        double t0 = now_s();
+        rocksdb_t *db = rocksdb_open(o, dir, &err);
+        if (!db)
+                die("rocksdb: %s", err);
+        rocksdb_writebatch_t *b = rocksdb_writebatch_create();
+        s = SEED;
+        for (int64_t i = 0; i < n && !err; i++) {
+                char key[32];
+                int kl = snprintf(key, sizeof(key), "key-%012" PRId64, i);
+                fill(&s, buf, size);
+                rocksdb_writebatch_put(b, key, (size_t)kl, buf, size);
+                if (rocksdb_writebatch_count(b) >= 10000 || i == n - 1) {
+                        rocksdb_write(db, wo, b, &err);
+                        rocksdb_writebatch_clear(b);
+                }
+        }
+        if (!err)
+                rocksdb_flush(db, fo, &err);
+        if (err)
+                die("rocksdb: %s", err);
+        double t1 = now_s();
+        rocksdb_writebatch_destroy(b);
+        rocksdb_close(db);
+        rocksdb_flushoptions_destroy(fo);
+        rocksdb_writeoptions_destroy(wo);
+        rocksdb_options_destroy(o);
+        report("restore/direct RocksDB batches",
+               "restore/direct RocksDB batches", n, t0, t1, t0, none, 0, 0);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s' '%s'", dir, dir1, dir2);
+        free(buf);
         return system(cmd) ? 1 : 0;
 }
 
 int main(int argc, char **argv) {
-        if (argc >= 5 && !strcmp(argv[1], "create"))
-                return create(argc, argv);
-        if (argc >= 7 && !strcmp(argv[1], "produce"))
-                return produce(argc, argv);
-        if (argc >= 6 && !strcmp(argv[1], "passthrough"))
-                return passthrough(argc, argv);
-        if (argc >= 6 && !strcmp(argv[1], "stateless"))
-                return stateless(argc, argv);
-        fprintf(stderr,
-                "usage: %s produce BOOTSTRAP TOPIC RECORDS SIZE PARTITIONS\n"
-                "       %s passthrough|stateless BOOTSTRAP IN OUT RECORDS\n",
-                argv[0], argv[0]);
+        const char *c = argc > 1 ? argv[1] : "";
+        if (argc >= 5 && !strcmp(c, "create"))
+                return create(argv);
+        if (argc >= 7 && !strcmp(c, "produce"))
+                return produce(argv);
+        if (argc >= 6 && !strcmp(c, "produce-lines"))
+                return produce_lines(argv);
+        if (argc >= 6 && !strcmp(c, "serve"))
+                return serve(argc, argv);
+        if (argc >= 10 && !strcmp(c, "run"))
+                return run(argc, argv);
+        if (argc >= 11 && !strcmp(c, "latency"))
+                return latency(argc, argv);
+        if (argc >= 6 && !strcmp(c, "restore"))
+                return restore(argv);
+        fprintf(stderr, "usage: see the comment at the top of %s\n", __FILE__);
         return 2;
 }

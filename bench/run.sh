@@ -1,13 +1,40 @@
 #!/usr/bin/env bash
-# Build the benchmarks (release build in build-bench/), start the real Kafka
-# broker from tests/broker/, run every case against it and print the table;
-# the CSV goes to bench/results/<date>.csv.
-#   BENCH_RECORDS (default 1000000), BENCH_SIZE (bytes, default 100)
+# The benchmark suite in one command: builds the library's benchmark (release
+# build in build-bench/), fetches Kafka Streams (Java) with Maven and
+# compiles its side, starts the real Kafka broker from tests/broker/, runs
+# every case against it and prints the table; the CSV goes to
+# bench/results/<date>.csv and the plot to bench/results/<date>.png.
+#   BENCH_RECORDS (default 1000000), BENCH_SIZE (bytes, default 100),
+#   BENCH_LINES (word count input lines, default 500000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
+# The Kafka Streams side is compiled with javac; the plot is drawn by gnuplot.
+missing=()
+command -v javac >/dev/null || missing+=(default-jdk-headless)
+command -v gnuplot >/dev/null || missing+=(gnuplot-nox)
+if [ ${#missing[@]} -gt 0 ]; then
+        SUDO=""
+        [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi
 [ -d build-bench ] || meson setup build-bench --buildtype=release \
         -Dtests=false >/dev/null
 ninja -C build-bench bench/kstreams-bench >/dev/null
+
+KAFKA_VERSION=3.9.1
+JLIBS="${KS_BENCH_JAVA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kstreams-c/kafka-streams-$KAFKA_VERSION}"
+if [ ! -f "$JLIBS/kafka-streams-$KAFKA_VERSION.jar" ]; then
+        echo "bench: fetching Kafka Streams $KAFKA_VERSION into $JLIBS" >&2
+        mkdir -p "$JLIBS"
+        mvn -q -B -f bench/java/pom.xml dependency:copy-dependencies \
+                -DincludeScope=runtime -DoutputDirectory="$JLIBS" ||
+                { echo "bench: could not fetch Kafka Streams with Maven" >&2; exit 1; }
+fi
+mkdir -p build-bench/bench/java
+javac -d build-bench/bench/java -cp "$JLIBS/*" bench/java/KsBench.java
+export BENCH_JAVA_CP="$PWD/build-bench/bench/java:$JLIBS/*"
+
 tests/broker/broker.sh fetch
 exec tests/broker/broker.sh run -- bench/cases.sh build-bench/bench/kstreams-bench

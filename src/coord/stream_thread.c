@@ -102,8 +102,18 @@ struct ks__thread_s {
         ks__task_env_t env;
         task_entry_t *tasks;
         size_t task_cnt;
-        int restore_assigned; /* restore consumer has an assignment */
-        int closing;          /* committed for close; revoke skips it */
+        int restore_assigned;        /* restore consumer has an assignment */
+        rd_kafka_queue_t *restore_q; /* its queue, read in batches */
+        unsigned restore_gen;        /* bumped by each restore_assign() */
+        /* The store the last restored record went to. */
+        struct {
+                rd_kafka_topic_t *rkt;
+                int32_t partition;
+                unsigned gen;
+                task_entry_t *te;
+                restoring_t *r;
+        } rcache;
+        int closing; /* committed for close; revoke skips it */
         ks_error_t *send_error;
         ks_error_t *fatal; /* set in callbacks, raised by the loop */
         int prod_continue;
@@ -357,6 +367,7 @@ static ks_err_t open_task(ks__thread_t *thr, int sub, int32_t partition,
         if (!nv)
                 return ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
         thr->tasks = nv;
+        thr->restore_gen++; /* the entries moved */
         task_entry_t *te = &thr->tasks[thr->task_cnt];
         memset(te, 0, sizeof(*te));
         te->sub = sub;
@@ -444,10 +455,39 @@ static ks_err_t restore_assign(ks__thread_t *thr, ks_error_t **errp) {
         rd_kafka_resp_err_t e =
                 rd_kafka_assign(thr->restore, l->cnt ? l : NULL);
         thr->restore_assigned = l->cnt > 0;
+        thr->restore_gen++;
         rd_kafka_topic_partition_list_destroy(l);
         if (e)
                 return ks__error_set(errp, KS_ERR_KAFKA,
                                      "restore consumer assign: %s",
+                                     rd_kafka_err2str(e));
+        return KS_ERR_NO_ERROR;
+}
+
+/* Stop reading the changelog of @p r, restored. Pausing it keeps what the
+ * consumer prefetched for the other partitions (a new assignment would
+ * drop it); the assignment goes when no store is left to restore. */
+static ks_err_t restore_release(ks__thread_t *thr, task_entry_t *te,
+                                restoring_t *r, ks_error_t **errp) {
+        int left = 0;
+        for (size_t t = 0; t < thr->task_cnt; t++)
+                left += thr->tasks[t].restoring;
+        rd_kafka_resp_err_t e;
+        if (!left) {
+                e = rd_kafka_assign(thr->restore, NULL);
+                thr->restore_assigned = 0;
+                thr->restore_gen++;
+        } else {
+                rd_kafka_topic_partition_list_t *l =
+                        rd_kafka_topic_partition_list_new(1);
+                rd_kafka_topic_partition_list_add(
+                        l, ks__task_changelog_topic(te->task, r->store),
+                        ks__task_partition(te->task));
+                e = rd_kafka_pause_partitions(thr->restore, l);
+                rd_kafka_topic_partition_list_destroy(l);
+        }
+        if (e)
+                return ks__error_set(errp, KS_ERR_KAFKA, "restore consumer: %s",
                                      rd_kafka_err2str(e));
         return KS_ERR_NO_ERROR;
 }
@@ -581,13 +621,10 @@ static ks_err_t finish_store(ks__thread_t *thr, task_entry_t *te,
         r->done = 1;
         te->restoring--;
         restore_event(thr, te, r->store, KS_RESTORE_END);
-        if (!te->restoring) {
-                err = ks__task_restore_done(te->task, errp);
-                if (!err)
-                        err = start_task(thr, te, errp);
-                if (!err)
-                        err = restore_assign(thr, errp);
-        }
+        if (!te->restoring)
+                err = start_task(thr, te, errp);
+        if (!err)
+                err = restore_release(thr, te, r, errp);
         r->batch = 0;
         return err;
 }
@@ -609,64 +646,91 @@ static restoring_t *find_restoring(ks__thread_t *thr, const char *topic,
         return NULL;
 }
 
+/* Apply one record (or event) of the restore consumer. */
+static ks_err_t restore_one(ks__thread_t *thr, rd_kafka_message_t *m,
+                            ks_error_t **errp) {
+        task_entry_t *te = NULL;
+        restoring_t *r = NULL;
+        if (m->rkt && m->rkt == thr->rcache.rkt &&
+            m->partition == thr->rcache.partition &&
+            thr->rcache.gen == thr->restore_gen && !thr->rcache.r->done) {
+                te = thr->rcache.te;
+                r = thr->rcache.r;
+        } else if (m->rkt &&
+                   (r = find_restoring(thr, rd_kafka_topic_name(m->rkt),
+                                       m->partition, &te))) {
+                thr->rcache.rkt = m->rkt;
+                thr->rcache.partition = m->partition;
+                thr->rcache.gen = thr->restore_gen;
+                thr->rcache.te = te;
+                thr->rcache.r = r;
+        }
+        ks_err_t err = KS_ERR_NO_ERROR;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                if (r && m->offset >= r->junk_end) {
+                        if (!r->compensating)
+                                r->restored = r->end - r->start;
+                        err = finish_store(thr, te, r, 1, errp);
+                }
+        } else if (m->err) {
+                ks__log(thr->app->conf, KS_LOG_WARNING, "RESTORE",
+                        "restore consumer: %s", rd_kafka_message_errstr(m));
+        } else if (r && m->offset >= r->end) {
+                /* The uncommitted tail: remember its keys. */
+                r->compensating = 1;
+                if (collect_key(r, m->key, m->key_len))
+                        err = ks__error_set(errp, KS_ERR_NO_MEMORY,
+                                            "out of memory");
+                else if (m->offset + 1 >= r->junk_end)
+                        err = finish_store(thr, te, r, 1, errp);
+        } else if (r && m->offset < r->start + r->restored) {
+                /* Already applied (fetched again after a reassignment). */
+        } else if (r) {
+                err = ks__task_restore_put(te->task, r->store, m->key,
+                                           m->key_len, m->payload, m->len);
+                if (err)
+                        ks__error_set(errp, err,
+                                      "task %s: restoring store %s "
+                                      "failed: %s",
+                                      ks__task_id(te->task),
+                                      ks__task_store_name(te->task, r->store),
+                                      ks_err2str(err));
+                r->restored = m->offset + 1 - r->start;
+                __atomic_add_fetch(&thr->restored, 1, __ATOMIC_RELAXED);
+                if (!err &&
+                    (++r->batch >= RESTORE_BATCH || m->offset + 1 >= r->end))
+                        err = finish_store(thr, te, r,
+                                           m->offset + 1 >= r->junk_end, errp);
+        }
+        return err;
+}
+
+#define RESTORE_POLL 1000 /* records taken from the restore queue at once */
+
 /* Replay changelog records for up to RESTORE_STEP_MS. */
 static ks_err_t restore_step(ks__thread_t *thr, ks_error_t **errp) {
+        if (!thr->restore_q &&
+            !(thr->restore_q = rd_kafka_queue_get_consumer(thr->restore)))
+                return ks__error_set(errp, KS_ERR_KAFKA,
+                                     "no queue on the restore consumer");
+        rd_kafka_message_t *ms[RESTORE_POLL];
         int64_t until = ks__now_ms() + RESTORE_STEP_MS;
-        while (thr->restore_assigned && ks__now_ms() < until) {
-                rd_kafka_message_t *m =
-                        rd_kafka_consumer_poll(thr->restore, 10);
-                if (!m)
-                        continue;
-                task_entry_t *te = NULL;
-                restoring_t *r =
-                        m->rkt ? find_restoring(thr,
-                                                rd_kafka_topic_name(m->rkt),
-                                                m->partition, &te)
-                               : NULL;
-                ks_err_t err = KS_ERR_NO_ERROR;
-                if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                        if (r && m->offset >= r->junk_end) {
-                                if (!r->compensating)
-                                        r->restored = r->end - r->start;
-                                err = finish_store(thr, te, r, 1, errp);
-                        }
-                } else if (m->err) {
-                        ks__log(thr->app->conf, KS_LOG_WARNING, "RESTORE",
-                                "restore consumer: %s",
-                                rd_kafka_message_errstr(m));
-                } else if (r && m->offset >= r->end) {
-                        /* The uncommitted tail: remember its keys. */
-                        r->compensating = 1;
-                        if (collect_key(r, m->key, m->key_len))
-                                err = ks__error_set(errp, KS_ERR_NO_MEMORY,
-                                                    "out of memory");
-                        else if (m->offset + 1 >= r->junk_end)
-                                err = finish_store(thr, te, r, 1, errp);
-                } else if (r) {
-                        err = ks__task_restore_put(te->task, r->store, m->key,
-                                                   m->key_len, m->payload,
-                                                   m->len);
-                        if (err)
-                                ks__error_set(
-                                        errp, err,
-                                        "task %s: restoring store %s "
-                                        "failed: %s",
-                                        ks__task_id(te->task),
-                                        ks__task_store_name(te->task, r->store),
-                                        ks_err2str(err));
-                        r->restored = m->offset + 1 - r->start;
-                        __atomic_add_fetch(&thr->restored, 1, __ATOMIC_RELAXED);
-                        if (!err && (++r->batch >= RESTORE_BATCH ||
-                                     m->offset + 1 >= r->end))
-                                err = finish_store(thr, te, r,
-                                                   m->offset + 1 >= r->junk_end,
-                                                   errp);
+        ks_err_t err = KS_ERR_NO_ERROR;
+        while (!err && thr->restore_assigned && ks__now_ms() < until) {
+                ssize_t n = rd_kafka_consume_batch_queue(thr->restore_q, 10, ms,
+                                                         RESTORE_POLL);
+                unsigned gen = thr->restore_gen;
+                for (ssize_t i = 0; i < n; i++) {
+                        /* A new assignment starts every partition where its
+                         * restore stands (and a closed task's records are
+                         * not for its successor): the rest of the batch
+                         * comes again. */
+                        if (!err && gen == thr->restore_gen)
+                                err = restore_one(thr, ms[i], errp);
+                        rd_kafka_message_destroy(ms[i]);
                 }
-                rd_kafka_message_destroy(m);
-                if (err)
-                        return err;
         }
-        return KS_ERR_NO_ERROR;
+        return err;
 }
 
 /* --- commit and rebalance ----------------------------------------------- */
@@ -796,6 +860,7 @@ static void close_tasks(ks__thread_t *thr) {
                 entry_free(&thr->tasks[i]);
         }
         thr->task_cnt = 0;
+        thr->restore_gen++;
         if (thr->restore_assigned)
                 rd_kafka_assign(thr->restore, NULL);
         thr->restore_assigned = 0;
@@ -1208,6 +1273,8 @@ static rd_kafka_t *make_client(ks__thread_t *thr, rd_kafka_type_t type,
 static void thread_free(ks__thread_t *thr) {
         close_tasks(thr);
         free(thr->tasks);
+        if (thr->restore_q)
+                rd_kafka_queue_destroy(thr->restore_q);
         if (thr->restore) {
                 rd_kafka_consumer_close(thr->restore);
                 rd_kafka_destroy(thr->restore);
@@ -1264,15 +1331,17 @@ ks_err_t ks__thread_start(ks_app_t *app, int index, ks__thread_t **thrp,
         char restore_group[300];
         snprintf(restore_group, sizeof(restore_group), "%s-restore",
                  app->app_id);
-        const char *restore_kv[] = {"group.id",
-                                    restore_group,
-                                    "enable.auto.commit",
-                                    "false",
-                                    "enable.partition.eof",
-                                    "true",
-                                    "auto.offset.reset",
-                                    "earliest",
-                                    NULL};
+        const char *restore_kv[] = {
+                "group.id", restore_group, "enable.auto.commit", "false",
+                "enable.partition.eof", "true", "auto.offset.reset", "earliest",
+                /* librdkafka pauses a partition's
+                 * fetches for up to a second once this
+                 * many records are queued; a restore
+                 * goes through far more than the
+                 * default 100000 in that time. The
+                 * bytes stay bounded by
+                 * queued.max.messages.kbytes. */
+                "queued.min.messages", "1000000", NULL};
         const char *restore_prefixes[] = {"consumer.", "restore.consumer.",
                                           NULL};
         /* Idempotence keeps each partition in send order across retries:

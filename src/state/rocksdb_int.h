@@ -46,13 +46,6 @@ ks_err_t ks__task_db_get_meta(ks__task_db_t *db, const char *key, void **valuep,
 /** Write staged data and metadata atomically. */
 ks_err_t ks__task_db_commit(ks__task_db_t *db, ks_error_t **errp);
 
-/** As ks__task_db_commit() without the write-ahead log (restores); call
- *  ks__task_db_flush() before writing with the log again. */
-ks_err_t ks__task_db_commit_unlogged(ks__task_db_t *db, ks_error_t **errp);
-
-/** Flush every column family to disk, the checkpoint's last. */
-ks_err_t ks__task_db_flush(ks__task_db_t *db, ks_error_t **errp);
-
 /** Number of staged writes since the last commit. */
 size_t ks__task_db_pending(const ks__task_db_t *db);
 

@@ -13,8 +13,6 @@ struct ks__rocks_env_s {
         rocksdb_block_based_table_options_t *table;
         rocksdb_options_t *opts;
         rocksdb_writeoptions_t *wopts;
-        rocksdb_writeoptions_t *wopts_nowal; /* restore batches */
-        rocksdb_flushoptions_t *flush;
         rocksdb_readoptions_t *ropts;
 };
 
@@ -27,6 +25,9 @@ struct ks__task_db_s {
         size_t cf_cnt;
         rocksdb_column_family_handle_t *meta;
         rocksdb_writebatch_wi_t *wbwi;
+        /* Restored records: nothing reads them before the batch is
+         * written, so they skip the index of wbwi. */
+        rocksdb_writebatch_t *restore;
         size_t pending;
 };
 
@@ -49,11 +50,8 @@ ks_err_t ks__rocks_env_new(const ks_config_t *conf, ks__rocks_env_t **envp,
         e->table = rocksdb_block_based_options_create();
         e->opts = rocksdb_options_create();
         e->wopts = rocksdb_writeoptions_create();
-        e->wopts_nowal = rocksdb_writeoptions_create();
-        e->flush = rocksdb_flushoptions_create();
         e->ropts = rocksdb_readoptions_create();
-        if (!e->cache || !e->table || !e->opts || !e->wopts ||
-            !e->wopts_nowal || !e->flush || !e->ropts) {
+        if (!e->cache || !e->table || !e->opts || !e->wopts || !e->ropts) {
                 ks__rocks_env_destroy(e);
                 return ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
         }
@@ -73,12 +71,9 @@ ks_err_t ks__rocks_env_new(const ks_config_t *conf, ks__rocks_env_t **envp,
          * keeps a commit atomic across them after a crash. No fsync: the
          * changelog is the durable copy. */
         rocksdb_writeoptions_set_sync(e->wopts, 0);
-        /* Restores write without the WAL and flush at the end; memtables
-         * of all column families flush together, so data and checkpoint
-         * stay consistent across a crash in between. */
-        rocksdb_writeoptions_disable_WAL(e->wopts_nowal, 1);
-        rocksdb_options_set_atomic_flush(e->opts, 1);
-        rocksdb_flushoptions_set_wait(e->flush, 1);
+        /* Restores write with the WAL too: a manual flush at their end
+         * would race RocksDB's own flushes (RocksDB 7.x asserts on a
+         * manual and a background flush of one column family at once). */
         *envp = e;
         return KS_ERR_NO_ERROR;
 }
@@ -90,10 +85,6 @@ void ks__rocks_env_destroy(ks__rocks_env_t *e) {
                 rocksdb_readoptions_destroy(e->ropts);
         if (e->wopts)
                 rocksdb_writeoptions_destroy(e->wopts);
-        if (e->wopts_nowal)
-                rocksdb_writeoptions_destroy(e->wopts_nowal);
-        if (e->flush)
-                rocksdb_flushoptions_destroy(e->flush);
         if (e->opts)
                 rocksdb_options_destroy(e->opts);
         if (e->table)
@@ -194,7 +185,8 @@ ks_err_t ks__task_db_open(ks__rocks_env_t *env, const char *path,
                 if (!strcmp(db->cf_names[i], KS_META_CF))
                         db->meta = db->cfs[i];
         db->wbwi = rocksdb_writebatch_wi_create(0, 1);
-        if (!db->wbwi) {
+        db->restore = rocksdb_writebatch_create();
+        if (!db->wbwi || !db->restore) {
                 ks__task_db_close(db);
                 return ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
         }
@@ -207,6 +199,8 @@ void ks__task_db_close(ks__task_db_t *db) {
                 return;
         if (db->wbwi)
                 rocksdb_writebatch_wi_destroy(db->wbwi);
+        if (db->restore)
+                rocksdb_writebatch_destroy(db->restore);
         if (db->cfs) {
                 for (size_t i = 0; i < db->cf_cnt; i++)
                         if (db->cfs[i])
@@ -254,7 +248,15 @@ static ks_err_t db_write(ks__task_db_t *db, rocksdb_writeoptions_t *wo,
         if (!db->pending)
                 return KS_ERR_NO_ERROR;
         char *err = NULL;
-        rocksdb_write_writebatch_wi(db->db, wo, db->wbwi, &err);
+        /* Restored data first: should a crash come between the two writes,
+         * the checkpoint (in wbwi) is the older one. */
+        if (rocksdb_writebatch_count(db->restore)) {
+                rocksdb_write(db->db, wo, db->restore, &err);
+                if (!err)
+                        rocksdb_writebatch_clear(db->restore);
+        }
+        if (!err)
+                rocksdb_write_writebatch_wi(db->db, wo, db->wbwi, &err);
         if (err) {
                 ks__error_set(errp, KS_ERR_STORE,
                               "cannot write the state of %s: %s", db->path,
@@ -269,28 +271,6 @@ static ks_err_t db_write(ks__task_db_t *db, rocksdb_writeoptions_t *wo,
 
 ks_err_t ks__task_db_commit(ks__task_db_t *db, ks_error_t **errp) {
         return db_write(db, db->env->wopts, errp);
-}
-
-ks_err_t ks__task_db_commit_unlogged(ks__task_db_t *db, ks_error_t **errp) {
-        return db_write(db, db->env->wopts_nowal, errp);
-}
-
-ks_err_t ks__task_db_flush(ks__task_db_t *db, ks_error_t **errp) {
-        char *err = NULL;
-        /* Data before the checkpoint: should a crash split them, the
-         * checkpoint is the older one and the replay from it rewrites the
-         * same values. */
-        for (size_t i = 0; i < db->cf_cnt && !err; i++)
-                rocksdb_flush_cf(db->db, db->env->flush, db->cfs[i], &err);
-        if (!err)
-                rocksdb_flush_cf(db->db, db->env->flush, db->meta, &err);
-        if (err) {
-                ks__error_set(errp, KS_ERR_STORE, "cannot flush %s: %s",
-                              db->path, err);
-                rocksdb_free(err);
-                return KS_ERR_STORE;
-        }
-        return KS_ERR_NO_ERROR;
 }
 
 size_t ks__task_db_pending(const ks__task_db_t *db) {
@@ -338,6 +318,17 @@ static ks_err_t rs_put(void *impl, const void *k, size_t kl, const void *v,
                 rocksdb_writebatch_wi_put_cf(r->db->wbwi, r->cf, k, kl, v, vl);
         else
                 rocksdb_writebatch_wi_delete_cf(r->db->wbwi, r->cf, k, kl);
+        r->db->pending++;
+        return KS_ERR_NO_ERROR;
+}
+
+static ks_err_t rs_restore_put(void *impl, const void *k, size_t kl,
+                               const void *v, size_t vl) {
+        rstore_t *r = impl;
+        if (v)
+                rocksdb_writebatch_put_cf(r->db->restore, r->cf, k, kl, v, vl);
+        else
+                rocksdb_writebatch_delete_cf(r->db->restore, r->cf, k, kl);
         r->db->pending++;
         return KS_ERR_NO_ERROR;
 }
@@ -425,6 +416,7 @@ const ks__kv_backend_ops_t ks__rocksdb_store_ops = {
         .name = "rocksdb",
         .get = rs_get,
         .put = rs_put,
+        .restore_put = rs_restore_put,
         .cursor_open = rs_cursor_open,
         .cursor_next = rs_cursor_next,
         .cursor_close = rs_cursor_close,

@@ -20,6 +20,10 @@ typedef struct ks__kv_backend_ops_s {
         /* value == NULL deletes. */
         ks_err_t (*put)(void *impl, const void *key, size_t klen,
                         const void *value, size_t vlen);
+        /* As put, for a restore: nothing reads the store until the task's
+         * next commit (NULL: put). */
+        ks_err_t (*restore_put)(void *impl, const void *key, size_t klen,
+                                const void *value, size_t vlen);
         /* Forward: position at the first key >= seek (NULL: first key).
          * Reverse: at the last key <= seek (NULL: last key). */
         ks_err_t (*cursor_open)(void *impl, int reverse, const void *seek,

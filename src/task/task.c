@@ -1094,8 +1094,9 @@ ks_err_t ks__task_restore_put(ks__task_t *t, size_t i, const void *key,
         if (s->closed)
                 return KS_ERR_STORE_CLOSED;
         static const char empty[1];
-        return s->ops->put(s->impl, key ? key : empty, key ? klen : 0, value,
-                           value ? vlen : 0);
+        return (s->ops->restore_put ? s->ops->restore_put : s->ops->put)(
+                s->impl, key ? key : empty, key ? klen : 0, value,
+                value ? vlen : 0);
 }
 
 ks_err_t ks__task_restore_checkpoint(ks__task_t *t, size_t i,
@@ -1103,11 +1104,7 @@ ks_err_t ks__task_restore_checkpoint(ks__task_t *t, size_t i,
         t->logs[i].checkpoint = next_offset;
         if (!stage_changelog_checkpoint(t, i, next_offset))
                 return KS_ERR_NO_ERROR;
-        return ks__task_db_commit_unlogged(t->db, errp);
-}
-
-ks_err_t ks__task_restore_done(ks__task_t *t, ks_error_t **errp) {
-        return t->db ? ks__task_db_flush(t->db, errp) : KS_ERR_NO_ERROR;
+        return ks__task_db_commit(t->db, errp);
 }
 
 void ks__task_source_offsets(const ks__task_t *t,

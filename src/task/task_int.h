@@ -106,18 +106,15 @@ const char *ks__task_store_name(const ks__task_t *task, size_t i);
  *  (from the beginning) when it has none (in-memory stores never do). */
 int64_t ks__task_changelog_offset(const ks__task_t *task, size_t i);
 
-/** Apply one changelog record to store i (value NULL: delete), unlogged. */
+/** Apply one changelog record to store i (value NULL: delete); nothing
+ *  reads it before the next ks__task_restore_checkpoint(). */
 ks_err_t ks__task_restore_put(ks__task_t *task, size_t i, const void *key,
                               size_t klen, const void *value, size_t vlen);
 
 /** Write what was restored into store i, with the checkpoint
- *  @p next_offset, atomically (without the write-ahead log). */
+ *  @p next_offset, atomically. */
 ks_err_t ks__task_restore_checkpoint(ks__task_t *task, size_t i,
                                      int64_t next_offset, ks_error_t **errp);
-
-/** Restoring is over: make the unlogged restore writes durable (before
- *  processing writes with the write-ahead log again). */
-ks_err_t ks__task_restore_done(ks__task_t *task, ks_error_t **errp);
 
 /** The next offset to consume of each source partition the task has read:
  *  calls @p cb per partition. */

@@ -1,0 +1,91 @@
+// The Kafka Streams (Java) side of the benchmark: the same two topologies as
+// the library's cases, run until the process is told to stop (SIGTERM).
+//
+//   java KsBench stateless|wordcount BOOTSTRAP IN OUT APPLICATION_ID STATE_DIR
+//        CACHE_BYTES [KEY=VALUE...]
+//
+// Kafka Streams' defaults apply except: bootstrap.servers, application.id,
+// state.dir, statestore.cache.max.bytes (set per case), the serdes (given
+// per operation) and any KEY=VALUE given (bench/cases.sh says which). The harness (kstreams-bench external) watches
+// the output topic and measures the process.
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Properties;
+import java.util.concurrent.CountDownLatch;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.Grouped;
+import org.apache.kafka.streams.kstream.Materialized;
+import org.apache.kafka.streams.kstream.Produced;
+
+public final class KsBench {
+    /** Upper-cases the first byte, as the library's map does. */
+    static byte[] map(byte[] v) {
+        byte[] out = v.clone();
+        if (out.length > 0 && out[0] >= 'a' && out[0] <= 'z')
+            out[0] = (byte) (out[0] - 'a' + 'A');
+        return out;
+    }
+
+    /** Lower-cased runs of ASCII letters and digits, as the library's split. */
+    static List<String> words(String line) {
+        List<String> out = new ArrayList<>();
+        int start = -1;
+        for (int i = 0; i <= line.length(); i++) {
+            char c = i < line.length() ? line.charAt(i) : ' ';
+            boolean alnum = c < 128 && Character.isLetterOrDigit(c);
+            if (alnum && start < 0)
+                start = i;
+            else if (!alnum && start >= 0) {
+                out.add(line.substring(start, i).toLowerCase(Locale.ROOT));
+                start = -1;
+            }
+        }
+        return out;
+    }
+
+    public static void main(String[] a) throws Exception {
+        if (a.length < 7) {
+            System.err.println("usage: KsBench stateless|wordcount BOOTSTRAP IN OUT APP STATE_DIR CACHE_BYTES");
+            System.exit(2);
+        }
+        Properties p = new Properties();
+        p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, a[1]);
+        p.put(StreamsConfig.APPLICATION_ID_CONFIG, a[4]);
+        p.put(StreamsConfig.STATE_DIR_CONFIG, a[5]);
+        p.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, Long.parseLong(a[6]));
+        for (int i = 7; i < a.length; i++) {
+            int eq = a[i].indexOf('=');
+            p.put(a[i].substring(0, eq), a[i].substring(eq + 1));
+        }
+        StreamsBuilder b = new StreamsBuilder();
+        if (a[0].equals("stateless")) {
+            b.stream(a[2], Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()))
+                .mapValues(KsBench::map)
+                .filter((k, v) -> v != null && v.length > 0)
+                .to(a[3], Produced.with(Serdes.ByteArray(), Serdes.ByteArray()));
+        } else if (a[0].equals("wordcount")) {
+            b.stream(a[2], Consumed.with(Serdes.ByteArray(), Serdes.String()))
+                .flatMapValues(KsBench::words)
+                .groupBy((k, w) -> w, Grouped.with(Serdes.String(), Serdes.String()))
+                .count(Materialized.as("counts"))
+                .toStream()
+                .to(a[3], Produced.with(Serdes.String(), Serdes.Long()));
+        } else {
+            System.err.println("unknown case " + a[0]);
+            System.exit(2);
+        }
+        KafkaStreams ks = new KafkaStreams(b.build(), p);
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            ks.close();
+            stopped.countDown();
+        }));
+        ks.start();
+        stopped.await();
+    }
+}

@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""Prints the table of one benchmark run (its CSV) and plots it.
+
+Each row's ratio is its records/s over its baseline's in the same run (for
+latency rows, the baseline's p99 over the row's p99: above 1 is better);
+"vs plain" is the ratio to the plain librdkafka passthrough of the same
+input. The plot (gnuplot, SVG) goes next to the CSV."""
+import csv
+import os
+import shutil
+import subprocess
+import sys
+
+path = sys.argv[1]
+rows = list(csv.DictReader(open(path)))
+by = {r["case"]: r for r in rows}
+
+
+def rps(r):
+    return float(r["records_per_s"])
+
+
+def ratio(r, b):
+    if r["case"].startswith("latency/"):
+        return float(b["p99_ms"]) / float(r["p99_ms"]) if float(r["p99_ms"]) else 0
+    return rps(r) / rps(b) if rps(b) else 0
+
+
+print(f"{'case':36} {'records/s':>10} {'proc s':>7} {'wall s':>7} {'cpu s':>6} "
+      f"{'rss MB':>7} {'p50 ms':>7} {'p99 ms':>7} {'ratio':>6} {'vs plain':>8}  baseline")
+for r in rows:
+    b = by.get(r["baseline"], r)
+    group = r["case"].split("/")[0]
+    plain = next((x for x in rows if x["case"].startswith(group + "/passthrough") or x["case"].startswith(group + "/direct")), None)
+    lat = group == "latency"
+    cpu = float(r["cpu_s"])
+    rss = int(r["peak_rss_kb"]) / 1024
+    vs = f"{ratio(r, plain):8.2f}" if plain and not lat else f"{'':8}"
+    print(f"{r['case']:36} {rps(r):10.0f} {float(r['processing_s']):7.2f} "
+          f"{float(r['wall_s']):7.2f} {cpu if cpu else float('nan'):6.2f} "
+          f"{rss if rss else float('nan'):7.1f} "
+          f"{float(r['p50_ms']) if lat else float('nan'):7.2f} "
+          f"{float(r['p99_ms']) if lat else float('nan'):7.2f} "
+          f"{ratio(r, b):6.2f} {vs}  {'-' if b is r else r['baseline']}")
+print(f"(records/s: latency rows show the offered rate; restore rows records "
+      f"written to the store per second. CSV: {path})")
+
+if shutil.which("gnuplot"):
+    svg = os.path.splitext(path)[0] + ".svg"
+    data = os.path.splitext(path)[0] + ".dat"
+    with open(data, "w") as f:
+        for i, r in enumerate(x for x in rows if not x["case"].startswith("latency/")):
+            who = r["case"].split("/")[1]
+            color = 1 if "kstreams-c" in who else 2 if "kafka-streams" in who else 3
+            f.write(f'{i} {rps(r) / 1000:.1f} {color} "{r["case"]}"\n')
+    script = f"""
+set terminal svg size 900,480 font 'sans,11'
+set output '{svg}'
+set title 'Throughput per case (thousand records/s; one run, one broker, 2 cores)'
+set style fill solid 0.8
+set boxwidth 0.7
+set yrange [0:*]
+set xtics rotate by -35 left font ',9'
+set key off
+set palette defined (1 '#1f77b4', 2 '#ff7f0e', 3 '#7f7f7f')
+set cbrange [1:3]
+unset colorbox
+plot '{data}' using 1:2:3:xtic(4) with boxes lc palette, \\
+     '' using 1:2:(sprintf('%.0f', $2)) with labels offset 0,0.7 font ',9'
+"""
+    subprocess.run(["gnuplot"], input=script.encode(), check=True)
+    os.remove(data)
+    print(f"(plot: {svg}; blue kstreams-c, orange Kafka Streams, grey plain librdkafka "
+          f"or RocksDB)")
