@@ -89,6 +89,9 @@ static rd_kafka_t *client(rd_kafka_type_t type, const char *bootstrap,
                                   sizeof(err));
                 rd_kafka_conf_set(c, "enable.auto.commit", "false", err,
                                   sizeof(err));
+                /* As the library's consumers. */
+                rd_kafka_conf_set(c, "queued.min.messages", "500000", err,
+                                  sizeof(err));
         }
         if (type == RD_KAFKA_PRODUCER) {
                 /* The library's producer settings, for a fair baseline. */
@@ -576,6 +579,9 @@ static int run(int argc, char **argv) {
                 if (!words) {
                         int64_t got = topic_records(rk, out, parts);
                         double t = now_s();
+                        if (getenv("BENCH_DEBUG"))
+                                fprintf(stderr, "%.2f %" PRId64 "\n", t - start,
+                                        got);
                         if (got > 0 && !first)
                                 first = t;
                         if (got >= n) {

@@ -33,6 +33,12 @@
 #define RESTORE_STEP_MS  100   /* restore time between consumer polls */
 #define PROCESS_STEP     1000  /* records processed between polls */
 #define FLUSH_TIMEOUT_MS 60000
+/* Records the consumers keep prefetched. Once that many are queued,
+ * librdkafka (2.0) stops fetching until its broker thread next wakes, up to
+ * a second later: the default, 100000, caps a consumer at about that many
+ * records a second. The bytes stay bounded by queued.max.messages.kbytes.
+ * Overridden by consumer.queued.min.messages and the like. */
+#define QUEUED_MIN_MESSAGES "500000"
 
 /* Records to topics the app reads itself (re-keyed "through" topics) carry
  * their origin, so that the reading task can drop the duplicates a replay
@@ -224,7 +230,7 @@ static ks_err_t produce(ks__thread_t *thr, const char *topic, int32_t partition,
                 if (!e)
                         return KS_ERR_NO_ERROR; /* headers taken over */
                 if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-                        rd_kafka_poll(thr->producer, 100); /* make room */
+                        rd_kafka_poll(thr->producer, 5); /* make room */
                         continue;
                 }
                 if (rh)
@@ -986,9 +992,25 @@ static ks_err_t enqueue(ks__thread_t *thr, rd_kafka_message_t *m) {
                 q->head = 0;
         }
         q->ring[(q->head + q->cnt++) % q->cap] = m;
-        if (!q->paused && (int64_t)q->cnt >= thr->buffered_max)
-                pause_resume(thr, te, q, 1);
         return KS_ERR_NO_ERROR;
+}
+
+/* 1 while the thread may take more records from its consumer: the queues
+ * of the running tasks hold fewer than buffered.records.per.partition per
+ * partition in all. Backpressure stops the taking rather than pausing
+ * partitions: librdkafka throws away what it prefetched for a partition
+ * when it resumes, and fetches it again. */
+static int has_room(const ks__thread_t *thr) {
+        int64_t queued = 0, queues = 0;
+        for (size_t t = 0; t < thr->task_cnt; t++) {
+                const task_entry_t *te = &thr->tasks[t];
+                if (te->restoring)
+                        continue;
+                for (size_t i = 0; i < te->queue_cnt; i++)
+                        queued += (int64_t)te->queues[i].cnt;
+                queues += (int64_t)te->queue_cnt;
+        }
+        return queued < thr->buffered_max * (queues ? queues : 1);
 }
 
 static ks_headers_t *headers_of(const rd_kafka_message_t *m) {
@@ -1079,9 +1101,6 @@ static int process_one(ks__thread_t *thr, task_entry_t *te, ks_err_t *errp,
         rd_kafka_message_t *m = best->ring[best->head];
         best->head = (best->head + 1) % best->cap;
         best->cnt--;
-        if (best->paused && (int64_t)best->cnt < thr->buffered_max / 2 + 1 &&
-            !te->restoring)
-                pause_resume(thr, te, best, 0);
         if (is_duplicate(te, m)) {
                 ks__task_skip(te->task, best->topic, m->offset);
                 __atomic_add_fetch(&thr->duplicates, 1, __ATOMIC_RELAXED);
@@ -1138,8 +1157,12 @@ static void *thread_main(void *arg) {
                !thr->fatal && !err) {
                 int timeout =
                         busy || thr->restore_assigned ? 0 : (int)thr->poll_ms;
+                /* Full queues: process before taking more (the consumer
+                 * is polled again within PROCESS_STEP records). */
                 rd_kafka_message_t *m =
-                        rd_kafka_consumer_poll(thr->consumer, timeout);
+                        has_room(thr)
+                                ? rd_kafka_consumer_poll(thr->consumer, timeout)
+                                : NULL;
                 for (int k = 0; m && k < 500 && !err; k++) {
                         if (m->err) {
                                 if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
@@ -1322,6 +1345,8 @@ ks_err_t ks__thread_start(ks_app_t *app, int index, ks__thread_t **thrp,
                                      "false",
                                      "auto.offset.reset",
                                      "earliest",
+                                     "queued.min.messages",
+                                     QUEUED_MIN_MESSAGES,
                                      *static_id ? "group.instance.id" : NULL,
                                      static_id,
                                      NULL};
@@ -1334,21 +1359,25 @@ ks_err_t ks__thread_start(ks_app_t *app, int index, ks__thread_t **thrp,
         const char *restore_kv[] = {
                 "group.id", restore_group, "enable.auto.commit", "false",
                 "enable.partition.eof", "true", "auto.offset.reset", "earliest",
-                /* librdkafka pauses a partition's
-                 * fetches for up to a second once this
-                 * many records are queued; a restore
-                 * goes through far more than the
-                 * default 100000 in that time. The
-                 * bytes stay bounded by
-                 * queued.max.messages.kbytes. */
+                /* A restore is a burst: twice the prefetch. */
                 "queued.min.messages", "1000000", NULL};
         const char *restore_prefixes[] = {"consumer.", "restore.consumer.",
                                           NULL};
         /* Idempotence keeps each partition in send order across retries:
          * changelogs replay in that order, and the duplicate marks of
          * through topics (ORIGIN_HEADER) rely on it. */
-        const char *producer_kv[] = {"partitioner", "murmur2_random",
-                                     "enable.idempotence", "true", NULL};
+        /* Delivery reports of successful sends only matter for changelog
+         * records (their offsets are the checkpoints): without changelogs,
+         * librdkafka reports failures alone and frees the rest itself. */
+        const char *producer_kv[] = {"partitioner",
+                                     "murmur2_random",
+                                     "enable.idempotence",
+                                     "true",
+                                     ks_topology_internal_topic_count(app->topo)
+                                             ? NULL
+                                             : "delivery.report.only.error",
+                                     "true",
+                                     NULL};
         const char *producer_prefixes[] = {"producer.", NULL};
         if (!(thr->producer =
                       make_client(thr, RD_KAFKA_PRODUCER, "producer",
