@@ -33,15 +33,18 @@ topic "$tag-in"
 say "producing $n records of $size bytes to $tag-in ($parts partitions)"
 "$bin" produce "$bs" "$tag-in" "$n" "$size" "$parts"
 base="stateless/passthrough (librdkafka)"
-for c in pt lib java; do topic "$tag-sl-$c"; done
-say "stateless: plain librdkafka, kstreams-c, Kafka Streams"
-"$bin" run "$base" "$base" count "$bs" "$tag-sl-pt" "$n" -- \
-        "$bin" serve passthrough "$bs" "$tag-in" "$tag-sl-pt" >> "$csv"
-"$bin" run "stateless/kstreams-c" "$base" count "$bs" "$tag-sl-lib" "$n" -- \
-        "$bin" serve stateless "$bs" "$tag-in" "$tag-sl-lib" >> "$csv"
-# shellcheck disable=SC2046
-"$bin" run "stateless/kafka-streams" "$base" count "$bs" "$tag-sl-java" "$n" -- \
-        $(java_cmd stateless "$tag-in" "$tag-sl-java" "$tag-sl-java" 10485760) >> "$csv"
+repeat="${BENCH_REPEAT:-3}"
+say "stateless: plain librdkafka, kstreams-c, Kafka Streams, $repeat rounds"
+for r in $(seq 1 "$repeat"); do
+        for c in pt lib java; do topic "$tag-sl-$c-$r"; done
+        "$bin" run "$base" "$base" count "$bs" "$tag-sl-pt-$r" "$n" -- \
+                "$bin" serve passthrough "$bs" "$tag-in" "$tag-sl-pt-$r" >> "$csv"
+        "$bin" run "stateless/kstreams-c" "$base" count "$bs" "$tag-sl-lib-$r" "$n" -- \
+                "$bin" serve stateless "$bs" "$tag-in" "$tag-sl-lib-$r" >> "$csv"
+        # shellcheck disable=SC2046
+        "$bin" run "stateless/kafka-streams" "$base" count "$bs" "$tag-sl-java-$r" "$n" -- \
+                $(java_cmd stateless "$tag-in" "$tag-sl-java-$r" "$tag-sl-java-$r" 10485760) >> "$csv"
+done
 
 # Word count: lines of text, counted per word through a re-keyed topic.
 topic "$tag-lines"
