@@ -626,7 +626,7 @@ static int run(int argc, char **argv) {
                 die("%s: timed out", name);
         }
         int rc = reap(pid);
-        report(name, baseline, total, first, last, start, u, 0, 0);
+        report(name, baseline, n, first, last, start, u, 0, 0);
         if (words)
                 rd_kafka_consumer_close(rk);
         rd_kafka_destroy(rk);
