@@ -70,10 +70,11 @@ if shutil.which("gnuplot"):
     script = f"""
 set terminal svg size 900,480 font 'sans,11'
 set output '{svg}'
-set title 'Throughput per case (thousand records/s; one run, one broker, 2 cores)'
+set title 'Throughput per case (thousand records/s, log scale; one broker, 2 cores)'
+set logscale y
 set style fill solid 0.8
 set boxwidth 0.7
-set yrange [0:*]
+set yrange [1:*]
 set xtics rotate by -35 left font ',9'
 set key off
 set palette defined (1 '#1f77b4', 2 '#ff7f0e', 3 '#7f7f7f')
