@@ -558,12 +558,11 @@ static int run(int argc, char **argv) {
         if (argc < 10 || strcmp(argv[8], "--"))
                 die("%s", "run: missing -- CMD");
         int words = !strcmp(mode, "words");
-        int64_t *want = NULL, *have = NULL, total = n, matched = 0,
-                distinct = 0;
+        int64_t *want = NULL, *have = NULL, matched = 0, distinct = 0;
         if (words) {
                 want = calloc(VOCAB, sizeof(*want));
                 have = calloc(VOCAB, sizeof(*have));
-                total = expected_counts(n, want);
+                expected_counts(n, want);
                 for (int i = 0; i < VOCAB; i++)
                         distinct += want[i] > 0;
         }
