@@ -460,6 +460,10 @@ static ks_err_t restore_assign(ks__thread_t *thr, ks_error_t **errp) {
         }
         rd_kafka_resp_err_t e =
                 rd_kafka_assign(thr->restore, l->cnt ? l : NULL);
+        /* A partition paused by an earlier restore (restore_release())
+         * stays paused across assignments: resume them all. */
+        if (!e && l->cnt)
+                e = rd_kafka_resume_partitions(thr->restore, l);
         thr->restore_assigned = l->cnt > 0;
         thr->restore_gen++;
         rd_kafka_topic_partition_list_destroy(l);
