@@ -65,6 +65,17 @@ wbase="wordcount/kafka-streams cache off"
                 commit.interval.ms=1000) >> "$csv"
 "$bin" run "wordcount/kstreams-c cache off" "$wbase" words "$bs" "$tag-wc-lib" "$lines" -- \
         "$bin" serve wordcount "$bs" "$tag-lines" "$tag-wc-lib" "$tag-wc-lib-words" >> "$csv"
+# The same topology under exactly_once_v2 (transactions of 100 ms),
+# against at-least-once with the same 100 ms commits.
+for c in alos100 alos100-words eos eos-words; do topic "$tag-wc-$c"; done
+ebase="wordcount/kstreams-c at-least-once 100ms"
+BENCH_CONF="commit.interval.ms=100" \
+        "$bin" run "$ebase" "$ebase" words "$bs" "$tag-wc-alos100" "$lines" -- \
+        "$bin" serve wordcount "$bs" "$tag-lines" "$tag-wc-alos100" "$tag-wc-alos100-words" >> "$csv"
+BENCH_CONF="processing.guarantee=exactly_once_v2" \
+        "$bin" run "wordcount/kstreams-c exactly-once" "$ebase" \
+        words "$bs" "$tag-wc-eos" "$lines" -- \
+        "$bin" serve wordcount "$bs" "$tag-lines" "$tag-wc-eos" "$tag-wc-eos-words" >> "$csv"
 
 # Restore: a store of n records rebuilt from its changelog.
 say "restore: $n records of $size bytes"

@@ -379,8 +379,8 @@ static ks_topology_t *stateless_topology(const char *in, const char *out,
         return t;
 }
 
-/* BENCH_CONF="key=value ..." adds settings to the library's (for
- * experiments; the suite does not set it). */
+/* BENCH_CONF="key=value ..." adds settings to the library's (the
+ * exactly-once case sets processing.guarantee; also for experiments). */
 static void extra_conf(ks_config_t *c) {
         const char *extra = getenv("BENCH_CONF");
         char buf[1024];

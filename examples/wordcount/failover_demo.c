@@ -4,7 +4,17 @@
  * final count is checked against an independent count of the input.
  *
  *   wordcount [--bootstrap-servers B] [--lines N] [--seed S]
- *             [--partitions P]
+ *             [--partitions P] [--eos] [--kills K] [--zombie] [--dsl]
+ *
+ * --eos runs the instances under exactly_once_v2 and reads the output with
+ * read_committed: then every word's counts must come out exactly 1, 2, ...,
+ * N, no duplicate and no gap. --kills K kills a random instance K times
+ * (SIGKILL) while the text is produced, restarting it on its state
+ * directory each time; --zombie stops an instance (SIGSTOP) past the
+ * session timeout twice, once shorter and once longer than the
+ * transaction timeout, and lets it go on, after its tasks have moved.
+ * --dsl runs the DSL word count (wordcount_dsl.c), whose words move
+ * between the instances through its repartition topic.
  *
  * Without --bootstrap-servers the demo starts an embedded broker
  * (librdkafka's mock cluster) in this process. Instances are this program
@@ -56,10 +66,11 @@ typedef struct {
         const char *bootstrap;
         char app_id[128], lines[160], words[160], counts[160];
         int partitions;
+        int eos;
+        int dsl;
 } names_t;
 
-static int create_topics_admin(const names_t *n, ks_topology_t *topo) {
-        (void)topo;
+static int create_topics_admin(const names_t *n) {
         char err[512];
         rd_kafka_conf_t *c = rd_kafka_conf_new();
         rd_kafka_conf_set(c, "bootstrap.servers", n->bootstrap, err,
@@ -70,12 +81,13 @@ static int create_topics_admin(const names_t *n, ks_topology_t *topo) {
                 return -1;
         }
         const char *topics[] = {n->lines, n->words, n->counts};
+        int cnt = 3;
         rd_kafka_NewTopic_t *nt[3];
-        for (int i = 0; i < 3; i++)
+        for (int i = 0; i < cnt; i++)
                 nt[i] = rd_kafka_NewTopic_new(topics[i], n->partitions, -1, err,
                                               sizeof(err));
         rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-        rd_kafka_CreateTopics(rk, nt, 3, NULL, q);
+        rd_kafka_CreateTopics(rk, nt, (size_t)cnt, NULL, q);
         rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
         int rc = 0;
         if (!ev || rd_kafka_event_error(ev)) {
@@ -83,11 +95,11 @@ static int create_topics_admin(const names_t *n, ks_topology_t *topo) {
                         ev ? rd_kafka_event_error_string(ev) : "no answer");
                 rc = -1;
         } else {
-                size_t cnt;
+                size_t rcnt;
                 const rd_kafka_topic_result_t **res =
                         rd_kafka_CreateTopics_result_topics(
-                                rd_kafka_event_CreateTopics_result(ev), &cnt);
-                for (size_t i = 0; i < cnt; i++)
+                                rd_kafka_event_CreateTopics_result(ev), &rcnt);
+                for (size_t i = 0; i < rcnt; i++)
                         if (rd_kafka_topic_result_error(res[i])) {
                                 fprintf(stderr, "creating %s: %s\n",
                                         rd_kafka_topic_result_name(res[i]),
@@ -98,7 +110,7 @@ static int create_topics_admin(const names_t *n, ks_topology_t *topo) {
         }
         if (ev)
                 rd_kafka_event_destroy(ev);
-        for (int i = 0; i < 3; i++)
+        for (int i = 0; i < cnt; i++)
                 rd_kafka_NewTopic_destroy(nt[i]);
         rd_kafka_queue_destroy(q);
         rd_kafka_destroy(rk);
@@ -145,42 +157,171 @@ static pid_t spawn(const char *self, const names_t *n, int id,
         snprintf(dir, sizeof(dir), "%s/instance-%d", state_root, id + 1);
         pid_t pid = fork();
         if (pid == 0) {
+                const char *opt[3] = {NULL, NULL, NULL};
+                int k = 0;
+                if (n->eos)
+                        opt[k++] = "--eos";
+                if (n->dsl)
+                        opt[k++] = "--dsl";
                 execl(self, self, "--instance", "--bootstrap-servers",
                       n->bootstrap, "--app-id", n->app_id, "--input", n->lines,
                       "--words", n->words, "--output", n->counts, "--state-dir",
-                      dir, "--id", idbuf, (char *)NULL);
+                      dir, "--id", idbuf, opt[0], opt[1], (char *)NULL);
                 _exit(127);
         }
         return pid;
 }
 
-/* The output consumer: the last count seen per word. */
+/* The output consumer: the last count seen per word; under --eos also
+ * every count out of sequence. */
 typedef struct {
         rd_kafka_t *rk;
         entry_t *got;
         size_t distinct;
         int64_t records;
+        int eos;
+        int64_t dups, gaps;
 } output_t;
+
+static void output_record(output_t *o, const rd_kafka_message_t *m) {
+        if (m->err)
+                return;
+        entry_t key = {0};
+        snprintf(key.word, sizeof(key.word), "%.*s", (int)m->key_len,
+                 (const char *)m->key);
+        entry_t *e =
+                bsearch(&key, o->got, o->distinct, sizeof(*o->got), cmp_entry);
+        int64_t v;
+        if (e && !ks_int64_decode(m->payload, m->len, &v, NULL)) {
+                if (o->eos && v <= e->count) {
+                        if (++o->dups <= 10)
+                                demo_log("demo",
+                                         "DUPLICATE %s: %" PRId64
+                                         " after %" PRId64,
+                                         key.word, v, e->count);
+                } else if (o->eos && v > e->count + 1) {
+                        if (++o->gaps <= 10)
+                                demo_log("demo",
+                                         "GAP %s: %" PRId64 " after %" PRId64,
+                                         key.word, v, e->count);
+                }
+                if (!o->eos || v > e->count)
+                        e->count = v;
+        }
+        o->records++;
+}
 
 static void output_poll(output_t *o, int ms) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(o->rk, ms);
         for (int k = 0; m && k < 10000; k++) {
-                if (!m->err) {
-                        entry_t key = {0};
-                        snprintf(key.word, sizeof(key.word), "%.*s",
-                                 (int)m->key_len, (const char *)m->key);
-                        entry_t *e = bsearch(&key, o->got, o->distinct,
-                                             sizeof(*o->got), cmp_entry);
-                        int64_t v;
-                        if (e && !ks_int64_decode(m->payload, m->len, &v, NULL))
-                                e->count = v;
-                        o->records++;
-                }
+                output_record(o, m);
                 rd_kafka_message_destroy(m);
                 m = rd_kafka_consumer_poll(o->rk, 0);
         }
         if (m)
                 rd_kafka_message_destroy(m);
+}
+
+/* Read the whole output again, from the start, once every instance has
+ * stopped: under --eos every word's counts must be 1, 2, ..., N. The live
+ * reader only follows progress. The read first waits until no transaction
+ * is open on the output (its last stable offset equals its high
+ * watermark), and it ends when every partition has reported its end with
+ * no record after that report. */
+static int reread_output(const names_t *n, output_t *o) {
+        char e[512];
+        rd_kafka_conf_t *cc = rd_kafka_conf_new();
+        rd_kafka_conf_set(cc, "bootstrap.servers", n->bootstrap, e, sizeof(e));
+        rd_kafka_conf_set(cc, "group.id", "unused", e, sizeof(e));
+        rd_kafka_conf_set(cc, "isolation.level", "read_committed", e,
+                          sizeof(e));
+        rd_kafka_conf_set(cc, "enable.partition.eof", "true", e, sizeof(e));
+        rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, cc, e, sizeof(e));
+        rd_kafka_conf_t *uc = rd_kafka_conf_new();
+        rd_kafka_conf_set(uc, "bootstrap.servers", n->bootstrap, e, sizeof(e));
+        rd_kafka_conf_set(uc, "isolation.level", "read_uncommitted", e,
+                          sizeof(e));
+        rd_kafka_t *urk = rd_kafka_new(RD_KAFKA_CONSUMER, uc, e, sizeof(e));
+        if (!rk || !urk) {
+                if (rk)
+                        rd_kafka_destroy(rk);
+                if (urk)
+                        rd_kafka_destroy(urk);
+                return -1;
+        }
+        int64_t deadline = now_ms() + 120000;
+        int64_t *hw = calloc((size_t)n->partitions, sizeof(*hw));
+        int64_t *last = calloc((size_t)n->partitions, sizeof(*last));
+        int *at_end = calloc((size_t)n->partitions, sizeof(*at_end));
+        for (int p = 0; p < n->partitions; p++) {
+                int64_t lo, lso = -1;
+                last[p] = -1;
+                /* A read_committed client's ListOffsets answers the last
+                 * stable offset, a read_uncommitted one's the end. */
+                while (now_ms() < deadline) {
+                        if (!rd_kafka_query_watermark_offsets(
+                                    rk, n->counts, p, &lo, &lso, 5000) &&
+                            !rd_kafka_query_watermark_offsets(
+                                    urk, n->counts, p, &lo, &hw[p], 5000) &&
+                            lso == hw[p])
+                                break;
+                        usleep(200 * 1000);
+                }
+                if (lso != hw[p])
+                        demo_log("demo",
+                                 "partition %d: a transaction is still open "
+                                 "(last stable offset %" PRId64 ", end %" PRId64
+                                 ")",
+                                 p, lso, hw[p]);
+        }
+        rd_kafka_topic_partition_list_t *l =
+                rd_kafka_topic_partition_list_new(n->partitions);
+        for (int p = 0; p < n->partitions; p++)
+                rd_kafka_topic_partition_list_add(l, n->counts, p)->offset =
+                        RD_KAFKA_OFFSET_BEGINNING;
+        rd_kafka_assign(rk, l);
+        rd_kafka_topic_partition_list_destroy(l);
+        for (size_t i = 0; i < o->distinct; i++)
+                o->got[i].count = 0;
+        o->records = o->dups = o->gaps = 0;
+        int ended = 0;
+        while (ended < n->partitions && now_ms() < deadline) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+                if (!m)
+                        continue;
+                int p = m->partition;
+                if (p >= 0 && p < n->partitions) {
+                        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                                if (!at_end[p]) {
+                                        at_end[p] = 1;
+                                        ended++;
+                                }
+                        } else if (!m->err) {
+                                last[p] = m->offset;
+                                if (at_end[p]) {
+                                        at_end[p] = 0;
+                                        ended--;
+                                }
+                        }
+                }
+                if (!m->err)
+                        output_record(o, m);
+                rd_kafka_message_destroy(m);
+        }
+        int rc = ended < n->partitions ? -1 : 0;
+        for (int p = 0; p < n->partitions; p++)
+                if (rc)
+                        demo_log("demo",
+                                 "partition %d: last record read at offset "
+                                 "%" PRId64 " of %" PRId64 "%s",
+                                 p, last[p], hw[p],
+                                 at_end[p] ? "" : ", end not reached");
+        free(hw);
+        free(last);
+        free(at_end);
+        rd_kafka_destroy(urk);
+        rd_kafka_destroy(rk);
+        return rc;
 }
 
 /* 1 if any instance still meant to run has exited. */
@@ -205,12 +346,92 @@ static size_t matching(const output_t *o, const entry_t *want) {
         return n;
 }
 
+/* Kill (--kills) or stop (--zombie) instances while the rest of the text
+ * is produced, paced over the run. Returns 1 if an instance exited by
+ * itself. */
+static int chaos_run(const names_t *n, const char *self, const char *state_root,
+                     char **lines, size_t first, size_t nlines, pid_t *pids,
+                     int kills, int zombie, uint64_t seed, output_t *out,
+                     int64_t *last_at) {
+        uint64_t rnd = seed * 2654435761u + 1;
+#define NEXT_RAND()                                                            \
+        (rnd = rnd * 6364136223846793005ULL + 1442695040888963407ULL,          \
+         (rnd >> 33))
+        int64_t start = now_ms();
+        int64_t span = kills ? (int64_t)kills * 2500 : 30000;
+        int64_t next_kill = start + 1000 + (int64_t)(NEXT_RAND() % 2000);
+        /* --zombie: stop for 8 s (past the 6 s session timeout, inside
+         * the 10 s transaction timeout), then for 13 s (past both). */
+        const int64_t zsteps[] = {2000, 10000, 16000, 29000};
+        int zstep = zombie ? 0 : 4;
+        int done_kills = 0;
+        size_t produced = first;
+        demo_log("demo", "producing the other %zu lines over %.0f s",
+                 nlines - first, (double)span / 1000.0);
+        while (produced < nlines || done_kills < kills || zstep < 4) {
+                int64_t t = now_ms();
+                double frac = (double)(t - start) / (double)span;
+                size_t target =
+                        frac >= 1 ? nlines
+                                  : first + (size_t)((double)(nlines - first) *
+                                                     frac);
+                if (target > produced + 5000)
+                        target = produced + 5000;
+                if (target > produced) {
+                        if (produce_lines(n, lines, produced, target))
+                                return 1;
+                        produced = target;
+                }
+                output_poll(out, 20);
+                if (done_kills < kills && t >= next_kill) {
+                        int v = (int)(NEXT_RAND() % INSTANCES);
+                        kill(pids[v], SIGKILL);
+                        waitpid(pids[v], NULL, 0);
+                        pids[v] = spawn(self, n, v, state_root);
+                        done_kills++;
+                        *last_at = now_ms();
+                        demo_log("demo",
+                                 "kill %d of %d: instance %d (SIGKILL) after "
+                                 "%" PRId64 " output records, restarted",
+                                 done_kills, kills, v + 1, out->records);
+                        next_kill =
+                                *last_at + 1000 + (int64_t)(NEXT_RAND() % 2500);
+                }
+                if (zstep < 4 && t - start >= zsteps[zstep]) {
+                        int sig = zstep % 2 ? SIGCONT : SIGSTOP;
+                        kill(pids[VICTIM], sig);
+                        *last_at = now_ms();
+                        demo_log("demo",
+                                 "instance %d %s after %" PRId64
+                                 " output records",
+                                 VICTIM + 1,
+                                 sig == SIGSTOP ? "stopped (SIGSTOP)"
+                                                : "resumed (SIGCONT)",
+                                 out->records);
+                        zstep++;
+                }
+                if (instance_died(pids, -1))
+                        return 1;
+        }
+#undef NEXT_RAND
+        return 0;
+}
+
 int failover_demo(int argc, char **argv, const char *self) {
         size_t nlines = 20000;
         uint64_t seed = 42;
         names_t n = {.partitions = 6};
+        int kills = 0, zombie = 0;
         for (int i = 1; i < argc; i++) {
-                if (!strcmp(argv[i], "--lines") && i + 1 < argc)
+                if (!strcmp(argv[i], "--eos"))
+                        n.eos = 1;
+                else if (!strcmp(argv[i], "--dsl"))
+                        n.dsl = 1;
+                else if (!strcmp(argv[i], "--zombie"))
+                        zombie = 1;
+                else if (!strcmp(argv[i], "--kills") && i + 1 < argc)
+                        kills = atoi(argv[++i]);
+                else if (!strcmp(argv[i], "--lines") && i + 1 < argc)
                         nlines = strtoull(argv[++i], NULL, 10);
                 else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
                         seed = strtoull(argv[++i], NULL, 10);
@@ -223,6 +444,8 @@ int failover_demo(int argc, char **argv, const char *self) {
                         fprintf(stderr,
                                 "usage: %s [--bootstrap-servers B] "
                                 "[--lines N] [--seed S] [--partitions P]\n"
+                                "          [--eos] [--kills K] [--zombie] "
+                                "[--dsl]\n"
                                 "       %s --test-driver [--lines N] "
                                 "[--seed S] [--in-memory]\n",
                                 argv[0], argv[0]);
@@ -242,16 +465,22 @@ int failover_demo(int argc, char **argv, const char *self) {
         snprintf(n.counts, sizeof(n.counts), "%s-counts", n.app_id);
 
         ks_error_t *err = NULL;
-        ks_topology_t *topo = wordcount_topology_on(n.lines, n.words, n.counts,
-                                                    KS_STORE_ROCKSDB, &err);
+        ks_topology_t *topo =
+                n.dsl ? wordcount_dsl_topology_on(n.lines, n.counts, &err)
+                      : wordcount_topology_on(n.lines, n.words, n.counts,
+                                              KS_STORE_ROCKSDB, &err);
         char *desc = NULL;
         if (!topo || ks_topology_describe(topo, &desc, &err)) {
                 fprintf(stderr, "topology: %s\n", ks_error_message(err));
                 return 1;
         }
-        printf("kstreams-c %s word count: %d instances, one killed "
-               "mid-run\n%s\n",
-               ks_version_str(), INSTANCES, desc);
+        printf("kstreams-c %s word count (%s%s): %d instances, %s\n%s\n",
+               ks_version_str(), n.eos ? "exactly_once_v2" : "at_least_once",
+               n.dsl ? ", DSL" : "", INSTANCES,
+               kills    ? "random ones killed and restarted"
+               : zombie ? "one paused past its session timeout"
+                        : "one killed mid-run",
+               desc);
         ks_free(desc);
 
         embedded_broker_t *eb = NULL;
@@ -281,7 +510,7 @@ int failover_demo(int argc, char **argv, const char *self) {
                 }
         } else {
                 demo_log("demo", "Kafka at %s", n.bootstrap);
-                if (create_topics_admin(&n, topo))
+                if (create_topics_admin(&n))
                         return 1;
         }
 
@@ -291,7 +520,7 @@ int failover_demo(int argc, char **argv, const char *self) {
         int64_t words_total = 0;
         for (size_t i = 0; i < distinct; i++)
                 words_total += want[i].count;
-        output_t out = {.distinct = distinct};
+        output_t out = {.distinct = distinct, .eos = n.eos};
         out.got = calloc(distinct, sizeof(*out.got));
         memcpy(out.got, want, distinct * sizeof(*out.got));
         for (size_t i = 0; i < distinct; i++)
@@ -316,6 +545,9 @@ int failover_demo(int argc, char **argv, const char *self) {
         rd_kafka_conf_t *cc = rd_kafka_conf_new();
         rd_kafka_conf_set(cc, "bootstrap.servers", n.bootstrap, e2, sizeof(e2));
         rd_kafka_conf_set(cc, "group.id", "unused", e2, sizeof(e2));
+        rd_kafka_conf_set(cc, "isolation.level",
+                          n.eos ? "read_committed" : "read_uncommitted", e2,
+                          sizeof(e2));
         out.rk = rd_kafka_new(RD_KAFKA_CONSUMER, cc, e2, sizeof(e2));
         rd_kafka_topic_partition_list_t *l =
                 rd_kafka_topic_partition_list_new(n.partitions);
@@ -333,13 +565,19 @@ int failover_demo(int argc, char **argv, const char *self) {
         while (out.records < words_total / 10 && now_ms() < deadline &&
                !(died = instance_died(pids, -1)))
                 output_poll(&out, 200);
-        demo_log("demo",
-                 "producing the other %zu lines while the instances "
-                 "run",
-                 nlines - first);
         int64_t killed_at = 0;
+        int chaos = kills > 0 || zombie;
+        if (!chaos)
+                demo_log("demo",
+                         "producing the other %zu lines while the instances "
+                         "run",
+                         nlines - first);
+        int victim = chaos ? -1 : VICTIM;
+        if (chaos)
+                died = chaos_run(&n, self, state_root, lines, first, nlines,
+                                 pids, kills, zombie, seed, &out, &killed_at);
         size_t kill_at = first + (nlines - first) / 3;
-        for (size_t i = first; !died && i < nlines; i += 100) {
+        for (size_t i = first; !chaos && !died && i < nlines; i += 100) {
                 size_t to = i + 100 < nlines ? i + 100 : nlines;
                 if (produce_lines(&n, lines, i, to))
                         return 1;
@@ -362,22 +600,50 @@ int failover_demo(int argc, char **argv, const char *self) {
         /* Wait until every final count is in. */
         deadline = now_ms() + 180000;
         while (!died && matching(&out, want) < distinct &&
-               now_ms() < deadline && !(died = instance_died(pids, VICTIM)))
+               now_ms() < deadline && !(died = instance_died(pids, victim)))
                 output_poll(&out, 200);
+        /* Under exactly-once, records after the last count would be
+         * duplicates: read what else arrives for a moment. */
+        for (int64_t until = now_ms() + 2000; n.eos && now_ms() < until;)
+                output_poll(&out, 100);
         int64_t done_at = now_ms();
         size_t ok = matching(&out, want);
 
         for (int i = 0; i < INSTANCES; i++)
-                if (i != VICTIM)
+                if (i != victim && pids[i] > 0)
                         kill(pids[i], SIGTERM);
         int clean = 1;
         for (int i = 0; i < INSTANCES; i++) {
                 int st;
-                if (i != VICTIM && (waitpid(pids[i], &st, 0) < 0 ||
-                                    !WIFEXITED(st) || WEXITSTATUS(st)))
+                if (i == victim)
+                        continue;
+                if (pids[i] <= 0 || waitpid(pids[i], &st, 0) < 0) {
+                        demo_log("demo", "instance %d: not running", i + 1);
                         clean = 0;
+                } else if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+                        demo_log("demo", "instance %d: exit status %d%s", i + 1,
+                                 WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st),
+                                 WIFEXITED(st) ? "" : " (signal)");
+                        clean = 0;
+                }
         }
         rd_kafka_destroy(out.rk);
+        if (n.eos) {
+                /* The live reader reports gaps of its own at times
+                 * (librdkafka 2.0's read_committed fetches near an aborted
+                 * transaction): judge the output read again in full. */
+                if (out.dups || out.gaps)
+                        demo_log("demo",
+                                 "live reader: %" PRId64 " duplicates, %" PRId64
+                                 " gaps; reading the output again",
+                                 out.dups, out.gaps);
+                if (reread_output(&n, &out)) {
+                        demo_log("demo", "reading the output again did not "
+                                         "reach its end in time");
+                        clean = 0;
+                }
+                ok = matching(&out, want);
+        }
 
         qsort(out.got, distinct, sizeof(*out.got), cmp_count_desc);
         printf("\n%zu lines, %" PRId64 " words, %zu distinct; %" PRId64
@@ -388,11 +654,19 @@ int failover_demo(int argc, char **argv, const char *self) {
         for (size_t i = 0; i < distinct && i < 10; i++)
                 printf("  %-12s %" PRId64 "\n", out.got[i].word,
                        out.got[i].count);
-        printf("all final counts in %.1f s after the kill\n",
-               (double)(done_at - killed_at) / 1000.0);
-        printf("%s: %zu of %zu final counts equal the independent count%s\n",
-               ok == distinct && clean ? "OK" : "FAILED", ok, distinct,
-               clean ? "" : " (an instance did not stop cleanly)");
+        printf("all final counts in %.1f s after the last %s\n",
+               (double)(done_at - killed_at) / 1000.0,
+               zombie && !kills ? "resume" : "kill");
+        int exact = !n.eos ||
+                    (!out.dups && !out.gaps && out.records == words_total);
+        if (n.eos)
+                printf("exactly-once: %" PRId64 " output records for %" PRId64
+                       " words, %" PRId64 " duplicates, %" PRId64 " gaps\n",
+                       out.records, words_total, out.dups, out.gaps);
+        printf("%s: %zu of %zu final counts equal the independent count%s%s\n",
+               ok == distinct && clean && exact ? "OK" : "FAILED", ok, distinct,
+               clean ? "" : " (an instance did not stop cleanly)",
+               exact ? "" : " (the output is not exact)");
         if (ok < distinct) {
                 qsort(out.got, distinct, sizeof(*out.got), cmp_entry);
                 for (size_t i = 0; i < distinct; i++)
@@ -415,5 +689,5 @@ int failover_demo(int argc, char **argv, const char *self) {
         free(out.got);
         ks_topology_destroy(topo);
         embedded_broker_stop(eb);
-        return ok == distinct && clean ? 0 : 1;
+        return ok == distinct && clean && exact ? 0 : 1;
 }

@@ -38,9 +38,16 @@ static void on_restore(void *opaque, ks_restore_phase_t phase,
 int run_instance(int argc, char **argv) {
         const char *bootstrap = NULL, *app_id = NULL, *in = NULL, *words = NULL,
                    *out = NULL, *dir = NULL, *id = "1";
-        for (int i = 1; i + 1 < argc; i++) {
+        int eos = 0, dsl = 0;
+        for (int i = 1; i < argc; i++) {
                 const char *k = argv[i];
-                if (!strcmp(k, "--bootstrap-servers"))
+                if (!strcmp(k, "--eos"))
+                        eos = 1;
+                else if (!strcmp(k, "--dsl"))
+                        dsl = 1;
+                else if (i + 1 >= argc)
+                        break;
+                else if (!strcmp(k, "--bootstrap-servers"))
                         bootstrap = argv[++i];
                 else if (!strcmp(k, "--app-id"))
                         app_id = argv[++i];
@@ -59,7 +66,7 @@ int run_instance(int argc, char **argv) {
                 fprintf(stderr,
                         "usage: %s --instance --bootstrap-servers B "
                         "--app-id A --input T --words T --output T "
-                        "--state-dir D [--id N]\n",
+                        "--state-dir D [--id N] [--eos] [--dsl]\n",
                         argv[0]);
                 return 2;
         }
@@ -69,14 +76,19 @@ int run_instance(int argc, char **argv) {
         if (ks_config_set(c, "application.id", app_id, &err) ||
             ks_config_set(c, "bootstrap.servers", bootstrap, &err) ||
             ks_config_set(c, "state.dir", dir, &err) ||
-            ks_config_set(c, "commit.interval.ms", "1000", &err) ||
+            ks_config_set(c, "processing.guarantee",
+                          eos ? "exactly_once_v2" : "at_least_once", &err) ||
+            (!eos && ks_config_set(c, "commit.interval.ms", "1000", &err)) ||
             ks_config_set(c, "consumer.session.timeout.ms", "6000", &err) ||
             ks_config_set(c, "consumer.heartbeat.interval.ms", "1000", &err)) {
                 fprintf(stderr, "config: %s\n", ks_error_message(err));
                 return 1;
         }
-        ks_topology_t *t =
-                wordcount_topology_on(in, words, out, KS_STORE_ROCKSDB, &err);
+        /* --dsl: the DSL topology, re-keyed through its repartition topic
+         * instead of the words topic. */
+        ks_topology_t *t = dsl ? wordcount_dsl_topology_on(in, out, &err)
+                               : wordcount_topology_on(in, words, out,
+                                                       KS_STORE_ROCKSDB, &err);
         ks_app_t *app = t ? ks_app_new(t, c, &err) : NULL;
         if (!app) {
                 fprintf(stderr, "%s: %s\n", who, ks_error_message(err));
@@ -104,10 +116,12 @@ int run_instance(int argc, char **argv) {
                 rc = 1;
         demo_log(who,
                  "closed after processing %" PRId64 " records (%" PRId64
-                 " restored, %" PRId64 " replayed duplicates skipped)",
+                 " restored, %" PRId64 " replayed duplicates skipped, %" PRId64
+                 " transactions aborted)",
                  ks_app_metric(app, "process-total"),
                  ks_app_metric(app, "restored-records"),
-                 ks_app_metric(app, "duplicates-skipped"));
+                 ks_app_metric(app, "duplicates-skipped"),
+                 ks_app_metric(app, "transactions-aborted"));
         ks_app_destroy(app);
         ks_topology_destroy(t);
         ks_config_destroy(c);

@@ -1,5 +1,5 @@
-/* Word count with the Processor API: the topology shared by the example
- * program and its tests. */
+/* Word count with the Processor API and with the DSL: the topologies
+ * shared by the example program and its tests. */
 #ifndef WORDCOUNT_TOPOLOGY_H
 #define WORDCOUNT_TOPOLOGY_H
 
@@ -27,5 +27,18 @@ ks_topology_t *wordcount_topology_on(const char *input, const char *words,
                                      const char *output,
                                      ks_store_backend_t backend,
                                      ks_error_t **errp);
+
+/** The repartition topic of the DSL word count is
+ *  "<application.id>-" WORDCOUNT_DSL_GROUP "-repartition". */
+#define WORDCOUNT_DSL_GROUP "words"
+
+/**
+ * Word count in the streams DSL, with the same output: lines (@p input) ->
+ * flat_map_values (the words) -> group_by (word; repartition topic
+ * "<application.id>-words-repartition") -> count (store "counts") ->
+ * to_stream -> @p output.
+ */
+ks_topology_t *wordcount_dsl_topology_on(const char *input, const char *output,
+                                         ks_error_t **errp);
 
 #endif

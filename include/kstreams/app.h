@@ -73,9 +73,10 @@ typedef void(ks_restore_cb)(void *opaque, ks_restore_phase_t phase,
  *        with @p conf (copied; application.id and bootstrap.servers are
  *        required).
  * @returns the app in CREATED, or NULL with the reason in *errp
- *          (KS_ERR_INVALID_CONFIG for a missing key or a processing
- *          guarantee this runtime does not offer yet, exactly_once_v2;
- *          topology errors as ks_topology_build()).
+ *          (KS_ERR_INVALID_CONFIG for a missing key; topology errors as
+ *          ks_topology_build()). processing.guarantee=exactly_once_v2
+ *          runs every stream thread with a transactional producer (see
+ *          docs/exactly-once.md).
  */
 KS_EXPORT ks_app_t *ks_app_new(ks_topology_t *topo, const ks_config_t *conf,
                                ks_error_t **errp);
@@ -101,9 +102,10 @@ KS_EXPORT void ks_app_set_restore_listener(ks_app_t *app, ks_restore_cb *cb,
 KS_EXPORT ks_err_t ks_app_start(ks_app_t *app, ks_error_t **errp);
 
 /**
- * @brief Stop processing: every thread commits its tasks (at-least-once),
- *        closes them, leaves the group and exits. Waits up to
- *        @p timeout_ms (-1: for ever).
+ * @brief Stop processing: every thread commits its tasks (under
+ *        exactly_once_v2: commits its open transaction), closes them,
+ *        leaves the group and exits. Waits up to @p timeout_ms (-1: for
+ *        ever).
  * @returns KS_ERR_NO_ERROR when every thread stopped in time (state
  *          NOT_RUNNING), KS_ERR_TIMED_OUT otherwise (the threads keep
  *          stopping; ks_app_destroy() waits for them).
@@ -136,7 +138,10 @@ KS_EXPORT const ks_error_t *ks_app_error(const ks_app_t *app);
 /**
  * @brief A counter summed over the app's threads: "process-total" (records
  *        processed), "dropped-records", "restored-records", "commit-total",
- *        "tasks" (tasks now assigned). -1 for an unknown name.
+ *        "tasks" (tasks now assigned), "duplicates-skipped" (replayed
+ *        records of internal topics dropped), "transactions-aborted"
+ *        (exactly_once_v2: transactions aborted after an error, their
+ *        tasks taken back to the last commit). -1 for an unknown name.
  */
 KS_EXPORT int64_t ks_app_metric(const ks_app_t *app, const char *name);
 

@@ -21,6 +21,7 @@
 #include "app.h"
 #include "common.h"
 #include "config.h"
+#include "dsl.h"
 #include "error.h"
 #include "headers.h"
 #include "processor.h"

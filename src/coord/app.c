@@ -3,6 +3,7 @@
  * coord_int.h). */
 #include "coord_int.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -181,17 +182,28 @@ ks_app_t *ks_app_new(ks_topology_t *topo, const ks_config_t *conf,
                         return NULL;
                 }
         }
-        if (ks__config_enum(conf, "processing.guarantee") !=
-            KS_GUARANTEE_AT_LEAST_ONCE) {
-                /* Never run with weaker guarantees than asked for. */
-                ks__error_set(errp, KS_ERR_INVALID_CONFIG,
-                              "processing.guarantee %s is not available in "
-                              "this version of the runtime; use "
-                              "at_least_once",
-                              ks_config_get(conf, "processing.guarantee"));
-                return NULL;
+        if (ks__config_enum(conf, "processing.guarantee") ==
+            KS_GUARANTEE_EXACTLY_ONCE_V2) {
+                /* A transaction spans one commit interval: it must end
+                 * before the broker aborts it. */
+                const char *tt =
+                        ks_config_get(conf, "producer.transaction.timeout.ms");
+                long long timeout = tt ? atoll(tt) : 10000;
+                if (ks__config_commit_interval_ms(conf) >= timeout) {
+                        ks__error_set(
+                                errp, KS_ERR_INVALID_CONFIG,
+                                "commit.interval.ms (%lld) must be "
+                                "shorter than the producer's "
+                                "transaction.timeout.ms (%lld) under "
+                                "exactly_once_v2",
+                                (long long)ks__config_commit_interval_ms(conf),
+                                timeout);
+                        return NULL;
+                }
         }
-        if (ks_topology_build(topo, errp))
+        if (ks_topology_build(topo, errp) ||
+            ks__topology_bind(topo, ks_config_get(conf, "application.id"),
+                              errp))
                 return NULL;
         ks_app_t *app = calloc(1, sizeof(*app));
         if (!app) {
@@ -289,8 +301,8 @@ static ks_err_t check_sources(ks_app_t *app, const struct rd_kafka_metadata *md,
                 sub_parts[s] = -1;
                 for (size_t k = 0; k < sub->node_cnt; k++) {
                         const ks__node_t *n = sub->nodes[k];
-                        for (size_t j = 0;
-                             n->kind == KS_NODE_SOURCE && j < n->topic_cnt;
+                        for (size_t j = 0; n->kind == KS_NODE_SOURCE &&
+                                           !n->internal && j < n->topic_cnt;
                              j++) {
                                 const rd_kafka_metadata_topic_t *t =
                                         md_topic(md, n->topics[j]);
@@ -323,6 +335,25 @@ static ks_err_t check_sources(ks_app_t *app, const struct rd_kafka_metadata *md,
                 return ks__error_set(errp, KS_ERR_TOPOLOGY,
                                      "source topic(s) %s do not exist",
                                      missing);
+        /* A sub-topology reading a repartition topic has as many partitions
+         * as the sub-topologies writing it (the most of them). */
+        for (int changed = 1; changed;) {
+                changed = 0;
+                for (size_t k = 0; k < topo->node_cnt; k++) {
+                        const ks__node_t *sink = topo->nodes[k];
+                        if (sink->kind != KS_NODE_SINK || !sink->internal)
+                                continue;
+                        const ks__node_t *src =
+                                ks__topology_source_for(topo, sink->topic);
+                        int from = sink->partitions > 0
+                                           ? sink->partitions
+                                           : sub_parts[sink->subtopology];
+                        if (src && from > sub_parts[src->subtopology]) {
+                                sub_parts[src->subtopology] = from;
+                                changed = 1;
+                        }
+                }
+        }
         return KS_ERR_NO_ERROR;
 }
 
@@ -393,6 +424,9 @@ static ks_err_t check_internal(ks_app_t *app, rd_kafka_t *rk,
                                 ks__topology_source_for(topo, src);
                         if (sn)
                                 want = sub_parts[sn->subtopology];
+                        if (ks__topology_internal_partitions(topo, i) > 0)
+                                want = ks__topology_internal_partitions(topo,
+                                                                        i);
                         const rd_kafka_metadata_topic_t *t =
                                 md_topic(*mdp, name);
                         if (t && t->partition_cnt != want) {
@@ -409,7 +443,10 @@ static ks_err_t check_internal(ks_app_t *app, rd_kafka_t *rk,
                                 if (nt) {
                                         rd_kafka_NewTopic_set_config(
                                                 nt, "cleanup.policy",
-                                                "compact");
+                                                ks__topology_internal_is_repartition(
+                                                        topo, i)
+                                                        ? "delete"
+                                                        : "compact");
                                         names[ncreate] = ks__strdup(name);
                                         nts[ncreate++] = nt;
                                 }
@@ -512,6 +549,62 @@ static ks_err_t lock_state_dir(ks_app_t *app, ks_error_t **errp) {
                              app->state_dir, strerror(errno));
 }
 
+/* The instance's stable id, which its transactional ids are made of:
+ * instance.id when set, else a random id kept in the state directory, so
+ * that a restarted instance fences the transactions its previous run left
+ * open instead of waiting for them to time out. */
+static ks_err_t load_process_id(ks_app_t *app, ks_error_t **errp) {
+        const char *iid = ks_config_get(app->conf, "instance.id");
+        if (iid && *iid) {
+                snprintf(app->process_id, sizeof(app->process_id), "%s", iid);
+                return KS_ERR_NO_ERROR;
+        }
+        size_t n = strlen(app->state_dir) + 32;
+        char *path = malloc(n);
+        if (!path)
+                return ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
+        snprintf(path, n, "%s/process-id", app->state_dir);
+        ks_err_t err = KS_ERR_NO_ERROR;
+        FILE *f = fopen(path, "r");
+        char buf[sizeof(app->process_id)] = "";
+        if (f) {
+                if (!fgets(buf, sizeof(buf), f))
+                        buf[0] = '\0';
+                fclose(f);
+                buf[strcspn(buf, "\r\n")] = '\0';
+                for (char *c = buf; *c; c++)
+                        if (!isxdigit((unsigned char)*c))
+                                buf[0] = '\0'; /* not ours: make another */
+        }
+        if (strlen(buf) != 32) {
+                unsigned char rnd[16];
+                FILE *u = fopen("/dev/urandom", "r");
+                if (!u || fread(rnd, 1, sizeof(rnd), u) != sizeof(rnd)) {
+                        uint64_t x = (uint64_t)ks__now_ms() ^
+                                     ((uint64_t)getpid() << 32);
+                        for (size_t i = 0; i < sizeof(rnd); i++) {
+                                x = x * 6364136223846793005ULL + 1;
+                                rnd[i] = (unsigned char)(x >> 56);
+                        }
+                }
+                if (u)
+                        fclose(u);
+                for (size_t i = 0; i < sizeof(rnd); i++)
+                        snprintf(buf + 2 * i, 3, "%02x", rnd[i]);
+                if (!(f = fopen(path, "w")) || fprintf(f, "%s\n", buf) < 0)
+                        err = ks__error_set(errp, KS_ERR_IO,
+                                            "cannot write %s: %s", path,
+                                            strerror(errno));
+                if (f && fclose(f) && !err)
+                        err = ks__error_set(errp, KS_ERR_IO,
+                                            "cannot write %s: %s", path,
+                                            strerror(errno));
+        }
+        snprintf(app->process_id, sizeof(app->process_id), "%s", buf);
+        free(path);
+        return err;
+}
+
 ks_err_t ks_app_start(ks_app_t *app, ks_error_t **errp) {
         if (!app)
                 return KS_ERR_INVALID_ARG;
@@ -526,6 +619,8 @@ ks_err_t ks_app_start(ks_app_t *app, ks_error_t **errp) {
         ks_err_t err = ks__mkdirs(app->state_dir, &e);
         if (!err)
                 err = lock_state_dir(app, &e);
+        if (!err)
+                err = load_process_id(app, &e);
         if (!err)
                 err = check_cluster(app, &e);
         int n = (int)ks__config_int(app->conf, "num.stream.threads");

@@ -36,6 +36,7 @@ struct ks_app_s {
         char *state_dir;    /* <state.dir>/<application.id> */
         int lock_fd;        /* flock()ed <state_dir>/.lock, or -1 */
         ks__rocks_env_t *rocks;
+        char process_id[80]; /* instance.id, or kept in state_dir */
 
         pthread_mutex_t lock;
         pthread_cond_t cond;

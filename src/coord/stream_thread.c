@@ -20,6 +20,7 @@
 
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,8 @@
 #define RESTORE_STEP_MS  100   /* restore time between consumer polls */
 #define PROCESS_STEP     1000  /* records processed between polls */
 #define FLUSH_TIMEOUT_MS 60000
+#define TXN_TIMEOUT_MS   30000 /* each transactional call, retries included */
+#define ABORT_STREAK_MAX 20    /* aborts in a row before giving up */
 /* Records the consumers keep prefetched. Once that many are queued,
  * librdkafka (2.0) stops fetching until its broker thread next wakes, up to
  * a second later: the default, 100000, caps a consumer at about that many
@@ -120,6 +123,15 @@ struct ks__thread_s {
                 restoring_t *r;
         } rcache;
         int closing; /* committed for close; revoke skips it */
+        /* exactly_once_v2 */
+        int eos;
+        int in_txn;     /* a transaction is open */
+        int txn_broken; /* a send failed inside it: it must abort */
+        char txn_error[512];
+        int abort_streak;
+        int64_t processed_at_commit;
+        int crash_point, crash_countdown; /* KSTREAMS_CRASH_POINT */
+        int64_t changelog_sent, changelog_at_commit;
         ks_error_t *send_error;
         ks_error_t *fatal; /* set in callbacks, raised by the loop */
         int prod_continue;
@@ -130,6 +142,7 @@ struct ks__thread_s {
         int64_t dropped_closed; /* dropped by tasks already closed */
         int64_t dropped;        /* atomic: closed + open tasks + sends */
         int64_t processed, restored, commits, send_failures, duplicates;
+        int64_t aborts;
 };
 
 static void set_thread_state(ks__thread_t *thr, ks__thread_state_t st) {
@@ -171,8 +184,10 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
                         *(int64_t *)m->_private = m->offset;
                 return;
         }
-        __atomic_add_fetch(&thr->send_failures, 1, __ATOMIC_RELAXED);
         const char *topic = rd_kafka_topic_name(m->rkt);
+        if (thr->eos)
+                return; /* the transaction fails with it, naming it */
+        __atomic_add_fetch(&thr->send_failures, 1, __ATOMIC_RELAXED);
         if (thr->prod_continue && !m->_private) {
                 ks__log(thr->app->conf, KS_LOG_WARNING, "PRODUCE",
                         "record to %s [%" PRId32 "] not delivered: %s; "
@@ -193,6 +208,23 @@ static ks_err_t produce(ks__thread_t *thr, const char *topic, int32_t partition,
                         size_t vlen, int64_t ts, const ks_headers_t *hdrs,
                         const ks__origin_t *origin, int64_t *slot,
                         ks_error_t **errp) {
+        if (thr->eos && thr->txn_broken)
+                return KS_ERR_NO_ERROR; /* the transaction will abort */
+        if (thr->eos && !thr->in_txn) {
+                rd_kafka_error_t *ke =
+                        rd_kafka_begin_transaction(thr->producer);
+                if (ke) {
+                        /* The producer is in an error state (fenced, ...):
+                         * the loop aborts and recovers (txn_failed()). */
+                        thr->txn_broken = 1;
+                        snprintf(thr->txn_error, sizeof(thr->txn_error),
+                                 "cannot begin a transaction: %s",
+                                 rd_kafka_error_string(ke));
+                        rd_kafka_error_destroy(ke);
+                        return KS_ERR_NO_ERROR;
+                }
+                thr->in_txn = 1;
+        }
         rd_kafka_headers_t *rh = NULL;
         size_t hc = hdrs ? ks_headers_count(hdrs) : 0;
         if (hc || origin) {
@@ -235,6 +267,18 @@ static ks_err_t produce(ks__thread_t *thr, const char *topic, int32_t partition,
                 }
                 if (rh)
                         rd_kafka_headers_destroy(rh);
+                /* The transaction is in an error state (fenced, timed
+                 * out and aborted by the coordinator, ...): the loop
+                 * aborts it and recovers (txn_failed()). */
+                if (thr->eos && (e == RD_KAFKA_RESP_ERR__FATAL ||
+                                 e == RD_KAFKA_RESP_ERR__STATE ||
+                                 e == RD_KAFKA_RESP_ERR__FENCED)) {
+                        thr->txn_broken = 1;
+                        snprintf(thr->txn_error, sizeof(thr->txn_error),
+                                 "cannot produce to %s: %s", topic,
+                                 rd_kafka_err2str(e));
+                        return KS_ERR_NO_ERROR;
+                }
                 return ks__error_set(errp, KS_ERR_KAFKA,
                                      "cannot produce to %s: %s", topic,
                                      rd_kafka_err2str(e));
@@ -257,6 +301,7 @@ static ks_err_t coll_send_changelog(void *opaque, const char *topic,
                                     size_t klen, const void *value, size_t vlen,
                                     int64_t ts, int64_t *slot,
                                     ks_error_t **errp) {
+        ((ks__thread_t *)opaque)->changelog_sent++;
         return produce(opaque, topic, partition, key, klen, value, vlen, ts,
                        NULL, NULL, slot, errp);
 }
@@ -550,7 +595,9 @@ static ks_err_t plan_restore(ks__thread_t *thr, task_entry_t *te,
                 if (r->start < lo)
                         r->start = lo; /* compacted or deleted below */
                 r->end = limit >= 0 ? limit : hi;
-                r->junk_end = hi;
+                /* Under exactly_once_v2 nothing uncommitted is visible
+                 * (read_committed): no tail to compensate. */
+                r->junk_end = thr->eos ? r->end : hi;
                 if (r->end < r->start)
                         r->end = r->start;
                 if (r->start >= r->end && r->junk_end <= r->end)
@@ -685,6 +732,10 @@ static ks_err_t restore_one(ks__thread_t *thr, rd_kafka_message_t *m,
         } else if (m->err) {
                 ks__log(thr->app->conf, KS_LOG_WARNING, "RESTORE",
                         "restore consumer: %s", rd_kafka_message_errstr(m));
+        } else if (r && m->offset >= r->end && r->junk_end <= r->end) {
+                /* Past the committed position (exactly-once): done. */
+                r->restored = r->end - r->start;
+                err = finish_store(thr, te, r, 1, errp);
         } else if (r && m->offset >= r->end) {
                 /* The uncommitted tail: remember its keys. */
                 r->compensating = 1;
@@ -804,15 +855,14 @@ static void parse_metadata(task_entry_t *te, const char *m, size_t len) {
         }
 }
 
-static ks_err_t commit_all(ks__thread_t *thr, ks_error_t **errp) {
-        ks_err_t err = coll_flush(thr, errp);
+/* The offsets to commit of every running task, with their metadata. */
+static rd_kafka_topic_partition_list_t *commit_offsets(ks__thread_t *thr) {
         rd_kafka_topic_partition_list_t *l =
                 rd_kafka_topic_partition_list_new(8);
-        for (size_t i = 0; !err && i < thr->task_cnt; i++) {
+        for (size_t i = 0; i < thr->task_cnt; i++) {
                 task_entry_t *te = &thr->tasks[i];
                 if (te->restoring)
                         continue;
-                err = ks__task_commit(te->task, errp);
                 int first = l->cnt;
                 ks__task_source_offsets(te->task, add_offset, l);
                 if (l->cnt > first) {
@@ -825,6 +875,24 @@ static ks_err_t commit_all(ks__thread_t *thr, ks_error_t **errp) {
                         free(meta);
                 }
         }
+        return l;
+}
+
+/* Write each running task's stores and checkpoint. */
+static ks_err_t commit_tasks(ks__thread_t *thr, ks_error_t **errp) {
+        ks_err_t err = KS_ERR_NO_ERROR;
+        for (size_t i = 0; !err && i < thr->task_cnt; i++)
+                if (!thr->tasks[i].restoring)
+                        err = ks__task_commit(thr->tasks[i].task, errp);
+        return err;
+}
+
+/* At-least-once: flush, write the stores, commit the offsets. */
+static ks_err_t commit_alos(ks__thread_t *thr, ks_error_t **errp) {
+        ks_err_t err = coll_flush(thr, errp);
+        if (!err)
+                err = commit_tasks(thr, errp);
+        rd_kafka_topic_partition_list_t *l = commit_offsets(thr);
         if (!err && l->cnt) {
                 rd_kafka_resp_err_t e = rd_kafka_commit(thr->consumer, l, 0);
                 for (int k = 0; !e && k < l->cnt; k++)
@@ -851,6 +919,289 @@ static ks_err_t commit_all(ks__thread_t *thr, ks_error_t **errp) {
                 __atomic_add_fetch(&thr->commits, 1, __ATOMIC_RELAXED);
         thr->last_commit = ks__now_ms();
         return err;
+}
+
+/* --- exactly-once ------------------------------------------------------- */
+
+/* Test hook: KSTREAMS_CRASH_POINT=<point>[:<n>] kills the process (SIGKILL,
+ * no clean-up) the n-th time a commit that carries state changes (records
+ * sent to changelogs) reaches <point>. */
+enum {
+        CP_NONE,
+        CP_BEFORE_COMMIT, /* offsets sent, transaction not committed */
+        CP_AFTER_COMMIT,  /* transaction committed, stores not written */
+        CP_AFTER_STATE,   /* stores and checkpoints written */
+};
+static const char *const crash_point_names[] = {
+        "", "before-commit", "after-commit", "after-state-write", NULL};
+
+static void crash_point(ks__thread_t *thr, int cp, int state_changes) {
+        if (thr->crash_point != cp || !state_changes ||
+            --thr->crash_countdown > 0)
+                return;
+        ks__log(thr->app->conf, KS_LOG_WARNING, "CRASH",
+                "%s: crash point %s reached: killing the process",
+                thr->client_id, crash_point_names[cp]);
+        raise(SIGKILL);
+}
+
+static void parse_crash_point(ks__thread_t *thr) {
+        const char *v = getenv("KSTREAMS_CRASH_POINT");
+        if (!v || !*v)
+                return;
+        size_t n = strcspn(v, ":");
+        for (int i = 1; crash_point_names[i]; i++)
+                if (strlen(crash_point_names[i]) == n &&
+                    !strncmp(v, crash_point_names[i], n)) {
+                        thr->crash_point = i;
+                        thr->crash_countdown = v[n] ? atoi(v + n + 1) : 1;
+                        if (thr->crash_countdown < 1)
+                                thr->crash_countdown = 1;
+                }
+}
+
+static rd_kafka_t *make_producer(ks__thread_t *thr, ks_error_t **errp);
+
+/* Input records handled: processed or skipped as duplicates. */
+static int64_t progress(ks__thread_t *thr) {
+        return __atomic_load_n(&thr->processed, __ATOMIC_RELAXED) +
+               __atomic_load_n(&thr->duplicates, __ATOMIC_RELAXED);
+}
+static void close_tasks(ks__thread_t *thr);
+static ks_err_t on_assign(ks__thread_t *thr,
+                          rd_kafka_topic_partition_list_t *parts,
+                          ks_error_t **errp);
+
+static ks_err_t init_transactions(ks__thread_t *thr, ks_error_t **errp) {
+        rd_kafka_error_t *ke =
+                rd_kafka_init_transactions(thr->producer, TXN_TIMEOUT_MS);
+        if (!ke)
+                return KS_ERR_NO_ERROR;
+        ks_err_t err = ks__error_set(errp, KS_ERR_KAFKA,
+                                     "%s: initializing transactions: %s",
+                                     thr->client_id, rd_kafka_error_string(ke));
+        rd_kafka_error_destroy(ke);
+        return err;
+}
+
+/* Close every task without committing, then open them again from their
+ * last committed offsets and state (the abort of a transaction). */
+static ks_err_t revive_tasks(ks__thread_t *thr, ks_error_t **errp) {
+        rd_kafka_topic_partition_list_t *a = NULL;
+        rd_kafka_resp_err_t e = rd_kafka_assignment(thr->consumer, &a);
+        if (e)
+                return ks__error_set(errp, KS_ERR_KAFKA, "assignment: %s",
+                                     rd_kafka_err2str(e));
+        close_tasks(thr);
+        /* Assigning again drops what was fetched and starts every
+         * partition from its committed offset. */
+        rd_kafka_assign(thr->consumer, NULL);
+        for (int i = 0; i < a->cnt; i++)
+                a->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
+        ks_err_t err = a->cnt ? on_assign(thr, a, errp) : KS_ERR_NO_ERROR;
+        rd_kafka_topic_partition_list_destroy(a);
+        return err;
+}
+
+static int group_error(rd_kafka_resp_err_t e) {
+        return e == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION ||
+               e == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID ||
+               e == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID ||
+               e == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS;
+}
+
+/* A transaction failed (@p what, error @p code, @p msg): abort it, or
+ * replace the producer when it is fenced (a newer instance owns its
+ * transactional id, or the coordinator timed the transaction out), then
+ * get the tasks back to their last commit: open them again, or, when the
+ * group moved them elsewhere, leave them to the coming rebalance. While
+ * revoking, the caller closes the tasks. Any other fatal error stops the
+ * thread. */
+static ks_err_t txn_failed(ks__thread_t *thr, const char *what,
+                           rd_kafka_resp_err_t code, int fatal, const char *msg,
+                           int revoking, ks_error_t **errp) {
+        __atomic_add_fetch(&thr->aborts, 1, __ATOMIC_RELAXED);
+        char cause[512];
+        snprintf(cause, sizeof(cause), "%s: %s", what, msg);
+        if (!fatal && thr->in_txn) {
+                rd_kafka_error_t *ke = rd_kafka_abort_transaction(
+                        thr->producer, TXN_TIMEOUT_MS);
+                if (ke) {
+                        /* Aborting failed too: start afresh with a new
+                         * producer, which aborts what this one left. */
+                        fatal = 1;
+                        snprintf(cause + strlen(cause),
+                                 sizeof(cause) - strlen(cause),
+                                 "; abort failed: %s",
+                                 rd_kafka_error_string(ke));
+                        rd_kafka_error_destroy(ke);
+                }
+        }
+        thr->in_txn = 0;
+        thr->txn_broken = 0;
+        thr->txn_error[0] = '\0';
+        if (fatal) {
+                char fbuf[256] = "";
+                rd_kafka_resp_err_t fe =
+                        rd_kafka_fatal_error(thr->producer, fbuf, sizeof(fbuf));
+                int fenced = fe == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+                             fe == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH ||
+                             code == RD_KAFKA_RESP_ERR__FENCED ||
+                             fe == RD_KAFKA_RESP_ERR_NO_ERROR;
+                if (!fenced)
+                        return ks__error_set(errp, KS_ERR_KAFKA,
+                                             "%s: fatal transactional error "
+                                             "(%s): %s",
+                                             thr->client_id, fbuf, cause);
+                ks__log(thr->app->conf, KS_LOG_WARNING, "EOS",
+                        "%s: producer fenced (%s%s%s): its transaction is "
+                        "void; closing the tasks without committing",
+                        thr->client_id, cause, *fbuf ? "; " : "", fbuf);
+                rd_kafka_purge(thr->producer,
+                               RD_KAFKA_PURGE_F_QUEUE |
+                                       RD_KAFKA_PURGE_F_INFLIGHT);
+                rd_kafka_flush(thr->producer, 5000); /* serve the reports */
+                close_tasks(thr);
+                rd_kafka_destroy(thr->producer);
+                thr->producer = make_producer(thr, errp);
+                if (!thr->producer)
+                        return ks_error_code(errp ? *errp : NULL)
+                                       ? ks_error_code(*errp)
+                                       : KS_ERR_KAFKA;
+                ks_err_t err = init_transactions(thr, errp);
+                if (err)
+                        return err;
+        } else {
+                ks__log(thr->app->conf, KS_LOG_WARNING, "EOS",
+                        "%s: transaction aborted (%s); the tasks go back to "
+                        "their last commit",
+                        thr->client_id, cause);
+                /* Serve the reports of the aborted records before their
+                 * tasks (which the reports point into) are freed. */
+                rd_kafka_flush(thr->producer, FLUSH_TIMEOUT_MS);
+        }
+        if (++thr->abort_streak > ABORT_STREAK_MAX)
+                return ks__error_set(errp, KS_ERR_KAFKA,
+                                     "%s: %d transactions in a row failed; "
+                                     "the last: %s",
+                                     thr->client_id, thr->abort_streak, cause);
+        thr->processed_at_commit = progress(thr);
+        thr->last_commit = ks__now_ms();
+        if (revoking)
+                return KS_ERR_NO_ERROR;
+        if (group_error(code)) {
+                /* The group has moved on: the rebalance ahead gives the
+                 * tasks to their new owners (perhaps us again). */
+                close_tasks(thr);
+                set_thread_state(thr, KS_THREAD_STARTING);
+                return KS_ERR_NO_ERROR;
+        }
+        return revive_tasks(thr, errp);
+}
+
+static ks_err_t txn_failed_ke(ks__thread_t *thr, const char *what,
+                              rd_kafka_error_t *ke, int revoking,
+                              ks_error_t **errp) {
+        rd_kafka_resp_err_t code = rd_kafka_error_code(ke);
+        int fatal = rd_kafka_error_is_fatal(ke);
+        char msg[512];
+        snprintf(msg, sizeof(msg), "%s", rd_kafka_error_string(ke));
+        rd_kafka_error_destroy(ke);
+        return txn_failed(thr, what, code, fatal, msg, revoking, errp);
+}
+
+/* Abort the open transaction, if any, before the tasks close (fatal
+ * error, lost assignment). */
+static void abort_open_txn(ks__thread_t *thr) {
+        if (!thr->eos || !thr->in_txn)
+                return;
+        rd_kafka_error_t *ke =
+                rd_kafka_abort_transaction(thr->producer, TXN_TIMEOUT_MS);
+        if (ke)
+                rd_kafka_error_destroy(ke);
+        else
+                __atomic_add_fetch(&thr->aborts, 1, __ATOMIC_RELAXED);
+        rd_kafka_purge(thr->producer,
+                       RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_flush(thr->producer, 5000);
+        thr->in_txn = 0;
+        thr->txn_broken = 0;
+}
+
+/* Exactly-once commit: the output, the changelog records and the offsets
+ * (with the changelog positions in their metadata) commit in one Kafka
+ * transaction; only then are the stores' staged writes and checkpoints
+ * written to RocksDB, in one atomic write each. A crash in between leaves
+ * a checkpoint behind the committed changelog: the restore replays just
+ * that transaction's changes. */
+static ks_err_t commit_eos(ks__thread_t *thr, int revoking, ks_error_t **errp) {
+        int64_t processed = progress(thr);
+        thr->last_commit = ks__now_ms();
+        if (!thr->in_txn && !thr->txn_broken &&
+            processed == thr->processed_at_commit)
+                return KS_ERR_NO_ERROR; /* nothing new */
+        rd_kafka_resp_err_t fe =
+                rd_kafka_flush(thr->producer, FLUSH_TIMEOUT_MS);
+        if (thr->txn_broken || fe)
+                return txn_failed(
+                        thr, "processing", fe ? fe : RD_KAFKA_RESP_ERR__STATE,
+                        rd_kafka_fatal_error(thr->producer, NULL, 0) != 0,
+                        fe ? rd_kafka_err2str(fe) : thr->txn_error, revoking,
+                        errp);
+        int state_changes = thr->changelog_sent != thr->changelog_at_commit;
+        thr->changelog_at_commit = thr->changelog_sent;
+        rd_kafka_error_t *ke = NULL;
+        rd_kafka_topic_partition_list_t *l = commit_offsets(thr);
+        if (!thr->in_txn && l->cnt) {
+                if (!(ke = rd_kafka_begin_transaction(thr->producer)))
+                        thr->in_txn = 1;
+        }
+        int64_t deadline = ks__now_ms() + TXN_TIMEOUT_MS;
+        if (!ke && l->cnt) {
+                rd_kafka_consumer_group_metadata_t *cg =
+                        rd_kafka_consumer_group_metadata(thr->consumer);
+                do {
+                        if (ke)
+                                rd_kafka_error_destroy(ke);
+                        ke = rd_kafka_send_offsets_to_transaction(
+                                thr->producer, l, cg, TXN_TIMEOUT_MS);
+                } while (ke && rd_kafka_error_is_retriable(ke) &&
+                         ks__now_ms() < deadline);
+                rd_kafka_consumer_group_metadata_destroy(cg);
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+        if (ke)
+                return txn_failed_ke(thr, "sending the offsets", ke, revoking,
+                                     errp);
+        if (thr->in_txn) {
+                crash_point(thr, CP_BEFORE_COMMIT, state_changes);
+                do {
+                        if (ke)
+                                rd_kafka_error_destroy(ke);
+                        ke = rd_kafka_commit_transaction(thr->producer,
+                                                         TXN_TIMEOUT_MS);
+                } while (ke && rd_kafka_error_is_retriable(ke) &&
+                         ks__now_ms() < deadline);
+                if (ke)
+                        return txn_failed_ke(thr, "committing the transaction",
+                                             ke, revoking, errp);
+                thr->in_txn = 0;
+                crash_point(thr, CP_AFTER_COMMIT, state_changes);
+        }
+        thr->abort_streak = 0;
+        thr->processed_at_commit = processed;
+        /* Committed in Kafka: a failure to write the stores now leaves them
+         * behind their changelogs, which the next restore makes good. */
+        ks_err_t err = commit_tasks(thr, errp);
+        if (err)
+                return err;
+        crash_point(thr, CP_AFTER_STATE, state_changes);
+        __atomic_add_fetch(&thr->commits, 1, __ATOMIC_RELAXED);
+        return KS_ERR_NO_ERROR;
+}
+
+static ks_err_t commit_all(ks__thread_t *thr, ks_error_t **errp) {
+        return thr->eos ? commit_eos(thr, 0, errp) : commit_alos(thr, errp);
 }
 
 /* Publish the dropped-records count: records skipped by the handlers in
@@ -957,14 +1308,21 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                         "%s: revoked %d partitions", thr->client_id,
                         parts->cnt);
                 set_thread_state(thr, KS_THREAD_STARTING);
-                if (!thr->fatal && !thr->closing && commit_all(thr, &e))
+                if (thr->eos && rd_kafka_assignment_lost(rk)) {
+                        /* Others own the tasks already: commit nothing. */
+                        abort_open_txn(thr);
+                } else if (!thr->fatal && !thr->closing &&
+                           (thr->eos ? commit_eos(thr, 1, &e)
+                                     : commit_alos(thr, &e))) {
                         fail(thr, e);
+                }
                 close_tasks(thr);
                 rd_kafka_assign(rk, NULL);
                 return;
         }
         ks__log(thr->app->conf, KS_LOG_WARNING, "REBALANCE", "%s: %s",
                 thr->client_id, rd_kafka_err2str(err));
+        abort_open_txn(thr);
         close_tasks(thr);
         rd_kafka_assign(rk, NULL);
 }
@@ -1156,6 +1514,10 @@ static void *thread_main(void *arg) {
         ks_error_t *e = NULL;
         ks_err_t err = KS_ERR_NO_ERROR;
         thr->last_commit = ks__now_ms();
+        if (thr->eos && init_transactions(thr, &e)) {
+                fail(thr, e);
+                e = NULL;
+        }
         int busy = 0;
         while (!__atomic_load_n(&app->stopping, __ATOMIC_SEQ_CST) &&
                !thr->fatal && !err) {
@@ -1210,7 +1572,7 @@ static void *thread_main(void *arg) {
                 update_dropped(thr);
                 if (!err && thr->task_cnt &&
                     (ks__now_ms() - thr->last_commit >= thr->commit_interval ||
-                     commit_requested(thr)))
+                     thr->txn_broken || commit_requested(thr)))
                         err = commit_all(thr, &e);
                 if (!err && thr->task_cnt && !thr->restore_assigned)
                         set_thread_state(thr, KS_THREAD_RUNNING);
@@ -1231,6 +1593,7 @@ static void *thread_main(void *arg) {
                                            "%s: %s", thr->client_id,
                                            ks_error_message(f)));
                 ks_error_destroy(f);
+                abort_open_txn(thr);
                 rd_kafka_flush(thr->producer, 5000);
                 close_tasks(thr);
                 rd_kafka_consumer_close(thr->consumer);
@@ -1297,6 +1660,44 @@ static rd_kafka_t *make_client(ks__thread_t *thr, rd_kafka_type_t type,
         return rk;
 }
 
+/* The record collector's producer. Idempotence keeps each partition in
+ * send order across retries: changelogs replay in that order, and the
+ * duplicate marks of through topics (ORIGIN_HEADER) rely on it. Delivery
+ * reports of successful sends only matter for changelog records (their
+ * offsets are the checkpoints): without changelogs, librdkafka reports
+ * failures alone and frees the rest itself. Under exactly_once_v2 it is
+ * transactional, with an id stable across restarts of the instance:
+ * <application.id>-<instance>-<thread>, which fences the transactions an
+ * earlier run of the same thread left open. */
+static rd_kafka_t *make_producer(ks__thread_t *thr, ks_error_t **errp) {
+        ks_app_t *app = thr->app;
+        char txn_id[400];
+        snprintf(txn_id, sizeof(txn_id), "%s-%s-%d", app->app_id,
+                 app->process_id, thr->index + 1);
+        const char *kv[16];
+        size_t n = 0;
+        kv[n++] = "partitioner";
+        kv[n++] = "murmur2_random";
+        kv[n++] = "enable.idempotence";
+        kv[n++] = "true";
+        if (!ks_topology_internal_topic_count(app->topo) && !thr->eos) {
+                kv[n++] = "delivery.report.only.error";
+                kv[n++] = "true";
+        }
+        if (thr->eos) {
+                kv[n++] = "transactional.id";
+                kv[n++] = txn_id;
+                /* Kafka Streams' default: a dead instance's open
+                 * transaction blocks read_committed readers that long. */
+                kv[n++] = "transaction.timeout.ms";
+                kv[n++] = "10000";
+        }
+        kv[n] = NULL;
+        const char *prefixes[] = {"producer.", NULL};
+        return make_client(thr, RD_KAFKA_PRODUCER, "producer", prefixes, kv,
+                           errp);
+}
+
 static void thread_free(ks__thread_t *thr) {
         close_tasks(thr);
         free(thr->tasks);
@@ -1334,9 +1735,15 @@ ks_err_t ks__thread_start(ks_app_t *app, int index, ks__thread_t **thrp,
         thr->poll_ms = ks__config_int(app->conf, "poll.ms");
         thr->prod_continue = ks__config_enum(
                 app->conf, "default.production.exception.handler");
+        thr->eos = ks__config_enum(app->conf, "processing.guarantee") ==
+                   KS_GUARANTEE_EXACTLY_ONCE_V2;
+        if (thr->eos)
+                parse_crash_point(thr);
         /* Static membership: a stable id per instance and thread. */
         const char *iid = ks_config_get(app->conf, "instance.id");
         char static_id[300] = "";
+        const char *isolation =
+                thr->eos ? "read_committed" : "read_uncommitted";
         if (iid && *iid)
                 snprintf(static_id, sizeof(static_id), "%s-%d", iid, index + 1);
         const char *consumer_kv[] = {"group.id",
@@ -1351,6 +1758,8 @@ ks_err_t ks__thread_start(ks_app_t *app, int index, ks__thread_t **thrp,
                                      "earliest",
                                      "queued.min.messages",
                                      QUEUED_MIN_MESSAGES,
+                                     "isolation.level",
+                                     isolation,
                                      *static_id ? "group.instance.id" : NULL,
                                      static_id,
                                      NULL};
@@ -1364,28 +1773,11 @@ ks_err_t ks__thread_start(ks_app_t *app, int index, ks__thread_t **thrp,
                 "group.id", restore_group, "enable.auto.commit", "false",
                 "enable.partition.eof", "true", "auto.offset.reset", "earliest",
                 /* A restore is a burst: twice the prefetch. */
-                "queued.min.messages", "1000000", NULL};
+                "queued.min.messages", "1000000", "isolation.level", isolation,
+                NULL};
         const char *restore_prefixes[] = {"consumer.", "restore.consumer.",
                                           NULL};
-        /* Idempotence keeps each partition in send order across retries:
-         * changelogs replay in that order, and the duplicate marks of
-         * through topics (ORIGIN_HEADER) rely on it. */
-        /* Delivery reports of successful sends only matter for changelog
-         * records (their offsets are the checkpoints): without changelogs,
-         * librdkafka reports failures alone and frees the rest itself. */
-        const char *producer_kv[] = {"partitioner",
-                                     "murmur2_random",
-                                     "enable.idempotence",
-                                     "true",
-                                     ks_topology_internal_topic_count(app->topo)
-                                             ? NULL
-                                             : "delivery.report.only.error",
-                                     "true",
-                                     NULL};
-        const char *producer_prefixes[] = {"producer.", NULL};
-        if (!(thr->producer =
-                      make_client(thr, RD_KAFKA_PRODUCER, "producer",
-                                  producer_prefixes, producer_kv, errp)) ||
+        if (!(thr->producer = make_producer(thr, errp)) ||
             !(thr->restore =
                       make_client(thr, RD_KAFKA_CONSUMER, "restore-consumer",
                                   restore_prefixes, restore_kv, errp)) ||
@@ -1445,6 +1837,7 @@ int64_t ks__thread_metric(const ks__thread_t *thr, const char *name) {
                                             "commit-total",
                                             "tasks",
                                             "duplicates-skipped",
+                                            "transactions-aborted",
                                             NULL};
         int known = 0;
         for (size_t i = 0; names[i]; i++)
@@ -1460,6 +1853,8 @@ int64_t ks__thread_metric(const ks__thread_t *thr, const char *name) {
                 return __atomic_load_n(&t->restored, __ATOMIC_RELAXED);
         if (!strcmp(name, "duplicates-skipped"))
                 return __atomic_load_n(&t->duplicates, __ATOMIC_RELAXED);
+        if (!strcmp(name, "transactions-aborted"))
+                return __atomic_load_n(&t->aborts, __ATOMIC_RELAXED);
         if (!strcmp(name, "commit-total"))
                 return __atomic_load_n(&t->commits, __ATOMIC_RELAXED);
         if (!strcmp(name, "dropped-records"))

@@ -282,6 +282,27 @@ static ks_err_t node_process(ks__task_t *t, ks__node_t *n,
 
 static ks_err_t sink_send(ks__task_t *t, ks__node_t *n, const ks_record_t *r) {
         ks_error_t *e = NULL;
+        const char *topic = n->topic;
+        if (!topic) {
+                topic = n->topic_extractor(n->topic_extractor_opaque, r);
+                if (!topic)
+                        return pend(t, KS_ERR_PROCESSOR,
+                                    "sink \"%s\": the topic extractor chose "
+                                    "no topic for the record of %s [%" PRId32
+                                    "] at offset %" PRId64,
+                                    n->name, t->ctx.topic ? t->ctx.topic : "-",
+                                    t->ctx.partition, t->ctx.offset);
+                char what[300];
+                snprintf(what, sizeof(what),
+                         "sink \"%s\": the topic extractor's topic name",
+                         n->name);
+                if (ks__topic_name_check(topic, what, &e)) {
+                        ks_err_t err = pend(t, KS_ERR_INVALID_ARG, "%s",
+                                            ks_error_message(e));
+                        ks_error_destroy(e);
+                        return err;
+                }
+        }
         if (ks_serde_validate(n->key_serde, r->key, r->klen, &e) ||
             ks_serde_validate(n->value_serde, r->value, r->vlen, &e)) {
                 int is_key = r->key && ks_serde_validate(n->key_serde, r->key,
@@ -289,7 +310,7 @@ static ks_err_t sink_send(ks__task_t *t, ks__node_t *n, const ks_record_t *r) {
                 pend(t, KS_ERR_SERDE,
                      "sink \"%s\" (topic %s): the %s does not match the %s "
                      "serde: %s",
-                     n->name, n->topic, is_key ? "key" : "value",
+                     n->name, topic, is_key ? "key" : "value",
                      ks_serde_name(is_key ? n->key_serde : n->value_serde),
                      ks_error_message(e));
                 ks_error_destroy(e);
@@ -298,27 +319,27 @@ static ks_err_t sink_send(ks__task_t *t, ks__node_t *n, const ks_record_t *r) {
         int32_t partition = -1;
         if (n->partitioner) {
                 int32_t cnt = t->env.collector.partition_count(
-                        t->env.collector.opaque, n->topic);
+                        t->env.collector.opaque, topic);
                 if (cnt > 0) {
-                        partition = n->partitioner(n->partitioner_opaque,
-                                                   n->topic, r->key, r->klen,
-                                                   r->value, r->vlen, cnt);
+                        partition = n->partitioner(n->partitioner_opaque, topic,
+                                                   r->key, r->klen, r->value,
+                                                   r->vlen, cnt);
                         if (partition < -1 || partition >= cnt)
                                 return pend(t, KS_ERR_PROCESSOR,
                                             "sink \"%s\": partitioner chose "
                                             "partition %" PRId32
                                             " of topic %s, which has %" PRId32,
-                                            n->name, partition, n->topic, cnt);
+                                            n->name, partition, topic, cnt);
                 }
         }
         ks__origin_t origin = {
                 t->ctx.topic ? t->origin_topic : -1, t->ctx.partition,
                 t->ctx.topic ? t->ctx.offset : -1, t->emit_seq++};
         ks_err_t err = t->env.collector.send(
-                t->env.collector.opaque, n->topic, partition, r->key, r->klen,
+                t->env.collector.opaque, topic, partition, r->key, r->klen,
                 r->value, r->vlen, r->timestamp, r->headers, &origin, &e);
         if (err) {
-                pend(t, err, "sink \"%s\" (topic %s): %s", n->name, n->topic,
+                pend(t, err, "sink \"%s\" (topic %s): %s", n->name, topic,
                      e ? ks_error_message(e) : ks_err2str(err));
                 ks_error_destroy(e);
         }

@@ -167,6 +167,9 @@ ks_test_driver_t *ks_test_driver_new(ks_topology_t *topo,
         }
         if (ks_topology_build(topo, errp))
                 return NULL;
+        const char *app_id = conf ? ks_config_get(conf, "application.id") : "";
+        if (ks__topology_bind(topo, *app_id ? app_id : "test-driver", errp))
+                return NULL;
         ks_test_driver_t *d = calloc(1, sizeof(*d));
         if (!d) {
                 ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");

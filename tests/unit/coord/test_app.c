@@ -33,10 +33,18 @@ static void test_config_checks(void **state) {
         KST_ASSERT_ERROR(KS_ERR_INVALID_CONFIG, e, KS_ERR_INVALID_CONFIG,
                          "bootstrap.servers must be set");
         kst_set(c, "bootstrap.servers", "127.0.0.1:1");
+        /* Under exactly_once_v2 a transaction spans one commit interval,
+         * which must end before the transaction times out. */
         kst_set(c, "processing.guarantee", "exactly_once_v2");
+        kst_set(c, "commit.interval.ms", "10000");
         assert_null(ks_app_new(t, c, &e));
         KST_ASSERT_ERROR(KS_ERR_INVALID_CONFIG, e, KS_ERR_INVALID_CONFIG,
-                         "exactly_once_v2", "use at_least_once");
+                         "commit.interval.ms (10000)",
+                         "transaction.timeout.ms (10000)");
+        kst_set(c, "producer.transaction.timeout.ms", "20000");
+        ks_app_t *app = ks_app_new(t, c, &e);
+        assert_non_null(app);
+        ks_app_destroy(app);
         assert_null(ks_app_new(NULL, c, &e));
         KST_ASSERT_ERROR(KS_ERR_INVALID_ARG, e, KS_ERR_INVALID_ARG, "topology");
         ks_topology_destroy(t);
