@@ -71,8 +71,15 @@ ks_err_t ks_topology_describe(ks_topology_t *topo, char **outp,
                                 put(b, &failed, "])\n");
                                 break;
                         case KS_NODE_SINK:
-                                put(b, &failed, "    Sink: %s (topic: %s)\n",
-                                    n->name, n->topic);
+                                if (n->topic)
+                                        put(b, &failed,
+                                            "    Sink: %s (topic: %s)\n",
+                                            n->name, n->topic);
+                                else
+                                        put(b, &failed,
+                                            "    Sink: %s (topic chosen per "
+                                            "record)\n",
+                                            n->name);
                                 break;
                         }
                         if (n->kind != KS_NODE_SINK)

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/types.h>
 
 #include "../common/util_int.h"
@@ -79,7 +80,109 @@ void ks_topology_destroy(ks_topology_t *topo) {
         }
         free(topo->conns);
         subs_free(topo);
+        for (size_t i = topo->owned_cnt; i-- > 0;)
+                topo->owned_free[i](topo->owned[i]);
+        free(topo->owned);
+        free(topo->owned_free);
+        free(topo->bound_app);
         free(topo);
+}
+
+ks_err_t ks__topology_own(ks_topology_t *topo, void *ptr,
+                          void (*free_fn)(void *)) {
+        void **o = realloc(topo->owned, (topo->owned_cnt + 1) * sizeof(*o));
+        if (o)
+                topo->owned = o;
+        void (**f)(void *) = o ? realloc(topo->owned_free,
+                                         (topo->owned_cnt + 1) * sizeof(*f))
+                               : NULL;
+        if (!f) {
+                free_fn(ptr);
+                return KS_ERR_NO_MEMORY;
+        }
+        topo->owned_free = f;
+        topo->owned[topo->owned_cnt] = ptr;
+        topo->owned_free[topo->owned_cnt++] = free_fn;
+        return KS_ERR_NO_ERROR;
+}
+
+ks_err_t ks__topology_set_internal(ks_topology_t *topo, const char *name) {
+        ks__node_t *n = ks__topology_node(topo, name);
+        if (!n || n->kind == KS_NODE_PROCESSOR)
+                return KS_ERR_NOT_FOUND;
+        if (topo->built)
+                return KS_ERR_STATE;
+        n->internal = 1;
+        return KS_ERR_NO_ERROR;
+}
+
+static char *prefixed(const char *app_id, const char *suffix) {
+        size_t n = strlen(app_id) + strlen(suffix) + 2;
+        char *s = malloc(n);
+        if (s)
+                snprintf(s, n, "%s-%s", app_id, suffix);
+        return s;
+}
+
+ks_err_t ks__topology_bind(ks_topology_t *topo, const char *app_id,
+                           ks_error_t **errp) {
+        static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+        if (!topo->built)
+                return ks__error_set(errp, KS_ERR_STATE,
+                                     "the topology is not built");
+        pthread_mutex_lock(&lock);
+        ks_err_t err = KS_ERR_NO_ERROR;
+        int any = 0;
+        for (size_t i = 0; i < topo->node_cnt; i++)
+                any |= topo->nodes[i]->internal;
+        if (!any) {
+                /* nothing to bind */
+        } else if (topo->bound_app) {
+                if (strcmp(topo->bound_app, app_id))
+                        err = ks__error_set(
+                                errp, KS_ERR_STATE,
+                                "this topology's internal topics belong to "
+                                "application.id \"%s\"; build another "
+                                "topology for \"%s\"",
+                                topo->bound_app, app_id);
+        } else {
+                /* Every name must be valid before any changes. */
+                for (size_t i = 0; !err && i < topo->node_cnt; i++) {
+                        ks__node_t *n = topo->nodes[i];
+                        if (!n->internal)
+                                continue;
+                        char *full = prefixed(app_id, n->kind == KS_NODE_SINK
+                                                              ? n->topic
+                                                              : n->topics[0]);
+                        if (!full)
+                                err = OOM(errp);
+                        else
+                                err = ks__topic_name_check(
+                                        full, "internal topic", errp);
+                        free(full);
+                }
+                for (size_t i = 0; !err && i < topo->node_cnt; i++) {
+                        ks__node_t *n = topo->nodes[i];
+                        if (!n->internal)
+                                continue;
+                        char **slot = n->kind == KS_NODE_SINK ? &n->topic
+                                                              : &n->topics[0];
+                        size_t cnt = n->kind == KS_NODE_SINK ? 1 : n->topic_cnt;
+                        for (size_t j = 0; !err && j < cnt; j++) {
+                                char *full = prefixed(app_id, slot[j]);
+                                if (!full)
+                                        err = OOM(errp);
+                                else {
+                                        free(slot[j]);
+                                        slot[j] = full;
+                                }
+                        }
+                }
+                if (!err && !(topo->bound_app = ks__strdup(app_id)))
+                        err = OOM(errp);
+        }
+        pthread_mutex_unlock(&lock);
+        return err;
 }
 
 ks__node_t *ks__topology_node(const ks_topology_t *topo, const char *name) {
@@ -315,6 +418,25 @@ ks_err_t ks_topology_add_sink(ks_topology_t *topo, const char *name,
                 node_free(n);
                 return OOM(errp);
         }
+        n->key_serde = ks__serde_ref(key_serde ? key_serde : ks_serde_bytes());
+        n->value_serde =
+                ks__serde_ref(value_serde ? value_serde : ks_serde_bytes());
+        return node_commit(topo, n, errp);
+}
+
+ks_err_t ks__topology_add_dynamic_sink(ks_topology_t *topo, const char *name,
+                                       ks__topic_extractor_cb *extractor,
+                                       void *opaque, ks_serde_t *key_serde,
+                                       ks_serde_t *value_serde,
+                                       const char *const *parents,
+                                       size_t parent_cnt, ks_error_t **errp) {
+        ks__node_t *n;
+        ks_err_t err = node_begin(topo, name, KS_NODE_SINK, parents, parent_cnt,
+                                  &n, errp);
+        if (err)
+                return err;
+        n->topic_extractor = extractor;
+        n->topic_extractor_opaque = opaque;
         n->key_serde = ks__serde_ref(key_serde ? key_serde : ks_serde_bytes());
         n->value_serde =
                 ks__serde_ref(value_serde ? value_serde : ks_serde_bytes());
@@ -692,13 +814,57 @@ static const ks__store_def_t *internal_store(const ks_topology_t *topo,
         return NULL;
 }
 
+/* The i-th internal sink: each writes one repartition topic. */
+static const ks__node_t *repartition_sink(const ks_topology_t *topo, size_t i) {
+        for (size_t k = 0; k < topo->node_cnt; k++) {
+                const ks__node_t *n = topo->nodes[k];
+                if (n->kind == KS_NODE_SINK && n->internal && i-- == 0)
+                        return n;
+        }
+        return NULL;
+}
+
+static size_t repartition_count(const ks_topology_t *topo) {
+        size_t n = 0;
+        while (repartition_sink(topo, n))
+                n++;
+        return n;
+}
+
 size_t ks_topology_internal_topic_count(const ks_topology_t *topo) {
         if (!topo || !topo->built)
                 return 0;
         size_t n = 0;
         while (internal_store(topo, n))
                 n++;
-        return n;
+        return repartition_count(topo) + n;
+}
+
+int ks__topology_internal_is_repartition(const ks_topology_t *topo, size_t i) {
+        return i < repartition_count(topo);
+}
+
+int ks__topology_internal_partitions(const ks_topology_t *topo, size_t i) {
+        const ks__node_t *sink = repartition_sink(topo, i);
+        return sink ? sink->partitions : 0;
+}
+
+/* A source topic of sub-topology @p sub (borrowed), or NULL. */
+static const char *sub_source_topic(const ks_topology_t *topo, int sub) {
+        const ks__subtopology_t *st = &topo->subs[sub];
+        for (size_t k = 0; k < st->node_cnt; k++)
+                if (st->nodes[k]->kind == KS_NODE_SOURCE &&
+                    st->nodes[k]->topic_cnt)
+                        return st->nodes[k]->topics[0];
+        return NULL;
+}
+
+/* The name of an internal topic after the application id: the node's
+ * topic before binding, the topic less its prefix after. */
+static const char *unbound(const ks_topology_t *topo, const char *topic) {
+        if (!topo->bound_app)
+                return topic;
+        return topic + strlen(topo->bound_app) + 1;
 }
 
 ks_err_t ks_topology_internal_topic(const ks_topology_t *topo,
@@ -708,19 +874,23 @@ ks_err_t ks_topology_internal_topic(const ks_topology_t *topo,
                 return KS_ERR_INVALID_ARG;
         if (!topo->built)
                 return KS_ERR_STATE;
-        const ks__store_def_t *d = internal_store(topo, i);
-        if (!d)
-                return KS_ERR_INVALID_ARG;
-        int n = snprintf(buf, size, "%s-%s-changelog", app_id, d->name);
+        size_t rcnt = repartition_count(topo);
+        int n, sub;
+        if (i < rcnt) {
+                const ks__node_t *sink = repartition_sink(topo, i);
+                n = snprintf(buf, size, "%s-%s", app_id,
+                             unbound(topo, sink->topic));
+                sub = sink->subtopology;
+        } else {
+                const ks__store_def_t *d = internal_store(topo, i - rcnt);
+                if (!d)
+                        return KS_ERR_INVALID_ARG;
+                n = snprintf(buf, size, "%s-%s-changelog", app_id, d->name);
+                sub = d->subtopology;
+        }
         if (n < 0 || (size_t)n >= size)
                 return KS_ERR_INVALID_ARG;
-        if (source_topicp) {
-                *source_topicp = NULL;
-                const ks__subtopology_t *sub = &topo->subs[d->subtopology];
-                for (size_t k = 0; k < sub->node_cnt && !*source_topicp; k++)
-                        if (sub->nodes[k]->kind == KS_NODE_SOURCE &&
-                            sub->nodes[k]->topic_cnt)
-                                *source_topicp = sub->nodes[k]->topics[0];
-        }
+        if (source_topicp)
+                *source_topicp = sub_source_topic(topo, sub);
         return KS_ERR_NO_ERROR;
 }

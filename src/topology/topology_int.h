@@ -20,6 +20,10 @@ typedef enum {
 
 typedef struct ks__node_s ks__node_t;
 
+/** The topic of one record, for a sink without a fixed topic. */
+typedef const char *(ks__topic_extractor_cb)(void *opaque,
+                                             const ks_record_t *rec);
+
 struct ks__node_s {
         char *name;
         ks__node_kind_t kind;
@@ -47,8 +51,16 @@ struct ks__node_s {
         void *opaque;
         size_t *stores; /* indexes into topology stores, after build */
         size_t store_cnt;
-        /* sink */
+        /* source and sink of an internal (repartition) topic: its topics
+         * hold "<suffix>" until ks__topology_bind() prefixes the
+         * application.id */
+        int internal;
+        int partitions; /* internal sink: its topic's partitions, 0: as the
+                           sub-topology's sources */
+        /* sink: a topic, or an extractor choosing one per record */
         char *topic;
+        ks__topic_extractor_cb *topic_extractor;
+        void *topic_extractor_opaque;
         ks_partitioner_cb *partitioner;
         void *partitioner_opaque;
 };
@@ -87,7 +99,42 @@ struct ks_topology_s {
         size_t conn_cnt;
         ks__subtopology_t *subs;
         size_t sub_cnt;
+        char *bound_app; /* the application.id internal topics carry */
+        /* memory the topology frees when destroyed (the DSL's nodes) */
+        void **owned;
+        void (**owned_free)(void *);
+        size_t owned_cnt;
 };
+
+/** Free @p ptr with @p free_fn when the topology is destroyed; on failure
+ *  frees it at once and returns KS_ERR_NO_MEMORY. */
+ks_err_t ks__topology_own(ks_topology_t *topo, void *ptr,
+                          void (*free_fn)(void *));
+
+/** Add a sink writing each record to the topic @p extractor names. */
+ks_err_t ks__topology_add_dynamic_sink(ks_topology_t *topo, const char *name,
+                                       ks__topic_extractor_cb *extractor,
+                                       void *opaque, ks_serde_t *key_serde,
+                                       ks_serde_t *value_serde,
+                                       const char *const *parents,
+                                       size_t parent_cnt, ks_error_t **errp);
+
+/** Mark source or sink @p name as reading/writing an internal topic, whose
+ *  name (as given) is the suffix after "<application.id>-". */
+ks_err_t ks__topology_set_internal(ks_topology_t *topo, const char *name);
+
+/** Give the internal topics of built @p topo the prefix @p app_id. A
+ *  topology binds to one application.id: another one is refused. */
+ks_err_t ks__topology_bind(ks_topology_t *topo, const char *app_id,
+                           ks_error_t **errp);
+
+/** 1 if internal topic @p i is a repartition topic (cleanup.policy
+ *  delete), 0 for a changelog (compacted). */
+int ks__topology_internal_is_repartition(const ks_topology_t *topo, size_t i);
+
+/** The partition count configured for internal topic @p i, 0 for the
+ *  default (as many as the sources of the sub-topology writing it). */
+int ks__topology_internal_partitions(const ks_topology_t *topo, size_t i);
 
 /** Take a reference. */
 ks_topology_t *ks__topology_ref(ks_topology_t *topo);

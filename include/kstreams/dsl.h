@@ -1,0 +1,351 @@
+/**
+ * @file kstreams/dsl.h
+ * @brief The streams and tables DSL: a builder of record streams and
+ *        changelog tables that compiles to a processor topology.
+ *
+ * A builder makes a ks_topology_t, as Kafka Streams' StreamsBuilder does:
+ * every operation adds processors (and stores, internal topics) to it, and
+ * ks_topology_describe() shows them. Records stay byte slices: callbacks get
+ * the record (processor.h) and answer through an emitter.
+ *
+ * Handles: streams, tables, grouped streams and splits belong to their
+ * builder and stay valid until ks_builder_destroy(). An operation on a NULL
+ * handle returns NULL, so calls chain without checks: the first error is
+ * kept and ks_builder_build() reports it, naming the step.
+ *
+ * Naming: every step takes a name (NULL: a default). Defaults are Kafka
+ * Streams' "KSTREAM-FILTER-0000000003": a kind and the step's index in the
+ * builder. A named step still takes its index, so naming one step never
+ * changes the default names of the others. Stores default to
+ * "KSTREAM-AGGREGATE-STATE-STORE-<index>"; internal topics are named
+ * "<application.id>-<name>-repartition" and "<application.id>-<store>-
+ * changelog", where <application.id> is filled in when an application (or
+ * the test driver) runs the topology; one topology serves one
+ * application.id.
+ *
+ * Serdes: a stream carries the serdes it was read with, or those set with
+ * ks_stream_with_serdes(); sinks and repartition topics check records with
+ * them (NULL: bytes, anything goes). Operations that make new keys or
+ * values (map, map_values, aggregations) drop the serde they replace.
+ * Counts are 8-byte big-endian integers (ks_int64_decode()).
+ *
+ * Null keys and values follow Kafka Streams: filter, map and friends see
+ * them like any record; aggregations and to_table skip records with a null
+ * key, and aggregations also those with a null value; group_by drops
+ * records its key selector maps to a null key; table operations pass
+ * tombstones (null values) on as tombstones without calling the callback.
+ *
+ * Thread-safety: build on one thread. Callbacks run on the stream thread
+ * of the task processing the record, one record at a time per task; a
+ * callback shared by several tasks must be safe to call from several
+ * threads (they get the same opaque pointer).
+ */
+#ifndef KSTREAMS_DSL_H
+#define KSTREAMS_DSL_H
+
+#include "common.h"
+#include "error.h"
+#include "processor.h"
+#include "serde.h"
+#include "topology.h"
+
+KS_BEGIN_DECLS
+
+/** A builder of streams and tables. */
+typedef struct ks_builder_s ks_builder_t;
+/** A record stream (KStream). */
+typedef struct ks_stream_s ks_stream_t;
+/** A changelog table (KTable): the latest value per key. */
+typedef struct ks_table_s ks_table_t;
+/** A stream grouped by key, ready for aggregation (KGroupedStream). */
+typedef struct ks_grouped_stream_s ks_grouped_stream_t;
+/** A stream split into branches (BranchedKStream). */
+typedef struct ks_split_s ks_split_t;
+/** Where a mapper puts the records it makes. */
+typedef struct ks_emitter_s ks_emitter_t;
+
+/** @name Callbacks
+ * @p opaque is the pointer given with the callback; @p rec is borrowed for
+ * the call (processor.h).
+ * @{ */
+
+/** A predicate: non-zero keeps the record. */
+typedef int(ks_predicate_cb)(void *opaque, const ks_record_t *rec);
+
+/**
+ * A mapper: makes records from @p rec with ks_emit(), ks_emit_value() or
+ * ks_emit_key() (which one, and how many times, depends on the operation).
+ * @returns KS_ERR_NO_ERROR, or an error that stops the task (add detail
+ *          with ks_emitter_set_error()).
+ */
+typedef ks_err_t(ks_mapper_cb)(void *opaque, const ks_record_t *rec,
+                               ks_emitter_t *out);
+
+/** An action on a record (peek, foreach). */
+typedef void(ks_action_cb)(void *opaque, const ks_record_t *rec);
+
+/** The initial aggregate of a new key: write it into @p agg (empty). */
+typedef ks_err_t(ks_initializer_cb)(void *opaque, ks_buf_t *agg);
+
+/**
+ * Fold @p rec into aggregate @p agg: write the new aggregate into @p out
+ * (empty). For reduce, @p agg is the value so far and @p rec the new one.
+ */
+typedef ks_err_t(ks_aggregator_cb)(void *opaque, const ks_record_t *rec,
+                                   const void *agg, size_t agg_size,
+                                   ks_buf_t *out);
+
+/** The topic a record goes to (per-record ks_stream_to_dynamic()); NULL
+ *  drops the record with an error. */
+typedef const char *(ks_topic_extractor_cb)(void *opaque,
+                                            const ks_record_t *rec);
+/** @} */
+
+/** @name Emitter
+ * Used inside a mapper only. The key and value are copied (or forwarded at
+ * once); NULL means a null key or value.
+ * @{ */
+/** @brief Emit a record with a new key and value (map, flat_map). */
+KS_EXPORT ks_err_t ks_emit(ks_emitter_t *out, const void *key, size_t key_size,
+                           const void *value, size_t value_size);
+/** @brief Emit a new value for the input key (map_values,
+ *         flat_map_values). */
+KS_EXPORT ks_err_t ks_emit_value(ks_emitter_t *out, const void *value,
+                                 size_t value_size);
+/** @brief Emit a new key for the input value (select_key, group_by). */
+KS_EXPORT ks_err_t ks_emit_key(ks_emitter_t *out, const void *key,
+                               size_t key_size);
+/** @brief Attach a message to the error the mapper is about to return.
+ *         Returns KS_ERR_PROCESSOR. */
+KS_EXPORT ks_err_t ks_emitter_set_error(ks_emitter_t *out, const char *fmt, ...)
+#if defined(__GNUC__)
+        __attribute__((format(printf, 2, 3)))
+#endif
+        ;
+/** @} */
+
+/** @name Builder
+ * @{ */
+/** @brief A new builder (NULL when out of memory). */
+KS_EXPORT ks_builder_t *ks_builder_new(void);
+
+/**
+ * @brief A stream of the records of @p topic_cnt topics.
+ * @param key_serde,value_serde the records' serdes (NULL: bytes); the
+ *        builder takes its own references
+ * @param name the source's name (NULL: "KSTREAM-SOURCE-<index>")
+ */
+KS_EXPORT ks_stream_t *
+ks_builder_stream(ks_builder_t *b, const char *const *topics, size_t topic_cnt,
+                  ks_serde_t *key_serde, ks_serde_t *value_serde,
+                  const char *name);
+
+/**
+ * @brief A table materialized from @p topic: the latest value per key, a
+ *        tombstone deletes. The store is logged to its own changelog
+ *        topic, as Kafka Streams does without topology optimization.
+ *        Records with a null key are skipped.
+ * @param store_name the store (NULL: "<topic>-STATE-STORE-<index>")
+ */
+KS_EXPORT ks_table_t *ks_builder_table(ks_builder_t *b, const char *topic,
+                                       ks_serde_t *key_serde,
+                                       ks_serde_t *value_serde,
+                                       const char *store_name);
+
+/**
+ * @brief Build the topology.
+ * @param topop receives a new reference (free with ks_topology_destroy());
+ *        the builder keeps working handles but takes no more steps.
+ * @returns KS_ERR_NO_ERROR, the first error of a step (its message names
+ *          the step), or the error of ks_topology_build().
+ */
+KS_EXPORT ks_err_t ks_builder_build(ks_builder_t *b, ks_topology_t **topop,
+                                    ks_error_t **errp);
+
+/** @brief Free the builder and every handle it made. NULL is a no-op. A
+ *         topology it built lives on. */
+KS_EXPORT void ks_builder_destroy(ks_builder_t *b);
+/** @} */
+
+/** @name Stateless stream operations
+ * Each returns the new stream, or NULL (see above).
+ * @{ */
+/** @brief The records @p pred keeps. */
+KS_EXPORT ks_stream_t *ks_stream_filter(ks_stream_t *s, ks_predicate_cb *pred,
+                                        void *opaque, const char *name);
+/** @brief The records @p pred does not keep. */
+KS_EXPORT ks_stream_t *ks_stream_filter_not(ks_stream_t *s,
+                                            ks_predicate_cb *pred, void *opaque,
+                                            const char *name);
+/** @brief One record per input: @p mapper calls ks_emit() exactly once.
+ *         Marks the stream for repartitioning before grouping. */
+KS_EXPORT ks_stream_t *ks_stream_map(ks_stream_t *s, ks_mapper_cb *mapper,
+                                     void *opaque, const char *name);
+/** @brief One new value per input: ks_emit_value() exactly once. */
+KS_EXPORT ks_stream_t *ks_stream_map_values(ks_stream_t *s,
+                                            ks_mapper_cb *mapper, void *opaque,
+                                            const char *name);
+/** @brief Zero or more records per input, with ks_emit(). Marks the stream
+ *         for repartitioning. */
+KS_EXPORT ks_stream_t *ks_stream_flat_map(ks_stream_t *s, ks_mapper_cb *mapper,
+                                          void *opaque, const char *name);
+/** @brief Zero or more values per input, with ks_emit_value(). */
+KS_EXPORT ks_stream_t *ks_stream_flat_map_values(ks_stream_t *s,
+                                                 ks_mapper_cb *mapper,
+                                                 void *opaque,
+                                                 const char *name);
+/** @brief A new key per input: ks_emit_key() exactly once. Marks the
+ *         stream for repartitioning. */
+KS_EXPORT ks_stream_t *ks_stream_select_key(ks_stream_t *s,
+                                            ks_mapper_cb *mapper, void *opaque,
+                                            const char *name);
+/** @brief The records of both streams (same builder), in arrival order. */
+KS_EXPORT ks_stream_t *ks_stream_merge(ks_stream_t *s, ks_stream_t *other,
+                                       const char *name);
+/** @brief Call @p action for every record and pass the record on. */
+KS_EXPORT ks_stream_t *ks_stream_peek(ks_stream_t *s, ks_action_cb *action,
+                                      void *opaque, const char *name);
+/** @brief Call @p action for every record (a terminal step).
+ *  @returns KS_ERR_NO_ERROR or the builder's error. */
+KS_EXPORT ks_err_t ks_stream_foreach(ks_stream_t *s, ks_action_cb *action,
+                                     void *opaque, const char *name);
+/**
+ * @brief Print every record to standard output as "[label]: key, value"
+ *        (a terminal step). Keys and values are shown by their serde:
+ *        strings as text, integers and doubles as numbers, bytes as text
+ *        when printable and as hex otherwise, null as "null".
+ */
+KS_EXPORT ks_err_t ks_stream_print(ks_stream_t *s, const char *label,
+                                   const char *name);
+/**
+ * @brief Write every record to @p topic, checked with the stream's serdes
+ *        (a terminal step).
+ * @param name the sink (NULL: "KSTREAM-SINK-<index>")
+ */
+KS_EXPORT ks_err_t ks_stream_to(ks_stream_t *s, const char *topic,
+                                const char *name);
+/**
+ * @brief Write every record to the topic @p extractor chooses for it. The
+ *        topics must exist; a NULL or invalid topic stops the task with an
+ *        error naming the record's origin.
+ */
+KS_EXPORT ks_err_t ks_stream_to_dynamic(ks_stream_t *s,
+                                        ks_topic_extractor_cb *extractor,
+                                        void *opaque, const char *name);
+/**
+ * @brief Send the stream through a repartition topic
+ *        "<application.id>-<name>-repartition" (partitioned by key) and read
+ *        it back in a new sub-topology.
+ * @param partitions the topic's partition count, 0 for as many as the
+ *        sources upstream
+ * @param name the topic's middle part (NULL: "KSTREAM-REPARTITION-<index>")
+ */
+KS_EXPORT ks_stream_t *ks_stream_repartition(ks_stream_t *s, int partitions,
+                                             const char *name);
+/**
+ * @brief Run a Processor API processor on the stream; what it forwards is
+ *        the new stream.
+ * @param stores names of stores (added to the topology with topology.h
+ *        functions through ks_builder_topology()) the processor uses
+ */
+KS_EXPORT ks_stream_t *ks_stream_process(ks_stream_t *s,
+                                         ks_processor_init_cb *init,
+                                         ks_processor_process_cb *process,
+                                         ks_processor_close_cb *close,
+                                         void *opaque,
+                                         const char *const *stores,
+                                         size_t store_cnt, const char *name);
+/** @brief The same records, declared as having these serdes (NULL: bytes)
+ *         from here on. No step is added. */
+KS_EXPORT ks_stream_t *ks_stream_with_serdes(ks_stream_t *s,
+                                             ks_serde_t *key_serde,
+                                             ks_serde_t *value_serde);
+/**
+ * @brief Split the stream: each record goes to the first branch whose
+ *        predicate keeps it, else to the default branch (if any), else
+ *        nowhere.
+ * @param name prefix of the branch names (NULL: "KSTREAM-BRANCH-<index>-")
+ */
+KS_EXPORT ks_split_t *ks_stream_split(ks_stream_t *s, const char *name);
+/** @brief Add a branch (named prefix + @p name, default prefix + index);
+ *         its stream. Branches are tried in the order they are added. */
+KS_EXPORT ks_stream_t *ks_split_branch(ks_split_t *sp, ks_predicate_cb *pred,
+                                       void *opaque, const char *name);
+/** @brief The default branch: records no branch kept. At most once, last. */
+KS_EXPORT ks_stream_t *ks_split_default(ks_split_t *sp, const char *name);
+/** @} */
+
+/** @name Grouping and aggregation
+ * @{ */
+/** @brief Group by the current key. If the key was changed upstream (map,
+ *         flat_map, select_key) the records first go through a
+ *         repartition topic, as with ks_stream_group_by(). */
+KS_EXPORT ks_grouped_stream_t *ks_stream_group_by_key(ks_stream_t *s,
+                                                      const char *name);
+/**
+ * @brief Group by a new key, made by @p selector with ks_emit_key()
+ *        (exactly once). The records go through the repartition topic
+ *        "<application.id>-<name>-repartition" (NULL name: the name of the
+ *        aggregation's store), into a new sub-topology.
+ */
+KS_EXPORT ks_grouped_stream_t *ks_stream_group_by(ks_stream_t *s,
+                                                  ks_mapper_cb *selector,
+                                                  void *opaque,
+                                                  const char *name);
+/**
+ * @brief Count the records per key into store @p store_name (NULL:
+ *        default), logged to its changelog. The table's values are 8-byte
+ *        big-endian counts.
+ * @param name the processor (NULL: "KSTREAM-AGGREGATE-<index>")
+ */
+KS_EXPORT ks_table_t *ks_grouped_count(ks_grouped_stream_t *g,
+                                       const char *store_name,
+                                       const char *name);
+/** @brief Combine the values per key: the first value of a key is its
+ *         aggregate; each next one is folded in by @p reducer. */
+KS_EXPORT ks_table_t *ks_grouped_reduce(ks_grouped_stream_t *g,
+                                        ks_aggregator_cb *reducer, void *opaque,
+                                        const char *store_name,
+                                        const char *name);
+/** @brief Aggregate the values per key, starting each key from
+ *         @p init. */
+KS_EXPORT ks_table_t *ks_grouped_aggregate(ks_grouped_stream_t *g,
+                                           ks_initializer_cb *init,
+                                           ks_aggregator_cb *aggregator,
+                                           void *opaque, const char *store_name,
+                                           const char *name);
+/** @} */
+
+/** @name Tables
+ * A table forwards its changes: (key, new value), a tombstone for a
+ * delete.
+ * @{ */
+/** @brief The rows @p pred keeps; a row it does not keep becomes a
+ *         tombstone downstream. */
+KS_EXPORT ks_table_t *ks_table_filter(ks_table_t *t, ks_predicate_cb *pred,
+                                      void *opaque, const char *name);
+/** @brief The rows @p pred does not keep. */
+KS_EXPORT ks_table_t *ks_table_filter_not(ks_table_t *t, ks_predicate_cb *pred,
+                                          void *opaque, const char *name);
+/** @brief Each row's value mapped with ks_emit_value() (exactly once). */
+KS_EXPORT ks_table_t *ks_table_map_values(ks_table_t *t, ks_mapper_cb *mapper,
+                                          void *opaque, const char *name);
+/** @brief The table's changes as a stream. */
+KS_EXPORT ks_stream_t *ks_table_to_stream(ks_table_t *t, const char *name);
+/** @brief The table of a stream: the latest value per key, tombstones
+ *         delete; kept in store @p store_name (NULL: default) with a
+ *         changelog. */
+KS_EXPORT ks_table_t *ks_stream_to_table(ks_stream_t *s, const char *store_name,
+                                         const char *name);
+/** @brief The name of the store a table is kept in, NULL if it has none
+ *         (filters and mapped tables are not materialized). Borrowed. */
+KS_EXPORT const char *ks_table_store_name(const ks_table_t *t);
+/** @} */
+
+/** @brief The topology under construction, to add stores for
+ *         ks_stream_process() (borrowed). */
+KS_EXPORT ks_topology_t *ks_builder_topology(ks_builder_t *b);
+
+KS_END_DECLS
+
+#endif

@@ -1,0 +1,1370 @@
+/* The streams and tables DSL (see kstreams/dsl.h): every step adds nodes
+ * to the builder's topology through the Processor API. What a processor
+ * needs at run time (callbacks, names) lives in a step_t the topology owns;
+ * handles (streams, tables, ...) belong to the builder. */
+#include "kstreams/dsl.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/error_int.h"
+#include "../common/util_int.h"
+#include "../serde/serde_int.h"
+#include "topology_int.h"
+
+/* What a step's processor runs. */
+typedef enum {
+        STEP_FILTER,
+        STEP_MAP,           /* ks_emit, once */
+        STEP_MAP_VALUES,    /* ks_emit_value, once */
+        STEP_FLAT_MAP,      /* ks_emit, any */
+        STEP_FLAT_MAP_VAL,  /* ks_emit_value, any */
+        STEP_SELECT_KEY,    /* ks_emit_key, once */
+        STEP_GROUP_KEY,     /* ks_emit_key, once; null keys dropped */
+        STEP_PASS,          /* merge, branch children, to_stream */
+        STEP_PEEK,          /* action, then forward */
+        STEP_FOREACH,       /* action */
+        STEP_PRINT,         /* print */
+        STEP_DROP_NULL_KEY, /* repartition filter */
+        STEP_SPLIT,         /* first branch that keeps */
+        STEP_COUNT,         /* aggregations */
+        STEP_REDUCE,
+        STEP_AGGREGATE,
+        STEP_MATERIALIZE,  /* table source, to_table */
+        STEP_TABLE_FILTER, /* tombstones for rows not kept */
+        STEP_TABLE_MAP_VALUES,
+} step_kind_t;
+
+typedef struct {
+        step_kind_t kind;
+        char *name;
+        int negate;
+        ks_predicate_cb *pred;
+        ks_mapper_cb *mapper;
+        ks_action_cb *action;
+        ks_initializer_cb *init;
+        ks_aggregator_cb *agg;
+        void *opaque;
+        char *store;
+        char *label;
+        ks_serde_kind_t key_kind, value_kind;
+        /* split: branch i goes to child[i] when pred[i] keeps the record */
+        ks_predicate_cb **preds;
+        void **pred_opaques;
+        char **children;
+        size_t branch_cnt;
+        char *default_child;
+} step_t;
+
+/* Per-task state of a step. */
+typedef struct {
+        step_t *step;
+        ks_kv_store_t *store;
+        ks_buf_t *buf, *buf2;
+} inst_t;
+
+struct ks_emitter_s {
+        ks_context_t *ctx;
+        const ks_record_t *rec;
+        const step_t *step;
+        int count;
+        char *error;
+        ks_buf_t *key; /* STEP_GROUP_KEY: the new key, when not null */
+        int key_null;
+};
+
+typedef struct handle_s {
+        struct handle_s *next;
+        void (*free_fn)(void *);
+} handle_t;
+
+struct ks_builder_s {
+        ks_topology_t *topo;
+        ks_error_t *err;
+        int index;
+        int built;
+        handle_t *handles;
+        ks_serde_t **serdes; /* references the handles point to */
+        size_t serde_cnt;
+};
+
+struct ks_stream_s {
+        handle_t h;
+        ks_builder_t *b;
+        char *node;
+        ks_serde_t *key_serde, *value_serde;
+        int repartition_required;
+};
+
+struct ks_table_s {
+        handle_t h;
+        ks_builder_t *b;
+        char *node;
+        char *store; /* NULL: not materialized */
+        ks_serde_t *key_serde, *value_serde;
+};
+
+struct ks_grouped_stream_s {
+        handle_t h;
+        ks_builder_t *b;
+        char *node;
+        ks_serde_t *key_serde, *value_serde;
+        int repartition;
+        char *name; /* the repartition topic's middle part, or NULL */
+};
+
+struct ks_split_s {
+        handle_t h;
+        ks_builder_t *b;
+        step_t *step;
+        char *node;
+        char *prefix;
+        ks_serde_t *key_serde, *value_serde;
+        int repartition_required;
+        int done;
+};
+
+/* --- the builder -------------------------------------------------------- */
+
+static void step_free(void *p) {
+        step_t *s = p;
+        free(s->name);
+        free(s->store);
+        free(s->label);
+        for (size_t i = 0; i < s->branch_cnt; i++)
+                free(s->children[i]);
+        free(s->children);
+        free(s->preds);
+        free(s->pred_opaques);
+        free(s->default_child);
+        free(s);
+}
+
+/* Keep the first error: a builder that failed takes no more steps. */
+static void fail(ks_builder_t *b, ks_err_t code, const char *fmt, ...)
+        KS_PRINTF(3, 4);
+static void fail(ks_builder_t *b, ks_err_t code, const char *fmt, ...) {
+        if (b->err)
+                return;
+        char msg[1024];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        ks__error_set(&b->err, code, "%s", msg);
+}
+
+/* Take the error of a topology call about step @p what. */
+static int failed_call(ks_builder_t *b, ks_err_t err, ks_error_t *e,
+                       const char *what) {
+        if (!err) {
+                ks_error_destroy(e);
+                return 0;
+        }
+        fail(b, err, "%s: %s", what, e ? ks_error_message(e) : ks_err2str(err));
+        ks_error_destroy(e);
+        return 1;
+}
+
+ks_builder_t *ks_builder_new(void) {
+        ks_builder_t *b = calloc(1, sizeof(*b));
+        if (b && !(b->topo = ks_topology_new())) {
+                free(b);
+                return NULL;
+        }
+        return b;
+}
+
+void ks_builder_destroy(ks_builder_t *b) {
+        if (!b)
+                return;
+        while (b->handles) {
+                handle_t *h = b->handles;
+                b->handles = h->next;
+                h->free_fn(h);
+        }
+        for (size_t i = 0; i < b->serde_cnt; i++)
+                ks_serde_destroy(b->serdes[i]);
+        free(b->serdes);
+        ks_error_destroy(b->err);
+        ks_topology_destroy(b->topo);
+        free(b);
+}
+
+ks_topology_t *ks_builder_topology(ks_builder_t *b) {
+        return b ? b->topo : NULL;
+}
+
+ks_err_t ks_builder_build(ks_builder_t *b, ks_topology_t **topop,
+                          ks_error_t **errp) {
+        if (!b || !topop)
+                return ks__error_set(errp, KS_ERR_INVALID_ARG,
+                                     "build needs a builder and a topology "
+                                     "pointer");
+        if (b->err)
+                return ks__error_set(errp, ks_error_code(b->err), "%s",
+                                     ks_error_message(b->err));
+        ks_err_t err = ks_topology_build(b->topo, errp);
+        if (err)
+                return err;
+        b->built = 1;
+        *topop = ks__topology_ref(b->topo);
+        return KS_ERR_NO_ERROR;
+}
+
+/* Whether a step may be taken on @p b (else NULL handles result). */
+static int usable(ks_builder_t *b, const char *what) {
+        if (!b)
+                return 0;
+        if (b->built)
+                fail(b, KS_ERR_STATE, "%s: the builder has built its topology",
+                     what);
+        return !b->err;
+}
+
+static ks_serde_t *keep_serde(ks_builder_t *b, ks_serde_t *s) {
+        if (!s)
+                return NULL;
+        ks_serde_t **v =
+                realloc(b->serdes, (b->serde_cnt + 1) * sizeof(*b->serdes));
+        if (!v) {
+                fail(b, KS_ERR_NO_MEMORY, "out of memory");
+                return NULL;
+        }
+        b->serdes = v;
+        b->serdes[b->serde_cnt++] = ks__serde_ref(s);
+        return s;
+}
+
+static void *handle_new(ks_builder_t *b, size_t size, void (*free_fn)(void *)) {
+        handle_t *h = calloc(1, size);
+        if (!h) {
+                fail(b, KS_ERR_NO_MEMORY, "out of memory");
+                return NULL;
+        }
+        h->free_fn = free_fn;
+        h->next = b->handles;
+        b->handles = h;
+        return h;
+}
+
+/* The step name: the user's, or "<kind>-<index>"; the index is taken
+ * either way. Returns NULL (builder failed) when out of memory. */
+static char *step_name(ks_builder_t *b, const char *user, const char *kind) {
+        int index = b->index++;
+        char buf[256];
+        if (user && *user)
+                snprintf(buf, sizeof(buf), "%s", user);
+        else
+                snprintf(buf, sizeof(buf), "%s-%010d", kind, index);
+        char *s = ks__strdup(buf);
+        if (!s)
+                fail(b, KS_ERR_NO_MEMORY, "out of memory");
+        return s;
+}
+
+static void stream_free(void *p) {
+        ks_stream_t *s = p;
+        free(s->node);
+        free(s);
+}
+
+static void table_free(void *p) {
+        ks_table_t *t = p;
+        free(t->node);
+        free(t->store);
+        free(t);
+}
+
+static void grouped_free(void *p) {
+        ks_grouped_stream_t *g = p;
+        free(g->node);
+        free(g->name);
+        free(g);
+}
+
+static void split_free(void *p) {
+        ks_split_t *sp = p;
+        free(sp->node);
+        free(sp->prefix);
+        free(sp);
+}
+
+/* A stream whose records come out of node @p node (taken over). */
+static ks_stream_t *stream_new(ks_builder_t *b, char *node, ks_serde_t *ks,
+                               ks_serde_t *vs, int repartition_required) {
+        ks_stream_t *s = node ? handle_new(b, sizeof(*s), stream_free) : NULL;
+        if (!s) {
+                free(node);
+                return NULL;
+        }
+        s->b = b;
+        s->node = node;
+        s->key_serde = ks;
+        s->value_serde = vs;
+        s->repartition_required = repartition_required;
+        return s;
+}
+
+static ks_table_t *table_new(ks_builder_t *b, char *node, const char *store,
+                             ks_serde_t *ks, ks_serde_t *vs) {
+        ks_table_t *t = node ? handle_new(b, sizeof(*t), table_free) : NULL;
+        if (!t) {
+                free(node);
+                return NULL;
+        }
+        t->b = b;
+        t->node = node;
+        t->key_serde = ks;
+        t->value_serde = vs;
+        if (store && !(t->store = ks__strdup(store)))
+                fail(b, KS_ERR_NO_MEMORY, "out of memory");
+        return t;
+}
+
+/* --- processors --------------------------------------------------------- */
+
+static ks_err_t inst_init(ks_context_t *ctx, void *opaque, void **statep) {
+        step_t *st = opaque;
+        inst_t *in = calloc(1, sizeof(*in));
+        if (!in)
+                return KS_ERR_NO_MEMORY;
+        in->step = st;
+        if (st->store) {
+                ks_err_t err =
+                        ks_context_get_kv_store(ctx, st->store, &in->store);
+                if (err) {
+                        free(in);
+                        return ks_context_set_error(
+                                ctx, "step %s: store %s: %s", st->name,
+                                st->store, ks_err2str(err));
+                }
+        }
+        if (!(in->buf = ks_buf_new()) || !(in->buf2 = ks_buf_new())) {
+                ks_buf_destroy(in->buf);
+                free(in);
+                return KS_ERR_NO_MEMORY;
+        }
+        *statep = in;
+        return KS_ERR_NO_ERROR;
+}
+
+static void inst_close(ks_context_t *ctx, void *state) {
+        (void)ctx;
+        inst_t *in = state;
+        if (!in)
+                return;
+        ks_buf_destroy(in->buf);
+        ks_buf_destroy(in->buf2);
+        free(in);
+}
+
+static const char *mapper_use(step_kind_t k) {
+        switch (k) {
+        case STEP_MAP:
+        case STEP_FLAT_MAP:
+                return "ks_emit()";
+        case STEP_SELECT_KEY:
+        case STEP_GROUP_KEY:
+                return "ks_emit_key()";
+        default:
+                return "ks_emit_value()";
+        }
+}
+
+static ks_err_t emit_check(ks_emitter_t *out, const char *fn) {
+        if (!out || !out->ctx)
+                return KS_ERR_INVALID_ARG;
+        if (strcmp(fn, mapper_use(out->step->kind))) {
+                free(out->error);
+                out->error = NULL;
+                size_t n = 256;
+                if ((out->error = malloc(n)))
+                        snprintf(out->error, n,
+                                 "the mapper called %s; this step takes %s", fn,
+                                 mapper_use(out->step->kind));
+                return KS_ERR_INVALID_ARG;
+        }
+        out->count++;
+        return KS_ERR_NO_ERROR;
+}
+
+ks_err_t ks_emit(ks_emitter_t *out, const void *key, size_t key_size,
+                 const void *value, size_t value_size) {
+        ks_err_t err = emit_check(out, "ks_emit()");
+        if (err)
+                return err;
+        return ks_context_forward(out->ctx, key, key_size, value, value_size);
+}
+
+ks_err_t ks_emit_value(ks_emitter_t *out, const void *value,
+                       size_t value_size) {
+        ks_err_t err = emit_check(out, "ks_emit_value()");
+        if (err)
+                return err;
+        size_t klen;
+        const void *key = ks_record_key(out->rec, &klen);
+        return ks_context_forward(out->ctx, key, klen, value, value_size);
+}
+
+ks_err_t ks_emit_key(ks_emitter_t *out, const void *key, size_t key_size) {
+        ks_err_t err = emit_check(out, "ks_emit_key()");
+        if (err)
+                return err;
+        if (out->step->kind == STEP_GROUP_KEY) {
+                out->key_null = !key;
+                ks_buf_reset(out->key);
+                return key ? ks_buf_append(out->key, key, key_size)
+                           : KS_ERR_NO_ERROR;
+        }
+        size_t vlen;
+        const void *value = ks_record_value(out->rec, &vlen);
+        return ks_context_forward(out->ctx, key, key_size, value, vlen);
+}
+
+ks_err_t ks_emitter_set_error(ks_emitter_t *out, const char *fmt, ...) {
+        if (!out)
+                return KS_ERR_PROCESSOR;
+        char msg[1024];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        free(out->error);
+        out->error = ks__strdup(msg);
+        return KS_ERR_PROCESSOR;
+}
+
+static ks_err_t run_mapper(ks_context_t *ctx, const ks_record_t *rec,
+                           inst_t *in) {
+        const step_t *st = in->step;
+        ks_emitter_t out = {.ctx = ctx, .rec = rec, .step = st, .key = in->buf};
+        ks_err_t err = st->mapper(st->opaque, rec, &out);
+        int once = st->kind == STEP_MAP || st->kind == STEP_MAP_VALUES ||
+                   st->kind == STEP_SELECT_KEY || st->kind == STEP_GROUP_KEY ||
+                   st->kind == STEP_TABLE_MAP_VALUES;
+        if (!err && once && out.count != 1)
+                err = ks_context_set_error(ctx,
+                                           "step %s: the mapper must call %s "
+                                           "exactly once per record; it "
+                                           "called it %d times",
+                                           st->name, mapper_use(st->kind),
+                                           out.count);
+        else if (err && out.error)
+                err = ks_context_set_error(ctx, "step %s: %s", st->name,
+                                           out.error);
+        else if (err)
+                ks_context_set_error(ctx, "step %s: the mapper failed (%s)",
+                                     st->name, ks_err2str(err));
+        free(out.error);
+        if (err || st->kind != STEP_GROUP_KEY || out.key_null)
+                return err;
+        size_t vlen;
+        const void *value = ks_record_value(rec, &vlen);
+        return ks_context_forward(ctx, ks_buf_data(in->buf),
+                                  ks_buf_len(in->buf), value, vlen);
+}
+
+/* Render @p data of serde kind @p kind for print(). */
+static void render(FILE *f, ks_serde_kind_t kind, const void *data,
+                   size_t size) {
+        if (!data) {
+                fputs("null", f);
+                return;
+        }
+        int64_t i64;
+        int32_t i32;
+        double d;
+        if (kind == KS_SERDE_INT64 && !ks_int64_decode(data, size, &i64, NULL))
+                fprintf(f, "%" PRId64, i64);
+        else if (kind == KS_SERDE_INT32 &&
+                 !ks_int32_decode(data, size, &i32, NULL))
+                fprintf(f, "%" PRId32, i32);
+        else if (kind == KS_SERDE_DOUBLE &&
+                 !ks_double_decode(data, size, &d, NULL))
+                fprintf(f, "%g", d);
+        else {
+                const unsigned char *p = data;
+                int printable = 1;
+                for (size_t i = 0; i < size && printable; i++)
+                        printable = isprint(p[i]) || p[i] == '\t';
+                if (printable || kind == KS_SERDE_STRING ||
+                    kind == KS_SERDE_AVRO)
+                        fwrite(p, 1, size, f);
+                else
+                        for (size_t i = 0; i < size; i++)
+                                fprintf(f, "%02x", p[i]);
+        }
+}
+
+/* The aggregation steps: fold the record into the key's aggregate, store
+ * it and forward the change. */
+static ks_err_t run_aggregate(ks_context_t *ctx, const ks_record_t *rec,
+                              inst_t *in) {
+        const step_t *st = in->step;
+        size_t klen, vlen;
+        const void *key = ks_record_key(rec, &klen);
+        const void *value = ks_record_value(rec, &vlen);
+        if (!key || !value)
+                return KS_ERR_NO_ERROR; /* as Kafka Streams: skipped */
+        const void *old = NULL;
+        size_t olen = 0;
+        ks_err_t err = ks_kv_store_get(in->store, key, klen, &old, &olen);
+        if (err == KS_ERR_NOT_FOUND) {
+                old = NULL;
+                err = KS_ERR_NO_ERROR;
+        }
+        if (err)
+                return ks_context_set_error(
+                        ctx, "step %s: reading store %s: %s", st->name,
+                        st->store, ks_err2str(err));
+        ks_buf_t *out = in->buf;
+        ks_buf_reset(out);
+        switch (st->kind) {
+        case STEP_COUNT: {
+                int64_t n = 0;
+                if (old && ks_int64_decode(old, olen, &n, NULL))
+                        return ks_context_set_error(
+                                ctx,
+                                "step %s: store %s holds a value of %zu "
+                                "bytes, not a count",
+                                st->name, st->store, olen);
+                uint8_t b[8];
+                ks_int64_encode(n + 1, b);
+                err = ks_buf_append(out, b, sizeof(b));
+                break;
+        }
+        case STEP_REDUCE:
+                if (!old)
+                        err = ks_buf_append(out, value, vlen);
+                else
+                        err = st->agg(st->opaque, rec, old, olen, out);
+                break;
+        default: /* STEP_AGGREGATE */
+                if (!old) {
+                        ks_buf_t *init = in->buf2;
+                        ks_buf_reset(init);
+                        err = st->init(st->opaque, init);
+                        if (!err)
+                                err = st->agg(st->opaque, rec,
+                                              ks_buf_data(init),
+                                              ks_buf_len(init), out);
+                } else {
+                        err = st->agg(st->opaque, rec, old, olen, out);
+                }
+                break;
+        }
+        if (err)
+                return ks_context_set_error(
+                        ctx,
+                        "step %s: the %s callback "
+                        "failed (%s)",
+                        st->name,
+                        st->kind == STEP_REDUCE ? "reducer" : "aggregator",
+                        ks_err2str(err));
+        err = ks_kv_store_put(in->store, key, klen, ks_buf_data(out),
+                              ks_buf_len(out));
+        if (err)
+                return err;
+        return ks_context_forward(ctx, key, klen, ks_buf_data(out),
+                                  ks_buf_len(out));
+}
+
+static ks_err_t step_process(ks_context_t *ctx, const ks_record_t *rec,
+                             void *state) {
+        inst_t *in = state;
+        const step_t *st = in->step;
+        size_t klen, vlen;
+        const void *key = ks_record_key(rec, &klen);
+        const void *value = ks_record_value(rec, &vlen);
+        switch (st->kind) {
+        case STEP_FILTER:
+                if (!st->pred(st->opaque, rec) == !st->negate)
+                        return KS_ERR_NO_ERROR;
+                return ks_context_forward(ctx, key, klen, value, vlen);
+        case STEP_MAP:
+        case STEP_MAP_VALUES:
+        case STEP_FLAT_MAP:
+        case STEP_FLAT_MAP_VAL:
+        case STEP_SELECT_KEY:
+        case STEP_GROUP_KEY:
+                return run_mapper(ctx, rec, in);
+        case STEP_TABLE_MAP_VALUES:
+                if (!value)
+                        return ks_context_forward(ctx, key, klen, NULL, 0);
+                return run_mapper(ctx, rec, in);
+        case STEP_PASS:
+                return ks_context_forward(ctx, key, klen, value, vlen);
+        case STEP_PEEK:
+                st->action(st->opaque, rec);
+                return ks_context_forward(ctx, key, klen, value, vlen);
+        case STEP_FOREACH:
+                st->action(st->opaque, rec);
+                return KS_ERR_NO_ERROR;
+        case STEP_PRINT:
+                printf("[%s]: ", st->label);
+                render(stdout, st->key_kind, key, klen);
+                fputs(", ", stdout);
+                render(stdout, st->value_kind, value, vlen);
+                fputc('\n', stdout);
+                return KS_ERR_NO_ERROR;
+        case STEP_DROP_NULL_KEY:
+                if (!key)
+                        return KS_ERR_NO_ERROR;
+                return ks_context_forward(ctx, key, klen, value, vlen);
+        case STEP_SPLIT:
+                for (size_t i = 0; i < st->branch_cnt; i++)
+                        if (st->preds[i](st->pred_opaques[i], rec))
+                                return ks_context_forward_to(
+                                        ctx, st->children[i], key, klen, value,
+                                        vlen);
+                if (st->default_child)
+                        return ks_context_forward_to(ctx, st->default_child,
+                                                     key, klen, value, vlen);
+                return KS_ERR_NO_ERROR;
+        case STEP_COUNT:
+        case STEP_REDUCE:
+        case STEP_AGGREGATE:
+                return run_aggregate(ctx, rec, in);
+        case STEP_MATERIALIZE: {
+                if (!key)
+                        return KS_ERR_NO_ERROR;
+                ks_err_t err = value ? ks_kv_store_put(in->store, key, klen,
+                                                       value, vlen)
+                                     : ks_kv_store_delete(in->store, key, klen,
+                                                          NULL, NULL);
+                if (err && err != KS_ERR_NOT_FOUND)
+                        return err;
+                return ks_context_forward(ctx, key, klen, value, vlen);
+        }
+        case STEP_TABLE_FILTER:
+                if (value && !st->pred(st->opaque, rec) == !st->negate)
+                        value = NULL, vlen = 0;
+                return ks_context_forward(ctx, key, klen, value, vlen);
+        }
+        return KS_ERR_NO_ERROR;
+}
+
+/* --- adding steps ------------------------------------------------------- */
+
+/* Add a processor running @p st (taken over) under @p parents; NULL if the
+ * builder failed. */
+static step_t *add_step(ks_builder_t *b, step_t *st, const char *const *parents,
+                        size_t parent_cnt) {
+        ks_error_t *e = NULL;
+        ks_err_t err = ks__topology_own(b->topo, st, step_free);
+        if (err) {
+                fail(b, err, "out of memory");
+                return NULL;
+        }
+        err = ks_topology_add_processor(b->topo, st->name, inst_init,
+                                        step_process, inst_close, st, parents,
+                                        parent_cnt, &e);
+        if (failed_call(b, err, e, st->name))
+                return NULL;
+        if (st->store) {
+                err = ks_topology_connect_store(b->topo, st->store, st->name,
+                                                &e);
+                if (failed_call(b, err, e, st->name))
+                        return NULL;
+        }
+        return st;
+}
+
+/* A new step of @p kind named @p user or "<kind_name>-<index>". */
+static step_t *step_new(ks_builder_t *b, step_kind_t kind, const char *user,
+                        const char *kind_name) {
+        step_t *st = calloc(1, sizeof(*st));
+        if (!st) {
+                fail(b, KS_ERR_NO_MEMORY, "out of memory");
+                return NULL;
+        }
+        st->kind = kind;
+        if (!(st->name = step_name(b, user, kind_name))) {
+                free(st);
+                return NULL;
+        }
+        return st;
+}
+
+/* One processor step after @p parent; its node name (copy) or NULL. */
+static char *chain(ks_builder_t *b, const char *parent, step_t *st) {
+        if (!st)
+                return NULL;
+        const char *parents[] = {parent};
+        char *name = ks__strdup(st->name);
+        if (!name) {
+                step_free(st);
+                fail(b, KS_ERR_NO_MEMORY, "out of memory");
+                return NULL;
+        }
+        if (!add_step(b, st, parents, 1)) {
+                free(name);
+                return NULL;
+        }
+        return name;
+}
+
+static int need(ks_builder_t *b, const void *p, const char *what,
+                const char *arg) {
+        if (!p)
+                fail(b, KS_ERR_INVALID_ARG, "%s: %s may not be NULL", what,
+                     arg);
+        return p != NULL;
+}
+
+ks_stream_t *ks_builder_stream(ks_builder_t *b, const char *const *topics,
+                               size_t topic_cnt, ks_serde_t *key_serde,
+                               ks_serde_t *value_serde, const char *name) {
+        if (!usable(b, "stream"))
+                return NULL;
+        char *node = step_name(b, name, "KSTREAM-SOURCE");
+        if (!node)
+                return NULL;
+        ks_error_t *e = NULL;
+        ks_err_t err = ks_topology_add_source(b->topo, node, topics, topic_cnt,
+                                              key_serde, value_serde, &e);
+        if (failed_call(b, err, e, node)) {
+                free(node);
+                return NULL;
+        }
+        return stream_new(b, node, keep_serde(b, key_serde),
+                          keep_serde(b, value_serde), 0);
+}
+
+/* A materializing step (table source, to_table) with a logged RocksDB
+ * store named @p store or "<prefix>-STATE-STORE-<index>". */
+static ks_table_t *materialize(ks_builder_t *b, const char *parent,
+                               const char *store, const char *store_prefix,
+                               const char *name, const char *kind,
+                               ks_serde_t *ks, ks_serde_t *vs) {
+        step_t *st = step_new(b, STEP_MATERIALIZE, name, kind);
+        if (!st)
+                return NULL;
+        char sbuf[300];
+        snprintf(sbuf, sizeof(sbuf), "%s-STATE-STORE-%010d", store_prefix,
+                 b->index++);
+        if (!(st->store = ks__strdup(store ? store : sbuf))) {
+                step_free(st);
+                fail(b, KS_ERR_NO_MEMORY, "out of memory");
+                return NULL;
+        }
+        ks_error_t *e = NULL;
+        ks_err_t err = ks_topology_add_kv_store(b->topo, st->store,
+                                                KS_STORE_ROCKSDB, 0, &e);
+        if (failed_call(b, err, e, st->name)) {
+                step_free(st);
+                return NULL;
+        }
+        char *storename = ks__strdup(st->store);
+        char *node = chain(b, parent, st);
+        ks_table_t *t = node ? table_new(b, node, storename, ks, vs) : NULL;
+        free(storename);
+        return t;
+}
+
+ks_table_t *ks_builder_table(ks_builder_t *b, const char *topic,
+                             ks_serde_t *key_serde, ks_serde_t *value_serde,
+                             const char *store_name) {
+        if (!usable(b, "table") || !need(b, topic, "table", "topic"))
+                return NULL;
+        char *src = step_name(b, NULL, "KSTREAM-SOURCE");
+        if (!src)
+                return NULL;
+        const char *topics[] = {topic};
+        ks_error_t *e = NULL;
+        ks_err_t err = ks_topology_add_source(b->topo, src, topics, 1,
+                                              key_serde, value_serde, &e);
+        ks_table_t *t = NULL;
+        if (!failed_call(b, err, e, src))
+                t = materialize(b, src, store_name, topic, NULL,
+                                "KTABLE-SOURCE", keep_serde(b, key_serde),
+                                keep_serde(b, value_serde));
+        free(src);
+        return t;
+}
+
+static ks_stream_t *stream_step(ks_stream_t *s, step_kind_t kind,
+                                const char *kind_name, const char *name,
+                                int negate, ks_predicate_cb *pred,
+                                ks_mapper_cb *mapper, ks_action_cb *action,
+                                void *opaque) {
+        if (!s || !usable(s->b, kind_name))
+                return NULL;
+        ks_builder_t *b = s->b;
+        if ((kind == STEP_FILTER && !need(b, pred, kind_name, "predicate")) ||
+            ((kind == STEP_PEEK || kind == STEP_FOREACH) &&
+             !need(b, action, kind_name, "action")) ||
+            (kind != STEP_FILTER && kind != STEP_PEEK && kind != STEP_FOREACH &&
+             kind != STEP_PASS && !need(b, mapper, kind_name, "mapper")))
+                return NULL;
+        step_t *st = step_new(b, kind, name, kind_name);
+        if (!st)
+                return NULL;
+        st->negate = negate;
+        st->pred = pred;
+        st->mapper = mapper;
+        st->action = action;
+        st->opaque = opaque;
+        char *node = chain(b, s->node, st);
+        int rekeyed = kind == STEP_MAP || kind == STEP_FLAT_MAP ||
+                      kind == STEP_SELECT_KEY;
+        int new_value = kind == STEP_MAP || kind == STEP_MAP_VALUES ||
+                        kind == STEP_FLAT_MAP || kind == STEP_FLAT_MAP_VAL;
+        return stream_new(b, node, rekeyed ? NULL : s->key_serde,
+                          new_value ? NULL : s->value_serde,
+                          s->repartition_required || rekeyed);
+}
+
+ks_stream_t *ks_stream_filter(ks_stream_t *s, ks_predicate_cb *pred,
+                              void *opaque, const char *name) {
+        return stream_step(s, STEP_FILTER, "KSTREAM-FILTER", name, 0, pred,
+                           NULL, NULL, opaque);
+}
+
+ks_stream_t *ks_stream_filter_not(ks_stream_t *s, ks_predicate_cb *pred,
+                                  void *opaque, const char *name) {
+        return stream_step(s, STEP_FILTER, "KSTREAM-FILTER", name, 1, pred,
+                           NULL, NULL, opaque);
+}
+
+ks_stream_t *ks_stream_map(ks_stream_t *s, ks_mapper_cb *mapper, void *opaque,
+                           const char *name) {
+        return stream_step(s, STEP_MAP, "KSTREAM-MAP", name, 0, NULL, mapper,
+                           NULL, opaque);
+}
+
+ks_stream_t *ks_stream_map_values(ks_stream_t *s, ks_mapper_cb *mapper,
+                                  void *opaque, const char *name) {
+        return stream_step(s, STEP_MAP_VALUES, "KSTREAM-MAPVALUES", name, 0,
+                           NULL, mapper, NULL, opaque);
+}
+
+ks_stream_t *ks_stream_flat_map(ks_stream_t *s, ks_mapper_cb *mapper,
+                                void *opaque, const char *name) {
+        return stream_step(s, STEP_FLAT_MAP, "KSTREAM-FLATMAP", name, 0, NULL,
+                           mapper, NULL, opaque);
+}
+
+ks_stream_t *ks_stream_flat_map_values(ks_stream_t *s, ks_mapper_cb *mapper,
+                                       void *opaque, const char *name) {
+        return stream_step(s, STEP_FLAT_MAP_VAL, "KSTREAM-FLATMAPVALUES", name,
+                           0, NULL, mapper, NULL, opaque);
+}
+
+ks_stream_t *ks_stream_select_key(ks_stream_t *s, ks_mapper_cb *mapper,
+                                  void *opaque, const char *name) {
+        return stream_step(s, STEP_SELECT_KEY, "KSTREAM-KEY-SELECT", name, 0,
+                           NULL, mapper, NULL, opaque);
+}
+
+ks_stream_t *ks_stream_peek(ks_stream_t *s, ks_action_cb *action, void *opaque,
+                            const char *name) {
+        return stream_step(s, STEP_PEEK, "KSTREAM-PEEK", name, 0, NULL, NULL,
+                           action, opaque);
+}
+
+static ks_err_t terminal(ks_stream_t *s, ks_stream_t *r) {
+        if (r)
+                return KS_ERR_NO_ERROR;
+        if (!s || !s->b)
+                return KS_ERR_INVALID_ARG;
+        return s->b->err ? ks_error_code(s->b->err) : KS_ERR_INVALID_ARG;
+}
+
+ks_err_t ks_stream_foreach(ks_stream_t *s, ks_action_cb *action, void *opaque,
+                           const char *name) {
+        return terminal(s, stream_step(s, STEP_FOREACH, "KSTREAM-FOREACH", name,
+                                       0, NULL, NULL, action, opaque));
+}
+
+ks_err_t ks_stream_print(ks_stream_t *s, const char *label, const char *name) {
+        if (!s || !usable(s->b, "print"))
+                return terminal(s, NULL);
+        ks_builder_t *b = s->b;
+        step_t *st = step_new(b, STEP_PRINT, name, "KSTREAM-PRINTER");
+        if (!st)
+                return terminal(s, NULL);
+        st->key_kind =
+                s->key_serde ? ks_serde_kind(s->key_serde) : KS_SERDE_BYTES;
+        st->value_kind =
+                s->value_serde ? ks_serde_kind(s->value_serde) : KS_SERDE_BYTES;
+        if (!(st->label = ks__strdup(label ? label : st->name))) {
+                step_free(st);
+                fail(b, KS_ERR_NO_MEMORY, "out of memory");
+                return terminal(s, NULL);
+        }
+        char *node = chain(b, s->node, st);
+        free(node);
+        return node ? KS_ERR_NO_ERROR : terminal(s, NULL);
+}
+
+ks_stream_t *ks_stream_merge(ks_stream_t *s, ks_stream_t *other,
+                             const char *name) {
+        if (!s || !usable(s->b, "merge"))
+                return NULL;
+        ks_builder_t *b = s->b;
+        if (!other || other->b != b) {
+                fail(b, KS_ERR_INVALID_ARG, "merge: the other stream is %s",
+                     other ? "from another builder" : "NULL");
+                return NULL;
+        }
+        step_t *st = step_new(b, STEP_PASS, name, "KSTREAM-MERGE");
+        if (!st)
+                return NULL;
+        const char *parents[] = {s->node, other->node};
+        char *node = ks__strdup(st->name);
+        if (!node || !add_step(b, st, parents, 2)) {
+                if (!node) {
+                        step_free(st);
+                        fail(b, KS_ERR_NO_MEMORY, "out of memory");
+                }
+                free(node);
+                return NULL;
+        }
+        int same = s->key_serde == other->key_serde &&
+                   s->value_serde == other->value_serde;
+        return stream_new(b, node, same ? s->key_serde : NULL,
+                          same ? s->value_serde : NULL,
+                          s->repartition_required ||
+                                  other->repartition_required);
+}
+
+ks_stream_t *ks_stream_with_serdes(ks_stream_t *s, ks_serde_t *key_serde,
+                                   ks_serde_t *value_serde) {
+        if (!s || !usable(s->b, "with_serdes"))
+                return NULL;
+        char *node = ks__strdup(s->node);
+        if (!node) {
+                fail(s->b, KS_ERR_NO_MEMORY, "out of memory");
+                return NULL;
+        }
+        return stream_new(s->b, node, keep_serde(s->b, key_serde),
+                          keep_serde(s->b, value_serde),
+                          s->repartition_required);
+}
+
+static ks_err_t add_sink(ks_stream_t *s, const char *topic, const char *name,
+                         ks_topic_extractor_cb *extractor, void *opaque) {
+        if (!s || !usable(s->b, "to"))
+                return terminal(s, NULL);
+        ks_builder_t *b = s->b;
+        char *node = step_name(b, name, "KSTREAM-SINK");
+        if (!node)
+                return terminal(s, NULL);
+        const char *parents[] = {s->node};
+        ks_error_t *e = NULL;
+        ks_err_t err =
+                extractor
+                        ? ks__topology_add_dynamic_sink(
+                                  b->topo, node, extractor, opaque,
+                                  s->key_serde, s->value_serde, parents, 1, &e)
+                        : ks_topology_add_sink(b->topo, node, topic,
+                                               s->key_serde, s->value_serde,
+                                               parents, 1, &e);
+        int bad = failed_call(b, err, e, node);
+        free(node);
+        return bad ? terminal(s, NULL) : KS_ERR_NO_ERROR;
+}
+
+ks_err_t ks_stream_to(ks_stream_t *s, const char *topic, const char *name) {
+        if (s && !need(s->b, topic, "to", "topic"))
+                return terminal(s, NULL);
+        return add_sink(s, topic, name, NULL, NULL);
+}
+
+ks_err_t ks_stream_to_dynamic(ks_stream_t *s, ks_topic_extractor_cb *extractor,
+                              void *opaque, const char *name) {
+        if (s && !need(s->b, (void *)extractor, "to", "topic extractor"))
+                return terminal(s, NULL);
+        return add_sink(s, NULL, name, extractor, opaque);
+}
+
+/* Sink + source through the internal topic "<base>-repartition"; the
+ * stream read back. */
+static char *through_repartition(ks_builder_t *b, const char *parent,
+                                 const char *base, int partitions,
+                                 ks_serde_t *ks, ks_serde_t *vs) {
+        char topic[300], sink[320], src[320];
+        snprintf(topic, sizeof(topic), "%s-repartition", base);
+        snprintf(sink, sizeof(sink), "%s-sink", topic);
+        snprintf(src, sizeof(src), "%s-source", topic);
+        const char *parents[] = {parent};
+        const char *topics[] = {topic};
+        ks_error_t *e = NULL;
+        ks_err_t err = ks_topology_add_sink(b->topo, sink, topic, ks, vs,
+                                            parents, 1, &e);
+        if (failed_call(b, err, e, sink))
+                return NULL;
+        ks__topology_set_internal(b->topo, sink);
+        ks__topology_node(b->topo, sink)->partitions = partitions;
+        err = ks_topology_add_source(b->topo, src, topics, 1, ks, vs, &e);
+        if (failed_call(b, err, e, src))
+                return NULL;
+        ks__topology_set_internal(b->topo, src);
+        char *node = ks__strdup(src);
+        if (!node)
+                fail(b, KS_ERR_NO_MEMORY, "out of memory");
+        return node;
+}
+
+ks_stream_t *ks_stream_repartition(ks_stream_t *s, int partitions,
+                                   const char *name) {
+        if (!s || !usable(s->b, "repartition"))
+                return NULL;
+        ks_builder_t *b = s->b;
+        if (partitions < 0) {
+                fail(b, KS_ERR_INVALID_ARG, "repartition: %d partitions",
+                     partitions);
+                return NULL;
+        }
+        char *base = step_name(b, name, "KSTREAM-REPARTITION");
+        char *node = base ? through_repartition(b, s->node, base, partitions,
+                                                s->key_serde, s->value_serde)
+                          : NULL;
+        free(base);
+        return stream_new(b, node, s->key_serde, s->value_serde, 0);
+}
+
+ks_stream_t *ks_stream_process(ks_stream_t *s, ks_processor_init_cb *init,
+                               ks_processor_process_cb *process,
+                               ks_processor_close_cb *close, void *opaque,
+                               const char *const *stores, size_t store_cnt,
+                               const char *name) {
+        if (!s || !usable(s->b, "process"))
+                return NULL;
+        ks_builder_t *b = s->b;
+        char *node = step_name(b, name, "KSTREAM-PROCESSOR");
+        if (!node)
+                return NULL;
+        const char *parents[] = {s->node};
+        ks_error_t *e = NULL;
+        ks_err_t err = ks_topology_add_processor(b->topo, node, init, process,
+                                                 close, opaque, parents, 1, &e);
+        for (size_t i = 0; !err && i < store_cnt; i++)
+                err = ks_topology_connect_store(b->topo, stores[i], node, &e);
+        if (failed_call(b, err, e, node)) {
+                free(node);
+                return NULL;
+        }
+        return stream_new(b, node, NULL, NULL, 1);
+}
+
+/* --- split -------------------------------------------------------------- */
+
+ks_split_t *ks_stream_split(ks_stream_t *s, const char *name) {
+        if (!s || !usable(s->b, "split"))
+                return NULL;
+        ks_builder_t *b = s->b;
+        step_t *st = step_new(b, STEP_SPLIT, NULL, "KSTREAM-BRANCH");
+        if (!st)
+                return NULL;
+        ks_split_t *sp = handle_new(b, sizeof(*sp), split_free);
+        char prefix[300];
+        snprintf(prefix, sizeof(prefix), "%s", name ? name : st->name);
+        if (!name)
+                strncat(prefix, "-", sizeof(prefix) - strlen(prefix) - 1);
+        if (name) {
+                /* The split itself is named after the prefix. */
+                char *n = ks__strdup(name);
+                if (n) {
+                        free(st->name);
+                        st->name = n;
+                }
+        }
+        if (!sp || !(sp->prefix = ks__strdup(prefix)) ||
+            !(sp->node = chain(b, s->node, st))) {
+                if (sp && !sp->prefix)
+                        fail(b, KS_ERR_NO_MEMORY, "out of memory");
+                return NULL;
+        }
+        sp->b = b;
+        sp->step = st;
+        sp->key_serde = s->key_serde;
+        sp->value_serde = s->value_serde;
+        sp->repartition_required = s->repartition_required;
+        return sp;
+}
+
+static ks_stream_t *branch(ks_split_t *sp, ks_predicate_cb *pred, void *opaque,
+                           const char *name, int is_default) {
+        if (!sp || !usable(sp->b, "split"))
+                return NULL;
+        ks_builder_t *b = sp->b;
+        if (sp->done) {
+                fail(b, KS_ERR_INVALID_ARG,
+                     "split %s: a branch after the default branch", sp->node);
+                return NULL;
+        }
+        if (!is_default && !need(b, (void *)pred, "split", "predicate"))
+                return NULL;
+        step_t *st = step_new(b, STEP_PASS, NULL, "KSTREAM-BRANCHCHILD");
+        if (!st)
+                return NULL;
+        char buf[600];
+        if (name)
+                snprintf(buf, sizeof(buf), "%s%s", sp->prefix, name);
+        else
+                snprintf(buf, sizeof(buf), "%s%zu", sp->prefix,
+                         sp->step->branch_cnt + 1 - (size_t)is_default);
+        if (!name && is_default)
+                snprintf(buf, sizeof(buf), "%s0", sp->prefix);
+        char *n = ks__strdup(buf);
+        if (!n) {
+                step_free(st);
+                fail(b, KS_ERR_NO_MEMORY, "out of memory");
+                return NULL;
+        }
+        free(st->name);
+        st->name = n;
+        step_t *sst = sp->step;
+        if (is_default) {
+                if (!(sst->default_child = ks__strdup(n)))
+                        fail(b, KS_ERR_NO_MEMORY, "out of memory");
+                sp->done = 1;
+        } else {
+                size_t c = sst->branch_cnt + 1;
+                ks_predicate_cb **p = realloc(sst->preds, c * sizeof(*p));
+                if (p)
+                        sst->preds = p;
+                void **o =
+                        p ? realloc(sst->pred_opaques, c * sizeof(*o)) : NULL;
+                if (o)
+                        sst->pred_opaques = o;
+                char **ch = o ? realloc(sst->children, c * sizeof(*ch)) : NULL;
+                if (ch)
+                        sst->children = ch;
+                char *cn = ch ? ks__strdup(n) : NULL;
+                if (!cn) {
+                        step_free(st);
+                        fail(b, KS_ERR_NO_MEMORY, "out of memory");
+                        return NULL;
+                }
+                sst->preds[sst->branch_cnt] = pred;
+                sst->pred_opaques[sst->branch_cnt] = opaque;
+                sst->children[sst->branch_cnt++] = cn;
+        }
+        char *node = chain(b, sp->node, st);
+        return stream_new(b, node, sp->key_serde, sp->value_serde,
+                          sp->repartition_required);
+}
+
+ks_stream_t *ks_split_branch(ks_split_t *sp, ks_predicate_cb *pred,
+                             void *opaque, const char *name) {
+        return branch(sp, pred, opaque, name, 0);
+}
+
+ks_stream_t *ks_split_default(ks_split_t *sp, const char *name) {
+        return branch(sp, NULL, NULL, name, 1);
+}
+
+/* --- grouping and aggregation ------------------------------------------- */
+
+static ks_grouped_stream_t *grouped_new(ks_builder_t *b, char *node,
+                                        ks_serde_t *ks, ks_serde_t *vs,
+                                        int repartition, const char *name) {
+        ks_grouped_stream_t *g =
+                node ? handle_new(b, sizeof(*g), grouped_free) : NULL;
+        if (!g) {
+                free(node);
+                return NULL;
+        }
+        g->b = b;
+        g->node = node;
+        g->key_serde = ks;
+        g->value_serde = vs;
+        g->repartition = repartition;
+        if (name && !(g->name = ks__strdup(name)))
+                fail(b, KS_ERR_NO_MEMORY, "out of memory");
+        return g;
+}
+
+ks_grouped_stream_t *ks_stream_group_by_key(ks_stream_t *s, const char *name) {
+        if (!s || !usable(s->b, "group_by_key"))
+                return NULL;
+        char *node = ks__strdup(s->node);
+        if (!node)
+                fail(s->b, KS_ERR_NO_MEMORY, "out of memory");
+        return grouped_new(s->b, node, s->key_serde, s->value_serde,
+                           s->repartition_required, name);
+}
+
+ks_grouped_stream_t *ks_stream_group_by(ks_stream_t *s, ks_mapper_cb *selector,
+                                        void *opaque, const char *name) {
+        if (!s || !usable(s->b, "group_by") ||
+            !need(s->b, (void *)selector, "group_by", "key selector"))
+                return NULL;
+        ks_builder_t *b = s->b;
+        step_t *st = step_new(b, STEP_GROUP_KEY, NULL, "KSTREAM-KEY-SELECT");
+        if (!st)
+                return NULL;
+        st->mapper = selector;
+        st->opaque = opaque;
+        char *node = chain(b, s->node, st);
+        return grouped_new(b, node, NULL, s->value_serde, 1, name);
+}
+
+static ks_table_t *aggregation(ks_grouped_stream_t *g, step_kind_t kind,
+                               ks_initializer_cb *init, ks_aggregator_cb *agg,
+                               void *opaque, const char *store_name,
+                               const char *name, const char *what) {
+        if (!g || !usable(g->b, what))
+                return NULL;
+        ks_builder_t *b = g->b;
+        if ((kind == STEP_AGGREGATE &&
+             (!need(b, (void *)init, what, "initializer") ||
+              !need(b, (void *)agg, what, "aggregator"))) ||
+            (kind == STEP_REDUCE && !need(b, (void *)agg, what, "reducer")))
+                return NULL;
+        step_t *st = step_new(b, kind, name,
+                              kind == STEP_REDUCE ? "KSTREAM-REDUCE"
+                                                  : "KSTREAM-AGGREGATE");
+        if (!st)
+                return NULL;
+        char sbuf[300];
+        snprintf(sbuf, sizeof(sbuf), "%s-STATE-STORE-%010d",
+                 kind == STEP_REDUCE ? "KSTREAM-REDUCE" : "KSTREAM-AGGREGATE",
+                 b->index++);
+        st->init = init;
+        st->agg = agg;
+        st->opaque = opaque;
+        if (!(st->store = ks__strdup(store_name ? store_name : sbuf))) {
+                step_free(st);
+                fail(b, KS_ERR_NO_MEMORY, "out of memory");
+                return NULL;
+        }
+        ks_error_t *e = NULL;
+        ks_err_t err = ks_topology_add_kv_store(b->topo, st->store,
+                                                KS_STORE_ROCKSDB, 0, &e);
+        if (failed_call(b, err, e, st->name)) {
+                step_free(st);
+                return NULL;
+        }
+        char *parent = ks__strdup(g->node);
+        int ok = parent != NULL;
+        if (ok && g->repartition) {
+                /* Null keys cannot be partitioned: dropped first. */
+                const char *base = g->name ? g->name : st->store;
+                char fname[320];
+                snprintf(fname, sizeof(fname), "%s-repartition-filter", base);
+                step_t *f = step_new(b, STEP_DROP_NULL_KEY, fname, "");
+                char *fnode = f ? chain(b, parent, f) : NULL;
+                char *src = fnode ? through_repartition(b, fnode, base, 0,
+                                                        g->key_serde,
+                                                        g->value_serde)
+                                  : NULL;
+                free(fnode);
+                free(parent);
+                parent = src;
+                ok = src != NULL;
+        }
+        char *storename = ok ? ks__strdup(st->store) : NULL;
+        char *node = storename ? chain(b, parent, st) : (step_free(st), NULL);
+        free(parent);
+        ks_serde_t *vs = kind == STEP_REDUCE  ? g->value_serde
+                         : kind == STEP_COUNT ? ks_serde_int64()
+                                              : NULL;
+        ks_table_t *t =
+                node ? table_new(b, node, storename, g->key_serde, vs) : NULL;
+        free(storename);
+        if (!ok && !b->err)
+                fail(b, KS_ERR_NO_MEMORY, "out of memory");
+        return t;
+}
+
+ks_table_t *ks_grouped_count(ks_grouped_stream_t *g, const char *store_name,
+                             const char *name) {
+        return aggregation(g, STEP_COUNT, NULL, NULL, NULL, store_name, name,
+                           "count");
+}
+
+ks_table_t *ks_grouped_reduce(ks_grouped_stream_t *g, ks_aggregator_cb *reducer,
+                              void *opaque, const char *store_name,
+                              const char *name) {
+        return aggregation(g, STEP_REDUCE, NULL, reducer, opaque, store_name,
+                           name, "reduce");
+}
+
+ks_table_t *ks_grouped_aggregate(ks_grouped_stream_t *g,
+                                 ks_initializer_cb *init,
+                                 ks_aggregator_cb *aggregator, void *opaque,
+                                 const char *store_name, const char *name) {
+        return aggregation(g, STEP_AGGREGATE, init, aggregator, opaque,
+                           store_name, name, "aggregate");
+}
+
+/* --- tables ------------------------------------------------------------- */
+
+static ks_table_t *table_step(ks_table_t *t, step_kind_t kind,
+                              const char *kind_name, const char *name,
+                              int negate, ks_predicate_cb *pred,
+                              ks_mapper_cb *mapper, void *opaque) {
+        if (!t || !usable(t->b, kind_name))
+                return NULL;
+        ks_builder_t *b = t->b;
+        if ((kind == STEP_TABLE_FILTER &&
+             !need(b, (void *)pred, kind_name, "predicate")) ||
+            (kind == STEP_TABLE_MAP_VALUES &&
+             !need(b, (void *)mapper, kind_name, "mapper")))
+                return NULL;
+        step_t *st = step_new(b, kind, name, kind_name);
+        if (!st)
+                return NULL;
+        st->negate = negate;
+        st->pred = pred;
+        st->mapper = mapper;
+        st->opaque = opaque;
+        char *node = chain(b, t->node, st);
+        return table_new(b, node, NULL, t->key_serde,
+                         kind == STEP_TABLE_FILTER ? t->value_serde : NULL);
+}
+
+ks_table_t *ks_table_filter(ks_table_t *t, ks_predicate_cb *pred, void *opaque,
+                            const char *name) {
+        return table_step(t, STEP_TABLE_FILTER, "KTABLE-FILTER", name, 0, pred,
+                          NULL, opaque);
+}
+
+ks_table_t *ks_table_filter_not(ks_table_t *t, ks_predicate_cb *pred,
+                                void *opaque, const char *name) {
+        return table_step(t, STEP_TABLE_FILTER, "KTABLE-FILTER", name, 1, pred,
+                          NULL, opaque);
+}
+
+ks_table_t *ks_table_map_values(ks_table_t *t, ks_mapper_cb *mapper,
+                                void *opaque, const char *name) {
+        return table_step(t, STEP_TABLE_MAP_VALUES, "KTABLE-MAPVALUES", name, 0,
+                          NULL, mapper, opaque);
+}
+
+ks_stream_t *ks_table_to_stream(ks_table_t *t, const char *name) {
+        if (!t || !usable(t->b, "to_stream"))
+                return NULL;
+        step_t *st = step_new(t->b, STEP_PASS, name, "KTABLE-TOSTREAM");
+        char *node = st ? chain(t->b, t->node, st) : NULL;
+        return stream_new(t->b, node, t->key_serde, t->value_serde, 0);
+}
+
+ks_table_t *ks_stream_to_table(ks_stream_t *s, const char *store_name,
+                               const char *name) {
+        if (!s || !usable(s->b, "to_table"))
+                return NULL;
+        if (s->repartition_required) {
+                /* The key changed upstream: a table needs its rows where
+                 * their keys are partitioned, as Kafka Streams does. */
+                ks_stream_t *r = ks_stream_repartition(s, 0, NULL);
+                if (!r)
+                        return NULL;
+                s = r;
+        }
+        return materialize(s->b, s->node, store_name, "KSTREAM-TOTABLE", name,
+                           "KSTREAM-TOTABLE", s->key_serde, s->value_serde);
+}
+
+const char *ks_table_store_name(const ks_table_t *t) {
+        return t ? t->store : NULL;
+}
