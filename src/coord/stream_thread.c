@@ -125,8 +125,9 @@ struct ks__thread_s {
         int closing; /* committed for close; revoke skips it */
         /* exactly_once_v2 */
         int eos;
-        int in_txn;     /* a transaction is open */
-        int txn_broken; /* a send failed inside it: it must abort */
+        int in_txn;               /* a transaction is open */
+        int txn_broken;           /* a send failed inside it: it must abort */
+        ks__cache_budget_t cache; /* the record caches of its tasks */
         char txn_error[512];
         int abort_streak;
         int64_t processed_at_commit;
@@ -887,9 +888,21 @@ static ks_err_t commit_tasks(ks__thread_t *thr, ks_error_t **errp) {
         return err;
 }
 
+/* Let out what the record caches of the running tasks hold: before any
+ * commit, so that the commit covers it. */
+static ks_err_t flush_caches(ks__thread_t *thr, ks_error_t **errp) {
+        ks_err_t err = KS_ERR_NO_ERROR;
+        for (size_t i = 0; !err && i < thr->task_cnt; i++)
+                if (!thr->tasks[i].restoring)
+                        err = ks__task_flush_caches(thr->tasks[i].task, errp);
+        return err;
+}
+
 /* At-least-once: flush, write the stores, commit the offsets. */
 static ks_err_t commit_alos(ks__thread_t *thr, ks_error_t **errp) {
-        ks_err_t err = coll_flush(thr, errp);
+        ks_err_t err = flush_caches(thr, errp);
+        if (!err)
+                err = coll_flush(thr, errp);
         if (!err)
                 err = commit_tasks(thr, errp);
         rd_kafka_topic_partition_list_t *l = commit_offsets(thr);
@@ -1140,6 +1153,9 @@ static ks_err_t commit_eos(ks__thread_t *thr, int revoking, ks_error_t **errp) {
         if (!thr->in_txn && !thr->txn_broken &&
             processed == thr->processed_at_commit)
                 return KS_ERR_NO_ERROR; /* nothing new */
+        ks_err_t cerr = flush_caches(thr, errp);
+        if (cerr)
+                return cerr;
         rd_kafka_resp_err_t fe =
                 rd_kafka_flush(thr->producer, FLUSH_TIMEOUT_MS);
         if (thr->txn_broken || fe)
@@ -1794,7 +1810,14 @@ ks_err_t ks__thread_start(ks_app_t *app, int index, ks__thread_t **thrp,
                 .state_dir = app->state_dir,
                 .collector = {coll_send, coll_partition_count, coll_flush, thr,
                               coll_send_changelog},
+                .cache = &thr->cache,
         };
+        /* The threads share statestore.cache.max.bytes evenly. */
+        thr->cache.max =
+                ks__config_int(app->conf, "statestore.cache.max.bytes") /
+                (ks__config_int(app->conf, "num.stream.threads") > 0
+                         ? ks__config_int(app->conf, "num.stream.threads")
+                         : 1);
         /* Subscribe to every source topic. */
         ks_topology_t *topo = app->topo;
         rd_kafka_topic_partition_list_t *l =

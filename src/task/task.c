@@ -544,6 +544,44 @@ static ks_err_t punctuate(ks__task_t *t, ks_punctuation_type_t type,
         return err;
 }
 
+ks__cache_budget_t *ks__context_cache(ks_context_t *ctx) {
+        return ctx && ctx->task ? ctx->task->env.cache : NULL;
+}
+
+ks_err_t ks__task_flush_caches(ks__task_t *t, ks_error_t **errp) {
+        ks_err_t err = KS_ERR_NO_ERROR;
+        if (!t->env.cache || t->state != KS_TASK_RUNNING)
+                return KS_ERR_NO_ERROR;
+        /* Upstream first: what a cache lets out may land in a cache
+         * further down, which then flushes it in this same pass. */
+        for (size_t i = 0; !err && i < t->sub->node_cnt; i++) {
+                ks__node_t *n = t->sub->nodes[i];
+                if (n->kind != KS_NODE_PROCESSOR || !n->flush)
+                        continue;
+                ks_context_t *ctx = &t->ctx;
+                ks_context_t saved = *ctx;
+                ctx->node = n;
+                ctx->topic = NULL;
+                ctx->partition = t->partition;
+                ctx->offset = -1;
+                ctx->headers = t->no_headers;
+                ctx->user_error = NULL;
+                err = n->flush(ctx, t->insts[n->sub_index].state);
+                if (err && !t->pending)
+                        pend(t, err,
+                             "flushing the record cache of processor \"%s\" "
+                             "in task %s (%s)%s%s",
+                             n->name, t->id, ks_err_name(err),
+                             ctx->user_error ? ": " : "",
+                             ctx->user_error ? ctx->user_error : "");
+                free(ctx->user_error);
+                *ctx = saved;
+                if (!err && t->pending)
+                        err = ks_error_code(t->pending);
+        }
+        return take_pending(t, err, errp);
+}
+
 ks_err_t ks__task_punctuate_wall_clock(ks__task_t *t, int64_t now,
                                        ks_error_t **errp) {
         return take_pending(t, punctuate(t, KS_PUNCTUATE_WALL_CLOCK_TIME, now),

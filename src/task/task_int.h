@@ -62,6 +62,12 @@ typedef struct {
                                    ks_error_t **errp);
 } ks__collector_t;
 
+/** The record cache budget (statestore.cache.max.bytes) shared by the
+ *  caches of the tasks of one stream thread (or of the test driver). */
+typedef struct {
+        int64_t used, max;
+} ks__cache_budget_t;
+
 /** What a task needs from its driver. */
 typedef struct {
         const ks_config_t *conf;
@@ -70,7 +76,11 @@ typedef struct {
         ks__collector_t collector;
         int64_t (*clock)(void *opaque); /* wall clock, ms */
         void *clock_opaque;
+        ks__cache_budget_t *cache; /* NULL: no record caches */
 } ks__task_env_t;
+
+/** The cache budget of the task running @p ctx, NULL if none. */
+ks__cache_budget_t *ks__context_cache(ks_context_t *ctx);
 
 typedef enum {
         KS_TASK_CREATED,
@@ -186,5 +196,9 @@ const ks__subtopology_t *ks__task_subtopology(const ks__task_t *task);
 /** Close processors, then stores (uncommitted writes are dropped), and free
  *  the task. NULL is a no-op. */
 void ks__task_destroy(ks__task_t *task);
+
+/** Flush the record caches of the task's processors (before a commit):
+ *  what they hold is written to the stores and forwarded. */
+ks_err_t ks__task_flush_caches(ks__task_t *t, ks_error_t **errp);
 
 #endif

@@ -42,6 +42,7 @@ struct ks_test_driver_s {
         ks__task_t **tasks; /* one per sub-topology */
         size_t task_cnt;
         int64_t wall_clock;
+        ks__cache_budget_t cache;
         out_queue_t *outs;
         size_t out_cnt;
         ks_test_record_t *internal_head, *internal_tail; /* to process */
@@ -196,7 +197,9 @@ ks_test_driver_t *ks_test_driver_new(ks_topology_t *topo,
                               d, NULL},
                 .clock = driver_clock,
                 .clock_opaque = d,
+                .cache = &d->cache,
         };
+        d->cache.max = ks__config_int(d->conf, "statestore.cache.max.bytes");
         for (size_t i = 0; i < topo->sub_cnt; i++) {
                 if (ks__task_new(topo, (int)i, 0, &env, &d->tasks[i], errp))
                         goto fail;
@@ -253,7 +256,24 @@ static int64_t input_offset(ks_test_driver_t *d, const char *topic) {
         return q ? q->next_offset++ : 0;
 }
 
+static ks_err_t drain_internal(ks_test_driver_t *d, ks_error_t **errp);
+
 static ks_err_t commit_all(ks_test_driver_t *d, ks_error_t **errp) {
+        /* The record caches first; what they let out into repartition
+         * topics is processed (and cached) downstream, and flushed in
+         * turn. */
+        for (size_t round = 0; round <= d->task_cnt; round++) {
+                for (size_t i = 0; i < d->task_cnt; i++) {
+                        ks_err_t err = ks__task_flush_caches(d->tasks[i], errp);
+                        if (err)
+                                return err;
+                }
+                if (!d->internal_head)
+                        break;
+                ks_err_t err = drain_internal(d, errp);
+                if (err)
+                        return err;
+        }
         for (size_t i = 0; i < d->task_cnt; i++) {
                 ks_err_t err = ks__task_commit(d->tasks[i], errp);
                 if (err)

@@ -106,6 +106,16 @@ ks_err_t ks__topology_own(ks_topology_t *topo, void *ptr,
         return KS_ERR_NO_ERROR;
 }
 
+ks_err_t ks__topology_set_flush(ks_topology_t *topo, const char *name,
+                                ks_err_t (*flush)(ks_context_t *ctx,
+                                                  void *state)) {
+        ks__node_t *n = ks__topology_node(topo, name);
+        if (!n || n->kind != KS_NODE_PROCESSOR)
+                return KS_ERR_NOT_FOUND;
+        n->flush = flush;
+        return KS_ERR_NO_ERROR;
+}
+
 ks_err_t ks__topology_set_internal(ks_topology_t *topo, const char *name) {
         ks__node_t *n = ks__topology_node(topo, name);
         if (!n || n->kind == KS_NODE_PROCESSOR)

@@ -48,6 +48,9 @@ struct ks__node_s {
         ks_processor_init_cb *init;
         ks_processor_process_cb *process;
         ks_processor_close_cb *close;
+        /* internal: write out what the processor holds back (its record
+         * cache) before a commit; forwards like process() */
+        ks_err_t (*flush)(ks_context_t *ctx, void *state);
         void *opaque;
         size_t *stores; /* indexes into topology stores, after build */
         size_t store_cnt;
@@ -118,6 +121,11 @@ ks_err_t ks__topology_add_dynamic_sink(ks_topology_t *topo, const char *name,
                                        ks_serde_t *value_serde,
                                        const char *const *parents,
                                        size_t parent_cnt, ks_error_t **errp);
+
+/** Give processor @p name a flush callback (see ks__node_t). */
+ks_err_t ks__topology_set_flush(ks_topology_t *topo, const char *name,
+                                ks_err_t (*flush)(ks_context_t *ctx,
+                                                  void *state));
 
 /** Mark source or sink @p name as reading/writing an internal topic, whose
  *  name (as given) is the suffix after "<application.id>-". */
