@@ -65,6 +65,15 @@ wbase="wordcount/kafka-streams cache off"
                 commit.interval.ms=1000) >> "$csv"
 "$bin" run "wordcount/kstreams-c cache off" "$wbase" words "$bs" "$tag-wc-lib" "$lines" -- \
         "$bin" serve wordcount "$bs" "$tag-lines" "$tag-wc-lib" "$tag-wc-lib-words" >> "$csv"
+# The DSL word count, through its repartition topic: without the record
+# cache, and with 10 MB and 1 s commits as the Kafka Streams case.
+for c in dsl dsl-cache; do topic "$tag-wc-$c"; done
+BENCH_CONF="statestore.cache.max.bytes=0" \
+        "$bin" run "wordcount/kstreams-c DSL cache off" "$wbase" words "$bs" "$tag-wc-dsl" "$lines" -- \
+        "$bin" serve wordcount-dsl "$bs" "$tag-lines" "$tag-wc-dsl" >> "$csv"
+BENCH_CONF="statestore.cache.max.bytes=10485760 commit.interval.ms=1000" \
+        "$bin" run "wordcount/kstreams-c DSL cache 10MB" "$wbase" words "$bs" "$tag-wc-dsl-cache" "$lines" -- \
+        "$bin" serve wordcount-dsl "$bs" "$tag-lines" "$tag-wc-dsl-cache" >> "$csv"
 # The same topology under exactly_once_v2 (transactions of 100 ms),
 # against at-least-once with the same 100 ms commits.
 for c in alos100 alos100-words eos eos-words; do topic "$tag-wc-$c"; done

@@ -6,6 +6,7 @@
  *   kstreams-bench produce-lines BOOTSTRAP TOPIC LINES PARTITIONS
  *   kstreams-bench serve passthrough|stateless BOOTSTRAP IN OUT
  *   kstreams-bench serve wordcount BOOTSTRAP IN OUT WORDS_TOPIC
+ *   kstreams-bench serve wordcount-dsl BOOTSTRAP IN OUT
  *   kstreams-bench run NAME BASELINE count|words BOOTSTRAP OUT N -- CMD...
  *   kstreams-bench latency NAME BASELINE BOOTSTRAP IN OUT RATE SECONDS --
  * CMD... kstreams-bench restore BOOTSTRAP RECORDS SIZE PARTITIONS
@@ -13,7 +14,9 @@
  * "serve" runs one pipeline until SIGTERM: plain librdkafka (a consumer in
  * a group copying every record with a producer: the limit for any pipeline
  * on this client), the library's stateless map+filter topology, or its word
- * count (RocksDB store with a changelog, re-keyed through WORDS_TOPIC).
+ * count (RocksDB store with a changelog, re-keyed through WORDS_TOPIC), or
+ * the DSL word count (re-keyed through its repartition topic, counted
+ * through the record cache unless statestore.cache.max.bytes is 0).
  *
  * "run" starts CMD (a serve command, or the Kafka Streams program), watches
  * OUT and stops CMD when it is done: "count" waits for N records in OUT
@@ -457,6 +460,9 @@ static int serve(int argc, char **argv) {
                 return run_app(wordcount_topology_on(in, argv[6], out,
                                                      KS_STORE_ROCKSDB, &e),
                                what, bs, NULL, NULL, &stop);
+        if (!strcmp(what, "wordcount-dsl"))
+                return run_app(wordcount_dsl_topology_on(in, out, &e), what,
+                               bs, NULL, NULL, &stop);
         die("unknown pipeline %s", what);
 }
 

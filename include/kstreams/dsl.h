@@ -95,6 +95,14 @@ typedef ks_err_t(ks_aggregator_cb)(void *opaque, const ks_record_t *rec,
                                    const void *agg, size_t agg_size,
                                    ks_buf_t *out);
 
+/**
+ * A value joiner: the joined value of @p left and @p right into @p out
+ * (empty). A side without a match is NULL (left and outer joins).
+ */
+typedef ks_err_t(ks_value_joiner_cb)(void *opaque, const void *left,
+                                     size_t left_size, const void *right,
+                                     size_t right_size, ks_buf_t *out);
+
 /** The topic a record goes to (per-record ks_stream_to_dynamic()); NULL
  *  drops the record with an error. */
 typedef const char *(ks_topic_extractor_cb)(void *opaque,
@@ -340,6 +348,47 @@ KS_EXPORT ks_table_t *ks_stream_to_table(ks_stream_t *s, const char *store_name,
 /** @brief The name of the store a table is kept in, NULL if it has none
  *         (filters and mapped tables are not materialized). Borrowed. */
 KS_EXPORT const char *ks_table_store_name(const ks_table_t *t);
+/** @} */
+
+/** @name Joins
+ * The sides must be co-partitioned (the same number of partitions, keys
+ * partitioned alike); the application refuses to start otherwise, naming
+ * the topics. Joined records carry the key and the timestamp of the record
+ * that triggered them.
+ * @{ */
+/**
+ * @brief Join each stream record with the table's current value for its key
+ *        (the table is not triggered by its own updates). Stream records
+ *        with a null key or value are dropped; without a match the inner
+ *        join drops the record. A stream re-keyed upstream goes through a
+ *        repartition topic first.
+ * @param t a table with a store (from a topic, to_table or an aggregation)
+ */
+KS_EXPORT ks_stream_t *ks_stream_join_table(ks_stream_t *s, ks_table_t *t,
+                                            ks_value_joiner_cb *joiner,
+                                            void *opaque, const char *name);
+/** @brief As ks_stream_join_table(), but a record without a match is
+ *         joined with NULL. */
+KS_EXPORT ks_stream_t *ks_stream_left_join_table(ks_stream_t *s, ks_table_t *t,
+                                                 ks_value_joiner_cb *joiner,
+                                                 void *opaque,
+                                                 const char *name);
+/** Table-table join kinds. */
+typedef enum ks_join_kind_e {
+        KS_JOIN_INNER, /**< both sides present */
+        KS_JOIN_LEFT,  /**< the left side present */
+        KS_JOIN_OUTER, /**< either side present */
+} ks_join_kind_t;
+/**
+ * @brief Join two tables by key: an update on either side joins it with the
+ *        other side's current value. Where the join kind finds no result
+ *        (a side deleted or missing), a tombstone goes downstream. Both
+ *        tables need stores. The result is not materialized.
+ */
+KS_EXPORT ks_table_t *ks_table_join(ks_table_t *left, ks_table_t *right,
+                                    ks_join_kind_t kind,
+                                    ks_value_joiner_cb *joiner, void *opaque,
+                                    const char *name);
 /** @} */
 
 /** @brief The topology under construction, to add stores for

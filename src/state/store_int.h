@@ -56,6 +56,9 @@ struct ks_kv_store_s {
         ks_err_t (*log)(void *opaque, const void *key, size_t klen,
                         const void *value, size_t vlen);
         void *log_opaque;
+        /* The DSL step whose record cache fronts this store in this task:
+         * other steps (joins) read through it. */
+        void *cache_owner;
 };
 
 /** A store handle over @p impl (taken over; closed by ks__kv_store_close).

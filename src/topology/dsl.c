@@ -38,6 +38,8 @@ typedef enum {
         STEP_MATERIALIZE,  /* table source, to_table */
         STEP_TABLE_FILTER, /* tombstones for rows not kept */
         STEP_TABLE_MAP_VALUES,
+        STEP_STREAM_JOIN, /* stream record + the table's value */
+        STEP_TABLE_JOIN,  /* one side's update + the other side's value */
 } step_kind_t;
 
 typedef struct {
@@ -49,8 +51,12 @@ typedef struct {
         ks_action_cb *action;
         ks_initializer_cb *init;
         ks_aggregator_cb *agg;
+        ks_value_joiner_cb *joiner;
+        ks_join_kind_t join_kind;
+        int right_side; /* STEP_TABLE_JOIN: this step gets the right side */
         void *opaque;
-        char *store;
+        char *store; /* its own store, or (joins) the other side's */
+        int owns_store;
         char *label;
         ks_serde_kind_t key_kind, value_kind;
         /* split: branch i goes to child[i] when pred[i] keeps the record */
@@ -450,6 +456,15 @@ static ks_err_t state_get(inst_t *in, const void *key, size_t klen,
         return ks_kv_store_get(in->store, key, klen, valuep, vlenp);
 }
 
+/* A join's view of the other side's store: through its record cache. */
+static ks_err_t table_get(inst_t *in, const void *key, size_t klen,
+                          const void **valuep, size_t *vlenp) {
+        inst_t *owner = in->store->cache_owner;
+        if (owner)
+                return state_get(owner, key, klen, valuep, vlenp);
+        return ks_kv_store_get(in->store, key, klen, valuep, vlenp);
+}
+
 /* Write a change to the store and forward it: now, with the record being
  * processed, or from the cache, with the timestamp of its last update. */
 static ks_err_t write_out(ks_context_t *ctx, inst_t *in, const void *key,
@@ -570,8 +585,10 @@ static ks_err_t inst_init(ks_context_t *ctx, void *opaque, void **statep) {
                                 st->store, ks_err2str(err));
                 }
         }
-        if (st->store)
+        if (st->owns_store) {
                 in->budget = ks__context_cache(ctx);
+                in->store->cache_owner = in;
+        }
         if (!(in->buf = ks_buf_new()) || !(in->buf2 = ks_buf_new()) ||
             !(in->no_headers = ks_headers_new())) {
                 ks_buf_destroy(in->buf);
@@ -590,6 +607,8 @@ static void inst_close(ks_context_t *ctx, void *state) {
                 return;
         if (in->budget)
                 cache_free(in);
+        if (in->store && in->store->cache_owner == in)
+                in->store->cache_owner = NULL;
         ks_headers_destroy(in->no_headers);
         ks_buf_destroy(in->buf);
         ks_buf_destroy(in->buf2);
@@ -802,6 +821,49 @@ static ks_err_t run_aggregate(ks_context_t *ctx, const ks_record_t *rec,
         return state_put(ctx, in, key, klen, ks_buf_data(out), ks_buf_len(out));
 }
 
+/* A join step: this record with the other side's current value. */
+static ks_err_t run_join(ks_context_t *ctx, const ks_record_t *rec,
+                         inst_t *in) {
+        const step_t *st = in->step;
+        size_t klen, vlen, olen = 0;
+        const void *key = ks_record_key(rec, &klen);
+        const void *value = ks_record_value(rec, &vlen);
+        if (!key || (st->kind == STEP_STREAM_JOIN && !value))
+                return KS_ERR_NO_ERROR; /* as Kafka Streams: dropped */
+        const void *other = NULL;
+        ks_err_t err = table_get(in, key, klen, &other, &olen);
+        if (err == KS_ERR_NOT_FOUND) {
+                other = NULL;
+                olen = 0;
+        } else if (err) {
+                return ks_context_set_error(
+                        ctx, "step %s: reading store %s: %s", st->name,
+                        st->store, ks_err2str(err));
+        }
+        const void *l = st->right_side ? other : value;
+        const void *r = st->right_side ? value : other;
+        size_t ll = st->right_side ? olen : vlen;
+        size_t rl = st->right_side ? vlen : olen;
+        int result = st->join_kind == KS_JOIN_INNER  ? l && r
+                     : st->join_kind == KS_JOIN_LEFT ? l != NULL
+                                                     : l || r;
+        if (!result)
+                return st->kind == STEP_STREAM_JOIN
+                               ? KS_ERR_NO_ERROR
+                               : ks_context_forward(ctx, key, klen, NULL, 0);
+        /* The other side's value may live in a cache the joiner's output
+         * could move: join into a buffer of our own first. */
+        ks_buf_t *out = in->buf;
+        ks_buf_reset(out);
+        err = st->joiner(st->opaque, l, ll, r, rl, out);
+        if (err)
+                return ks_context_set_error(ctx,
+                                            "step %s: the joiner failed (%s)",
+                                            st->name, ks_err2str(err));
+        return ks_context_forward(ctx, key, klen, ks_buf_data(out),
+                                  ks_buf_len(out));
+}
+
 static ks_err_t step_process(ks_context_t *ctx, const ks_record_t *rec,
                              void *state) {
         inst_t *in = state;
@@ -862,6 +924,9 @@ static ks_err_t step_process(ks_context_t *ctx, const ks_record_t *rec,
                 if (!key)
                         return KS_ERR_NO_ERROR;
                 return state_put(ctx, in, key, klen, value, vlen);
+        case STEP_STREAM_JOIN:
+        case STEP_TABLE_JOIN:
+                return run_join(ctx, rec, in);
         case STEP_TABLE_FILTER:
                 if (value && !st->pred(st->opaque, rec) == !st->negate)
                         value = NULL, vlen = 0;
@@ -970,6 +1035,7 @@ static ks_table_t *materialize(ks_builder_t *b, const char *parent,
         char sbuf[300];
         snprintf(sbuf, sizeof(sbuf), "%s-STATE-STORE-%010d", store_prefix,
                  b->index++);
+        st->owns_store = 1;
         if (!(st->store = ks__strdup(store ? store : sbuf))) {
                 step_free(st);
                 fail(b, KS_ERR_NO_MEMORY, "out of memory");
@@ -1454,6 +1520,7 @@ static ks_table_t *aggregation(ks_grouped_stream_t *g, step_kind_t kind,
         st->init = init;
         st->agg = agg;
         st->opaque = opaque;
+        st->owns_store = 1;
         if (!(st->store = ks__strdup(store_name ? store_name : sbuf))) {
                 step_free(st);
                 fail(b, KS_ERR_NO_MEMORY, "out of memory");
@@ -1589,4 +1656,130 @@ ks_table_t *ks_stream_to_table(ks_stream_t *s, const char *store_name,
 
 const char *ks_table_store_name(const ks_table_t *t) {
         return t ? t->store : NULL;
+}
+
+/* --- joins -------------------------------------------------------------- */
+
+static int materialized(ks_builder_t *b, const ks_table_t *t,
+                        const char *what) {
+        if (!t || t->b != b) {
+                fail(b, KS_ERR_INVALID_ARG, "%s: the table is %s", what,
+                     t ? "from another builder" : "NULL");
+                return 0;
+        }
+        if (!t->store)
+                fail(b, KS_ERR_INVALID_ARG,
+                     "%s: table %s has no store (a filtered or mapped "
+                     "table); join the table it came from, or make one "
+                     "with ks_stream_to_table()",
+                     what, t->node);
+        return t->store != NULL;
+}
+
+static ks_stream_t *stream_join(ks_stream_t *s, ks_table_t *t,
+                                ks_value_joiner_cb *joiner, void *opaque,
+                                const char *name, ks_join_kind_t kind) {
+        const char *what = kind == KS_JOIN_INNER ? "join" : "left_join";
+        if (!s || !usable(s->b, what))
+                return NULL;
+        ks_builder_t *b = s->b;
+        if (!materialized(b, t, what) ||
+            !need(b, (void *)joiner, what, "joiner"))
+                return NULL;
+        if (s->repartition_required && !(s = ks_stream_repartition(s, 0, NULL)))
+                return NULL;
+        step_t *st = step_new(b, STEP_STREAM_JOIN, name,
+                              kind == KS_JOIN_INNER ? "KSTREAM-JOIN"
+                                                    : "KSTREAM-LEFTJOIN");
+        if (!st)
+                return NULL;
+        st->joiner = joiner;
+        st->opaque = opaque;
+        st->join_kind = kind;
+        if (!(st->store = ks__strdup(t->store))) {
+                step_free(st);
+                fail(b, KS_ERR_NO_MEMORY, "out of memory");
+                return NULL;
+        }
+        char *node = chain(b, s->node, st);
+        return stream_new(b, node, s->key_serde, NULL, 0);
+}
+
+ks_stream_t *ks_stream_join_table(ks_stream_t *s, ks_table_t *t,
+                                  ks_value_joiner_cb *joiner, void *opaque,
+                                  const char *name) {
+        return stream_join(s, t, joiner, opaque, name, KS_JOIN_INNER);
+}
+
+ks_stream_t *ks_stream_left_join_table(ks_stream_t *s, ks_table_t *t,
+                                       ks_value_joiner_cb *joiner, void *opaque,
+                                       const char *name) {
+        return stream_join(s, t, joiner, opaque, name, KS_JOIN_LEFT);
+}
+
+ks_table_t *ks_table_join(ks_table_t *left, ks_table_t *right,
+                          ks_join_kind_t kind, ks_value_joiner_cb *joiner,
+                          void *opaque, const char *name) {
+        if (!left || !usable(left->b, "table join"))
+                return NULL;
+        ks_builder_t *b = left->b;
+        if (!materialized(b, left, "table join") ||
+            !materialized(b, right, "table join") ||
+            !need(b, (void *)joiner, "table join", "joiner"))
+                return NULL;
+        if (kind != KS_JOIN_INNER && kind != KS_JOIN_LEFT &&
+            kind != KS_JOIN_OUTER) {
+                fail(b, KS_ERR_INVALID_ARG, "table join: unknown kind %d",
+                     (int)kind);
+                return NULL;
+        }
+        char this_name[300], other_name[300];
+        snprintf(this_name, sizeof(this_name), "%s-join-this",
+                 name ? name : "");
+        snprintf(other_name, sizeof(other_name), "%s-join-other",
+                 name ? name : "");
+        step_t *sides[2] = {
+                step_new(b, STEP_TABLE_JOIN, name ? this_name : NULL,
+                         "KTABLE-JOINTHIS"),
+                step_new(b, STEP_TABLE_JOIN, name ? other_name : NULL,
+                         "KTABLE-JOINOTHER")};
+        step_t *merge = step_new(b, STEP_PASS, name, "KTABLE-MERGE");
+        if (!sides[0] || !sides[1] || !merge) {
+                if (sides[0])
+                        step_free(sides[0]);
+                if (sides[1])
+                        step_free(sides[1]);
+                if (merge)
+                        step_free(merge);
+                return NULL;
+        }
+        const ks_table_t *from[2] = {left, right};
+        char *nodes[2] = {NULL, NULL};
+        for (int i = 0; i < 2; i++) {
+                step_t *st = sides[i];
+                st->joiner = joiner;
+                st->opaque = opaque;
+                st->join_kind = kind;
+                st->right_side = i;
+                st->store = ks__strdup(from[1 - i]->store);
+                nodes[i] = st->store ? chain(b, from[i]->node, st)
+                                     : (step_free(st), NULL);
+        }
+        ks_table_t *t = NULL;
+        char *mname = ks__strdup(merge->name);
+        if (nodes[0] && nodes[1] && mname) {
+                const char *parents[] = {nodes[0], nodes[1]};
+                if (add_step(b, merge, parents, 2)) {
+                        t = table_new(b, mname, NULL, left->key_serde, NULL);
+                        mname = NULL;
+                }
+        } else {
+                step_free(merge);
+                if (!b->err)
+                        fail(b, KS_ERR_NO_MEMORY, "out of memory");
+        }
+        free(mname);
+        free(nodes[0]);
+        free(nodes[1]);
+        return t;
 }

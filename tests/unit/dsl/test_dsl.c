@@ -553,6 +553,160 @@ static void test_tables(void **state) {
         ks_builder_destroy(b);
 }
 
+/* --- joins -------------------------------------------------------------- */
+
+/* "<left>|<right>", "null" for a missing side. */
+static ks_err_t pair(void *o, const void *l, size_t ll, const void *r,
+                     size_t rl, ks_buf_t *out) {
+        (void)o;
+        ks_err_t err =
+                l ? ks_buf_append(out, l, ll) : ks_buf_append(out, "null", 4);
+        if (!err)
+                err = ks_buf_append(out, "|", 1);
+        if (!err)
+                err = r ? ks_buf_append(out, r, rl)
+                        : ks_buf_append(out, "null", 4);
+        return err;
+}
+
+/* A tiny map for the expectations: key -> value or absent. */
+typedef struct {
+        char key[8][8];
+        char val[8][16];
+        int has[8];
+        int n;
+} map_t;
+
+static int map_slot(map_t *m, const char *k) {
+        for (int i = 0; i < m->n; i++)
+                if (!strcmp(m->key[i], k))
+                        return i;
+        snprintf(m->key[m->n], 8, "%s", k);
+        m->has[m->n] = 0;
+        return m->n++;
+}
+
+static void map_set(map_t *m, const char *k, const char *v) {
+        int i = map_slot(m, k);
+        m->has[i] = v != NULL;
+        if (v)
+                snprintf(m->val[i], 16, "%s", v);
+}
+
+static const char *map_get(map_t *m, const char *k) {
+        int i = map_slot(m, k);
+        return m->has[i] ? m->val[i] : NULL;
+}
+
+typedef struct {
+        const char *topic;
+        rec_t r;
+} step_rec_t;
+
+static void test_stream_table_join(void **state) {
+        (void)state;
+        ks_builder_t *b = ks_builder_new();
+        ks_table_t *regions =
+                ks_builder_table(b, "regions", NULL, NULL, "regions-store");
+        const char *topics[] = {"views"};
+        ks_stream_t *views = ks_builder_stream(b, topics, 1, NULL, NULL, NULL);
+        KST_OK(ks_stream_to(
+                ks_stream_join_table(views, regions, pair, NULL, NULL), "inner",
+                NULL));
+        KST_OK(ks_stream_to(
+                ks_stream_left_join_table(views, regions, pair, NULL, NULL),
+                "left", NULL));
+        ks_test_driver_t *d = driver(b, "dsl-stream-table");
+        static const step_rec_t steps[] = {
+                {"views", {"u1", "home", 1}}, {"regions", {"u1", "eu", 2}},
+                {"views", {"u1", "cart", 3}}, {"views", {"u2", "home", 4}},
+                {"regions", {"u2", "us", 5}}, {"views", {NULL, "x", 6}},
+                {"views", {"u2", NULL, 7}},   {"regions", {"u1", "ap", 8}},
+                {"views", {"u1", "pay", 9}},  {"regions", {"u1", NULL, 10}},
+                {"views", {"u1", "bye", 11}}, {"views", {"u2", "again", 12}},
+        };
+        map_t table = {0};
+        for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+                const step_rec_t *st = &steps[i];
+                pipe_all(d, st->topic, &st->r, 1);
+                if (!strcmp(st->topic, "regions")) {
+                        map_set(&table, st->r.key, st->r.value);
+                        continue;
+                }
+                if (!st->r.key || !st->r.value)
+                        continue; /* dropped by the join */
+                const char *region = map_get(&table, st->r.key);
+                char want[64];
+                snprintf(want, sizeof(want), "%s|%s", st->r.value,
+                         region ? region : "null");
+                if (region)
+                        expect(d, "inner", st->r.key, want, st->r.ts);
+                expect(d, "left", st->r.key, want, st->r.ts);
+                expect_empty(d, "inner");
+                expect_empty(d, "left");
+        }
+        ks_test_driver_destroy(d);
+        ks_builder_destroy(b);
+}
+
+static void test_table_table_join(void **state) {
+        (void)state;
+        ks_builder_t *b = ks_builder_new();
+        ks_table_t *l = ks_builder_table(b, "lt", NULL, NULL, "l-store");
+        ks_table_t *r = ks_builder_table(b, "rt", NULL, NULL, "r-store");
+        const char *outs[] = {"tt-inner", "tt-left", "tt-outer"};
+        ks_join_kind_t kinds[] = {KS_JOIN_INNER, KS_JOIN_LEFT, KS_JOIN_OUTER};
+        for (int k = 0; k < 3; k++)
+                KST_OK(ks_stream_to(
+                        ks_table_to_stream(
+                                ks_table_join(l, r, kinds[k], pair, NULL, NULL),
+                                NULL),
+                        outs[k], NULL));
+        ks_test_driver_t *d = driver(b, "dsl-table-table");
+        static const step_rec_t steps[] = {
+                {"lt", {"k1", "a", 1}},  {"rt", {"k1", "x", 2}},
+                {"rt", {"k2", "y", 3}},  {"lt", {"k2", "b", 4}},
+                {"lt", {"k1", NULL, 5}}, {"rt", {"k1", "z", 6}},
+                {"rt", {"k2", NULL, 7}}, {"lt", {"k2", "c", 8}},
+                {"lt", {"k1", "d", 9}},  {"rt", {"k3", NULL, 10}},
+        };
+        map_t lm = {0}, rm = {0};
+        for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+                const step_rec_t *st = &steps[i];
+                pipe_all(d, st->topic, &st->r, 1);
+                map_set(!strcmp(st->topic, "lt") ? &lm : &rm, st->r.key,
+                        st->r.value);
+                const char *lv = map_get(&lm, st->r.key);
+                const char *rv = map_get(&rm, st->r.key);
+                char joined[64];
+                snprintf(joined, sizeof(joined), "%s|%s", lv ? lv : "null",
+                         rv ? rv : "null");
+                int has[3] = {lv && rv, lv != NULL, lv || rv};
+                for (int k = 0; k < 3; k++) {
+                        expect(d, outs[k], st->r.key, has[k] ? joined : NULL,
+                               st->r.ts);
+                        expect_empty(d, outs[k]);
+                }
+        }
+        ks_test_driver_destroy(d);
+        ks_builder_destroy(b);
+}
+
+static void test_join_errors(void **state) {
+        (void)state;
+        ks_builder_t *b = ks_builder_new();
+        ks_table_t *t = ks_builder_table(b, "t", NULL, NULL, NULL);
+        ks_table_t *f = ks_table_filter(t, even_value, NULL, NULL);
+        const char *topics[] = {"s"};
+        ks_stream_t *s = ks_builder_stream(b, topics, 1, NULL, NULL, NULL);
+        assert_null(ks_stream_join_table(s, f, pair, NULL, NULL));
+        ks_topology_t *topo = NULL;
+        ks_error_t *e = NULL;
+        KST_ASSERT_ERROR(ks_builder_build(b, &topo, &e), e, KS_ERR_INVALID_ARG,
+                         "has no store", NULL);
+        ks_builder_destroy(b);
+}
+
 /* --- print -------------------------------------------------------------- */
 
 static void test_print(void **state) {
@@ -713,6 +867,9 @@ int main(void) {
                 cmocka_unit_test(test_group_by_key_aggregations),
                 cmocka_unit_test(test_group_by_repartition),
                 cmocka_unit_test(test_tables),
+                cmocka_unit_test(test_stream_table_join),
+                cmocka_unit_test(test_table_table_join),
+                cmocka_unit_test(test_join_errors),
                 cmocka_unit_test(test_print),
                 cmocka_unit_test(test_naming),
                 cmocka_unit_test(test_errors),
