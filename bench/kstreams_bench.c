@@ -461,8 +461,8 @@ static int serve(int argc, char **argv) {
                                                      KS_STORE_ROCKSDB, &e),
                                what, bs, NULL, NULL, &stop);
         if (!strcmp(what, "wordcount-dsl"))
-                return run_app(wordcount_dsl_topology_on(in, out, &e), what,
-                               bs, NULL, NULL, &stop);
+                return run_app(wordcount_dsl_topology_on(in, out, &e), what, bs,
+                               NULL, NULL, &stop);
         die("unknown pipeline %s", what);
 }
 

@@ -59,6 +59,9 @@ typedef struct ks_stream_s ks_stream_t;
 typedef struct ks_table_s ks_table_t;
 /** A stream grouped by key, ready for aggregation (KGroupedStream). */
 typedef struct ks_grouped_stream_s ks_grouped_stream_t;
+/** A table regrouped by a new key, ready for aggregation
+ *  (KGroupedTable). */
+typedef struct ks_grouped_table_s ks_grouped_table_t;
 /** A stream split into branches (BranchedKStream). */
 typedef struct ks_split_s ks_split_t;
 /** Where a mapper puts the records it makes. */
@@ -345,6 +348,38 @@ KS_EXPORT ks_stream_t *ks_table_to_stream(ks_table_t *t, const char *name);
  *         changelog. */
 KS_EXPORT ks_table_t *ks_stream_to_table(ks_stream_t *s, const char *store_name,
                                          const char *name);
+/**
+ * @brief Regroup a table's rows: @p selector maps each row to its group key
+ *        and value with ks_emit() (exactly once; a null key or value leaves
+ *        the row out). When a row changes, its old version is taken out of
+ *        its old group and the new one added to its group, through the
+ *        repartition topic "<application.id>-<name>-repartition" (NULL
+ *        name: the aggregation's store). The step keeps the rows it has
+ *        seen in store "<name>-rows" (default name "KTABLE-SELECT-<index>").
+ */
+KS_EXPORT ks_grouped_table_t *ks_table_group_by(ks_table_t *t,
+                                                ks_mapper_cb *selector,
+                                                void *opaque, const char *name);
+/** @brief Rows per group (8-byte big-endian), kept right as rows move
+ *         between groups or go away. */
+KS_EXPORT ks_table_t *ks_grouped_table_count(ks_grouped_table_t *g,
+                                             const char *store_name,
+                                             const char *name);
+/** @brief Combine the values per group: @p adder folds a value in,
+ *         @p subtractor takes one out (the first value of a group is its
+ *         aggregate). */
+KS_EXPORT ks_table_t *
+ks_grouped_table_reduce(ks_grouped_table_t *g, ks_aggregator_cb *adder,
+                        ks_aggregator_cb *subtractor, void *opaque,
+                        const char *store_name, const char *name);
+/** @brief Aggregate the values per group from @p init with @p adder and
+ *         @p subtractor. */
+KS_EXPORT ks_table_t *
+ks_grouped_table_aggregate(ks_grouped_table_t *g, ks_initializer_cb *init,
+                           ks_aggregator_cb *adder,
+                           ks_aggregator_cb *subtractor, void *opaque,
+                           const char *store_name, const char *name);
+
 /** @brief The name of the store a table is kept in, NULL if it has none
  *         (filters and mapped tables are not materialized). Borrowed. */
 KS_EXPORT const char *ks_table_store_name(const ks_table_t *t);

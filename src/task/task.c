@@ -22,15 +22,6 @@
 #include "../common/util_int.h"
 #include "../state/state_dir_int.h"
 
-struct ks_record_s {
-        const void *key;
-        size_t klen;
-        const void *value;
-        size_t vlen;
-        int64_t timestamp;
-        const ks_headers_t *headers;
-};
-
 struct ks_context_s {
         ks__task_t *task;
         ks__node_t *node; /* node being run */

@@ -40,7 +40,13 @@ typedef enum {
         STEP_TABLE_MAP_VALUES,
         STEP_STREAM_JOIN, /* stream record + the table's value */
         STEP_TABLE_JOIN,  /* one side's update + the other side's value */
+        STEP_TABLE_GROUP, /* a row's old and new (key, value) regrouped */
+        STEP_TABLE_AGG,   /* adder and subtractor; agg_kind says which */
 } step_kind_t;
+
+/* The header that tells a grouped table's aggregation whether a record
+ * adds a row to its group or takes it out. */
+#define CHANGE_HEADER "ks-table-change"
 
 typedef struct {
         step_kind_t kind;
@@ -57,6 +63,9 @@ typedef struct {
         void *opaque;
         char *store; /* its own store, or (joins) the other side's */
         int owns_store;
+        step_kind_t agg_kind;  /* STEP_TABLE_AGG: STEP_COUNT, _REDUCE or
+                                  _AGGREGATE */
+        ks_aggregator_cb *sub; /* STEP_TABLE_AGG: the subtractor */
         char *label;
         ks_serde_kind_t key_kind, value_kind;
         /* split: branch i goes to child[i] when pred[i] keeps the record */
@@ -95,6 +104,7 @@ typedef struct {
         ks__cache_budget_t *budget; /* NULL or max 0: no cache */
         cache_t cache;
         ks_headers_t *no_headers;
+        ks_headers_t *add, *sub; /* STEP_TABLE_GROUP: the change headers */
 } inst_t;
 
 struct ks_emitter_s {
@@ -103,8 +113,10 @@ struct ks_emitter_s {
         const step_t *step;
         int count;
         char *error;
-        ks_buf_t *key; /* STEP_GROUP_KEY: the new key, when not null */
+        ks_buf_t *key; /* STEP_GROUP_KEY, STEP_TABLE_GROUP: the new key */
         int key_null;
+        ks_buf_t *value; /* STEP_TABLE_GROUP: the new value */
+        int value_null;
 };
 
 typedef struct handle_s {
@@ -144,7 +156,16 @@ struct ks_grouped_stream_s {
         char *node;
         ks_serde_t *key_serde, *value_serde;
         int repartition;
-        char *name; /* the repartition topic's middle part, or NULL */
+        char *name;   /* the repartition topic's middle part, or NULL */
+        char *source; /* its repartition source, once made */
+};
+
+struct ks_grouped_table_s {
+        handle_t h;
+        ks_builder_t *b;
+        char *node;   /* the regrouping step */
+        char *name;   /* the repartition topic's middle part, or NULL */
+        char *source; /* its repartition source, once made */
 };
 
 struct ks_split_s {
@@ -314,6 +335,7 @@ static void grouped_free(void *p) {
         ks_grouped_stream_t *g = p;
         free(g->node);
         free(g->name);
+        free(g->source);
         free(g);
 }
 
@@ -475,8 +497,10 @@ static ks_err_t write_out(ks_context_t *ctx, inst_t *in, const void *key,
                       : ks_kv_store_delete(in->store, key, klen, NULL, NULL);
         if (err && err != KS_ERR_NOT_FOUND)
                 return err;
-        if (!from_cache)
+        if (!from_cache && in->step->kind != STEP_TABLE_AGG)
                 return ks_context_forward(ctx, key, klen, value, vlen);
+        if (!from_cache)
+                ts = ks_context_timestamp(ctx);
         return ks_context_forward_record(ctx, NULL, key, klen, value, vlen, ts,
                                          in->no_headers);
 }
@@ -589,6 +613,15 @@ static ks_err_t inst_init(ks_context_t *ctx, void *opaque, void **statep) {
                 in->budget = ks__context_cache(ctx);
                 in->store->cache_owner = in;
         }
+        if (st->kind == STEP_TABLE_GROUP &&
+            (!(in->add = ks_headers_new()) || !(in->sub = ks_headers_new()) ||
+             ks_headers_add(in->add, CHANGE_HEADER, "+", 1) ||
+             ks_headers_add(in->sub, CHANGE_HEADER, "-", 1))) {
+                ks_headers_destroy(in->add);
+                ks_headers_destroy(in->sub);
+                free(in);
+                return KS_ERR_NO_MEMORY;
+        }
         if (!(in->buf = ks_buf_new()) || !(in->buf2 = ks_buf_new()) ||
             !(in->no_headers = ks_headers_new())) {
                 ks_buf_destroy(in->buf);
@@ -610,6 +643,8 @@ static void inst_close(ks_context_t *ctx, void *state) {
         if (in->store && in->store->cache_owner == in)
                 in->store->cache_owner = NULL;
         ks_headers_destroy(in->no_headers);
+        ks_headers_destroy(in->add);
+        ks_headers_destroy(in->sub);
         ks_buf_destroy(in->buf);
         ks_buf_destroy(in->buf2);
         free(in);
@@ -619,6 +654,7 @@ static const char *mapper_use(step_kind_t k) {
         switch (k) {
         case STEP_MAP:
         case STEP_FLAT_MAP:
+        case STEP_TABLE_GROUP:
                 return "ks_emit()";
         case STEP_SELECT_KEY:
         case STEP_GROUP_KEY:
@@ -650,6 +686,17 @@ ks_err_t ks_emit(ks_emitter_t *out, const void *key, size_t key_size,
         ks_err_t err = emit_check(out, "ks_emit()");
         if (err)
                 return err;
+        if (out->step->kind == STEP_TABLE_GROUP) {
+                out->key_null = !key;
+                out->value_null = !value;
+                ks_buf_reset(out->key);
+                ks_buf_reset(out->value);
+                if (key)
+                        err = ks_buf_append(out->key, key, key_size);
+                if (!err && value)
+                        err = ks_buf_append(out->value, value, value_size);
+                return err;
+        }
         return ks_context_forward(out->ctx, key, key_size, value, value_size);
 }
 
@@ -864,6 +911,138 @@ static ks_err_t run_join(ks_context_t *ctx, const ks_record_t *rec,
                                   ks_buf_len(out));
 }
 
+/* Regroup one row of (key, value): map it, send it out with @p hdrs. */
+static ks_err_t regroup(ks_context_t *ctx, inst_t *in, const void *key,
+                        size_t klen, const void *value, size_t vlen,
+                        const ks_headers_t *hdrs, ks_buf_t *nv) {
+        const step_t *st = in->step;
+        ks_record_t row = {
+                key,           klen, value, vlen, ks_context_timestamp(ctx),
+                in->no_headers};
+        ks_buf_t *nk = in->buf;
+        ks_emitter_t out = {
+                .ctx = ctx, .rec = &row, .step = st, .key = nk, .value = nv};
+        ks_err_t err = st->mapper(st->opaque, &row, &out);
+        if (!err && out.count != 1)
+                err = ks_context_set_error(ctx,
+                                           "step %s: the key selector must "
+                                           "call ks_emit() exactly once per "
+                                           "row; it called it %d times",
+                                           st->name, out.count);
+        else if (err)
+                err = ks_context_set_error(ctx, "step %s: %s", st->name,
+                                           out.error ? out.error
+                                                     : ks_err2str(err));
+        free(out.error);
+        if (err || out.key_null || out.value_null)
+                return err; /* rows without a group key or value: none */
+        return ks_context_forward_record(
+                ctx, NULL, ks_buf_data(nk), ks_buf_len(nk), ks_buf_data(nv),
+                ks_buf_len(nv), ks_context_timestamp(ctx), hdrs);
+}
+
+/* A table row changed: take its old version out of its group and add the
+ * new one to its (maybe new) group. The old rows are kept in the step's
+ * own store. */
+static ks_err_t run_table_group(ks_context_t *ctx, const ks_record_t *rec,
+                                inst_t *in) {
+        size_t klen, vlen, olen;
+        const void *key = ks_record_key(rec, &klen);
+        const void *value = ks_record_value(rec, &vlen);
+        if (!key)
+                return KS_ERR_NO_ERROR;
+        const void *old;
+        ks_err_t err = ks_kv_store_get(in->store, key, klen, &old, &olen);
+        if (err == KS_ERR_NO_ERROR) {
+                ks_buf_t *copy = in->buf2;
+                ks_buf_reset(copy);
+                if ((err = ks_buf_append(copy, old, olen)))
+                        return err;
+                ks_buf_t *nv = ks_buf_new();
+                if (!nv)
+                        return KS_ERR_NO_MEMORY;
+                err = regroup(ctx, in, key, klen, ks_buf_data(copy),
+                              ks_buf_len(copy), in->sub, nv);
+                ks_buf_destroy(nv);
+        } else if (err == KS_ERR_NOT_FOUND) {
+                err = KS_ERR_NO_ERROR;
+        }
+        if (err)
+                return err;
+        if (value) {
+                ks_buf_t *nv = ks_buf_new();
+                if (!nv)
+                        return KS_ERR_NO_MEMORY;
+                err = regroup(ctx, in, key, klen, value, vlen, in->add, nv);
+                ks_buf_destroy(nv);
+                if (err)
+                        return err;
+                return ks_kv_store_put(in->store, key, klen, value, vlen);
+        }
+        err = ks_kv_store_delete(in->store, key, klen, NULL, NULL);
+        return err == KS_ERR_NOT_FOUND ? KS_ERR_NO_ERROR : err;
+}
+
+/* A grouped table's aggregation: add or subtract the record. */
+static ks_err_t run_table_agg(ks_context_t *ctx, const ks_record_t *rec,
+                              inst_t *in) {
+        const step_t *st = in->step;
+        size_t klen, vlen, hl = 0;
+        const void *key = ks_record_key(rec, &klen);
+        const void *value = ks_record_value(rec, &vlen);
+        const void *h = NULL;
+        ks_headers_get_last(ks_record_headers(rec), CHANGE_HEADER, &h, &hl);
+        int subtract = h && hl == 1 && *(const char *)h == '-';
+        if (!key || !value)
+                return KS_ERR_NO_ERROR;
+        const void *old = NULL;
+        size_t olen = 0;
+        ks_err_t err = state_get(in, key, klen, &old, &olen);
+        if (err == KS_ERR_NOT_FOUND) {
+                old = NULL;
+                err = KS_ERR_NO_ERROR;
+        }
+        if (err)
+                return err;
+        ks_buf_t *out = in->buf;
+        ks_buf_reset(out);
+        if (st->agg_kind == STEP_COUNT) {
+                int64_t n = 0;
+                if (old && ks_int64_decode(old, olen, &n, NULL))
+                        return ks_context_set_error(
+                                ctx, "step %s: store %s holds no count",
+                                st->name, st->store);
+                uint8_t b[8];
+                ks_int64_encode(n + (subtract ? -1 : 1), b);
+                err = ks_buf_append(out, b, sizeof(b));
+        } else if (st->agg_kind == STEP_REDUCE && !old) {
+                if (subtract)
+                        return KS_ERR_NO_ERROR; /* nothing to take from */
+                err = ks_buf_append(out, value, vlen);
+        } else {
+                ks_buf_t *init = in->buf2;
+                if (!old) {
+                        ks_buf_reset(init);
+                        if ((err = st->init(st->opaque, init)))
+                                return ks_context_set_error(
+                                        ctx, "step %s: the initializer failed",
+                                        st->name);
+                        old = ks_buf_data(init);
+                        olen = ks_buf_len(init);
+                }
+                err = (subtract ? st->sub : st->agg)(st->opaque, rec, old, olen,
+                                                     out);
+                if (err)
+                        return ks_context_set_error(
+                                ctx, "step %s: the %s failed (%s)", st->name,
+                                subtract ? "subtractor" : "adder",
+                                ks_err2str(err));
+        }
+        if (err)
+                return err;
+        return state_put(ctx, in, key, klen, ks_buf_data(out), ks_buf_len(out));
+}
+
 static ks_err_t step_process(ks_context_t *ctx, const ks_record_t *rec,
                              void *state) {
         inst_t *in = state;
@@ -927,6 +1106,10 @@ static ks_err_t step_process(ks_context_t *ctx, const ks_record_t *rec,
         case STEP_STREAM_JOIN:
         case STEP_TABLE_JOIN:
                 return run_join(ctx, rec, in);
+        case STEP_TABLE_GROUP:
+                return run_table_group(ctx, rec, in);
+        case STEP_TABLE_AGG:
+                return run_table_agg(ctx, rec, in);
         case STEP_TABLE_FILTER:
                 if (value && !st->pred(st->opaque, rec) == !st->negate)
                         value = NULL, vlen = 0;
@@ -1533,9 +1716,10 @@ static ks_table_t *aggregation(ks_grouped_stream_t *g, step_kind_t kind,
                 step_free(st);
                 return NULL;
         }
-        char *parent = ks__strdup(g->node);
+        /* Aggregations of one grouped stream share its repartition topic. */
+        char *parent = ks__strdup(g->source ? g->source : g->node);
         int ok = parent != NULL;
-        if (ok && g->repartition) {
+        if (ok && g->repartition && !g->source) {
                 /* Null keys cannot be partitioned: dropped first. */
                 const char *base = g->name ? g->name : st->store;
                 char fname[320];
@@ -1550,6 +1734,8 @@ static ks_table_t *aggregation(ks_grouped_stream_t *g, step_kind_t kind,
                 free(parent);
                 parent = src;
                 ok = src != NULL;
+                if (ok && !(g->source = ks__strdup(src)))
+                        ok = 0;
         }
         char *storename = ok ? ks__strdup(st->store) : NULL;
         char *node = storename ? chain(b, parent, st) : (step_free(st), NULL);
@@ -1782,4 +1968,141 @@ ks_table_t *ks_table_join(ks_table_t *left, ks_table_t *right,
         free(nodes[0]);
         free(nodes[1]);
         return t;
+}
+
+/* --- grouped tables ----------------------------------------------------- */
+
+static void grouped_table_free(void *p) {
+        ks_grouped_table_t *g = p;
+        free(g->node);
+        free(g->name);
+        free(g->source);
+        free(g);
+}
+
+ks_grouped_table_t *ks_table_group_by(ks_table_t *t, ks_mapper_cb *selector,
+                                      void *opaque, const char *name) {
+        if (!t || !usable(t->b, "table group_by") ||
+            !need(t->b, (void *)selector, "table group_by", "key selector"))
+                return NULL;
+        ks_builder_t *b = t->b;
+        step_t *st = step_new(b, STEP_TABLE_GROUP, NULL, "KTABLE-SELECT");
+        if (!st)
+                return NULL;
+        st->mapper = selector;
+        st->opaque = opaque;
+        /* The rows as last seen, to take them out of their old group. */
+        char sbuf[320];
+        snprintf(sbuf, sizeof(sbuf), "%s-rows", name ? name : st->name);
+        if (!(st->store = ks__strdup(sbuf))) {
+                step_free(st);
+                fail(b, KS_ERR_NO_MEMORY, "out of memory");
+                return NULL;
+        }
+        ks_error_t *e = NULL;
+        ks_err_t err = ks_topology_add_kv_store(b->topo, st->store,
+                                                KS_STORE_ROCKSDB, 0, &e);
+        if (failed_call(b, err, e, st->name)) {
+                step_free(st);
+                return NULL;
+        }
+        char *node = chain(b, t->node, st);
+        ks_grouped_table_t *g =
+                node ? handle_new(b, sizeof(*g), grouped_table_free) : NULL;
+        if (!g) {
+                free(node);
+                return NULL;
+        }
+        g->b = b;
+        g->node = node;
+        if (name && !(g->name = ks__strdup(name)))
+                fail(b, KS_ERR_NO_MEMORY, "out of memory");
+        return g;
+}
+
+static ks_table_t *table_aggregation(ks_grouped_table_t *g, step_kind_t kind,
+                                     ks_initializer_cb *init,
+                                     ks_aggregator_cb *adder,
+                                     ks_aggregator_cb *subtractor, void *opaque,
+                                     const char *store_name, const char *name,
+                                     const char *what) {
+        if (!g || !usable(g->b, what))
+                return NULL;
+        ks_builder_t *b = g->b;
+        if ((kind != STEP_COUNT &&
+             (!need(b, (void *)adder, what, "adder") ||
+              !need(b, (void *)subtractor, what, "subtractor"))) ||
+            (kind == STEP_AGGREGATE &&
+             !need(b, (void *)init, what, "initializer")))
+                return NULL;
+        step_t *st = step_new(b, STEP_TABLE_AGG, name,
+                              kind == STEP_REDUCE ? "KTABLE-REDUCE"
+                                                  : "KTABLE-AGGREGATE");
+        if (!st)
+                return NULL;
+        char sbuf[300];
+        snprintf(sbuf, sizeof(sbuf), "%s-STATE-STORE-%010d",
+                 kind == STEP_REDUCE ? "KTABLE-REDUCE" : "KTABLE-AGGREGATE",
+                 b->index++);
+        st->agg_kind = kind;
+        st->init = init;
+        st->agg = adder;
+        st->sub = subtractor;
+        st->opaque = opaque;
+        st->owns_store = 1;
+        if (!(st->store = ks__strdup(store_name ? store_name : sbuf))) {
+                step_free(st);
+                fail(b, KS_ERR_NO_MEMORY, "out of memory");
+                return NULL;
+        }
+        ks_error_t *e = NULL;
+        ks_err_t err = ks_topology_add_kv_store(b->topo, st->store,
+                                                KS_STORE_ROCKSDB, 0, &e);
+        if (failed_call(b, err, e, st->name)) {
+                step_free(st);
+                return NULL;
+        }
+        /* Aggregations of one grouped table share its repartition topic. */
+        char *src = g->source
+                            ? ks__strdup(g->source)
+                            : through_repartition(b, g->node,
+                                                  g->name ? g->name : st->store,
+                                                  0, NULL, NULL);
+        if (src && !g->source && !(g->source = ks__strdup(src))) {
+                free(src);
+                src = NULL;
+        }
+        char *storename = src ? ks__strdup(st->store) : NULL;
+        char *node = storename ? chain(b, src, st) : (step_free(st), NULL);
+        free(src);
+        ks_table_t *t =
+                node ? table_new(b, node, storename, NULL,
+                                 kind == STEP_COUNT ? ks_serde_int64() : NULL)
+                     : NULL;
+        free(storename);
+        return t;
+}
+
+ks_table_t *ks_grouped_table_count(ks_grouped_table_t *g,
+                                   const char *store_name, const char *name) {
+        return table_aggregation(g, STEP_COUNT, NULL, NULL, NULL, NULL,
+                                 store_name, name, "table count");
+}
+
+ks_table_t *ks_grouped_table_reduce(ks_grouped_table_t *g,
+                                    ks_aggregator_cb *adder,
+                                    ks_aggregator_cb *subtractor, void *opaque,
+                                    const char *store_name, const char *name) {
+        return table_aggregation(g, STEP_REDUCE, NULL, adder, subtractor,
+                                 opaque, store_name, name, "table reduce");
+}
+
+ks_table_t *ks_grouped_table_aggregate(ks_grouped_table_t *g,
+                                       ks_initializer_cb *init,
+                                       ks_aggregator_cb *adder,
+                                       ks_aggregator_cb *subtractor,
+                                       void *opaque, const char *store_name,
+                                       const char *name) {
+        return table_aggregation(g, STEP_AGGREGATE, init, adder, subtractor,
+                                 opaque, store_name, name, "table aggregate");
 }

@@ -707,6 +707,156 @@ static void test_join_errors(void **state) {
         ks_builder_destroy(b);
 }
 
+/* --- grouped tables ----------------------------------------------------- */
+
+/* (region, user): the user's row regrouped by its region. */
+static ks_err_t by_region(void *o, const ks_record_t *r, ks_emitter_t *out) {
+        (void)o;
+        size_t kn, vn;
+        const void *k = ks_record_key(r, &kn);
+        const void *v = ks_record_value(r, &vn);
+        return ks_emit(out, v, vn, k, kn);
+}
+
+static ks_err_t zero(void *o, ks_buf_t *agg) {
+        (void)o;
+        uint8_t b[8];
+        ks_int64_encode(0, b);
+        return ks_buf_append(agg, b, 8);
+}
+
+/* The sum of the user names' lengths, up and down. */
+static ks_err_t len_change(const ks_record_t *r, const void *agg, size_t n,
+                           ks_buf_t *out, int sign) {
+        int64_t sum;
+        if (ks_int64_decode(agg, n, &sum, NULL))
+                return KS_ERR_SERDE;
+        size_t vn;
+        ks_record_value(r, &vn);
+        uint8_t b[8];
+        ks_int64_encode(sum + sign * (int64_t)vn, b);
+        return ks_buf_append(out, b, 8);
+}
+
+static ks_err_t len_add(void *o, const ks_record_t *r, const void *agg,
+                        size_t n, ks_buf_t *out) {
+        (void)o;
+        return len_change(r, agg, n, out, 1);
+}
+
+static ks_err_t len_sub(void *o, const ks_record_t *r, const void *agg,
+                        size_t n, ks_buf_t *out) {
+        (void)o;
+        return len_change(r, agg, n, out, -1);
+}
+
+static const step_rec_t moves[] = {
+        {"users", {"ann", "eu", 1}},   {"users", {"bo", "eu", 2}},
+        {"users", {"cyrus", "us", 3}}, {"users", {"ann", "us", 4}},
+        {"users", {"bo", NULL, 5}},    {"users", {"cyrus", "us", 6}},
+        {"users", {"di", "ap", 7}},    {NULL, {NULL, NULL, 0}},
+};
+
+/* Users and name lengths per region in @p m, counted here. */
+static void region_totals(map_t *m, const char *region, int64_t *users,
+                          int64_t *lens) {
+        *users = *lens = 0;
+        for (int i = 0; i < m->n; i++)
+                if (m->has[i] && !strcmp(m->val[i], region)) {
+                        ++*users;
+                        *lens += (int64_t)strlen(m->key[i]);
+                }
+}
+
+static ks_test_driver_t *regions_driver(ks_builder_t *b, const char *app,
+                                        const char *cache) {
+        ks_table_t *users = ks_builder_table(b, "users", NULL, NULL, NULL);
+        ks_grouped_table_t *g =
+                ks_table_group_by(users, by_region, NULL, "by-region");
+        KST_OK(ks_stream_to(
+                ks_table_to_stream(
+                        ks_grouped_table_count(g, "per-region", NULL), NULL),
+                "per-region-out", NULL));
+        KST_OK(ks_stream_to(
+                ks_table_to_stream(ks_grouped_table_aggregate(g, zero, len_add,
+                                                              len_sub, NULL,
+                                                              "lens", NULL),
+                                   NULL),
+                "lens-out", NULL));
+        ks_topology_t *t = NULL;
+        ks_error_t *e = NULL;
+        KST_OK_E(ks_builder_build(b, &t, &e));
+        ks_config_t *c = kst_config(app);
+        kst_set(c, "statestore.cache.max.bytes", cache);
+        ks_test_driver_t *d = ks_test_driver_new(t, c, 0, &e);
+        if (!d)
+                fail_msg("driver: %s", ks_error_message(e));
+        ks_config_destroy(c);
+        ks_topology_destroy(t);
+        return d;
+}
+
+/* A row that moves takes itself out of the old group and into the new:
+ * both groups update, in that order. */
+static void test_table_group_by(void **state) {
+        (void)state;
+        ks_builder_t *b = ks_builder_new();
+        ks_test_driver_t *d = regions_driver(b, "dsl-regions", "0");
+        map_t users = {0};
+        for (const step_rec_t *m = moves; m->topic; m++) {
+                const char *old = map_get(&users, m->r.key);
+                char oldr[16] = "";
+                if (old)
+                        snprintf(oldr, sizeof(oldr), "%s", old);
+                pipe_all(d, m->topic, &m->r, 1);
+                int64_t n, l;
+                if (old) {
+                        /* Out of the old group (the row still counted
+                         * there until it is taken out). */
+                        map_set(&users, m->r.key, NULL);
+                        region_totals(&users, oldr, &n, &l);
+                        expect_count(d, "per-region-out", oldr, n, m->r.ts);
+                        expect_count(d, "lens-out", oldr, l, m->r.ts);
+                }
+                if (m->r.value) {
+                        map_set(&users, m->r.key, m->r.value);
+                        region_totals(&users, m->r.value, &n, &l);
+                        expect_count(d, "per-region-out", m->r.value, n,
+                                     m->r.ts);
+                        expect_count(d, "lens-out", m->r.value, l, m->r.ts);
+                }
+                map_set(&users, m->r.key, m->r.value);
+                expect_empty(d, "per-region-out");
+                expect_empty(d, "lens-out");
+        }
+        ks_test_driver_destroy(d);
+        ks_builder_destroy(b);
+
+        /* With the record cache: the same final groups in the stores. */
+        b = ks_builder_new();
+        d = regions_driver(b, "dsl-regions-cached", "1048576");
+        for (const step_rec_t *m = moves; m->topic; m++)
+                pipe_all(d, m->topic, &m->r, 1);
+        ks_kv_store_t *st, *ls;
+        KST_OK(ks_test_driver_get_kv_store(d, "per-region", &st));
+        KST_OK(ks_test_driver_get_kv_store(d, "lens", &ls));
+        const char *regions[] = {"eu", "us", "ap"};
+        for (int i = 0; i < 3; i++) {
+                int64_t n, l, got;
+                region_totals(&users, regions[i], &n, &l);
+                const void *v;
+                size_t vn;
+                KST_OK(ks_kv_store_get(st, regions[i], 2, &v, &vn));
+                KST_OK(ks_int64_decode(v, vn, &got, NULL));
+                assert_int_equal(got, n);
+                KST_OK(ks_kv_store_get(ls, regions[i], 2, &v, &vn));
+                KST_OK(ks_int64_decode(v, vn, &got, NULL));
+                assert_int_equal(got, l);
+        }
+        ks_test_driver_destroy(d);
+        ks_builder_destroy(b);
+}
+
 /* --- print -------------------------------------------------------------- */
 
 static void test_print(void **state) {
@@ -870,6 +1020,7 @@ int main(void) {
                 cmocka_unit_test(test_stream_table_join),
                 cmocka_unit_test(test_table_table_join),
                 cmocka_unit_test(test_join_errors),
+                cmocka_unit_test(test_table_group_by),
                 cmocka_unit_test(test_print),
                 cmocka_unit_test(test_naming),
                 cmocka_unit_test(test_errors),
