@@ -62,6 +62,8 @@ typedef struct ks_grouped_stream_s ks_grouped_stream_t;
 /** A table regrouped by a new key, ready for aggregation
  *  (KGroupedTable). */
 typedef struct ks_grouped_table_s ks_grouped_table_t;
+/** A global table: every instance holds all of it (GlobalKTable). */
+typedef struct ks_global_table_s ks_global_table_t;
 /** A stream split into branches (BranchedKStream). */
 typedef struct ks_split_s ks_split_t;
 /** Where a mapper puts the records it makes. */
@@ -162,6 +164,24 @@ KS_EXPORT ks_table_t *ks_builder_table(ks_builder_t *b, const char *topic,
                                        ks_serde_t *key_serde,
                                        ks_serde_t *value_serde,
                                        const char *store_name);
+
+/**
+ * @brief A global table of @p topic: every instance of the application reads
+ *        all of its partitions into a local store (in memory), before
+ *        ks_app_start() returns, and keeps it up to date from a thread of
+ *        its own while the application runs. Only joins read it; it makes
+ *        no tasks and no changelog (the topic is its log). Null keys are
+ *        skipped, tombstones delete.
+ * @param store_name the store (NULL: "<topic>-STATE-STORE-<index>")
+ */
+KS_EXPORT ks_global_table_t *ks_builder_global_table(ks_builder_t *b,
+                                                     const char *topic,
+                                                     ks_serde_t *key_serde,
+                                                     ks_serde_t *value_serde,
+                                                     const char *store_name);
+
+/** @brief The store of a global table (borrowed). */
+KS_EXPORT const char *ks_global_table_store_name(const ks_global_table_t *g);
 
 /**
  * @brief Build the topology.
@@ -408,6 +428,25 @@ KS_EXPORT ks_stream_t *ks_stream_left_join_table(ks_stream_t *s, ks_table_t *t,
                                                  ks_value_joiner_cb *joiner,
                                                  void *opaque,
                                                  const char *name);
+/**
+ * @brief Join each stream record with the global table's value for the key
+ *        @p key_mapper makes of the record (ks_emit_key(), exactly once).
+ *        Any partitioning: the global table is whole on every instance.
+ *        Records with a null value are dropped, and so are records without
+ *        a match (a null mapped key has none). The joined record keeps the
+ *        stream record's key.
+ */
+KS_EXPORT ks_stream_t *ks_stream_join_global(ks_stream_t *s,
+                                             ks_global_table_t *g,
+                                             ks_mapper_cb *key_mapper,
+                                             ks_value_joiner_cb *joiner,
+                                             void *opaque, const char *name);
+/** @brief As ks_stream_join_global(), but a record without a match is
+ *         joined with NULL. */
+KS_EXPORT ks_stream_t *
+ks_stream_left_join_global(ks_stream_t *s, ks_global_table_t *g,
+                           ks_mapper_cb *key_mapper, ks_value_joiner_cb *joiner,
+                           void *opaque, const char *name);
 /** Table-table join kinds. */
 typedef enum ks_join_kind_e {
         KS_JOIN_INNER, /**< both sides present */

@@ -623,6 +623,8 @@ ks_err_t ks_app_start(ks_app_t *app, ks_error_t **errp) {
                 err = load_process_id(app, &e);
         if (!err)
                 err = check_cluster(app, &e);
+        if (!err)
+                err = ks__globals_start(app, &app->globals, &e);
         int n = (int)ks__config_int(app->conf, "num.stream.threads");
         if (!err && !(app->threads = calloc((size_t)n, sizeof(*app->threads))))
                 err = ks__error_set(&e, KS_ERR_NO_MEMORY, "out of memory");
@@ -695,6 +697,7 @@ void ks_app_destroy(ks_app_t *app) {
         for (int i = 0; i < app->thread_cnt; i++)
                 ks__thread_join(app->threads[i]);
         free(app->threads);
+        ks__globals_stop(app->globals);
         if (app->lock_fd >= 0)
                 close(app->lock_fd);
         ks__rocks_env_destroy(app->rocks);

@@ -15,6 +15,7 @@
 
 #include "kstreams/app.h"
 
+#include "../state/global_store_int.h"
 #include "../state/rocksdb_int.h"
 #include "../topology/topology_int.h"
 
@@ -28,6 +29,8 @@ typedef enum {
         KS_THREAD_STOPPING, /* closing */
         KS_THREAD_DEAD,     /* exited */
 } ks__thread_state_t;
+
+typedef struct ks__global_runner_s ks__global_runner_t;
 
 struct ks_app_s {
         ks_topology_t *topo;
@@ -52,7 +55,20 @@ struct ks_app_s {
 
         ks__thread_t **threads;
         int thread_cnt;
+        ks__global_runner_t *globals; /* NULL without global tables */
 };
+
+/** Load the global tables (every partition of their topics, to the end)
+ *  and start the thread that keeps them up to date. *rp is set even on
+ *  failure (stop it with ks__globals_stop()). */
+ks_err_t ks__globals_start(ks_app_t *app, ks__global_runner_t **rp,
+                           ks_error_t **errp);
+
+/** The global stores, one per topology global table (NULL for none). */
+ks__global_t *const *ks__globals_stores(const ks__global_runner_t *r);
+
+/** Stop the global thread and free the stores. NULL is a no-op. */
+void ks__globals_stop(ks__global_runner_t *r);
 
 /** Record @p err as the app's fatal error (the first one wins) and move to
  *  ERROR. Takes ownership of @p err. */

@@ -1811,6 +1811,7 @@ ks_err_t ks__thread_start(ks_app_t *app, int index, ks__thread_t **thrp,
                 .collector = {coll_send, coll_partition_count, coll_flush, thr,
                               coll_send_changelog},
                 .cache = &thr->cache,
+                .globals = ks__globals_stores(app->globals),
         };
         /* The threads share statestore.cache.max.bytes evenly. */
         thr->cache.max =

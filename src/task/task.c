@@ -535,6 +535,14 @@ static ks_err_t punctuate(ks__task_t *t, ks_punctuation_type_t type,
         return err;
 }
 
+ks__global_t *ks__context_global(ks_context_t *ctx, const char *name) {
+        const ks_topology_t *topo = ctx->task->topo;
+        for (size_t i = 0; ctx->task->env.globals && i < topo->global_cnt; i++)
+                if (!strcmp(topo->globals[i].store, name))
+                        return ctx->task->env.globals[i];
+        return NULL;
+}
+
 ks__cache_budget_t *ks__context_cache(ks_context_t *ctx) {
         return ctx && ctx->task ? ctx->task->env.cache : NULL;
 }

@@ -20,6 +20,7 @@
 
 #include "kstreams/config.h"
 #include "kstreams/processor.h"
+#include "../state/global_store_int.h"
 
 #include "../state/rocksdb_int.h"
 #include "../topology/topology_int.h"
@@ -87,7 +88,12 @@ typedef struct {
         int64_t (*clock)(void *opaque); /* wall clock, ms */
         void *clock_opaque;
         ks__cache_budget_t *cache; /* NULL: no record caches */
+        /* The global stores, one per topology global table, in order. */
+        ks__global_t *const *globals;
 } ks__task_env_t;
+
+/** The global store @p name, NULL if there is none. */
+ks__global_t *ks__context_global(ks_context_t *ctx, const char *name);
 
 /** The cache budget of the task running @p ctx, NULL if none. */
 ks__cache_budget_t *ks__context_cache(ks_context_t *ctx);

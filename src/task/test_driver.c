@@ -43,6 +43,7 @@ struct ks_test_driver_s {
         size_t task_cnt;
         int64_t wall_clock;
         ks__cache_budget_t cache;
+        ks__global_t **globals; /* one per global table */
         out_queue_t *outs;
         size_t out_cnt;
         ks_test_record_t *internal_head, *internal_tail; /* to process */
@@ -180,6 +181,12 @@ ks_test_driver_t *ks_test_driver_new(ks_topology_t *topo,
         d->wall_clock = initial_wall_clock_ms;
         d->conf = conf ? ks_config_dup(conf) : ks_config_new();
         d->tasks = calloc(topo->sub_cnt, sizeof(*d->tasks));
+        d->globals = calloc(topo->global_cnt + 1, sizeof(*d->globals));
+        for (size_t i = 0; d->globals && i < topo->global_cnt; i++)
+                if (!(d->globals[i] = ks__global_new(topo->globals[i].store))) {
+                        ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
+                        goto fail;
+                }
         if (!d->conf || !d->tasks) {
                 ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
                 goto fail;
@@ -198,6 +205,7 @@ ks_test_driver_t *ks_test_driver_new(ks_topology_t *topo,
                 .clock = driver_clock,
                 .clock_opaque = d,
                 .cache = &d->cache,
+                .globals = d->globals,
         };
         d->cache.max = ks__config_int(d->conf, "statestore.cache.max.bytes");
         for (size_t i = 0; i < topo->sub_cnt; i++) {
@@ -219,6 +227,9 @@ void ks_test_driver_destroy(ks_test_driver_t *d) {
         for (size_t i = 0; i < d->task_cnt; i++)
                 ks__task_destroy(d->tasks[i]);
         free(d->tasks);
+        for (size_t i = 0; d->globals && i < d->topo->global_cnt; i++)
+                ks__global_destroy(d->globals[i]);
+        free(d->globals);
         ks__rocks_env_destroy(d->rocks);
         if (d->state_dir)
                 ks__rmtree(d->state_dir);
@@ -322,6 +333,22 @@ ks_err_t ks_test_driver_pipe(ks_test_driver_t *d, const char *topic,
         if (!d || !topic)
                 return ks__error_set(errp, KS_ERR_INVALID_ARG,
                                      "pipe needs a driver and a topic");
+        const ks__global_def_t *g = ks__topology_global_for(d->topo, topic);
+        if (g) {
+                /* A global table's topic: straight into its store. */
+                ks_error_t *e = NULL;
+                if (ks_serde_validate(g->key_serde, key, key_size, &e) ||
+                    ks_serde_validate(g->value_serde, value, value_size, &e)) {
+                        ks_err_t err = ks__error_set(
+                                errp, KS_ERR_SERDE,
+                                "global table %s (topic %s): %s", g->store,
+                                topic, ks_error_message(e));
+                        ks_error_destroy(e);
+                        return err;
+                }
+                return ks__global_apply(d->globals[g - d->topo->globals], key,
+                                        key_size, value, value_size);
+        }
         ks__task_t *t = task_for(d, topic);
         if (!t)
                 return ks__error_set(errp, KS_ERR_NOT_FOUND,

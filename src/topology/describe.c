@@ -91,6 +91,9 @@ ks_err_t ks_topology_describe(ks_topology_t *topo, char **outp,
                 }
                 put(b, &failed, "\n");
         }
+        for (size_t i = 0; i < topo->global_cnt; i++)
+                put(b, &failed, "   Global store: %s (topic: %s)\n",
+                    topo->globals[i].store, topo->globals[i].topic);
         char *out = failed ? NULL : malloc(ks_buf_len(b) + 1);
         if (out) {
                 memcpy(out, ks_buf_data(b), ks_buf_len(b));

@@ -42,6 +42,7 @@ typedef enum {
         STEP_TABLE_JOIN,  /* one side's update + the other side's value */
         STEP_TABLE_GROUP, /* a row's old and new (key, value) regrouped */
         STEP_TABLE_AGG,   /* adder and subtractor; agg_kind says which */
+        STEP_GLOBAL_JOIN, /* stream record + a global table's value */
 } step_kind_t;
 
 /* The header that tells a grouped table's aggregation whether a record
@@ -61,7 +62,8 @@ typedef struct {
         ks_join_kind_t join_kind;
         int right_side; /* STEP_TABLE_JOIN: this step gets the right side */
         void *opaque;
-        char *store; /* its own store, or (joins) the other side's */
+        char *store;  /* its own store, or (joins) the other side's */
+        char *global; /* STEP_GLOBAL_JOIN: the global store */
         int owns_store;
         step_kind_t agg_kind;  /* STEP_TABLE_AGG: STEP_COUNT, _REDUCE or
                                   _AGGREGATE */
@@ -105,6 +107,7 @@ typedef struct {
         cache_t cache;
         ks_headers_t *no_headers;
         ks_headers_t *add, *sub; /* STEP_TABLE_GROUP: the change headers */
+        ks__global_t *global;    /* STEP_GLOBAL_JOIN */
 } inst_t;
 
 struct ks_emitter_s {
@@ -168,6 +171,12 @@ struct ks_grouped_table_s {
         char *source; /* its repartition source, once made */
 };
 
+struct ks_global_table_s {
+        handle_t h;
+        ks_builder_t *b;
+        char *store;
+};
+
 struct ks_split_s {
         handle_t h;
         ks_builder_t *b;
@@ -185,6 +194,7 @@ static void step_free(void *p) {
         step_t *s = p;
         free(s->name);
         free(s->store);
+        free(s->global);
         free(s->label);
         for (size_t i = 0; i < s->branch_cnt; i++)
                 free(s->children[i]);
@@ -613,6 +623,11 @@ static ks_err_t inst_init(ks_context_t *ctx, void *opaque, void **statep) {
                 in->budget = ks__context_cache(ctx);
                 in->store->cache_owner = in;
         }
+        if (st->global && !(in->global = ks__context_global(ctx, st->global))) {
+                free(in);
+                return ks_context_set_error(ctx, "step %s: no global store %s",
+                                            st->name, st->global);
+        }
         if (st->kind == STEP_TABLE_GROUP &&
             (!(in->add = ks_headers_new()) || !(in->sub = ks_headers_new()) ||
              ks_headers_add(in->add, CHANGE_HEADER, "+", 1) ||
@@ -658,6 +673,7 @@ static const char *mapper_use(step_kind_t k) {
                 return "ks_emit()";
         case STEP_SELECT_KEY:
         case STEP_GROUP_KEY:
+        case STEP_GLOBAL_JOIN:
                 return "ks_emit_key()";
         default:
                 return "ks_emit_value()";
@@ -714,7 +730,8 @@ ks_err_t ks_emit_key(ks_emitter_t *out, const void *key, size_t key_size) {
         ks_err_t err = emit_check(out, "ks_emit_key()");
         if (err)
                 return err;
-        if (out->step->kind == STEP_GROUP_KEY) {
+        if (out->step->kind == STEP_GROUP_KEY ||
+            out->step->kind == STEP_GLOBAL_JOIN) {
                 out->key_null = !key;
                 ks_buf_reset(out->key);
                 return key ? ks_buf_append(out->key, key, key_size)
@@ -1043,6 +1060,53 @@ static ks_err_t run_table_agg(ks_context_t *ctx, const ks_record_t *rec,
         return state_put(ctx, in, key, klen, ks_buf_data(out), ks_buf_len(out));
 }
 
+/* A stream record joined with the global table's value for the key the
+ * key mapper makes of it. */
+static ks_err_t run_global_join(ks_context_t *ctx, const ks_record_t *rec,
+                                inst_t *in) {
+        const step_t *st = in->step;
+        size_t klen, vlen;
+        const void *key = ks_record_key(rec, &klen);
+        const void *value = ks_record_value(rec, &vlen);
+        if (!value)
+                return KS_ERR_NO_ERROR; /* as Kafka Streams: dropped */
+        ks_emitter_t out = {.ctx = ctx, .rec = rec, .step = st, .key = in->buf};
+        ks_err_t err = st->mapper(st->opaque, rec, &out);
+        if (!err && out.count != 1)
+                err = ks_context_set_error(ctx,
+                                           "step %s: the key mapper must call "
+                                           "ks_emit_key() exactly once per "
+                                           "record; it called it %d times",
+                                           st->name, out.count);
+        else if (err)
+                err = ks_context_set_error(ctx, "step %s: %s", st->name,
+                                           out.error ? out.error
+                                                     : ks_err2str(err));
+        free(out.error);
+        if (err)
+                return err;
+        int found = 0;
+        if (!out.key_null) {
+                found = ks__global_get(in->global, ks_buf_data(in->buf),
+                                       ks_buf_len(in->buf), in->buf2, &err);
+                if (err)
+                        return err;
+        }
+        if (!found && st->join_kind == KS_JOIN_INNER)
+                return KS_ERR_NO_ERROR;
+        ks_buf_t *joined = in->buf;
+        ks_buf_reset(joined);
+        err = st->joiner(st->opaque, value, vlen,
+                         found ? ks_buf_data(in->buf2) : NULL,
+                         found ? ks_buf_len(in->buf2) : 0, joined);
+        if (err)
+                return ks_context_set_error(ctx,
+                                            "step %s: the joiner failed (%s)",
+                                            st->name, ks_err2str(err));
+        return ks_context_forward(ctx, key, klen, ks_buf_data(joined),
+                                  ks_buf_len(joined));
+}
+
 static ks_err_t step_process(ks_context_t *ctx, const ks_record_t *rec,
                              void *state) {
         inst_t *in = state;
@@ -1108,6 +1172,8 @@ static ks_err_t step_process(ks_context_t *ctx, const ks_record_t *rec,
                 return run_join(ctx, rec, in);
         case STEP_TABLE_GROUP:
                 return run_table_group(ctx, rec, in);
+        case STEP_GLOBAL_JOIN:
+                return run_global_join(ctx, rec, in);
         case STEP_TABLE_AGG:
                 return run_table_agg(ctx, rec, in);
         case STEP_TABLE_FILTER:
@@ -2105,4 +2171,90 @@ ks_table_t *ks_grouped_table_aggregate(ks_grouped_table_t *g,
                                        const char *name) {
         return table_aggregation(g, STEP_AGGREGATE, init, adder, subtractor,
                                  opaque, store_name, name, "table aggregate");
+}
+
+/* --- global tables ------------------------------------------------------ */
+
+static void global_free(void *p) {
+        ks_global_table_t *g = p;
+        free(g->store);
+        free(g);
+}
+
+ks_global_table_t *ks_builder_global_table(ks_builder_t *b, const char *topic,
+                                           ks_serde_t *key_serde,
+                                           ks_serde_t *value_serde,
+                                           const char *store_name) {
+        if (!usable(b, "global_table") ||
+            !need(b, topic, "global_table", "topic"))
+                return NULL;
+        char sbuf[300];
+        snprintf(sbuf, sizeof(sbuf), "%s-STATE-STORE-%010d", topic, b->index++);
+        const char *store = store_name ? store_name : sbuf;
+        ks_error_t *e = NULL;
+        ks_err_t err = ks__topology_add_global(b->topo, store, topic, key_serde,
+                                               value_serde, &e);
+        if (failed_call(b, err, e, "global_table"))
+                return NULL;
+        ks_global_table_t *g = handle_new(b, sizeof(*g), global_free);
+        if (g) {
+                g->b = b;
+                if (!(g->store = ks__strdup(store)))
+                        fail(b, KS_ERR_NO_MEMORY, "out of memory");
+        }
+        return g && g->store ? g : NULL;
+}
+
+const char *ks_global_table_store_name(const ks_global_table_t *g) {
+        return g ? g->store : NULL;
+}
+
+static ks_stream_t *global_join(ks_stream_t *s, ks_global_table_t *g,
+                                ks_mapper_cb *key_mapper,
+                                ks_value_joiner_cb *joiner, void *opaque,
+                                const char *name, ks_join_kind_t kind) {
+        const char *what = kind == KS_JOIN_INNER ? "join" : "left_join";
+        if (!s || !usable(s->b, what))
+                return NULL;
+        ks_builder_t *b = s->b;
+        if (!g || g->b != b) {
+                fail(b, KS_ERR_INVALID_ARG, "%s: the global table is %s", what,
+                     g ? "from another builder" : "NULL");
+                return NULL;
+        }
+        if (!need(b, (void *)key_mapper, what, "key mapper") ||
+            !need(b, (void *)joiner, what, "joiner"))
+                return NULL;
+        step_t *st = step_new(b, STEP_GLOBAL_JOIN, name,
+                              kind == KS_JOIN_INNER ? "KSTREAM-JOIN"
+                                                    : "KSTREAM-LEFTJOIN");
+        if (!st)
+                return NULL;
+        st->mapper = key_mapper;
+        st->joiner = joiner;
+        st->opaque = opaque;
+        st->join_kind = kind;
+        if (!(st->global = ks__strdup(g->store))) {
+                step_free(st);
+                fail(b, KS_ERR_NO_MEMORY, "out of memory");
+                return NULL;
+        }
+        char *node = chain(b, s->node, st);
+        return stream_new(b, node, s->key_serde, NULL, s->repartition_required);
+}
+
+ks_stream_t *ks_stream_join_global(ks_stream_t *s, ks_global_table_t *g,
+                                   ks_mapper_cb *key_mapper,
+                                   ks_value_joiner_cb *joiner, void *opaque,
+                                   const char *name) {
+        return global_join(s, g, key_mapper, joiner, opaque, name,
+                           KS_JOIN_INNER);
+}
+
+ks_stream_t *ks_stream_left_join_global(ks_stream_t *s, ks_global_table_t *g,
+                                        ks_mapper_cb *key_mapper,
+                                        ks_value_joiner_cb *joiner,
+                                        void *opaque, const char *name) {
+        return global_join(s, g, key_mapper, joiner, opaque, name,
+                           KS_JOIN_LEFT);
 }

@@ -84,6 +84,13 @@ void ks_topology_destroy(ks_topology_t *topo) {
                 topo->owned_free[i](topo->owned[i]);
         free(topo->owned);
         free(topo->owned_free);
+        for (size_t i = 0; i < topo->global_cnt; i++) {
+                free(topo->globals[i].store);
+                free(topo->globals[i].topic);
+                ks_serde_destroy(topo->globals[i].key_serde);
+                ks_serde_destroy(topo->globals[i].value_serde);
+        }
+        free(topo->globals);
         free(topo->bound_app);
         free(topo);
 }
@@ -103,6 +110,63 @@ ks_err_t ks__topology_own(ks_topology_t *topo, void *ptr,
         topo->owned_free = f;
         topo->owned[topo->owned_cnt] = ptr;
         topo->owned_free[topo->owned_cnt++] = free_fn;
+        return KS_ERR_NO_ERROR;
+}
+
+const ks__global_def_t *ks__topology_global_for(const ks_topology_t *topo,
+                                                const char *topic) {
+        for (size_t i = 0; i < topo->global_cnt; i++)
+                if (!strcmp(topo->globals[i].topic, topic))
+                        return &topo->globals[i];
+        return NULL;
+}
+
+ks_err_t ks__topology_add_global(ks_topology_t *topo, const char *store,
+                                 const char *topic, ks_serde_t *key_serde,
+                                 ks_serde_t *value_serde, ks_error_t **errp) {
+        if (topo->built)
+                return ks__error_set(errp, KS_ERR_STATE,
+                                     "the topology is already built");
+        char what[300];
+        snprintf(what, sizeof(what), "global table \"%s\": topic name", store);
+        ks_err_t err = ks__topic_name_check(topic, what, errp);
+        if (err)
+                return err;
+        const ks__node_t *src = ks__topology_source_for(topo, topic);
+        if (src || ks__topology_global_for(topo, topic))
+                return ks__error_set(errp, KS_ERR_TOPOLOGY,
+                                     "topic \"%s\" is already read by %s%s%s: "
+                                     "a global table needs a topic of its own",
+                                     topic,
+                                     src ? "source \"" : "a global table",
+                                     src ? src->name : "", src ? "\"" : "");
+        for (size_t i = 0; i < topo->global_cnt; i++)
+                if (!strcmp(topo->globals[i].store, store))
+                        return ks__error_set(errp, KS_ERR_TOPOLOGY,
+                                             "duplicate store name \"%s\"",
+                                             store);
+        for (size_t i = 0; i < topo->store_cnt; i++)
+                if (!strcmp(topo->stores[i].name, store))
+                        return ks__error_set(errp, KS_ERR_TOPOLOGY,
+                                             "duplicate store name \"%s\"",
+                                             store);
+        ks__global_def_t *g =
+                realloc(topo->globals, (topo->global_cnt + 1) * sizeof(*g));
+        if (!g)
+                return OOM(errp);
+        topo->globals = g;
+        g = &topo->globals[topo->global_cnt];
+        memset(g, 0, sizeof(*g));
+        if (!(g->store = ks__strdup(store)) ||
+            !(g->topic = ks__strdup(topic))) {
+                free(g->store);
+                free(g->topic);
+                return OOM(errp);
+        }
+        g->key_serde = ks__serde_ref(key_serde ? key_serde : ks_serde_bytes());
+        g->value_serde =
+                ks__serde_ref(value_serde ? value_serde : ks_serde_bytes());
+        topo->global_cnt++;
         return KS_ERR_NO_ERROR;
 }
 
@@ -793,6 +857,19 @@ ks_err_t ks_topology_build(ks_topology_t *topo, ks_error_t **errp) {
         if (topo->built)
                 return KS_ERR_NO_ERROR;
         build_reset(topo);
+        for (size_t i = 0; i < topo->node_cnt; i++) {
+                const ks__node_t *n = topo->nodes[i];
+                for (size_t j = 0;
+                     n->kind == KS_NODE_SOURCE && j < n->topic_cnt; j++)
+                        if (ks__topology_global_for(topo, n->topics[j]))
+                                return ks__error_set(
+                                        errp, KS_ERR_TOPOLOGY,
+                                        "topic \"%s\" is read by source "
+                                        "\"%s\" and by a global table: a "
+                                        "global table needs a topic of its "
+                                        "own",
+                                        n->topics[j], n->name);
+        }
         ks_err_t err = build_graph(topo, errp);
         if (!err)
                 err = build_subtopologies(topo, errp);

@@ -83,6 +83,13 @@ typedef struct {
         char *processor;
 } ks__connection_t;
 
+/* A global table: every instance keeps all of @p topic in store @p store. */
+typedef struct {
+        char *store;
+        char *topic;
+        ks_serde_t *key_serde, *value_serde;
+} ks__global_def_t;
+
 typedef struct {
         int id;
         ks__node_t **nodes; /* in insertion order */
@@ -103,6 +110,8 @@ struct ks_topology_s {
         ks__subtopology_t *subs;
         size_t sub_cnt;
         char *bound_app; /* the application.id internal topics carry */
+        ks__global_def_t *globals;
+        size_t global_cnt;
         /* memory the topology frees when destroyed (the DSL's nodes) */
         void **owned;
         void (**owned_free)(void *);
@@ -126,6 +135,15 @@ ks_err_t ks__topology_add_dynamic_sink(ks_topology_t *topo, const char *name,
 ks_err_t ks__topology_set_flush(ks_topology_t *topo, const char *name,
                                 ks_err_t (*flush)(ks_context_t *ctx,
                                                   void *state));
+
+/** Add a global table: store @p store holding all of @p topic. */
+ks_err_t ks__topology_add_global(ks_topology_t *topo, const char *store,
+                                 const char *topic, ks_serde_t *key_serde,
+                                 ks_serde_t *value_serde, ks_error_t **errp);
+
+/** The global table reading @p topic, or NULL. */
+const ks__global_def_t *ks__topology_global_for(const ks_topology_t *topo,
+                                                const char *topic);
 
 /** Mark source or sink @p name as reading/writing an internal topic, whose
  *  name (as given) is the suffix after "<application.id>-". */

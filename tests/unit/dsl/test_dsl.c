@@ -857,6 +857,95 @@ static void test_table_group_by(void **state) {
         ks_builder_destroy(b);
 }
 
+/* --- global tables ------------------------------------------------------ */
+
+/* A view "<page>@<user>" joins the users' global table by its user. */
+static ks_err_t user_of_view(void *o, const ks_record_t *r, ks_emitter_t *out) {
+        (void)o;
+        size_t n;
+        const char *v = ks_record_value(r, &n);
+        const char *at = memchr(v, '@', n);
+        if (!at)
+                return ks_emit_key(out, NULL, 0);
+        return ks_emit_key(out, at + 1, n - (size_t)(at + 1 - v));
+}
+
+static void test_global_table_join(void **state) {
+        (void)state;
+        ks_builder_t *b = ks_builder_new();
+        ks_global_table_t *g =
+                ks_builder_global_table(b, "user-regions", NULL, NULL, NULL);
+        assert_string_equal(ks_global_table_store_name(g),
+                            "user-regions-STATE-STORE-0000000000");
+        const char *topics[] = {"views"};
+        ks_stream_t *views = ks_builder_stream(b, topics, 1, NULL, NULL, NULL);
+        KST_OK(ks_stream_to(
+                ks_stream_join_global(views, g, user_of_view, pair, NULL, NULL),
+                "g-inner", NULL));
+        KST_OK(ks_stream_to(ks_stream_left_join_global(views, g, user_of_view,
+                                                       pair, NULL, NULL),
+                            "g-left", NULL));
+        ks_topology_t *t = NULL;
+        ks_error_t *e = NULL;
+        KST_OK_E(ks_builder_build(b, &t, &e));
+        char *desc = NULL;
+        KST_OK_E(ks_topology_describe(t, &desc, &e));
+        assert_non_null(strstr(desc, "Global store: user-regions-STATE-STORE-"
+                                     "0000000000 (topic: user-regions)"));
+        ks_free(desc);
+        ks_topology_destroy(t);
+        ks_test_driver_t *d = driver(b, "dsl-global");
+        /* Views keyed by session (any partitioning); the table updated in
+         * between. */
+        static const step_rec_t steps[] = {
+                {"views", {"s1", "home@ann", 1}},
+                {"user-regions", {"ann", "eu", 2}},
+                {"views", {"s1", "cart@ann", 3}},
+                {"views", {"s2", "home@bo", 4}},
+                {"user-regions", {"bo", "us", 5}},
+                {"views", {NULL, "pay@bo", 6}},
+                {"views", {"s3", "nouser", 7}},
+                {"views", {"s3", NULL, 8}},
+                {"user-regions", {"ann", "ap", 9}},
+                {"views", {"s1", "pay@ann", 10}},
+                {"user-regions", {"bo", NULL, 11}},
+                {"views", {"s2", "bye@bo", 12}},
+        };
+        map_t table = {0};
+        for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+                const step_rec_t *st = &steps[i];
+                pipe_all(d, st->topic, &st->r, 1);
+                if (!strcmp(st->topic, "user-regions")) {
+                        map_set(&table, st->r.key, st->r.value);
+                        continue;
+                }
+                if (!st->r.value)
+                        continue; /* dropped */
+                const char *at = strchr(st->r.value, '@');
+                const char *region = at ? map_get(&table, at + 1) : NULL;
+                char want[64];
+                snprintf(want, sizeof(want), "%s|%s", st->r.value,
+                         region ? region : "null");
+                if (region)
+                        expect(d, "g-inner", st->r.key, want, st->r.ts);
+                expect(d, "g-left", st->r.key, want, st->r.ts);
+                expect_empty(d, "g-inner");
+                expect_empty(d, "g-left");
+        }
+        ks_test_driver_destroy(d);
+        ks_builder_destroy(b);
+
+        /* A global table's topic read by a stream too: refused. */
+        b = ks_builder_new();
+        ks_builder_global_table(b, "shared", NULL, NULL, NULL);
+        const char *shared[] = {"shared"};
+        KST_OK(ks_stream_to(ks_builder_stream(b, shared, 1, NULL, NULL, NULL),
+                            "out", NULL));
+        KST_ASSERT_ERROR(ks_builder_build(b, &t, &e), e, KS_ERR_TOPOLOGY,
+                         "shared", "global table", NULL);
+        ks_builder_destroy(b);
+}
+
 /* --- print -------------------------------------------------------------- */
 
 static void test_print(void **state) {
@@ -1021,6 +1110,7 @@ int main(void) {
                 cmocka_unit_test(test_table_table_join),
                 cmocka_unit_test(test_join_errors),
                 cmocka_unit_test(test_table_group_by),
+                cmocka_unit_test(test_global_table_join),
                 cmocka_unit_test(test_print),
                 cmocka_unit_test(test_naming),
                 cmocka_unit_test(test_errors),
