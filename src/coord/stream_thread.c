@@ -60,7 +60,14 @@ typedef struct {
         rd_kafka_message_t **ring;
         size_t cap, head, cnt;
         int paused;
+        int at_end; /* the consumer reached the partition's end (EOF) and
+                       nothing came after */
 } pqueue_t;
+
+/* How long a task with max.task.idle.ms 0 waits at most for an input
+ * partition whose end it has not seen (librdkafka reports the end of a
+ * partition with every fetch that reaches it). */
+#define IDLE_FALLBACK_MS 2000
 
 /* A changelog partition being restored: [start, end) is replayed; when
  * the committed state ends before the changelog does, [end, junk_end)
@@ -93,7 +100,8 @@ typedef struct {
         int restoring;   /* stores left to restore */
         hwm_t *hwms;
         size_t hwm_cnt;
-        int committed; /* some input partition has a committed offset */
+        int committed;         /* some input partition has a committed offset */
+        int64_t blocked_since; /* waiting for input on all partitions */
 } task_entry_t;
 
 typedef struct {
@@ -137,6 +145,8 @@ struct ks__thread_s {
         ks_error_t *fatal; /* set in callbacks, raised by the loop */
         int prod_continue;
         int64_t commit_interval, last_commit, buffered_max, poll_ms;
+        int64_t idle_ms; /* max.task.idle.ms */
+        int blocked;     /* a task waits for input: keep polling */
         pcount_t *pcounts;
         size_t pcount_cnt;
         /* counters, atomic */
@@ -1060,6 +1070,7 @@ static ks_err_t txn_failed(ks__thread_t *thr, const char *what,
                 int fenced = fe == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
                              fe == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH ||
                              code == RD_KAFKA_RESP_ERR__FENCED ||
+                             fe == RD_KAFKA_RESP_ERR__FENCED ||
                              fe == RD_KAFKA_RESP_ERR_NO_ERROR;
                 if (!fenced)
                         return ks__error_set(errp, KS_ERR_KAFKA,
@@ -1370,7 +1381,22 @@ static ks_err_t enqueue(ks__thread_t *thr, rd_kafka_message_t *m) {
                 q->head = 0;
         }
         q->ring[(q->head + q->cnt++) % q->cap] = m;
+        q->at_end = 0;
         return KS_ERR_NO_ERROR;
+}
+
+/* The consumer reached the end of a partition: its task need not wait
+ * for it (max.task.idle.ms). */
+static void mark_end(ks__thread_t *thr, const rd_kafka_message_t *m) {
+        if (!m->rkt)
+                return;
+        const char *topic = rd_kafka_topic_name(m->rkt);
+        const ks__node_t *src = ks__topology_source_for(thr->app->topo, topic);
+        task_entry_t *te =
+                src ? find_task(thr, src->subtopology, m->partition) : NULL;
+        pqueue_t *q = te ? find_queue(te, topic) : NULL;
+        if (q)
+                q->at_end = 1; /* what came before is queued already */
 }
 
 /* 1 while the thread may take more records from its consumer: the queues
@@ -1388,7 +1414,8 @@ static int has_room(const ks__thread_t *thr) {
                         queued += (int64_t)te->queues[i].cnt;
                 queues += (int64_t)te->queue_cnt;
         }
-        return queued < thr->buffered_max * (queues ? queues : 1);
+        return thr->blocked ||
+               queued < thr->buffered_max * (queues ? queues : 1);
 }
 
 static ks_headers_t *headers_of(const rd_kafka_message_t *m) {
@@ -1461,6 +1488,34 @@ static int is_duplicate(task_entry_t *te, const rd_kafka_message_t *m) {
  * timestamp. 0 if the task had none. */
 static int process_one(ks__thread_t *thr, task_entry_t *te, ks_err_t *errp,
                        ks_error_t **ep) {
+        /* As Kafka Streams' max.task.idle.ms: a task reading several
+         * partitions takes the next record by timestamp only once each
+         * partition has a record queued or is at its end, so that (say) a
+         * table's rows are in before the stream records joining them.
+         * It waits max.task.idle.ms at most (0: until the ends are known,
+         * within IDLE_FALLBACK_MS; -1: never). */
+        if (thr->idle_ms >= 0 && te->queue_cnt > 1) {
+                int any = 0, missing = 0;
+                for (size_t i = 0; i < te->queue_cnt; i++) {
+                        any |= te->queues[i].cnt > 0;
+                        missing |= !te->queues[i].cnt && !te->queues[i].at_end;
+                }
+                if (any && missing) {
+                        int64_t now = ks__now_ms();
+                        int64_t limit = thr->idle_ms > 0 ? thr->idle_ms
+                                                         : IDLE_FALLBACK_MS;
+                        if (!te->blocked_since)
+                                te->blocked_since = now;
+                        if (now - te->blocked_since < limit) {
+                                thr->blocked = 1;
+                                return 0;
+                        }
+                        /* Waited long enough: go on until the partition
+                         * shows up. */
+                } else {
+                        te->blocked_since = 0;
+                }
+        }
         pqueue_t *best = NULL;
         int64_t best_ts = 0;
         for (size_t i = 0; i < te->queue_cnt; i++) {
@@ -1497,6 +1552,7 @@ static int process_one(ks__thread_t *thr, task_entry_t *te, ks_err_t *errp,
 
 static ks_err_t process_step(ks__thread_t *thr, int *did, ks_error_t **ep) {
         int n = 0, progress = 1;
+        thr->blocked = 0;
         ks_err_t err = KS_ERR_NO_ERROR;
         while (progress && n < PROCESS_STEP && !err) {
                 progress = 0;
@@ -1546,6 +1602,8 @@ static void *thread_main(void *arg) {
                                 ? rd_kafka_consumer_poll(thr->consumer, timeout)
                                 : NULL;
                 for (int k = 0; m && k < 500 && !err; k++) {
+                        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                                mark_end(thr, m);
                         if (m->err) {
                                 if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                                         ks__log(app->conf, KS_LOG_WARNING,
@@ -1749,6 +1807,7 @@ ks_err_t ks__thread_start(ks_app_t *app, int index, ks__thread_t **thrp,
         thr->buffered_max =
                 ks__config_int(app->conf, "buffered.records.per.partition");
         thr->poll_ms = ks__config_int(app->conf, "poll.ms");
+        thr->idle_ms = ks__config_int(app->conf, "max.task.idle.ms");
         thr->prod_continue = ks__config_enum(
                 app->conf, "default.production.exception.handler");
         thr->eos = ks__config_enum(app->conf, "processing.guarantee") ==
