@@ -463,6 +463,28 @@ KS_EXPORT ks_table_t *ks_table_join(ks_table_t *left, ks_table_t *right,
                                     ks_join_kind_t kind,
                                     ks_value_joiner_cb *joiner, void *opaque,
                                     const char *name);
+/**
+ * @brief Foreign-key join: each row of @p left joins the row of @p right
+ *        whose key @p fk_extractor takes from the left row's value
+ *        (ks_emit_key(), exactly once; a null key joins nothing). The
+ *        result is keyed by the left key and changes when either row
+ *        changes, or when the left row's foreign key does; a deleted left
+ *        row gives a tombstone, and so does (inner join) a left row without
+ *        a right row. As in Kafka Streams, the left rows subscribe through
+ *        "<application.id>-<name>-subscription-registration" (partitioned
+ *        like @p right) and are answered through
+ *        "<application.id>-<name>-subscription-response" (partitioned like
+ *        @p left), and an answer about an older left value is dropped. The
+ *        tables need stores and need not be co-partitioned.
+ * @param kind KS_JOIN_INNER or KS_JOIN_LEFT
+ * @param name the base of the step, store and topic names (NULL:
+ *        "KTABLE-FK-JOIN-<index>")
+ */
+KS_EXPORT ks_table_t *ks_table_fk_join(ks_table_t *left, ks_table_t *right,
+                                       ks_mapper_cb *fk_extractor,
+                                       ks_join_kind_t kind,
+                                       ks_value_joiner_cb *joiner, void *opaque,
+                                       const char *name);
 /** @} */
 
 /** @brief The topology under construction, to add stores for

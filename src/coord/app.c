@@ -341,8 +341,9 @@ static ks_err_t check_sources(ks_app_t *app, const struct rd_kafka_metadata *md,
                 changed = 0;
                 for (size_t k = 0; k < topo->node_cnt; k++) {
                         const ks__node_t *sink = topo->nodes[k];
-                        if (sink->kind != KS_NODE_SINK || !sink->internal)
-                                continue;
+                        if (sink->kind != KS_NODE_SINK || !sink->internal ||
+                            sink->partitions < 0)
+                                continue; /* partitioned like its reader */
                         const ks__node_t *src =
                                 ks__topology_source_for(topo, sink->topic);
                         int from = sink->partitions > 0
@@ -427,15 +428,25 @@ static ks_err_t check_internal(ks_app_t *app, rd_kafka_t *rk,
                         if (ks__topology_internal_partitions(topo, i) > 0)
                                 want = ks__topology_internal_partitions(topo,
                                                                         i);
+                        else if (ks__topology_internal_partitions(topo, i) <
+                                         0 &&
+                                 ks__topology_internal_reader(topo, i) >= 0)
+                                want = sub_parts[ks__topology_internal_reader(
+                                        topo, i)];
                         const rd_kafka_metadata_topic_t *t =
                                 md_topic(*mdp, name);
                         if (t && t->partition_cnt != want) {
                                 err = ks__error_set(
                                         errp, KS_ERR_TOPOLOGY,
                                         "internal topic %s has %d "
-                                        "partitions, but its source topic "
-                                        "%s has %d",
-                                        name, t->partition_cnt, src, want);
+                                        "partitions, but the topology "
+                                        "needs %d (as many as %s)",
+                                        name, t->partition_cnt, want,
+                                        ks__topology_internal_partitions(topo,
+                                                                         i) < 0
+                                                ? "the sub-topology reading "
+                                                  "it"
+                                                : src);
                         } else if (!t && pass == 0) {
                                 char e[256];
                                 rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(

@@ -38,11 +38,15 @@ typedef enum {
         STEP_MATERIALIZE,  /* table source, to_table */
         STEP_TABLE_FILTER, /* tombstones for rows not kept */
         STEP_TABLE_MAP_VALUES,
-        STEP_STREAM_JOIN, /* stream record + the table's value */
-        STEP_TABLE_JOIN,  /* one side's update + the other side's value */
-        STEP_TABLE_GROUP, /* a row's old and new (key, value) regrouped */
-        STEP_TABLE_AGG,   /* adder and subtractor; agg_kind says which */
-        STEP_GLOBAL_JOIN, /* stream record + a global table's value */
+        STEP_STREAM_JOIN,  /* stream record + the table's value */
+        STEP_TABLE_JOIN,   /* one side's update + the other side's value */
+        STEP_TABLE_GROUP,  /* a row's old and new (key, value) regrouped */
+        STEP_TABLE_AGG,    /* adder and subtractor; agg_kind says which */
+        STEP_GLOBAL_JOIN,  /* stream record + a global table's value */
+        STEP_FK_SUBSCRIBE, /* FK join, left side: (un)subscribe a row */
+        STEP_FK_SUB_RECV,  /* right side: keep subscriptions, answer */
+        STEP_FK_R_UPDATE,  /* right side: a row changed, tell subscribers */
+        STEP_FK_RESPONSE,  /* left side: join the answer, if still current */
 } step_kind_t;
 
 /* The header that tells a grouped table's aggregation whether a record
@@ -64,6 +68,9 @@ typedef struct {
         void *opaque;
         char *store;  /* its own store, or (joins) the other side's */
         char *global; /* STEP_GLOBAL_JOIN: the global store */
+        char *store2; /* STEP_FK_SUB_RECV: the right table's store */
+        char *sub_sink, *resp_step; /* STEP_FK_SUBSCRIBE: its children */
+        char *resp_sink; /* STEP_FK_SUB_RECV, _R_UPDATE: the response sink */
         int owns_store;
         step_kind_t agg_kind;  /* STEP_TABLE_AGG: STEP_COUNT, _REDUCE or
                                   _AGGREGATE */
@@ -108,6 +115,7 @@ typedef struct {
         ks_headers_t *no_headers;
         ks_headers_t *add, *sub; /* STEP_TABLE_GROUP: the change headers */
         ks__global_t *global;    /* STEP_GLOBAL_JOIN */
+        ks_kv_store_t *store2;   /* STEP_FK_SUB_RECV */
 } inst_t;
 
 struct ks_emitter_s {
@@ -195,6 +203,10 @@ static void step_free(void *p) {
         free(s->name);
         free(s->store);
         free(s->global);
+        free(s->store2);
+        free(s->sub_sink);
+        free(s->resp_step);
+        free(s->resp_sink);
         free(s->label);
         for (size_t i = 0; i < s->branch_cnt; i++)
                 free(s->children[i]);
@@ -489,12 +501,18 @@ static ks_err_t state_get(inst_t *in, const void *key, size_t klen,
 }
 
 /* A join's view of the other side's store: through its record cache. */
-static ks_err_t table_get(inst_t *in, const void *key, size_t klen,
-                          const void **valuep, size_t *vlenp) {
-        inst_t *owner = in->store->cache_owner;
+static ks_err_t store_get_cached(ks_kv_store_t *store, const void *key,
+                                 size_t klen, const void **valuep,
+                                 size_t *vlenp) {
+        inst_t *owner = store->cache_owner;
         if (owner)
                 return state_get(owner, key, klen, valuep, vlenp);
-        return ks_kv_store_get(in->store, key, klen, valuep, vlenp);
+        return ks_kv_store_get(store, key, klen, valuep, vlenp);
+}
+
+static ks_err_t table_get(inst_t *in, const void *key, size_t klen,
+                          const void **valuep, size_t *vlenp) {
+        return store_get_cached(in->store, key, klen, valuep, vlenp);
 }
 
 /* Write a change to the store and forward it: now, with the record being
@@ -623,6 +641,16 @@ static ks_err_t inst_init(ks_context_t *ctx, void *opaque, void **statep) {
                 in->budget = ks__context_cache(ctx);
                 in->store->cache_owner = in;
         }
+        if (st->store2) {
+                ks_err_t err =
+                        ks_context_get_kv_store(ctx, st->store2, &in->store2);
+                if (err) {
+                        free(in);
+                        return ks_context_set_error(
+                                ctx, "step %s: store %s: %s", st->name,
+                                st->store2, ks_err2str(err));
+                }
+        }
         if (st->global && !(in->global = ks__context_global(ctx, st->global))) {
                 free(in);
                 return ks_context_set_error(ctx, "step %s: no global store %s",
@@ -674,6 +702,7 @@ static const char *mapper_use(step_kind_t k) {
         case STEP_SELECT_KEY:
         case STEP_GROUP_KEY:
         case STEP_GLOBAL_JOIN:
+        case STEP_FK_SUBSCRIBE:
                 return "ks_emit_key()";
         default:
                 return "ks_emit_value()";
@@ -731,7 +760,8 @@ ks_err_t ks_emit_key(ks_emitter_t *out, const void *key, size_t key_size) {
         if (err)
                 return err;
         if (out->step->kind == STEP_GROUP_KEY ||
-            out->step->kind == STEP_GLOBAL_JOIN) {
+            out->step->kind == STEP_GLOBAL_JOIN ||
+            out->step->kind == STEP_FK_SUBSCRIBE) {
                 out->key_null = !key;
                 ks_buf_reset(out->key);
                 return key ? ks_buf_append(out->key, key, key_size)
@@ -1107,6 +1137,254 @@ static ks_err_t run_global_join(ks_context_t *ctx, const ks_record_t *rec,
                                   ks_buf_len(joined));
 }
 
+/* --- foreign-key join --------------------------------------------------- *
+ * Left rows subscribe to the right row their foreign key names, through the
+ * subscription topic (partitioned by the foreign key); the right side keeps
+ * the subscriptions and answers through the response topic (partitioned by
+ * the left key), on a subscription and whenever the right row changes. The
+ * left side joins an answer only if it is about the row's current value
+ * (the hash of the value it subscribed with). */
+
+#define FK_UNSUBSCRIBE 0
+#define FK_SUBSCRIBE   1
+#define FK_NO_VALUE    0 /* response: the right row does not exist */
+#define FK_VALUE       1
+#define FK_DELETED     2 /* response: the left row is gone */
+
+static uint64_t hash64(const void *p, size_t n) {
+        const unsigned char *b = p;
+        uint64_t h = 14695981039346656037ULL;
+        for (size_t i = 0; i < n; i++)
+                h = (h ^ b[i]) * 1099511628211ULL;
+        return h;
+}
+
+/* "<kind or instruction><hash><bytes>" into @p out. */
+static ks_err_t fk_encode(ks_buf_t *out, int tag, uint64_t hash,
+                          const void *data, size_t n) {
+        uint8_t h[9];
+        h[0] = (uint8_t)tag;
+        ks__be64_put(h + 1, hash);
+        ks_buf_reset(out);
+        ks_err_t err = ks_buf_append(out, h, sizeof(h));
+        return err || !data ? err : ks_buf_append(out, data, n);
+}
+
+static ks_err_t run_fk_subscribe(ks_context_t *ctx, const ks_record_t *rec,
+                                 inst_t *in) {
+        const step_t *st = in->step;
+        size_t klen, vlen;
+        const void *key = ks_record_key(rec, &klen);
+        const void *value = ks_record_value(rec, &vlen);
+        if (!key)
+                return KS_ERR_NO_ERROR;
+        /* The new foreign key (none for a deleted row). */
+        ks_emitter_t out = {.ctx = ctx,
+                            .rec = rec,
+                            .step = st,
+                            .key = in->buf,
+                            .key_null = 1};
+        ks_err_t err = KS_ERR_NO_ERROR;
+        if (value) {
+                err = st->mapper(st->opaque, rec, &out);
+                if (!err && out.count != 1)
+                        err = ks_context_set_error(
+                                ctx,
+                                "step %s: the foreign key extractor must call "
+                                "ks_emit_key() exactly once per row; it called "
+                                "it %d times",
+                                st->name, out.count);
+                else if (err)
+                        err = ks_context_set_error(ctx, "step %s: %s", st->name,
+                                                   out.error ? out.error
+                                                             : ks_err2str(err));
+                free(out.error);
+                if (err)
+                        return err;
+        }
+        const void *prev;
+        size_t plen;
+        ks_err_t ge = ks_kv_store_get(in->store, key, klen, &prev, &plen);
+        if (ge && ge != KS_ERR_NOT_FOUND)
+                return ge;
+        int has_prev = ge == KS_ERR_NO_ERROR;
+        int same = has_prev && !out.key_null && plen == ks_buf_len(in->buf) &&
+                   !memcmp(prev, ks_buf_data(in->buf), plen);
+        ks_buf_t *msg = ks_buf_new();
+        if (!msg)
+                return KS_ERR_NO_MEMORY;
+        if (has_prev && !same) {
+                /* Leave the old foreign key's row. */
+                err = fk_encode(msg, FK_UNSUBSCRIBE, 0, key, klen);
+                if (!err)
+                        err = ks_context_forward_to(ctx, st->sub_sink, prev,
+                                                    plen, ks_buf_data(msg),
+                                                    ks_buf_len(msg));
+        }
+        uint64_t h = value ? hash64(value, vlen) : 0;
+        if (!err && value && !out.key_null) {
+                err = fk_encode(msg, FK_SUBSCRIBE, h, key, klen);
+                if (!err)
+                        err = ks_context_forward_to(
+                                ctx, st->sub_sink, ks_buf_data(in->buf),
+                                ks_buf_len(in->buf), ks_buf_data(msg),
+                                ks_buf_len(msg));
+                if (!err)
+                        err = ks_kv_store_put(in->store, key, klen,
+                                              ks_buf_data(in->buf),
+                                              ks_buf_len(in->buf));
+        } else if (!err) {
+                /* Deleted, or no foreign key: answered here. */
+                if (has_prev) {
+                        ks_err_t de = ks_kv_store_delete(in->store, key, klen,
+                                                         NULL, NULL);
+                        err = de == KS_ERR_NOT_FOUND ? KS_ERR_NO_ERROR : de;
+                }
+                if (!err)
+                        err = fk_encode(msg, value ? FK_NO_VALUE : FK_DELETED,
+                                        h, NULL, 0);
+                if (!err)
+                        err = ks_context_forward_to(ctx, st->resp_step, key,
+                                                    klen, ks_buf_data(msg),
+                                                    ks_buf_len(msg));
+        }
+        ks_buf_destroy(msg);
+        return err;
+}
+
+/* The subscription store's key: 4-byte length of the foreign key, the
+ * foreign key, the left key; so a prefix scan finds a row's subscribers. */
+static ks_err_t fk_sub_key(ks_buf_t *b, const void *fk, size_t fl,
+                           const void *key, size_t kl) {
+        uint8_t n[4];
+        ks__be32_put(n, (uint32_t)fl);
+        ks_buf_reset(b);
+        ks_err_t err = ks_buf_append(b, n, 4);
+        if (!err)
+                err = ks_buf_append(b, fk, fl);
+        return err || !key ? err : ks_buf_append(b, key, kl);
+}
+
+static ks_err_t fk_respond(ks_context_t *ctx, inst_t *in, const void *key,
+                           size_t kl, uint64_t hash, const void *rv,
+                           size_t rl) {
+        ks_buf_t *msg = ks_buf_new();
+        if (!msg)
+                return KS_ERR_NO_MEMORY;
+        ks_err_t err =
+                fk_encode(msg, rv ? FK_VALUE : FK_NO_VALUE, hash, rv, rl);
+        if (!err)
+                err = ks_context_forward_to(ctx, in->step->resp_sink, key, kl,
+                                            ks_buf_data(msg), ks_buf_len(msg));
+        ks_buf_destroy(msg);
+        return err;
+}
+
+static ks_err_t run_fk_sub_recv(ks_context_t *ctx, const ks_record_t *rec,
+                                inst_t *in) {
+        size_t fl, vl;
+        const uint8_t *fk = ks_record_key(rec, &fl);
+        const uint8_t *v = ks_record_value(rec, &vl);
+        if (!fk || !v || vl < 9)
+                return ks_context_set_error(ctx,
+                                            "step %s: a subscription of %zu "
+                                            "bytes is not one",
+                                            in->step->name, v ? vl : 0);
+        uint64_t hash = ks__be64_get(v + 1);
+        const void *key = v + 9;
+        size_t kl = vl - 9;
+        ks_err_t err = fk_sub_key(in->buf, fk, fl, key, kl);
+        if (err)
+                return err;
+        if (v[0] == FK_UNSUBSCRIBE) {
+                err = ks_kv_store_delete(in->store, ks_buf_data(in->buf),
+                                         ks_buf_len(in->buf), NULL, NULL);
+                return err == KS_ERR_NOT_FOUND ? KS_ERR_NO_ERROR : err;
+        }
+        uint8_t hb[8];
+        ks__be64_put(hb, hash);
+        if ((err = ks_kv_store_put(in->store, ks_buf_data(in->buf),
+                                   ks_buf_len(in->buf), hb, 8)))
+                return err;
+        const void *rv = NULL;
+        size_t rl = 0;
+        err = store_get_cached(in->store2, fk, fl, &rv, &rl);
+        if (err == KS_ERR_NOT_FOUND)
+                rv = NULL, err = KS_ERR_NO_ERROR;
+        if (err)
+                return err;
+        /* The right value may sit in a cache a later write moves: copy. */
+        ks_buf_reset(in->buf2);
+        if (rv && (err = ks_buf_append(in->buf2, rv, rl)))
+                return err;
+        return fk_respond(ctx, in, key, kl, hash,
+                          rv ? ks_buf_data(in->buf2) : NULL, rl);
+}
+
+static ks_err_t run_fk_r_update(ks_context_t *ctx, const ks_record_t *rec,
+                                inst_t *in) {
+        size_t fl, vl;
+        const void *fk = ks_record_key(rec, &fl);
+        const void *rv = ks_record_value(rec, &vl);
+        if (!fk)
+                return KS_ERR_NO_ERROR;
+        ks_err_t err = fk_sub_key(in->buf, fk, fl, NULL, 0);
+        ks_kv_iter_t *it = NULL;
+        if (!err)
+                err = ks_kv_store_prefix_scan(in->store, ks_buf_data(in->buf),
+                                              ks_buf_len(in->buf), &it);
+        const void *sk, *sv;
+        size_t skl, svl;
+        while (!err && ks_kv_iter_next(it, &sk, &skl, &sv, &svl)) {
+                size_t head = 4 + fl;
+                if (skl < head || svl != 8)
+                        continue;
+                err = fk_respond(ctx, in, (const uint8_t *)sk + head,
+                                 skl - head, ks__be64_get(sv), rv, vl);
+        }
+        if (!err && it)
+                err = ks_kv_iter_error(it);
+        ks_kv_iter_destroy(it);
+        return err;
+}
+
+static ks_err_t run_fk_response(ks_context_t *ctx, const ks_record_t *rec,
+                                inst_t *in) {
+        const step_t *st = in->step;
+        size_t kl, ml;
+        const void *key = ks_record_key(rec, &kl);
+        const uint8_t *m = ks_record_value(rec, &ml);
+        if (!key || !m || ml < 9)
+                return KS_ERR_NO_ERROR;
+        const void *lv = NULL;
+        size_t ll = 0;
+        ks_err_t err = table_get(in, key, kl, &lv, &ll);
+        if (err == KS_ERR_NOT_FOUND)
+                lv = NULL, err = KS_ERR_NO_ERROR;
+        if (err)
+                return err;
+        if (m[0] == FK_DELETED || !lv)
+                return ks_context_forward(ctx, key, kl, NULL, 0);
+        if (ks__be64_get(m + 1) != hash64(lv, ll))
+                return KS_ERR_NO_ERROR; /* about an older value: stale */
+        if (m[0] == FK_NO_VALUE && st->join_kind == KS_JOIN_INNER)
+                return ks_context_forward(ctx, key, kl, NULL, 0);
+        ks_buf_t *l = in->buf2, *out = in->buf;
+        ks_buf_reset(l);
+        if ((err = ks_buf_append(l, lv, ll)))
+                return err;
+        ks_buf_reset(out);
+        err = st->joiner(st->opaque, ks_buf_data(l), ks_buf_len(l),
+                         m[0] == FK_VALUE ? m + 9 : NULL,
+                         m[0] == FK_VALUE ? ml - 9 : 0, out);
+        if (err)
+                return ks_context_set_error(ctx,
+                                            "step %s: the joiner failed (%s)",
+                                            st->name, ks_err2str(err));
+        return ks_context_forward(ctx, key, kl, ks_buf_data(out),
+                                  ks_buf_len(out));
+}
+
 static ks_err_t step_process(ks_context_t *ctx, const ks_record_t *rec,
                              void *state) {
         inst_t *in = state;
@@ -1174,6 +1452,14 @@ static ks_err_t step_process(ks_context_t *ctx, const ks_record_t *rec,
                 return run_table_group(ctx, rec, in);
         case STEP_GLOBAL_JOIN:
                 return run_global_join(ctx, rec, in);
+        case STEP_FK_SUBSCRIBE:
+                return run_fk_subscribe(ctx, rec, in);
+        case STEP_FK_SUB_RECV:
+                return run_fk_sub_recv(ctx, rec, in);
+        case STEP_FK_R_UPDATE:
+                return run_fk_r_update(ctx, rec, in);
+        case STEP_FK_RESPONSE:
+                return run_fk_response(ctx, rec, in);
         case STEP_TABLE_AGG:
                 return run_table_agg(ctx, rec, in);
         case STEP_TABLE_FILTER:
@@ -2257,4 +2543,156 @@ ks_stream_t *ks_stream_left_join_global(ks_stream_t *s, ks_global_table_t *g,
                                         void *opaque, const char *name) {
         return global_join(s, g, key_mapper, joiner, opaque, name,
                            KS_JOIN_LEFT);
+}
+
+/* --- foreign-key join (building) ---------------------------------------- */
+
+/* A step named "<base>-<suffix>" (no index of its own). */
+static step_t *fk_step(ks_builder_t *b, step_kind_t kind, const char *base,
+                       const char *suffix) {
+        char n[400];
+        snprintf(n, sizeof(n), "%s-%s", base, suffix);
+        step_t *st = calloc(1, sizeof(*st));
+        if (st && !(st->name = ks__strdup(n))) {
+                free(st);
+                st = NULL;
+        }
+        if (!st)
+                fail(b, KS_ERR_NO_MEMORY, "out of memory");
+        else
+                st->kind = kind;
+        return st;
+}
+
+static char *fk_dup(ks_builder_t *b, const char *base, const char *suffix) {
+        char n[400];
+        snprintf(n, sizeof(n), "%s-%s", base, suffix);
+        char *s = ks__strdup(n);
+        if (!s)
+                fail(b, KS_ERR_NO_MEMORY, "out of memory");
+        return s;
+}
+
+/* An internal topic "<base>-<what>" with its sink (under @p parents) and
+ * source; its partitions are those of the sub-topology reading it. */
+static int fk_topic(ks_builder_t *b, const char *base, const char *what,
+                    const char *const *parents, size_t parent_cnt) {
+        char topic[400], sink[420], src[420];
+        snprintf(topic, sizeof(topic), "%s-%s", base, what);
+        snprintf(sink, sizeof(sink), "%s-sink", topic);
+        snprintf(src, sizeof(src), "%s-source", topic);
+        const char *topics[] = {topic};
+        ks_error_t *e = NULL;
+        ks_err_t err = ks_topology_add_sink(b->topo, sink, topic, NULL, NULL,
+                                            parents, parent_cnt, &e);
+        if (failed_call(b, err, e, sink))
+                return 0;
+        ks__topology_set_internal(b->topo, sink);
+        ks__topology_node(b->topo, sink)->partitions = -1;
+        err = ks_topology_add_source(b->topo, src, topics, 1, NULL, NULL, &e);
+        if (failed_call(b, err, e, src))
+                return 0;
+        ks__topology_set_internal(b->topo, src);
+        return 1;
+}
+
+static int fk_store(ks_builder_t *b, const char *name) {
+        ks_error_t *e = NULL;
+        ks_err_t err = ks_topology_add_kv_store(b->topo, name, KS_STORE_ROCKSDB,
+                                                0, &e);
+        return !failed_call(b, err, e, name);
+}
+
+ks_table_t *ks_table_fk_join(ks_table_t *left, ks_table_t *right,
+                             ks_mapper_cb *fk_extractor, ks_join_kind_t kind,
+                             ks_value_joiner_cb *joiner, void *opaque,
+                             const char *name) {
+        const char *what = "foreign-key join";
+        if (!left || !usable(left->b, what))
+                return NULL;
+        ks_builder_t *b = left->b;
+        if (!materialized(b, left, what) || !materialized(b, right, what) ||
+            !need(b, (void *)fk_extractor, what, "foreign key extractor") ||
+            !need(b, (void *)joiner, what, "joiner"))
+                return NULL;
+        if (kind != KS_JOIN_INNER && kind != KS_JOIN_LEFT) {
+                fail(b, KS_ERR_INVALID_ARG,
+                     "%s: only inner and left joins (kind %d)", what,
+                     (int)kind);
+                return NULL;
+        }
+        char *base = step_name(b, name, "KTABLE-FK-JOIN");
+        if (!base)
+                return NULL;
+        ks_table_t *t = NULL;
+        step_t *sub = fk_step(b, STEP_FK_SUBSCRIBE, base, "subscribe");
+        step_t *recv =
+                fk_step(b, STEP_FK_SUB_RECV, base, "subscription-receive");
+        step_t *upd = fk_step(b, STEP_FK_R_UPDATE, base, "right-update");
+        step_t *resp = fk_step(b, STEP_FK_RESPONSE, base, "response");
+        char *prev = fk_dup(b, base, "fk-prev");
+        char *subs = fk_dup(b, base, "subscriptions");
+        char *reg_src = fk_dup(b, base, "subscription-registration-source");
+        char *resp_src = fk_dup(b, base, "subscription-response-source");
+        if (!sub || !recv || !upd || !resp || !prev || !subs || !reg_src ||
+            !resp_src)
+                goto out;
+        sub->mapper = fk_extractor;
+        sub->opaque = opaque;
+        sub->store = ks__strdup(prev);
+        sub->sub_sink = fk_dup(b, base, "subscription-registration-sink");
+        sub->resp_step = ks__strdup(resp->name);
+        recv->store = ks__strdup(subs);
+        recv->store2 = ks__strdup(right->store);
+        recv->resp_sink = fk_dup(b, base, "subscription-response-sink");
+        upd->store = ks__strdup(subs);
+        upd->resp_sink = fk_dup(b, base, "subscription-response-sink");
+        resp->store = ks__strdup(left->store);
+        resp->joiner = joiner;
+        resp->opaque = opaque;
+        resp->join_kind = kind;
+        if (!sub->store || !sub->sub_sink || !sub->resp_step || !recv->store ||
+            !recv->store2 || !recv->resp_sink || !upd->store ||
+            !upd->resp_sink || !resp->store) {
+                fail(b, KS_ERR_NO_MEMORY, "out of memory");
+                goto out;
+        }
+        if (!fk_store(b, prev) || !fk_store(b, subs))
+                goto out;
+        /* Left side: subscribe; right side: receive and answer. */
+        const char *lp[] = {left->node};
+        const char *rp[] = {right->node};
+        const char *regp[] = {reg_src};
+        const char *respp[] = {resp_src, sub->name};
+        const char *subp[] = {sub->name};
+        const char *answerers[] = {recv->name, upd->name};
+        step_t *s1 = sub, *s2 = recv, *s3 = upd, *s4 = resp;
+        sub = recv = upd = resp = NULL; /* add_step takes them over */
+        if (!add_step(b, s1, lp, 1) ||
+            !fk_topic(b, base, "subscription-registration", subp, 1) ||
+            !add_step(b, s2, regp, 1) || !add_step(b, s3, rp, 1) ||
+            !fk_topic(b, base, "subscription-response", answerers, 2) ||
+            !add_step(b, s4, respp, 2))
+                goto out;
+        ks_error_t *e = NULL;
+        ks_err_t err =
+                ks_topology_connect_store(b->topo, s2->store2, s2->name, &e);
+        if (failed_call(b, err, e, s2->name))
+                goto out;
+        t = table_new(b, ks__strdup(s4->name), NULL, left->key_serde, NULL);
+out:
+        if (sub)
+                step_free(sub);
+        if (recv)
+                step_free(recv);
+        if (upd)
+                step_free(upd);
+        if (resp)
+                step_free(resp);
+        free(prev);
+        free(subs);
+        free(reg_src);
+        free(resp_src);
+        free(base);
+        return t;
 }

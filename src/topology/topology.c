@@ -931,6 +931,13 @@ int ks__topology_internal_is_repartition(const ks_topology_t *topo, size_t i) {
         return i < repartition_count(topo);
 }
 
+int ks__topology_internal_reader(const ks_topology_t *topo, size_t i) {
+        const ks__node_t *sink = repartition_sink(topo, i);
+        const ks__node_t *src =
+                sink ? ks__topology_source_for(topo, sink->topic) : NULL;
+        return src ? src->subtopology : -1;
+}
+
 int ks__topology_internal_partitions(const ks_topology_t *topo, size_t i) {
         const ks__node_t *sink = repartition_sink(topo, i);
         return sink ? sink->partitions : 0;

@@ -59,7 +59,8 @@ struct ks__node_s {
          * application.id */
         int internal;
         int partitions; /* internal sink: its topic's partitions, 0: as the
-                           sub-topology's sources */
+                           sub-topology's sources, -1: as the sub-topology
+                           reading it */
         /* sink: a topic, or an extractor choosing one per record */
         char *topic;
         ks__topic_extractor_cb *topic_extractor;
@@ -161,6 +162,9 @@ int ks__topology_internal_is_repartition(const ks_topology_t *topo, size_t i);
 /** The partition count configured for internal topic @p i, 0 for the
  *  default (as many as the sources of the sub-topology writing it). */
 int ks__topology_internal_partitions(const ks_topology_t *topo, size_t i);
+
+/** The sub-topology reading repartition topic @p i, -1 if none. */
+int ks__topology_internal_reader(const ks_topology_t *topo, size_t i);
 
 /** Take a reference. */
 ks_topology_t *ks__topology_ref(ks_topology_t *topo);

@@ -946,6 +946,109 @@ static void test_global_table_join(void **state) {
         ks_builder_destroy(b);
 }
 
+/* --- foreign-key join --------------------------------------------------- */
+
+/* An order "<product>:<qty>" names its product before the ':'. */
+static ks_err_t product_of(void *o, const ks_record_t *r, ks_emitter_t *out) {
+        (void)o;
+        size_t n;
+        const char *v = ks_record_value(r, &n);
+        const char *c = memchr(v, ':', n);
+        return c ? ks_emit_key(out, v, (size_t)(c - v))
+                 : ks_emit_key(out, NULL, 0);
+}
+
+static void fk_expect(ks_test_driver_t *d, const char *topic, int inner,
+                      const char *order, const char *ov, const char *pv,
+                      int64_t ts) {
+        if (!ov || (inner && !pv)) {
+                expect(d, topic, order, NULL, ts);
+                return;
+        }
+        char want[64];
+        snprintf(want, sizeof(want), "%s|%s", ov, pv ? pv : "null");
+        expect(d, topic, order, want, ts);
+}
+
+static void test_fk_join(void **state) {
+        (void)state;
+        ks_builder_t *b = ks_builder_new();
+        ks_table_t *orders = ks_builder_table(b, "orders", NULL, NULL, NULL);
+        ks_table_t *products =
+                ks_builder_table(b, "products", NULL, NULL, NULL);
+        KST_OK(ks_stream_to(
+                ks_table_to_stream(ks_table_fk_join(orders, products,
+                                                    product_of, KS_JOIN_INNER,
+                                                    pair, NULL, "fk-inner"),
+                                   NULL),
+                "fk-inner-out", NULL));
+        KST_OK(ks_stream_to(
+                ks_table_to_stream(ks_table_fk_join(orders, products,
+                                                    product_of, KS_JOIN_LEFT,
+                                                    pair, NULL, "fk-left"),
+                                   NULL),
+                "fk-left-out", NULL));
+        ks_topology_t *t = NULL;
+        ks_error_t *e = NULL;
+        KST_OK_E(ks_builder_build(b, &t, &e));
+        char *desc = NULL;
+        KST_OK_E(ks_topology_describe(t, &desc, &e));
+        assert_non_null(
+                strstr(desc, "(topic: fk-inner-subscription-registration)"));
+        assert_non_null(strstr(desc, "(topic: fk-left-subscription-response)"));
+        ks_free(desc);
+        ks_topology_destroy(t);
+        ks_test_driver_t *d = driver(b, "dsl-fk");
+        static const step_rec_t steps[] = {
+                {"products", {"p1", "pen", 1}},   {"orders", {"o1", "p1:2", 2}},
+                {"orders", {"o2", "p2:1", 3}}, /* no product p2 yet */
+                {"products", {"p2", "ink", 4}},   {"orders", {"o3", "p1:5", 5}},
+                {"products", {"p1", "quill", 6}}, /* o1 and o3 change */
+                {"orders", {"o1", "p2:7", 7}},    /* o1 moves to p2 */
+                {"products", {"p1", "nib", 8}},   /* only o3 left on p1 */
+                {"products", {"p2", NULL, 9}},    /* o1, o2 lose theirs */
+                {"orders", {"o2", NULL, 10}},     /* o2 deleted */
+                {"orders", {"o4", "nokey", 11}},  /* no foreign key */
+                {"products", {"p2", "gel", 12}},  /* o1 only */
+        };
+        map_t om = {0}, pm = {0};
+        for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+                const step_rec_t *st = &steps[i];
+                pipe_all(d, st->topic, &st->r, 1);
+                const char *outs[] = {"fk-inner-out", "fk-left-out"};
+                if (!strcmp(st->topic, "orders")) {
+                        map_set(&om, st->r.key, st->r.value);
+                        const char *v = st->r.value;
+                        char prod[8] = "";
+                        const char *c = v ? strchr(v, ':') : NULL;
+                        if (c)
+                                snprintf(prod, sizeof(prod), "%.*s",
+                                         (int)(c - v), v);
+                        const char *pv = c ? map_get(&pm, prod) : NULL;
+                        for (int k = 0; k < 2; k++)
+                                fk_expect(d, outs[k], k == 0, st->r.key, v, pv,
+                                          st->r.ts);
+                } else {
+                        map_set(&pm, st->r.key, st->r.value);
+                        /* Every order on this product, in key order. */
+                        for (int j = 0; j < om.n; j++) {
+                                const char *ov = om.has[j] ? om.val[j] : NULL;
+                                size_t pl = strlen(st->r.key);
+                                if (!ov || strncmp(ov, st->r.key, pl) ||
+                                    ov[pl] != ':')
+                                        continue;
+                                for (int k = 0; k < 2; k++)
+                                        fk_expect(d, outs[k], k == 0, om.key[j],
+                                                  ov, st->r.value, st->r.ts);
+                        }
+                }
+                expect_empty(d, "fk-inner-out");
+                expect_empty(d, "fk-left-out");
+        }
+        ks_test_driver_destroy(d);
+        ks_builder_destroy(b);
+}
+
 /* --- print -------------------------------------------------------------- */
 
 static void test_print(void **state) {
@@ -1111,6 +1214,7 @@ int main(void) {
                 cmocka_unit_test(test_join_errors),
                 cmocka_unit_test(test_table_group_by),
                 cmocka_unit_test(test_global_table_join),
+                cmocka_unit_test(test_fk_join),
                 cmocka_unit_test(test_print),
                 cmocka_unit_test(test_naming),
                 cmocka_unit_test(test_errors),
