@@ -155,8 +155,9 @@ ks_builder_stream(ks_builder_t *b, const char *const *topics, size_t topic_cnt,
 
 /**
  * @brief A table materialized from @p topic: the latest value per key, a
- *        tombstone deletes. The store is logged to its own changelog
- *        topic, as Kafka Streams does without topology optimization.
+ *        tombstone deletes. The topic itself is the store's changelog
+ *        (no changelog topic is written): a new owner of a task restores
+ *        the store from the topic up to the committed input offset.
  *        Records with a null key are skipped.
  * @param store_name the store (NULL: "<topic>-STATE-STORE-<index>")
  */

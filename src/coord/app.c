@@ -439,14 +439,18 @@ static ks_err_t check_internal(ks_app_t *app, rd_kafka_t *rk,
                                 err = ks__error_set(
                                         errp, KS_ERR_TOPOLOGY,
                                         "internal topic %s has %d "
-                                        "partitions, but the topology "
-                                        "needs %d (as many as %s)",
-                                        name, t->partition_cnt, want,
+                                        "partitions, but %s%s has %d",
+                                        name, t->partition_cnt,
                                         ks__topology_internal_partitions(topo,
                                                                          i) < 0
                                                 ? "the sub-topology reading "
                                                   "it"
-                                                : src);
+                                                : "its source topic ",
+                                        ks__topology_internal_partitions(topo,
+                                                                         i) < 0
+                                                ? ""
+                                                : src,
+                                        want);
                         } else if (!t && pass == 0) {
                                 char e[256];
                                 rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(

@@ -609,6 +609,10 @@ static ks_err_t plan_restore(ks__thread_t *thr, task_entry_t *te,
                 /* Under exactly_once_v2 nothing uncommitted is visible
                  * (read_committed): no tail to compensate. */
                 r->junk_end = thr->eos ? r->end : hi;
+                /* A source topic beyond the committed offset is input yet
+                 * to process, not uncommitted changes. */
+                if (ks__task_changelog_from_source(te->task, i))
+                        r->junk_end = r->end;
                 if (r->end < r->start)
                         r->end = r->start;
                 if (r->start >= r->end && r->junk_end <= r->end)

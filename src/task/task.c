@@ -64,6 +64,8 @@ typedef struct {
         char *topic;        /* NULL: not logged */
         int64_t delivered;  /* offset of the last acknowledged record, -1 */
         int64_t checkpoint; /* next offset to restore from, -1: beginning */
+        int from_source;    /* the topic is the store's source topic: not
+                               written, its position is the input's */
 } changelog_t;
 
 struct ks__task_s {
@@ -923,13 +925,22 @@ static ks_err_t open_stores(ks__task_t *t, ks_error_t **errp) {
                 if (!t->env.collector.send_changelog ||
                     (def->flags & KS_STORE_F_LOGGING_DISABLED))
                         continue;
-                size_t n = strlen(app) + strlen(def->name) + 16;
-                if (!(cl->topic = malloc(n)))
-                        return ks__error_set(errp, KS_ERR_NO_MEMORY,
-                                             "out of memory");
-                snprintf(cl->topic, n, "%s-%s-changelog", app, def->name);
-                t->stores[i]->log = task_log;
-                t->stores[i]->log_opaque = cl;
+                if (def->source_topic) {
+                        /* A table's source topic is its changelog. */
+                        if (!(cl->topic = ks__strdup(def->source_topic)))
+                                return ks__error_set(errp, KS_ERR_NO_MEMORY,
+                                                     "out of memory");
+                        cl->from_source = 1;
+                } else {
+                        size_t n = strlen(app) + strlen(def->name) + 16;
+                        if (!(cl->topic = malloc(n)))
+                                return ks__error_set(errp, KS_ERR_NO_MEMORY,
+                                                     "out of memory");
+                        snprintf(cl->topic, n, "%s-%s-changelog", app,
+                                 def->name);
+                        t->stores[i]->log = task_log;
+                        t->stores[i]->log_opaque = cl;
+                }
                 if (def->backend != KS_STORE_ROCKSDB)
                         continue;
                 char key[320];
@@ -1054,9 +1065,12 @@ ks_err_t ks__task_commit(ks__task_t *t, ks_error_t **errp) {
                         ks__task_db_stage_meta(t->db, key, v, sizeof(v));
                 }
                 for (size_t i = 0; i < t->sub->store_cnt; i++)
-                        if (t->logs[i].delivered >= 0)
+                        if (t->logs[i].delivered >= 0 ||
+                            (t->logs[i].from_source &&
+                             ks__task_changelog_position(t, i) >= 0))
                                 stage_changelog_checkpoint(
-                                        t, i, t->logs[i].delivered + 1);
+                                        t, i,
+                                        ks__task_changelog_position(t, i));
                 err = ks__task_db_commit(t->db, errp);
                 if (err)
                         return err;
@@ -1151,6 +1165,8 @@ ks_err_t ks__task_restore_put(ks__task_t *t, size_t i, const void *key,
         ks_kv_store_t *s = t->stores[i];
         if (s->closed)
                 return KS_ERR_STORE_CLOSED;
+        if (!key && t->logs[i].from_source)
+                return KS_ERR_NO_ERROR; /* a table skips null keys */
         static const char empty[1];
         return (s->ops->restore_put ? s->ops->restore_put : s->ops->put)(
                 s->impl, key ? key : empty, key ? klen : 0, value,
@@ -1199,9 +1215,20 @@ void ks__task_skip(ks__task_t *t, const char *topic, int64_t offset) {
                 sp->next_offset = offset + 1;
 }
 
+int ks__task_changelog_from_source(const ks__task_t *t, size_t i) {
+        return i < t->sub->store_cnt && t->logs[i].from_source;
+}
+
 int64_t ks__task_changelog_position(const ks__task_t *t, size_t i) {
         if (i >= t->sub->store_cnt)
                 return -1;
+        if (t->logs[i].from_source) {
+                /* The input processed so far is the store's content. */
+                source_part_t *sp =
+                        source_part((ks__task_t *)t, t->logs[i].topic);
+                return sp && sp->next_offset >= 0 ? sp->next_offset
+                                                  : t->logs[i].checkpoint;
+        }
         return t->logs[i].delivered >= 0 ? t->logs[i].delivered + 1
                                          : t->logs[i].checkpoint;
 }

@@ -217,4 +217,7 @@ void ks__task_destroy(ks__task_t *task);
  *  what they hold is written to the stores and forwarded. */
 ks_err_t ks__task_flush_caches(ks__task_t *t, ks_error_t **errp);
 
+/** 1 if store @p i's changelog is its table's source topic. */
+int ks__task_changelog_from_source(const ks__task_t *t, size_t i);
+
 #endif

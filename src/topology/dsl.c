@@ -1607,6 +1607,10 @@ ks_table_t *ks_builder_table(ks_builder_t *b, const char *topic,
                 t = materialize(b, src, store_name, topic, NULL,
                                 "KTABLE-SOURCE", keep_serde(b, key_serde),
                                 keep_serde(b, value_serde));
+        /* The topic is the store's changelog (as Kafka Streams' source
+         * table optimization): no changelog topic of its own. */
+        if (t && ks__topology_store_source(b->topo, t->store, topic))
+                fail(b, KS_ERR_NO_MEMORY, "out of memory");
         free(src);
         return t;
 }

@@ -71,8 +71,10 @@ void ks_topology_destroy(ks_topology_t *topo) {
         for (size_t i = 0; i < topo->node_cnt; i++)
                 node_free(topo->nodes[i]);
         free(topo->nodes);
-        for (size_t i = 0; i < topo->store_cnt; i++)
+        for (size_t i = 0; i < topo->store_cnt; i++) {
                 free(topo->stores[i].name);
+                free(topo->stores[i].source_topic);
+        }
         free(topo->stores);
         for (size_t i = 0; i < topo->conn_cnt; i++) {
                 free(topo->conns[i].store);
@@ -168,6 +170,20 @@ ks_err_t ks__topology_add_global(ks_topology_t *topo, const char *store,
                 ks__serde_ref(value_serde ? value_serde : ks_serde_bytes());
         topo->global_cnt++;
         return KS_ERR_NO_ERROR;
+}
+
+ks_err_t ks__topology_store_source(ks_topology_t *topo, const char *store,
+                                   const char *topic) {
+        for (size_t i = 0; i < topo->store_cnt; i++)
+                if (!strcmp(topo->stores[i].name, store)) {
+                        char *t = ks__strdup(topic);
+                        if (!t)
+                                return KS_ERR_NO_MEMORY;
+                        free(topo->stores[i].source_topic);
+                        topo->stores[i].source_topic = t;
+                        return KS_ERR_NO_ERROR;
+                }
+        return KS_ERR_NOT_FOUND;
 }
 
 ks_err_t ks__topology_set_flush(ks_topology_t *topo, const char *name,
@@ -893,7 +909,7 @@ static const ks__store_def_t *internal_store(const ks_topology_t *topo,
         for (size_t k = 0; k < topo->store_cnt; k++) {
                 const ks__store_def_t *d = &topo->stores[k];
                 if ((d->flags & KS_STORE_F_LOGGING_DISABLED) ||
-                    d->subtopology < 0)
+                    d->subtopology < 0 || d->source_topic)
                         continue;
                 if (i-- == 0)
                         return d;

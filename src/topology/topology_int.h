@@ -77,6 +77,9 @@ typedef struct {
         int64_t retention_ms;   /* window stores */
         int64_t window_size_ms; /* window stores */
         int subtopology;        /* after build; -1 if unconnected */
+        /* A table's store whose source topic is its changelog: not logged,
+         * restored from that topic up to the committed input offset. */
+        char *source_topic;
 } ks__store_def_t;
 
 typedef struct {
@@ -145,6 +148,11 @@ ks_err_t ks__topology_add_global(ks_topology_t *topo, const char *store,
 /** The global table reading @p topic, or NULL. */
 const ks__global_def_t *ks__topology_global_for(const ks_topology_t *topo,
                                                 const char *topic);
+
+/** Make @p topic (read by a source of the store's sub-topology) the
+ *  changelog of store @p store: no changelog topic of its own. */
+ks_err_t ks__topology_store_source(ks_topology_t *topo, const char *store,
+                                   const char *topic);
 
 /** Mark source or sink @p name as reading/writing an internal topic, whose
  *  name (as given) is the suffix after "<application.id>-". */

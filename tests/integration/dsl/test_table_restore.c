@@ -1,0 +1,214 @@
+/* A table read from a topic is restored from that topic (KS_TEST_BROKER:
+ * mock or kafka): no changelog topic exists; an instance with an empty
+ * state directory rebuilds the store from the table's topic (the restore
+ * listener names the topic and counts its records), and stream records
+ * joined with the table then see every row's final value. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "kst_broker.h"
+#include "ks_test.h"
+
+#define USERS 20
+
+typedef struct {
+        char *users, *views, *out, *app_id;
+        kst_broker_t *br;
+        int64_t restored, ends;
+        char topic[256];
+} fixture_t;
+
+static ks_err_t tag(void *o, const void *l, size_t ll, const void *r, size_t rl,
+                    ks_buf_t *out) {
+        (void)o;
+        ks_err_t err = ks_buf_append(out, l, ll);
+        if (!err)
+                err = ks_buf_append(out, "|", 1);
+        return err ? err
+               : r ? ks_buf_append(out, r, rl)
+                   : ks_buf_append(out, "none", 4);
+}
+
+static void on_restore(void *opaque, ks_restore_phase_t phase,
+                       const char *store, const char *topic, int32_t p,
+                       int64_t start, int64_t end, int64_t restored) {
+        (void)store;
+        (void)p;
+        (void)start;
+        (void)end;
+        fixture_t *f = opaque;
+        if (phase == KS_RESTORE_END) {
+                __atomic_add_fetch(&f->restored, restored, __ATOMIC_SEQ_CST);
+                __atomic_add_fetch(&f->ends, 1, __ATOMIC_SEQ_CST);
+                snprintf(f->topic, sizeof(f->topic), "%s", topic);
+        }
+}
+
+static ks_app_t *start(fixture_t *f, const char *dir) {
+        ks_builder_t *b = ks_builder_new();
+        ks_table_t *t = ks_builder_table(b, f->users, NULL, NULL, "users");
+        const char *vt[] = {f->views};
+        ks_stream_t *v = ks_builder_stream(b, vt, 1, NULL, NULL, NULL);
+        KST_OK(ks_stream_to(ks_stream_left_join_table(v, t, tag, NULL, NULL),
+                            f->out, NULL));
+        ks_topology_t *topo = NULL;
+        ks_error_t *e = NULL;
+        KST_OK_E(ks_builder_build(b, &topo, &e));
+        ks_builder_destroy(b);
+        assert_int_equal(ks_topology_internal_topic_count(topo), 0);
+        ks_config_t *c = kst_config(f->app_id);
+        kst_set(c, "bootstrap.servers", kst_broker_bootstrap(f->br));
+        kst_set(c, "state.dir", dir);
+        kst_set(c, "commit.interval.ms", "100");
+        ks_app_t *app = ks_app_new(topo, c, &e);
+        if (!app)
+                fail_msg("%s", ks_error_message(e));
+        ks_topology_destroy(topo);
+        ks_config_destroy(c);
+        ks_app_set_restore_listener(app, on_restore, f);
+        KST_OK_E(ks_app_start(app, &e));
+        return app;
+}
+
+static void send_to(rd_kafka_t *p, const char *topic, const char *k,
+                    const char *v) {
+        size_t vl = v ? strlen(v) : 0;
+        assert_int_equal(
+                rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic),
+                                  RD_KAFKA_V_KEY(k, strlen(k)),
+                                  RD_KAFKA_V_VALUE((void *)v, vl),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                  RD_KAFKA_V_END),
+                0);
+}
+
+static void test_restore_from_source(void **state) {
+        (void)state;
+        fixture_t fx = {0}, *f = &fx;
+        f->br = kst_broker_get(NULL, 1);
+        f->users = kst_unique_name("tr-users");
+        f->views = kst_unique_name("tr-views");
+        f->out = kst_unique_name("tr-out");
+        f->app_id = kst_unique_name("tr-app");
+        kst_broker_create_topic(f->br, f->users, 2, NULL);
+        kst_broker_create_topic(f->br, f->views, 2, NULL);
+        kst_broker_create_topic(f->br, f->out, 2, NULL);
+        char err[256];
+        rd_kafka_conf_t *pc = rd_kafka_conf_new();
+        rd_kafka_conf_set(pc, "bootstrap.servers", kst_broker_bootstrap(f->br),
+                          err, sizeof(err));
+        rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, pc, err, sizeof(err));
+        assert_non_null(p);
+        /* Rows written, rewritten and some deleted: 20 + 20 + 5 records. */
+        char want[USERS][32];
+        for (int round = 0; round < 2; round++)
+                for (int u = 0; u < USERS; u++) {
+                        char k[16];
+                        snprintf(k, sizeof(k), "u%d", u);
+                        snprintf(want[u], sizeof(want[u]), "r%d-%d", u % 3,
+                                 round);
+                        send_to(p, f->users, k, want[u]);
+                }
+        for (int u = 0; u < USERS; u += 4) {
+                char k[16];
+                snprintf(k, sizeof(k), "u%d", u);
+                send_to(p, f->users, k, NULL);
+                want[u][0] = 0;
+        }
+        assert_int_equal(rd_kafka_flush(p, 30000), 0);
+
+        char dir1[512], dir2[512];
+        snprintf(dir1, sizeof(dir1), "%s/%s-1", kst_tmpdir(), f->app_id);
+        snprintf(dir2, sizeof(dir2), "%s/%s-2", kst_tmpdir(), f->app_id);
+        ks_app_t *app = start(f, dir1);
+        int64_t deadline = kst_now_ms() + 60000;
+        while (ks_app_metric(app, "process-total") < 45 &&
+               kst_now_ms() < deadline)
+                ks_app_wait_state(app, KS_APP_ERROR, 50);
+        assert_int_equal(ks_app_metric(app, "process-total"), 45);
+        KST_OK(ks_app_close(app, 30000));
+        ks_app_destroy(app);
+        assert_int_equal(f->restored, 0);
+
+        /* A new instance on an empty directory: the store comes back from
+         * the table's topic, all 45 records of it. */
+        app = start(f, dir2);
+        deadline = kst_now_ms() + 60000;
+        while (__atomic_load_n(&f->ends, __ATOMIC_SEQ_CST) < 2 &&
+               kst_now_ms() < deadline)
+                ks_app_wait_state(app, KS_APP_ERROR, 50);
+        assert_int_equal(f->ends, 2);
+        assert_int_equal(f->restored, 45);
+        assert_string_equal(f->topic, f->users);
+        for (int u = 0; u < USERS; u++) {
+                char k[16];
+                snprintf(k, sizeof(k), "u%d", u);
+                send_to(p, f->views, k, "view");
+        }
+        assert_int_equal(rd_kafka_flush(p, 30000), 0);
+        rd_kafka_destroy(p);
+
+        rd_kafka_conf_t *cc = rd_kafka_conf_new();
+        rd_kafka_conf_set(cc, "bootstrap.servers", kst_broker_bootstrap(f->br),
+                          err, sizeof(err));
+        rd_kafka_conf_set(cc, "group.id", "unused", err, sizeof(err));
+        rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, cc, err, sizeof(err));
+        rd_kafka_topic_partition_list_t *l =
+                rd_kafka_topic_partition_list_new(2);
+        for (int q = 0; q < 2; q++)
+                rd_kafka_topic_partition_list_add(l, f->out, q)->offset =
+                        RD_KAFKA_OFFSET_BEGINNING;
+        assert_int_equal(rd_kafka_assign(rk, l), 0);
+        rd_kafka_topic_partition_list_destroy(l);
+        int seen = 0;
+        deadline = kst_now_ms() + 60000;
+        while (seen < USERS && kst_now_ms() < deadline) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+                if (!m)
+                        continue;
+                if (!m->err) {
+                        int u = atoi((const char *)m->key + 1);
+                        char exp[64], got[64];
+                        snprintf(exp, sizeof(exp), "view|%s",
+                                 want[u][0] ? want[u] : "none");
+                        snprintf(got, sizeof(got), "%.*s", (int)m->len,
+                                 (const char *)m->payload);
+                        assert_string_equal(got, exp);
+                        seen++;
+                }
+                rd_kafka_message_destroy(m);
+        }
+        assert_int_equal(seen, USERS);
+        rd_kafka_destroy(rk);
+        /* No changelog topic was made for the table's store. */
+        rd_kafka_conf_t *mc = rd_kafka_conf_new();
+        rd_kafka_conf_set(mc, "bootstrap.servers", kst_broker_bootstrap(f->br),
+                          err, sizeof(err));
+        rd_kafka_t *mk = rd_kafka_new(RD_KAFKA_PRODUCER, mc, err, sizeof(err));
+        const struct rd_kafka_metadata *md = NULL;
+        assert_int_equal(rd_kafka_metadata(mk, 1, NULL, &md, 10000), 0);
+        char cl[512];
+        snprintf(cl, sizeof(cl), "%s-users-changelog", f->app_id);
+        for (int i = 0; i < md->topic_cnt; i++)
+                if (!strcmp(md->topics[i].topic, cl))
+                        assert_int_not_equal(md->topics[i].err, 0);
+        rd_kafka_metadata_destroy(md);
+        rd_kafka_destroy(mk);
+        KST_OK(ks_app_close(app, 30000));
+        ks_app_destroy(app);
+        kst_broker_destroy(f->br);
+        free(f->users);
+        free(f->views);
+        free(f->out);
+        free(f->app_id);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_restore_from_source),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
