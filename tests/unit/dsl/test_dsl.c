@@ -1049,6 +1049,86 @@ static void test_fk_join(void **state) {
         ks_builder_destroy(b);
 }
 
+/* --- process and repartition -------------------------------------------- */
+
+/* A Processor API node in the DSL: numbers each key's records with a
+ * store of its own and forwards "<n>:<value>". */
+static ks_err_t numbering_init(ks_context_t *ctx, void *opaque, void **statep) {
+        (void)opaque;
+        ks_kv_store_t *st;
+        ks_err_t err = ks_context_get_kv_store(ctx, "seen", &st);
+        *statep = st;
+        return err;
+}
+
+static ks_err_t numbering(ks_context_t *ctx, const ks_record_t *rec,
+                          void *state) {
+        ks_kv_store_t *st = state;
+        size_t kl, vl, ol;
+        const void *k = ks_record_key(rec, &kl);
+        const char *v = ks_record_value(rec, &vl);
+        const void *old;
+        int64_t n = 0;
+        if (k && !ks_kv_store_get(st, k, kl, &old, &ol))
+                ks_int64_decode(old, ol, &n, NULL);
+        uint8_t b[8];
+        ks_int64_encode(++n, b);
+        if (k) {
+                ks_err_t err = ks_kv_store_put(st, k, kl, b, 8);
+                if (err)
+                        return err;
+        }
+        char out[64];
+        int len = snprintf(out, sizeof(out), "%lld:%.*s", (long long)n, (int)vl,
+                           v ? v : "");
+        return ks_context_forward(ctx, k, kl, out, (size_t)len);
+}
+
+static void test_process_and_repartition(void **state) {
+        (void)state;
+        ks_builder_t *b = ks_builder_new();
+        KST_OK(ks_topology_add_kv_store(ks_builder_topology(b), "seen",
+                                        KS_STORE_IN_MEMORY,
+                                        KS_STORE_F_LOGGING_DISABLED, NULL));
+        const char *topics[] = {"in"};
+        ks_stream_t *s = ks_builder_stream(b, topics, 1, NULL, NULL, NULL);
+        const char *stores[] = {"seen"};
+        ks_stream_t *r = ks_stream_repartition(
+                ks_stream_select_key(s, first_char_key, NULL, NULL), 4,
+                "by-first");
+        KST_OK(ks_stream_to(ks_stream_process(r, numbering_init, numbering,
+                                              NULL, NULL, stores, 1,
+                                              "numbering"),
+                            "numbered", NULL));
+        ks_topology_t *t = NULL;
+        ks_error_t *e = NULL;
+        KST_OK_E(ks_builder_build(b, &t, &e));
+        assert_int_equal(ks_topology_subtopology_count(t), 2);
+        char *desc = NULL;
+        KST_OK_E(ks_topology_describe(t, &desc, &e));
+        assert_non_null(strstr(desc, "Sink: by-first-repartition-sink "
+                                     "(topic: by-first-repartition)"));
+        assert_non_null(strstr(desc, "Processor: numbering (stores: [seen])"));
+        ks_free(desc);
+        ks_topology_destroy(t);
+        ks_test_driver_t *d = driver(b, "dsl-process");
+        pipe_all(d, "in", input, N_INPUT);
+        int64_t seen[256] = {0};
+        for (size_t i = 0; i < N_INPUT; i++) {
+                const rec_t *in = &input[i];
+                size_t vn = slen(in->value);
+                char k[2] = {vn ? in->value[0] : 0, 0};
+                int64_t n = vn ? ++seen[(unsigned char)k[0]] : 1;
+                char want[64];
+                snprintf(want, sizeof(want), "%lld:%s", (long long)n,
+                         in->value ? in->value : "");
+                expect(d, "numbered", vn ? k : NULL, want, in->ts);
+        }
+        expect_empty(d, "numbered");
+        ks_test_driver_destroy(d);
+        ks_builder_destroy(b);
+}
+
 /* --- print -------------------------------------------------------------- */
 
 static void test_print(void **state) {
@@ -1215,6 +1295,7 @@ int main(void) {
                 cmocka_unit_test(test_table_group_by),
                 cmocka_unit_test(test_global_table_join),
                 cmocka_unit_test(test_fk_join),
+                cmocka_unit_test(test_process_and_repartition),
                 cmocka_unit_test(test_print),
                 cmocka_unit_test(test_naming),
                 cmocka_unit_test(test_errors),
