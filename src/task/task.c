@@ -1268,9 +1268,14 @@ ks_err_t ks__task_store_clear(ks__task_t *t, size_t i, ks_error_t **errp) {
                 lens[cnt++] = kl;
         }
         s->ops->cursor_close(cur);
+        /* The deletes go the way the restored records go (ahead of them,
+         * in order): staged as ordinary writes, they would be written
+         * after the restore and wipe it. */
+        ks_err_t (*del)(void *, const void *, size_t, const void *, size_t) =
+                s->ops->restore_put ? s->ops->restore_put : s->ops->put;
         for (size_t j = 0; j < cnt; j++) {
                 if (!err)
-                        err = s->ops->put(s->impl, keys[j], lens[j], NULL, 0);
+                        err = del(s->impl, keys[j], lens[j], NULL, 0);
                 free(keys[j]);
         }
         free(keys);
@@ -1278,7 +1283,9 @@ ks_err_t ks__task_store_clear(ks__task_t *t, size_t i, ks_error_t **errp) {
         if (err)
                 return ks__error_set(errp, err, "task %s: clearing store %s",
                                      t->id, s->name);
-        return KS_ERR_NO_ERROR;
+        /* Written now: reads see the store empty even when nothing is
+         * restored into it. */
+        return t->db ? ks__task_db_commit(t->db, errp) : KS_ERR_NO_ERROR;
 }
 
 ks_err_t ks__task_relog(ks__task_t *t, size_t i, const void *key, size_t klen,

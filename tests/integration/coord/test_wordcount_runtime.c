@@ -283,11 +283,13 @@ static int64_t changelog_records(fixture_t *f) {
 }
 
 static void wait_running(ks_app_t *app) {
-        if (!ks_app_wait_state(app, KS_APP_RUNNING, 60000))
+        if (!ks_app_wait_state(app, KS_APP_RUNNING, 60000)) {
+                kst_log_print();
                 fail_msg("app is %s, not RUNNING: %s",
                          ks_app_state_name(ks_app_state(app)),
                          ks_app_error(app) ? ks_error_message(ks_app_error(app))
                                            : "no error");
+        }
 }
 
 static char *subdir(const char *name) {
@@ -447,6 +449,151 @@ static void test_state_dir_lock_and_corruption(void **state) {
         free(dir);
 }
 
+/* The group's committed offsets (with their metadata) of the app's two
+ * source topics. Read by a plain client; the partitions never committed
+ * are left out of @p l. */
+static void read_group_offsets(fixture_t *f,
+                               rd_kafka_topic_partition_list_t **lp) {
+        rd_kafka_topic_partition_list_t *all =
+                rd_kafka_topic_partition_list_new(2 * PARTITIONS);
+        for (int p = 0; p < PARTITIONS; p++) {
+                rd_kafka_topic_partition_list_add(all, f->in, p);
+                rd_kafka_topic_partition_list_add(all, f->words_topic, p);
+        }
+        char err[256];
+        rd_kafka_conf_t *c = rd_kafka_conf_new();
+        rd_kafka_conf_set(c, "bootstrap.servers",
+                          kst_broker_bootstrap(f->broker), err, sizeof(err));
+        rd_kafka_conf_set(c, "group.id", f->app_id, err, sizeof(err));
+        rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err));
+        if (!rk)
+                fail_msg("%s", err);
+        rd_kafka_resp_err_t e = rd_kafka_committed(rk, all, 30000);
+        if (e)
+                fail_msg("reading the group's offsets: %s",
+                         rd_kafka_err2str(e));
+        rd_kafka_destroy(rk);
+        *lp = rd_kafka_topic_partition_list_new(2 * PARTITIONS);
+        for (int i = 0; i < all->cnt; i++) {
+                if (all->elems[i].err)
+                        fail_msg("%s [%d]: %s", all->elems[i].topic,
+                                 (int)all->elems[i].partition,
+                                 rd_kafka_err2str(all->elems[i].err));
+                if (all->elems[i].offset >= 0) {
+                        rd_kafka_topic_partition_t *tp =
+                                rd_kafka_topic_partition_list_add(
+                                        *lp, all->elems[i].topic,
+                                        all->elems[i].partition);
+                        tp->offset = all->elems[i].offset;
+                        if (all->elems[i].metadata_size) {
+                                tp->metadata =
+                                        malloc(all->elems[i].metadata_size);
+                                memcpy(tp->metadata, all->elems[i].metadata,
+                                       all->elems[i].metadata_size);
+                                tp->metadata_size = all->elems[i].metadata_size;
+                        }
+                }
+        }
+        rd_kafka_topic_partition_list_destroy(all);
+}
+
+/* Commit @p l for the (empty) group as one of its members: join it,
+ * then commit. */
+static void commit_group_offsets(fixture_t *f,
+                                 const rd_kafka_topic_partition_list_t *l) {
+        char err[256];
+        rd_kafka_conf_t *c = rd_kafka_conf_new();
+        rd_kafka_conf_set(c, "bootstrap.servers",
+                          kst_broker_bootstrap(f->broker), err, sizeof(err));
+        rd_kafka_conf_set(c, "group.id", f->app_id, err, sizeof(err));
+        rd_kafka_conf_set(c, "enable.auto.commit", "false", err, sizeof(err));
+        rd_kafka_conf_set(c, "enable.auto.offset.store", "false", err,
+                          sizeof(err));
+        rd_kafka_conf_set(c, "session.timeout.ms", "6000", err, sizeof(err));
+        rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err));
+        if (!rk)
+                fail_msg("%s", err);
+        rd_kafka_poll_set_consumer(rk);
+        rd_kafka_topic_partition_list_t *sub =
+                rd_kafka_topic_partition_list_new(2);
+        rd_kafka_topic_partition_list_add(sub, f->in, RD_KAFKA_PARTITION_UA);
+        rd_kafka_topic_partition_list_add(sub, f->words_topic,
+                                          RD_KAFKA_PARTITION_UA);
+        assert_int_equal(rd_kafka_subscribe(rk, sub), 0);
+        rd_kafka_topic_partition_list_destroy(sub);
+        int64_t deadline = kst_now_ms() + 60000;
+        rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR__WAIT_COORD;
+        while (e && kst_now_ms() < deadline) {
+                rd_kafka_topic_partition_list_t *a = NULL;
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+                if (m)
+                        rd_kafka_message_destroy(m);
+                if (!rd_kafka_assignment(rk, &a) && a->cnt)
+                        e = rd_kafka_commit(rk, l, 0);
+                if (a)
+                        rd_kafka_topic_partition_list_destroy(a);
+        }
+        if (e)
+                fail_msg("committing the group's offsets: %s",
+                         rd_kafka_err2str(e));
+        for (int i = 0; i < l->cnt; i++)
+                if (l->elems[i].err)
+                        fail_msg("%s [%d]: %s", l->elems[i].topic,
+                                 (int)l->elems[i].partition,
+                                 rd_kafka_err2str(l->elems[i].err));
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+}
+
+/* A commit that failed after the local state was written (a rebalance
+ * took the offsets' commit away): the local stores are ahead of the
+ * committed state. The instance rebuilds them from the changelogs up to
+ * the committed positions, processes the input after the committed
+ * offsets again, and the counts stay exact. Here the group's offsets are
+ * set back to an earlier commit by hand. */
+static void test_local_state_ahead(void **state) {
+        fixture_t *f = *state;
+        char *dir = subdir("instance-ahead");
+        produce_lines(f, 200);
+        ks_app_t *app = start_app(f, dir, 1, NULL);
+        wait_running(app);
+        wait_processed(app, 200);
+        check_output(f, f->total_words);
+        KST_OK(ks_app_close(app, 60000));
+        ks_app_destroy(app);
+        rd_kafka_topic_partition_list_t *earlier = NULL;
+        read_group_offsets(f, &earlier);
+        assert_true(earlier->cnt > 0);
+
+        /* More input, processed and committed: the stores and their
+         * checkpoints move on. */
+        produce_lines(f, 100);
+        app = start_app(f, dir, 1, NULL);
+        wait_running(app);
+        wait_processed(app, 100);
+        check_output(f, f->total_words);
+        KST_OK(ks_app_close(app, 60000));
+        ks_app_destroy(app);
+
+        /* The group's offsets back to the first commit. */
+        commit_group_offsets(f, earlier);
+        rd_kafka_topic_partition_list_destroy(earlier);
+        kst_log_clear();
+        restore_count_t rc = {0, 0};
+        app = start_app(f, dir, 1, &rc);
+        wait_running(app);
+        assert_true(kst_log_contains("is ahead of the committed state"));
+        assert_true(__atomic_load_n(&rc.restored, __ATOMIC_SEQ_CST) > 0);
+        produce_lines(f, 30);
+        /* The second batch again (its words skipped as duplicates or
+         * counted once), and the new lines. */
+        wait_processed(app, 130);
+        check_output(f, f->total_words);
+        KST_OK(ks_app_close(app, 60000));
+        ks_app_destroy(app);
+        free(dir);
+}
+
 static void test_startup_errors(void **state) {
         fixture_t *f = *state;
         ks_error_t *e = NULL;
@@ -522,6 +669,8 @@ int main(void) {
                                                 teardown),
                 cmocka_unit_test_setup_teardown(
                         test_state_dir_lock_and_corruption, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_local_state_ahead, setup,
+                                                teardown),
                 cmocka_unit_test_setup_teardown(test_startup_errors, setup,
                                                 teardown),
         };
