@@ -117,7 +117,16 @@ start() {
         local t0=$SECONDS
         mapfile -t ports < <(free_ports $((brokers * 2)))
         local cluster_id
-        cluster_id="$(python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')"
+        # A cluster id that starts with "-" reads as an option to
+        # kafka-storage (one in 64 ids would): draw again, as Kafka does.
+        cluster_id="$(python3 -c '
+import base64, uuid
+while True:
+    s = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    if not s.startswith("-"):
+        print(s)
+        break
+')"
         local voters="" bootstrap="" i
         for ((i = 1; i <= brokers; i++)); do
                 voters+="${voters:+,}$i@127.0.0.1:${ports[$((2 * i - 1))]}"
