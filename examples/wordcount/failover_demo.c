@@ -339,8 +339,15 @@ static int instance_died(pid_t *pids, int skip) {
                 int st;
                 if (i != skip && pids[i] > 0 &&
                     waitpid(pids[i], &st, WNOHANG) == pids[i]) {
-                        demo_log("demo", "instance %d exited (status %d)",
-                                 i + 1, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+                        if (WIFEXITED(st))
+                                demo_log("demo",
+                                         "instance %d exited (status %d)",
+                                         i + 1, WEXITSTATUS(st));
+                        else
+                                demo_log("demo",
+                                         "instance %d exited (status: killed "
+                                         "by signal %d)",
+                                         i + 1, WTERMSIG(st));
                         pids[i] = -1;
                         return 1;
                 }

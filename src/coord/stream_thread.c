@@ -1005,8 +1005,8 @@ static ks_err_t init_transactions(ks__thread_t *thr, ks_error_t **errp) {
         if (!ke)
                 return KS_ERR_NO_ERROR;
         ks_err_t err = ks__error_set(errp, KS_ERR_KAFKA,
-                                     "%s: initializing transactions: %s",
-                                     thr->client_id, rd_kafka_error_string(ke));
+                                     "initializing transactions: %s",
+                                     rd_kafka_error_string(ke));
         rd_kafka_error_destroy(ke);
         return err;
 }
@@ -1037,13 +1037,42 @@ static int group_error(rd_kafka_resp_err_t e) {
                e == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS;
 }
 
-/* A transaction failed (@p what, error @p code, @p msg): abort it, or
- * replace the producer when it is fenced (a newer instance owns its
- * transactional id, or the coordinator timed the transaction out), then
- * get the tasks back to their last commit: open them again, or, when the
- * group moved them elsewhere, leave them to the coming rebalance. While
- * revoking, the caller closes the tasks. Any other fatal error stops the
- * thread. */
+/* Fatal producer errors that a new producer would meet again: the
+ * configuration or the cluster's permissions have to change. */
+static int txn_error_permanent(rd_kafka_resp_err_t e) {
+        switch (e) {
+        case RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
+        case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+        case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+        case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
+        case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
+        case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+        case RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION:
+        case RD_KAFKA_RESP_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT:
+        case RD_KAFKA_RESP_ERR_INVALID_TRANSACTION_TIMEOUT:
+        case RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE:
+        case RD_KAFKA_RESP_ERR__NOT_IMPLEMENTED:
+        case RD_KAFKA_RESP_ERR__INVALID_ARG:
+                return 1;
+        default:
+                return 0;
+        }
+}
+
+/* A transaction failed (@p what, error @p code, @p msg): abort it, or,
+ * when the producer is in a fatal state, replace it; then get the tasks
+ * back to their last commit: open them again, or, when the group moved
+ * them elsewhere, leave them to the coming rebalance. While revoking, the
+ * caller closes the tasks.
+ *
+ * A fatal state is what a zombie meets: a newer instance owns the
+ * transactional id (fenced), or the coordinator timed the transaction out
+ * and bumped the epoch while this thread was stalled, so that the abort
+ * itself is refused (INVALID_TXN_STATE, INVALID_PRODUCER_EPOCH). The new
+ * producer's init_transactions() aborts whatever the old one left open,
+ * and no write of the void transaction reaches a store. Only errors a new
+ * producer would meet again (permissions, versions, configuration) stop
+ * the thread, as do ABORT_STREAK_MAX failures in a row. */
 static ks_err_t txn_failed(ks__thread_t *thr, const char *what,
                            rd_kafka_resp_err_t code, int fatal, const char *msg,
                            int revoking, ks_error_t **errp) {
@@ -1071,20 +1100,23 @@ static ks_err_t txn_failed(ks__thread_t *thr, const char *what,
                 char fbuf[256] = "";
                 rd_kafka_resp_err_t fe =
                         rd_kafka_fatal_error(thr->producer, fbuf, sizeof(fbuf));
+                if (txn_error_permanent(fe ? fe : code))
+                        return ks__error_set(errp, KS_ERR_KAFKA,
+                                             "fatal transactional error "
+                                             "(%s): %s",
+                                             fbuf, cause);
                 int fenced = fe == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
                              fe == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH ||
                              code == RD_KAFKA_RESP_ERR__FENCED ||
-                             fe == RD_KAFKA_RESP_ERR__FENCED ||
-                             fe == RD_KAFKA_RESP_ERR_NO_ERROR;
-                if (!fenced)
-                        return ks__error_set(errp, KS_ERR_KAFKA,
-                                             "%s: fatal transactional error "
-                                             "(%s): %s",
-                                             thr->client_id, fbuf, cause);
+                             fe == RD_KAFKA_RESP_ERR__FENCED;
                 ks__log(thr->app->conf, KS_LOG_WARNING, "EOS",
-                        "%s: producer fenced (%s%s%s): its transaction is "
-                        "void; closing the tasks without committing",
-                        thr->client_id, cause, *fbuf ? "; " : "", fbuf);
+                        "%s: %s (%s%s%s): its transaction is void; closing "
+                        "the tasks without committing and replacing the "
+                        "producer",
+                        thr->client_id,
+                        fenced ? "producer fenced"
+                               : "producer in a fatal state",
+                        cause, *fbuf ? "; " : "", fbuf);
                 rd_kafka_purge(thr->producer,
                                RD_KAFKA_PURGE_F_QUEUE |
                                        RD_KAFKA_PURGE_F_INFLIGHT);
@@ -1110,9 +1142,9 @@ static ks_err_t txn_failed(ks__thread_t *thr, const char *what,
         }
         if (++thr->abort_streak > ABORT_STREAK_MAX)
                 return ks__error_set(errp, KS_ERR_KAFKA,
-                                     "%s: %d transactions in a row failed; "
+                                     "%d transactions in a row failed; "
                                      "the last: %s",
-                                     thr->client_id, thr->abort_streak, cause);
+                                     thr->abort_streak, cause);
         thr->processed_at_commit = progress(thr);
         thr->last_commit = ks__now_ms();
         if (revoking)

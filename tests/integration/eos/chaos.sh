@@ -15,31 +15,32 @@ if [ -z "${KS_TEST_BOOTSTRAP:-}" ]; then
         exit 77
 fi
 log="${TMPDIR:-/tmp}/eos-chaos-$2-$$.log"
+# On failure: the end of the log, then what explains it (an instance that
+# stopped by itself, errors, warnings), last so that a cut log keeps it.
+failed() {
+        tail -60 "$log"
+        echo "---- why: instances that stopped, errors and warnings"
+        grep -a 'exited (status\|failed:\|^%[0-4]|\|fatal\|not running' \
+                "$log" | tail -40 || true
+        [ -z "${1:-}" ] || echo "$1"
+        echo "(full log: $log)"
+        exit 1
+}
 case "$2" in
 kills)
         "$bin" --eos --kills 10 --lines 200000 --seed 11 \
-                --bootstrap-servers "$KS_TEST_BOOTSTRAP" >"$log" 2>&1 || {
-                tail -60 "$log"
-                exit 1
-        }
+                --bootstrap-servers "$KS_TEST_BOOTSTRAP" >"$log" 2>&1 || failed
         kills=$(grep -c '\[demo\] kill [0-9]* of' "$log" || true)
         if [ "$kills" -lt 10 ]; then
-                tail -60 "$log"
-                echo "FAILED: $kills kills instead of 10"
-                exit 1
+                failed "FAILED: $kills kills instead of 10"
         fi
         ;;
 zombie)
         "$bin" --eos --zombie --lines 100000 --seed 12 \
-                --bootstrap-servers "$KS_TEST_BOOTSTRAP" >"$log" 2>&1 || {
-                tail -60 "$log"
-                exit 1
-        }
+                --bootstrap-servers "$KS_TEST_BOOTSTRAP" >"$log" 2>&1 || failed
         # The stopped instance must have had its commits refused.
         if ! grep -q '\[instance 2\] closed after .* [1-9][0-9]* transactions aborted' "$log"; then
-                tail -60 "$log"
-                echo "FAILED: the stopped instance aborted no transaction"
-                exit 1
+                failed "FAILED: the stopped instance aborted no transaction"
         fi
         ;;
 *)

@@ -6,7 +6,11 @@
  *   abortable (AddPartitionsToTxn refused) -> abort, tasks back to their
  *                                             last commit, carry on;
  *   fenced (EndTxn PRODUCER_FENCED)        -> new producer, tasks reopened;
- *   fatal (InitProducerId not authorized)  -> app ERROR naming the cause.
+ *   abort refused (abortable, then EndTxn INVALID_TXN_STATE: what a
+ *   thread stalled past the transaction timeout meets)
+ *                                          -> new producer, tasks reopened;
+ *   fatal (InitProducerId not authorized)  -> app ERROR naming the cause;
+ *   fatal later (EndTxn not authorized)    -> app ERROR naming the cause.
  * Where the app carries on, the final counts must equal an independent
  * count of the input. */
 #include <stdio.h>
@@ -211,22 +215,48 @@ static void test_fenced(void **state) {
         assert_true(kst_log_contains("producer fenced"));
 }
 
-static void test_fatal(void **state) {
+static void test_abort_refused(void **state) {
         fixture_t *f = *state;
-        inject(f, API_INIT_PRODUCER_ID,
-               RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 1);
+        /* The first transaction fails (abortable), and its abort is
+         * refused: the producer is left in a fatal state. */
+        inject(f, API_END_TXN, RD_KAFKA_RESP_ERR_INVALID_TXN_STATE, 1);
+        int64_t aborts =
+                run_counting(f, API_ADD_PARTITIONS_TO_TXN,
+                             RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED, 1);
+        assert_true(aborts >= 1);
+        assert_true(kst_log_contains("abort failed"));
+        assert_true(kst_log_contains("producer in a fatal state"));
+}
+
+/* Start the app with @p api failing once with @p err; it must end in
+ * ERROR with a message containing @p want1 and @p want2. */
+static void run_failing(fixture_t *f, int api, rd_kafka_resp_err_t err,
+                        const char *want1, const char *want2) {
+        produce_lines(f);
+        inject(f, api, err, 1);
         ks_topology_t *t;
         ks_app_t *app = start_app(f, &t);
         if (!ks_app_wait_state(app, KS_APP_ERROR, 60000))
                 fail_msg("app is %s, not ERROR",
                          ks_app_state_name(ks_app_state(app)));
         const char *msg = ks_error_message(ks_app_error(app));
-        if (!strstr(msg, "initializing transactions") ||
-            !strstr(msg, "uthoriz"))
+        if (!strstr(msg, want1) || !strstr(msg, want2))
                 fail_msg("unexpected error: %s", msg);
         ks_app_close(app, 30000);
         ks_app_destroy(app);
         ks_topology_destroy(t);
+}
+
+static void test_fatal(void **state) {
+        run_failing(*state, API_INIT_PRODUCER_ID,
+                    RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+                    "initializing transactions", "uthoriz");
+}
+
+static void test_fatal_later(void **state) {
+        run_failing(*state, API_END_TXN,
+                    RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+                    "fatal transactional error", "uthoriz");
 }
 
 int main(void) {
@@ -236,7 +266,11 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_abortable, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_fenced, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_abort_refused, setup,
+                                                teardown),
                 cmocka_unit_test_setup_teardown(test_fatal, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_fatal_later, setup,
+                                                teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
