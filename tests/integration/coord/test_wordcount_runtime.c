@@ -131,6 +131,8 @@ static void produce_lines(fixture_t *f, int lines) {
 typedef struct {
         rd_kafka_t *c;
         int64_t last[VOCAB], records;
+        /* The counts of word 0 in output order, to show a failure. */
+        char trail[4096];
 } out_view_t;
 
 static void read_some(fixture_t *f, out_view_t *o, int timeout_ms) {
@@ -150,6 +152,11 @@ static void read_some(fixture_t *f, out_view_t *o, int timeout_ms) {
                 KST_OK(ks_int64_decode(m->payload, m->len, &v, NULL));
                 o->last[wi] = v;
                 o->records++;
+                size_t tl = strlen(o->trail);
+                if (wi == 0 && tl + 32 < sizeof(o->trail))
+                        snprintf(o->trail + tl, sizeof(o->trail) - tl,
+                                 " %lld@%lld", (long long)v,
+                                 (long long)m->offset);
         }
         rd_kafka_message_destroy(m);
 }
@@ -191,12 +198,16 @@ static void check_output(fixture_t *f, int64_t want) {
         while (o.records < end && kst_now_ms() < deadline)
                 read_some(f, &o, 200);
         for (int i = 0; i < VOCAB; i++)
-                if (o.last[i] != f->expect[i])
+                if (o.last[i] != f->expect[i]) {
+                        kst_log_print();
+                        printf("# counts of %s (count@offset):%s\n",
+                               f->words[0], o.trail);
                         fail_msg("word %s: output says %lld, input has %lld "
                                  "(%lld output records read of %lld)",
                                  f->words[i], (long long)o.last[i],
                                  (long long)f->expect[i], (long long)o.records,
                                  (long long)end);
+                }
         assert_true(o.records >= want);
         rd_kafka_topic_partition_list_destroy(l);
         rd_kafka_destroy(o.c);

@@ -266,6 +266,102 @@ static void test_matches_reference_model(void **state) {
                 assert_true(cnt > 0);
 }
 
+/* Many keys, values of changing length, point reads checked after every
+ * write, scans opened between writes, commits and (RocksDB) reopens at
+ * random points: what a store shows is always the reference model, and
+ * after a reopen exactly what was committed. */
+enum { BIG_N = 3000 };
+
+static size_t big_value(int v, char *buf) {
+        size_t n = (size_t)(v % 200) + 1;
+        for (size_t j = 0; j < n; j++)
+                buf[j] = (char)('a' + (v + (int)j) % 26);
+        return n;
+}
+
+static void big_check_scan(ks_kv_store_t *s, const int *model) {
+        ks_kv_iter_t *it;
+        KST_OK(ks_kv_store_all(s, &it));
+        const void *kp, *vp;
+        size_t kl, vl;
+        int i = 0;
+        while (ks_kv_iter_next(it, &kp, &kl, &vp, &vl)) {
+                while (i < BIG_N && model[i] < 0)
+                        i++;
+                assert_true(i < BIG_N);
+                char k[16], want[256];
+                snprintf(k, sizeof(k), "%05d", i);
+                assert_int_equal(kl, strlen(k));
+                assert_memory_equal(kp, k, kl);
+                size_t wl = big_value(model[i], want);
+                assert_int_equal(vl, wl);
+                assert_memory_equal(vp, want, wl);
+                i++;
+        }
+        assert_int_equal(ks_kv_iter_error(it), KS_ERR_NO_ERROR);
+        ks_kv_iter_destroy(it);
+        while (i < BIG_N && model[i] < 0)
+                i++;
+        assert_int_equal(i, BIG_N);
+}
+
+static void test_matches_reference_model_large(void **state) {
+        fixture_t *f = *state;
+        static int model[BIG_N], committed[BIG_N];
+        for (int i = 0; i < BIG_N; i++)
+                model[i] = committed[i] = -1;
+        srand(7);
+        int scans = 0, reopens = 0;
+        for (int op = 0; op < 40000; op++) {
+                int i = rand() % BIG_N, v = rand() % 100000, r = rand() % 1000;
+                char k[16], val[256];
+                snprintf(k, sizeof(k), "%05d", i);
+                if (r < 400) {
+                        size_t vl = big_value(v, val);
+                        KST_OK(ks_kv_store_put(f->store, k, strlen(k), val,
+                                               vl));
+                        model[i] = v;
+                } else if (r < 550) {
+                        KST_OK(ks_kv_store_delete(f->store, k, strlen(k), NULL,
+                                                  NULL));
+                        model[i] = -1;
+                } else if (r < 990) {
+                        const void *out;
+                        size_t n;
+                        ks_err_t err = ks_kv_store_get(f->store, k, strlen(k),
+                                                       &out, &n);
+                        if (model[i] < 0) {
+                                assert_int_equal(err, KS_ERR_NOT_FOUND);
+                        } else {
+                                assert_int_equal(err, KS_ERR_NO_ERROR);
+                                size_t wl = big_value(model[i], val);
+                                assert_int_equal(n, wl);
+                                assert_memory_equal(out, val, wl);
+                        }
+                } else if (r < 996) {
+                        commit(f);
+                        memcpy(committed, model, sizeof(model));
+                } else if (r < 999) {
+                        big_check_scan(f->store, model);
+                        scans++;
+                } else if (f->backend == KS_STORE_ROCKSDB) {
+                        /* Uncommitted writes are lost with the close. */
+                        ks__kv_store_destroy(f->store);
+                        ks__task_db_close(f->db);
+                        f->db = NULL;
+                        f->store = open_store(f);
+                        memcpy(model, committed, sizeof(model));
+                        reopens++;
+                }
+        }
+        big_check_scan(f->store, model);
+        commit(f);
+        big_check_scan(f->store, model);
+        assert_true(scans > 50);
+        if (f->backend == KS_STORE_ROCKSDB)
+                assert_true(reopens > 10);
+}
+
 static void test_closed_store(void **state) {
         fixture_t *f = *state;
         ks_kv_store_t *s = f->store;
@@ -359,6 +455,7 @@ int main(void) {
                 BOTH(test_ranges),
                 BOTH(test_mutation_during_iteration),
                 BOTH(test_matches_reference_model),
+                BOTH(test_matches_reference_model_large),
                 BOTH(test_closed_store),
                 BOTH(test_rocksdb_persists_committed_only),
                 BOTH(test_rocksdb_corrupt_dir),
