@@ -62,6 +62,9 @@ typedef struct {
         int paused;
         int at_end; /* the consumer reached the partition's end (EOF) and
                        nothing came after */
+        /* The next offset to fetch: after the last record queued, else
+         * the committed offset (RD_KAFKA_OFFSET_INVALID: none known). */
+        int64_t next;
 } pqueue_t;
 
 /* How long a task with max.task.idle.ms 0 waits at most for an input
@@ -408,16 +411,40 @@ static pqueue_t *find_queue(task_entry_t *te, const char *topic) {
         return NULL;
 }
 
+/* Pause or resume the input partition of @p q. A resume also seeks to the
+ * next offset the task needs: librdkafka resumes from the last record it
+ * handed out, and when a partition was paused before it handed out any
+ * (a task restoring right after its assignment), it may resume past
+ * records fetched and thrown away by the pause. Only paused partitions
+ * are resumed: resuming one that is not paused may move its position. */
 static void pause_resume(ks__thread_t *thr, task_entry_t *te, pqueue_t *q,
                          int pause) {
+        if (!pause && !q->paused)
+                return;
         rd_kafka_topic_partition_list_t *l =
                 rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(l, q->topic,
-                                          ks__task_partition(te->task));
-        if (pause)
+        rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_add(
+                l, q->topic, ks__task_partition(te->task));
+        if (pause) {
                 rd_kafka_pause_partitions(thr->consumer, l);
-        else
+        } else {
                 rd_kafka_resume_partitions(thr->consumer, l);
+                tp->offset = q->next != RD_KAFKA_OFFSET_INVALID
+                                     ? q->next
+                                     : RD_KAFKA_OFFSET_BEGINNING;
+                rd_kafka_error_t *ke =
+                        rd_kafka_seek_partitions(thr->consumer, l, 10000);
+                if (ke || tp->err)
+                        ks__log(thr->app->conf, KS_LOG_WARNING, "CONSUMER",
+                                "%s: cannot seek %s [%" PRId32 "] to %" PRId64
+                                " after a restore: %s",
+                                thr->client_id, q->topic, tp->partition,
+                                tp->offset,
+                                ke ? rd_kafka_error_string(ke)
+                                   : rd_kafka_err2str(tp->err));
+                if (ke)
+                        rd_kafka_error_destroy(ke);
+        }
         rd_kafka_topic_partition_list_destroy(l);
         q->paused = pause;
 }
@@ -458,8 +485,10 @@ static ks_err_t open_task(ks__thread_t *thr, int sub, int32_t partition,
         for (size_t i = 0; i < s->node_cnt; i++)
                 for (size_t j = 0; s->nodes[i]->kind == KS_NODE_SOURCE &&
                                    j < s->nodes[i]->topic_cnt;
-                     j++)
+                     j++) {
+                        te->queues[k].next = RD_KAFKA_OFFSET_INVALID;
                         te->queues[k++].topic = s->nodes[i]->topics[j];
+                }
         thr->task_cnt++;
         return KS_ERR_NO_ERROR;
 }
@@ -1330,6 +1359,10 @@ static ks_err_t on_assign(ks__thread_t *thr,
                         parse_metadata(te, tp->metadata, tp->metadata_size);
                 if (te && tp->offset >= 0)
                         te->committed = 1;
+                pqueue_t *q = te ? find_queue(te, tp->topic) : NULL;
+                if (q)
+                        q->next = tp->offset >= 0 ? tp->offset
+                                                  : RD_KAFKA_OFFSET_INVALID;
         }
         rd_kafka_topic_partition_list_destroy(committed);
         e = rd_kafka_assign(thr->consumer, parts);
@@ -1339,9 +1372,11 @@ static ks_err_t on_assign(ks__thread_t *thr,
         int any_restoring = 0;
         for (size_t t = 0; !err && t < thr->task_cnt; t++) {
                 task_entry_t *te = &thr->tasks[t];
-                for (size_t i = 0; i < te->queue_cnt; i++)
-                        pause_resume(thr, te, &te->queues[i], 1);
                 err = plan_restore(thr, te, errp);
+                /* Only a restoring task's input waits (paused). */
+                for (size_t i = 0; !err && te->restoring && i < te->queue_cnt;
+                     i++)
+                        pause_resume(thr, te, &te->queues[i], 1);
                 if (!err && !te->restoring)
                         err = start_task(thr, te, errp);
                 any_restoring |= te->restoring > 0;
@@ -1417,6 +1452,7 @@ static ks_err_t enqueue(ks__thread_t *thr, rd_kafka_message_t *m) {
                 q->head = 0;
         }
         q->ring[(q->head + q->cnt++) % q->cap] = m;
+        q->next = m->offset + 1;
         q->at_end = 0;
         return KS_ERR_NO_ERROR;
 }
