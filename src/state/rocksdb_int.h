@@ -5,10 +5,12 @@
  * ks__task_db_t per task is a RocksDB database with one column family per
  * store and the metadata family KS_META_CF holding the task's checkpoint.
  *
- * Writes between commits are staged in the task's WriteBatchWithIndex; reads
- * and iterators see the batch over the database. ks__task_db_commit() writes
- * the batch and the staged metadata in one atomic write, so a store is never
- * ahead of or behind its own checkpoint.
+ * Writes between commits are staged in the task's hash table of latest
+ * values per key, which point reads consult before the database; iterators
+ * see them through a WriteBatchWithIndex over the database, filled only once
+ * an iterator is opened. ks__task_db_commit() writes the staged data and
+ * metadata in one atomic write, so a store is never ahead of or behind its
+ * own checkpoint.
  *
  * @locality the task's stream thread (the env is shared, read-only). */
 #ifndef KS_ROCKSDB_INT_H

@@ -16,6 +16,16 @@ struct ks__rocks_env_s {
         rocksdb_readoptions_t *ropts;
 };
 
+/* A staged write: the latest value (or delete) of one key of one column
+ * family since the last commit. */
+typedef struct {
+        uint64_t hash;
+        size_t cf; /* index in cfs */
+        size_t klen, vlen, cap;
+        int tomb;
+        char data[]; /* the key, then the value (cap bytes in all) */
+} staged_t;
+
 struct ks__task_db_s {
         ks__rocks_env_t *env;
         rocksdb_t *db;
@@ -23,10 +33,21 @@ struct ks__task_db_s {
         char **cf_names;
         rocksdb_column_family_handle_t **cfs;
         size_t cf_cnt;
-        rocksdb_column_family_handle_t *meta;
+        size_t meta; /* index of KS_META_CF in cfs */
+        /* The writes since the last commit, one entry per key: a hash table
+         * (open addressing, linear probing) that point reads consult
+         * before the database. */
+        staged_t **slots;
+        size_t slot_cap, staged_cnt;
+        /* The same writes indexed in key order, for iterators: filled
+         * from the table when the first iterator of a commit interval
+         * opens, then kept up to date until the commit. Point reads and
+         * writes alone never pay for the ordered index. */
         rocksdb_writebatch_wi_t *wbwi;
+        int indexed;
+        rocksdb_writebatch_t *batch; /* the commit's write */
         /* Restored records: nothing reads them before the batch is
-         * written, so they skip the index of wbwi. */
+         * written, so they skip the table. */
         rocksdb_writebatch_t *restore;
         size_t pending;
 };
@@ -34,8 +55,121 @@ struct ks__task_db_s {
 typedef struct {
         ks__task_db_t *db;
         rocksdb_column_family_handle_t *cf;
-        char *last; /* last value handed out by get */
+        size_t cfi;
+        char *last; /* last value read from the database (rocksdb_free) */
+        char *copy; /* last staged value handed out by get */
+        size_t copycap;
 } rstore_t;
+
+#define SLOTS_MIN  1024
+#define SLOTS_KEEP 16384 /* larger tables are dropped at the commit */
+
+static uint64_t stage_hash(size_t cf, const void *k, size_t kl) {
+        uint64_t h = 1469598103934665603ULL ^ (uint64_t)cf;
+        const unsigned char *p = k;
+        for (size_t i = 0; i < kl; i++)
+                h = (h ^ p[i]) * 1099511628211ULL;
+        return h ^ (h >> 29);
+}
+
+/* The slot holding (cf, k), or the empty slot where it would go. */
+static staged_t **stage_slot(ks__task_db_t *db, uint64_t h, size_t cf,
+                             const void *k, size_t kl) {
+        size_t mask = db->slot_cap - 1;
+        for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
+                staged_t *e = db->slots[i];
+                if (!e || (e->hash == h && e->cf == cf && e->klen == kl &&
+                           !memcmp(e->data, k, kl)))
+                        return &db->slots[i];
+        }
+}
+
+static const staged_t *stage_find(ks__task_db_t *db, size_t cf, const void *k,
+                                  size_t kl) {
+        if (!db->staged_cnt)
+                return NULL;
+        return *stage_slot(db, stage_hash(cf, k, kl), cf, k, kl);
+}
+
+static int stage_grow(ks__task_db_t *db) {
+        size_t cap = db->slot_cap ? db->slot_cap * 2 : SLOTS_MIN;
+        staged_t **slots = calloc(cap, sizeof(*slots));
+        if (!slots)
+                return -1;
+        staged_t **old = db->slots;
+        size_t oldcap = db->slot_cap;
+        db->slots = slots;
+        db->slot_cap = cap;
+        for (size_t i = 0; i < oldcap; i++)
+                if (old[i])
+                        *stage_slot(db, old[i]->hash, old[i]->cf, old[i]->data,
+                                    old[i]->klen) = old[i];
+        free(old);
+        return 0;
+}
+
+static void wbwi_apply(ks__task_db_t *db, const staged_t *e) {
+        if (e->tomb)
+                rocksdb_writebatch_wi_delete_cf(db->wbwi, db->cfs[e->cf],
+                                                e->data, e->klen);
+        else
+                rocksdb_writebatch_wi_put_cf(db->wbwi, db->cfs[e->cf], e->data,
+                                             e->klen, e->data + e->klen,
+                                             e->vlen);
+}
+
+/* Stage the value @p v (NULL: a delete) of (cf, k). */
+static ks_err_t stage(ks__task_db_t *db, size_t cf, const void *k, size_t kl,
+                      const void *v, size_t vl) {
+        if ((db->staged_cnt + 1) * 2 > db->slot_cap && stage_grow(db))
+                return KS_ERR_NO_MEMORY;
+        if (!v)
+                vl = 0;
+        uint64_t h = stage_hash(cf, k, kl);
+        staged_t **slot = stage_slot(db, h, cf, k, kl);
+        staged_t *e = *slot;
+        if (!e || e->cap < kl + vl) {
+                size_t cap = kl + vl < 32 ? 32 : kl + vl;
+                staged_t *n = realloc(e, sizeof(*n) + cap);
+                if (!n)
+                        return KS_ERR_NO_MEMORY;
+                if (!e) {
+                        n->hash = h;
+                        n->cf = cf;
+                        n->klen = kl;
+                        memcpy(n->data, k, kl);
+                        db->staged_cnt++;
+                }
+                n->cap = cap;
+                e = *slot = n;
+        }
+        e->tomb = !v;
+        e->vlen = vl;
+        if (vl)
+                memcpy(e->data + kl, v, vl);
+        if (db->indexed)
+                wbwi_apply(db, e);
+        db->pending++;
+        return KS_ERR_NO_ERROR;
+}
+
+static void stage_clear(ks__task_db_t *db) {
+        for (size_t i = 0; i < db->slot_cap && db->staged_cnt; i++)
+                if (db->slots[i]) {
+                        free(db->slots[i]);
+                        db->slots[i] = NULL;
+                        db->staged_cnt--;
+                }
+        if (db->slot_cap > SLOTS_KEEP) {
+                free(db->slots);
+                db->slots = NULL;
+                db->slot_cap = 0;
+        }
+        db->staged_cnt = 0;
+        if (db->indexed)
+                rocksdb_writebatch_wi_clear(db->wbwi);
+        db->indexed = 0;
+}
 
 ks_err_t ks__rocks_env_new(const ks_config_t *conf, ks__rocks_env_t **envp,
                            ks_error_t **errp) {
@@ -183,10 +317,11 @@ ks_err_t ks__task_db_open(ks__rocks_env_t *env, const char *path,
         }
         for (size_t i = 0; i < db->cf_cnt; i++)
                 if (!strcmp(db->cf_names[i], KS_META_CF))
-                        db->meta = db->cfs[i];
+                        db->meta = i;
         db->wbwi = rocksdb_writebatch_wi_create(0, 1);
+        db->batch = rocksdb_writebatch_create();
         db->restore = rocksdb_writebatch_create();
-        if (!db->wbwi || !db->restore) {
+        if (!db->wbwi || !db->batch || !db->restore) {
                 ks__task_db_close(db);
                 return ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
         }
@@ -197,8 +332,12 @@ ks_err_t ks__task_db_open(ks__rocks_env_t *env, const char *path,
 void ks__task_db_close(ks__task_db_t *db) {
         if (!db)
                 return;
+        stage_clear(db);
+        free(db->slots);
         if (db->wbwi)
                 rocksdb_writebatch_wi_destroy(db->wbwi);
+        if (db->batch)
+                rocksdb_writebatch_destroy(db->batch);
         if (db->restore)
                 rocksdb_writebatch_destroy(db->restore);
         if (db->cfs) {
@@ -217,17 +356,14 @@ void ks__task_db_close(ks__task_db_t *db) {
 
 ks_err_t ks__task_db_stage_meta(ks__task_db_t *db, const char *key,
                                 const void *value, size_t vlen) {
-        rocksdb_writebatch_wi_put_cf(db->wbwi, db->meta, key, strlen(key),
-                                     value, vlen);
-        db->pending++;
-        return KS_ERR_NO_ERROR;
+        return stage(db, db->meta, key, strlen(key), value, vlen);
 }
 
 ks_err_t ks__task_db_get_meta(ks__task_db_t *db, const char *key, void **valuep,
                               size_t *vlenp, ks_error_t **errp) {
         char *err = NULL;
         size_t vlen = 0;
-        char *v = rocksdb_get_cf(db->db, db->env->ropts, db->meta, key,
+        char *v = rocksdb_get_cf(db->db, db->env->ropts, db->cfs[db->meta], key,
                                  strlen(key), &vlen, &err);
         if (err) {
                 ks__error_set(errp, KS_ERR_STORE,
@@ -255,8 +391,24 @@ static ks_err_t db_write(ks__task_db_t *db, rocksdb_writeoptions_t *wo,
                 if (!err)
                         rocksdb_writebatch_clear(db->restore);
         }
-        if (!err)
-                rocksdb_write_writebatch_wi(db->db, wo, db->wbwi, &err);
+        if (!err && db->staged_cnt) {
+                rocksdb_writebatch_clear(db->batch);
+                for (size_t i = 0; i < db->slot_cap; i++) {
+                        const staged_t *e = db->slots[i];
+                        if (!e)
+                                continue;
+                        if (e->tomb)
+                                rocksdb_writebatch_delete_cf(db->batch,
+                                                             db->cfs[e->cf],
+                                                             e->data, e->klen);
+                        else
+                                rocksdb_writebatch_put_cf(
+                                        db->batch, db->cfs[e->cf], e->data,
+                                        e->klen, e->data + e->klen, e->vlen);
+                }
+                rocksdb_write(db->db, wo, db->batch, &err);
+                rocksdb_writebatch_clear(db->batch);
+        }
         if (err) {
                 ks__error_set(errp, KS_ERR_STORE,
                               "cannot write the state of %s: %s", db->path,
@@ -264,7 +416,7 @@ static ks_err_t db_write(ks__task_db_t *db, rocksdb_writeoptions_t *wo,
                 rocksdb_free(err);
                 return KS_ERR_STORE;
         }
-        rocksdb_writebatch_wi_clear(db->wbwi);
+        stage_clear(db);
         db->pending = 0;
         return KS_ERR_NO_ERROR;
 }
@@ -286,6 +438,7 @@ void *ks__rocksdb_store_new(ks__task_db_t *db, const char *store) {
                         return NULL;
                 r->db = db;
                 r->cf = db->cfs[i];
+                r->cfi = i;
                 return r;
         }
         return NULL;
@@ -294,12 +447,29 @@ void *ks__rocksdb_store_new(ks__task_db_t *db, const char *store) {
 static ks_err_t rs_get(void *impl, const void *k, size_t kl, const void **vp,
                        size_t *vlp) {
         rstore_t *r = impl;
+        const staged_t *e = stage_find(r->db, r->cfi, k, kl);
+        if (e) {
+                if (e->tomb)
+                        return KS_ERR_NOT_FOUND;
+                /* A copy: the entry changes with the next put. */
+                if (r->copycap < e->vlen || !r->copy) {
+                        size_t cap = e->vlen < 64 ? 64 : e->vlen;
+                        char *c = realloc(r->copy, cap);
+                        if (!c)
+                                return KS_ERR_NO_MEMORY;
+                        r->copy = c;
+                        r->copycap = cap;
+                }
+                memcpy(r->copy, e->data + e->klen, e->vlen);
+                *vp = r->copy;
+                *vlp = e->vlen;
+                return KS_ERR_NO_ERROR;
+        }
         char *err = NULL;
         size_t vl = 0;
         rocksdb_free(r->last);
-        r->last = rocksdb_writebatch_wi_get_from_batch_and_db_cf(
-                r->db->wbwi, r->db->db, r->db->env->ropts, r->cf, k, kl, &vl,
-                &err);
+        r->last = rocksdb_get_cf(r->db->db, r->db->env->ropts, r->cf, k, kl,
+                                 &vl, &err);
         if (err) {
                 rocksdb_free(err);
                 return KS_ERR_STORE;
@@ -314,12 +484,7 @@ static ks_err_t rs_get(void *impl, const void *k, size_t kl, const void **vp,
 static ks_err_t rs_put(void *impl, const void *k, size_t kl, const void *v,
                        size_t vl) {
         rstore_t *r = impl;
-        if (v)
-                rocksdb_writebatch_wi_put_cf(r->db->wbwi, r->cf, k, kl, v, vl);
-        else
-                rocksdb_writebatch_wi_delete_cf(r->db->wbwi, r->cf, k, kl);
-        r->db->pending++;
-        return KS_ERR_NO_ERROR;
+        return stage(r->db, r->cfi, k, kl, v, vl);
 }
 
 static ks_err_t rs_restore_put(void *impl, const void *k, size_t kl,
@@ -345,6 +510,13 @@ static ks_err_t rs_cursor_open(void *impl, int reverse, const void *seek,
         rcursor_t *c = calloc(1, sizeof(*c));
         if (!c)
                 return KS_ERR_NO_MEMORY;
+        ks__task_db_t *db = r->db;
+        if (!db->indexed) {
+                for (size_t i = 0; i < db->slot_cap; i++)
+                        if (db->slots[i])
+                                wbwi_apply(db, db->slots[i]);
+                db->indexed = 1;
+        }
         rocksdb_iterator_t *base =
                 rocksdb_create_iterator_cf(r->db->db, r->db->env->ropts, r->cf);
         c->it = rocksdb_writebatch_wi_create_iterator_with_base_cf(r->db->wbwi,
@@ -401,7 +573,7 @@ static uint64_t rs_count(void *impl) {
                                             "rocksdb.estimate-num-keys");
         uint64_t n = v ? strtoull(v, NULL, 10) : 0;
         rocksdb_free(v);
-        return n + (uint64_t)rocksdb_writebatch_wi_count(r->db->wbwi);
+        return n + (uint64_t)r->db->staged_cnt;
 }
 
 static void rs_close(void *impl) {
@@ -409,6 +581,7 @@ static void rs_close(void *impl) {
         if (!r)
                 return;
         rocksdb_free(r->last);
+        free(r->copy);
         free(r);
 }
 
