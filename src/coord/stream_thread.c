@@ -703,8 +703,9 @@ static ks_err_t finish_store(ks__thread_t *thr, task_entry_t *te,
                              restoring_t *r, int at_end, ks_error_t **errp) {
         ks_err_t err = KS_ERR_NO_ERROR;
         if (!r->compensating) {
-                err = ks__task_restore_checkpoint(te->task, r->store,
-                                                  r->start + r->restored, errp);
+                err = ks__task_restore_checkpoint(
+                        te->task, r->store, r->start + r->restored,
+                        r->start + r->restored >= r->end, errp);
                 if (err)
                         return err;
                 if (r->start + r->restored < r->end) {

@@ -10,7 +10,10 @@
  * see them through a WriteBatchWithIndex over the database, filled only once
  * an iterator is opened. ks__task_db_commit() writes the staged data and
  * metadata in one atomic write, so a store is never ahead of or behind its
- * own checkpoint.
+ * own checkpoint. Restored records (a store rebuilt from its changelog)
+ * skip both the table and the WAL; a commit whose write goes through the WAL
+ * first flushes the column families holding such unlogged records, so a
+ * crash never keeps a checkpoint whose data it lost.
  *
  * @locality the task's stream thread (the env is shared, read-only). */
 #ifndef KS_ROCKSDB_INT_H
@@ -45,11 +48,15 @@ ks_err_t ks__task_db_stage_meta(ks__task_db_t *db, const char *key,
 ks_err_t ks__task_db_get_meta(ks__task_db_t *db, const char *key, void **valuep,
                               size_t *vlenp, ks_error_t **errp);
 
-/** Write staged data and metadata atomically. */
+/** Write restored records (unlogged), then staged data and metadata
+ *  atomically, after flushing any unlogged records. Errors name the path. */
 ks_err_t ks__task_db_commit(ks__task_db_t *db, ks_error_t **errp);
 
-/** Number of staged writes since the last commit. */
-size_t ks__task_db_pending(const ks__task_db_t *db);
+/** Write the restored records (unlogged), leaving staged writes staged;
+ *  with @p flush, also start flushing them to table files (the next commit
+ *  waits for that flush). */
+ks_err_t ks__task_db_write_restored(ks__task_db_t *db, int flush,
+                                    ks_error_t **errp);
 
 /** Close the database, dropping uncommitted writes. NULL is a no-op. Every
  *  store backend on it must be closed first. */

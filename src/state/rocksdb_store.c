@@ -13,6 +13,9 @@ struct ks__rocks_env_s {
         rocksdb_block_based_table_options_t *table;
         rocksdb_options_t *opts;
         rocksdb_writeoptions_t *wopts;
+        rocksdb_writeoptions_t *wopts_nowal; /* restored records */
+        rocksdb_flushoptions_t *flush;       /* waits */
+        rocksdb_flushoptions_t *flush_async; /* only starts a flush */
         rocksdb_readoptions_t *ropts;
 };
 
@@ -47,9 +50,11 @@ struct ks__task_db_s {
         int indexed;
         rocksdb_writebatch_t *batch; /* the commit's write */
         /* Restored records: nothing reads them before the batch is
-         * written, so they skip the table. */
+         * written, so they skip the table. They are written without the
+         * WAL (the changelog holds them); unflushed[i] marks a column
+         * family holding such writes not yet flushed to a table file. */
         rocksdb_writebatch_t *restore;
-        size_t pending;
+        unsigned char *unflushed;
 };
 
 typedef struct {
@@ -149,7 +154,6 @@ static ks_err_t stage(ks__task_db_t *db, size_t cf, const void *k, size_t kl,
                 memcpy(e->data + kl, v, vl);
         if (db->indexed)
                 wbwi_apply(db, e);
-        db->pending++;
         return KS_ERR_NO_ERROR;
 }
 
@@ -184,8 +188,12 @@ ks_err_t ks__rocks_env_new(const ks_config_t *conf, ks__rocks_env_t **envp,
         e->table = rocksdb_block_based_options_create();
         e->opts = rocksdb_options_create();
         e->wopts = rocksdb_writeoptions_create();
+        e->wopts_nowal = rocksdb_writeoptions_create();
+        e->flush = rocksdb_flushoptions_create();
+        e->flush_async = rocksdb_flushoptions_create();
         e->ropts = rocksdb_readoptions_create();
-        if (!e->cache || !e->table || !e->opts || !e->wopts || !e->ropts) {
+        if (!e->cache || !e->table || !e->opts || !e->wopts ||
+            !e->wopts_nowal || !e->flush || !e->flush_async || !e->ropts) {
                 ks__rocks_env_destroy(e);
                 return ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
         }
@@ -205,9 +213,14 @@ ks_err_t ks__rocks_env_new(const ks_config_t *conf, ks__rocks_env_t **envp,
          * keeps a commit atomic across them after a crash. No fsync: the
          * changelog is the durable copy. */
         rocksdb_writeoptions_set_sync(e->wopts, 0);
-        /* Restores write with the WAL too: a manual flush at their end
-         * would race RocksDB's own flushes (RocksDB 7.x asserts on a
-         * manual and a background flush of one column family at once). */
+        /* Restored records skip the WAL. A logged write must never be
+         * replayed after a crash on top of unlogged ones that were lost:
+         * ks__task_db_commit() flushes the column families holding unlogged
+         * writes before its logged write (in practice once, with the
+         * checkpoint that ends a restore). */
+        rocksdb_writeoptions_disable_WAL(e->wopts_nowal, 1);
+        rocksdb_flushoptions_set_wait(e->flush, 1);
+        rocksdb_flushoptions_set_wait(e->flush_async, 0);
         *envp = e;
         return KS_ERR_NO_ERROR;
 }
@@ -219,6 +232,12 @@ void ks__rocks_env_destroy(ks__rocks_env_t *e) {
                 rocksdb_readoptions_destroy(e->ropts);
         if (e->wopts)
                 rocksdb_writeoptions_destroy(e->wopts);
+        if (e->wopts_nowal)
+                rocksdb_writeoptions_destroy(e->wopts_nowal);
+        if (e->flush)
+                rocksdb_flushoptions_destroy(e->flush);
+        if (e->flush_async)
+                rocksdb_flushoptions_destroy(e->flush_async);
         if (e->opts)
                 rocksdb_options_destroy(e->opts);
         if (e->table)
@@ -321,7 +340,8 @@ ks_err_t ks__task_db_open(ks__rocks_env_t *env, const char *path,
         db->wbwi = rocksdb_writebatch_wi_create(0, 1);
         db->batch = rocksdb_writebatch_create();
         db->restore = rocksdb_writebatch_create();
-        if (!db->wbwi || !db->batch || !db->restore) {
+        db->unflushed = calloc(db->cf_cnt, 1);
+        if (!db->wbwi || !db->batch || !db->restore || !db->unflushed) {
                 ks__task_db_close(db);
                 return ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
         }
@@ -340,6 +360,7 @@ void ks__task_db_close(ks__task_db_t *db) {
                 rocksdb_writebatch_destroy(db->batch);
         if (db->restore)
                 rocksdb_writebatch_destroy(db->restore);
+        free(db->unflushed);
         if (db->cfs) {
                 for (size_t i = 0; i < db->cf_cnt; i++)
                         if (db->cfs[i])
@@ -379,54 +400,82 @@ ks_err_t ks__task_db_get_meta(ks__task_db_t *db, const char *key, void **valuep,
         return KS_ERR_NO_ERROR;
 }
 
-static ks_err_t db_write(ks__task_db_t *db, rocksdb_writeoptions_t *wo,
-                         ks_error_t **errp) {
-        if (!db->pending)
-                return KS_ERR_NO_ERROR;
+static ks_err_t store_error(ks__task_db_t *db, char *err, ks_error_t **errp) {
+        ks__error_set(errp, KS_ERR_STORE, "cannot write the state of %s: %s",
+                      db->path, err);
+        rocksdb_free(err);
+        return KS_ERR_STORE;
+}
+
+/* Flush every column family holding unlogged writes: with @p wait, until
+ * they are in table files; else only start it (the flags stay set, a later
+ * waiting flush also waits for the one started). */
+static ks_err_t flush_unlogged(ks__task_db_t *db, int wait, ks_error_t **errp) {
         char *err = NULL;
-        /* Restored data first: should a crash come between the two writes,
-         * the checkpoint (in wbwi) is the older one. */
-        if (rocksdb_writebatch_count(db->restore)) {
-                rocksdb_write(db->db, wo, db->restore, &err);
-                if (!err)
-                        rocksdb_writebatch_clear(db->restore);
+        for (size_t i = 0; i < db->cf_cnt; i++) {
+                if (!db->unflushed[i])
+                        continue;
+                rocksdb_flush_cf(db->db,
+                                 wait ? db->env->flush : db->env->flush_async,
+                                 db->cfs[i], &err);
+                if (err)
+                        return store_error(db, err, errp);
+                if (wait)
+                        db->unflushed[i] = 0;
         }
-        if (!err && db->staged_cnt) {
-                rocksdb_writebatch_clear(db->batch);
-                for (size_t i = 0; i < db->slot_cap; i++) {
-                        const staged_t *e = db->slots[i];
-                        if (!e)
-                                continue;
-                        if (e->tomb)
-                                rocksdb_writebatch_delete_cf(db->batch,
-                                                             db->cfs[e->cf],
-                                                             e->data, e->klen);
-                        else
-                                rocksdb_writebatch_put_cf(
-                                        db->batch, db->cfs[e->cf], e->data,
-                                        e->klen, e->data + e->klen, e->vlen);
-                }
-                rocksdb_write(db->db, wo, db->batch, &err);
-                rocksdb_writebatch_clear(db->batch);
-        }
-        if (err) {
-                ks__error_set(errp, KS_ERR_STORE,
-                              "cannot write the state of %s: %s", db->path,
-                              err);
-                rocksdb_free(err);
-                return KS_ERR_STORE;
-        }
-        stage_clear(db);
-        db->pending = 0;
         return KS_ERR_NO_ERROR;
 }
 
-ks_err_t ks__task_db_commit(ks__task_db_t *db, ks_error_t **errp) {
-        return db_write(db, db->env->wopts, errp);
+static ks_err_t write_restored(ks__task_db_t *db, ks_error_t **errp) {
+        char *err = NULL;
+        if (!rocksdb_writebatch_count(db->restore))
+                return KS_ERR_NO_ERROR;
+        rocksdb_write(db->db, db->env->wopts_nowal, db->restore, &err);
+        if (err)
+                return store_error(db, err, errp);
+        rocksdb_writebatch_clear(db->restore);
+        return KS_ERR_NO_ERROR;
 }
 
-size_t ks__task_db_pending(const ks__task_db_t *db) {
-        return db->pending;
+ks_err_t ks__task_db_write_restored(ks__task_db_t *db, int flush,
+                                    ks_error_t **errp) {
+        ks_err_t err = write_restored(db, errp);
+        if (!err && flush)
+                err = flush_unlogged(db, 0, errp);
+        return err;
+}
+
+ks_err_t ks__task_db_commit(ks__task_db_t *db, ks_error_t **errp) {
+        char *err = NULL;
+        ks_err_t e = write_restored(db, errp);
+        if (e)
+                return e;
+        if (!db->staged_cnt)
+                return KS_ERR_NO_ERROR;
+        /* Unlogged writes reach table files before this logged write can
+         * reach the WAL: a crash never keeps a checkpoint whose data it
+         * lost. */
+        if ((e = flush_unlogged(db, 1, errp)))
+                return e;
+        rocksdb_writebatch_clear(db->batch);
+        for (size_t i = 0; i < db->slot_cap; i++) {
+                const staged_t *s = db->slots[i];
+                if (!s)
+                        continue;
+                if (s->tomb)
+                        rocksdb_writebatch_delete_cf(db->batch, db->cfs[s->cf],
+                                                     s->data, s->klen);
+                else
+                        rocksdb_writebatch_put_cf(db->batch, db->cfs[s->cf],
+                                                  s->data, s->klen,
+                                                  s->data + s->klen, s->vlen);
+        }
+        rocksdb_write(db->db, db->env->wopts, db->batch, &err);
+        rocksdb_writebatch_clear(db->batch);
+        if (err)
+                return store_error(db, err, errp);
+        stage_clear(db);
+        return KS_ERR_NO_ERROR;
 }
 
 void *ks__rocksdb_store_new(ks__task_db_t *db, const char *store) {
@@ -494,7 +543,7 @@ static ks_err_t rs_restore_put(void *impl, const void *k, size_t kl,
                 rocksdb_writebatch_put_cf(r->db->restore, r->cf, k, kl, v, vl);
         else
                 rocksdb_writebatch_delete_cf(r->db->restore, r->cf, k, kl);
-        r->db->pending++;
+        r->db->unflushed[r->cfi] = 1;
         return KS_ERR_NO_ERROR;
 }
 

@@ -64,6 +64,7 @@ typedef struct {
         char *topic;        /* NULL: not logged */
         int64_t delivered;  /* offset of the last acknowledged record, -1 */
         int64_t checkpoint; /* next offset to restore from, -1: beginning */
+        int64_t persisted;  /* last checkpoint a restore wrote, -1: none */
         int from_source;    /* the topic is the store's source topic: not
                                written, its position is the input's */
 } changelog_t;
@@ -922,6 +923,7 @@ static ks_err_t open_stores(ks__task_t *t, ks_error_t **errp) {
                 cl->task = t;
                 cl->delivered = -1;
                 cl->checkpoint = -1;
+                cl->persisted = -1;
                 if (!t->env.collector.send_changelog ||
                     (def->flags & KS_STORE_F_LOGGING_DISABLED))
                         continue;
@@ -950,7 +952,7 @@ static ks_err_t open_stores(ks__task_t *t, ks_error_t **errp) {
                 ks_err_t err = ks__task_db_get_meta(t->db, key, &v, &vl, errp);
                 if (err == KS_ERR_NO_ERROR) {
                         if (vl == 8)
-                                cl->checkpoint =
+                                cl->checkpoint = cl->persisted =
                                         (int64_t)ks__be64_get((uint8_t *)v);
                         free(v);
                 } else if (err != KS_ERR_NOT_FOUND) {
@@ -1174,11 +1176,26 @@ ks_err_t ks__task_restore_put(ks__task_t *t, size_t i, const void *key,
 }
 
 ks_err_t ks__task_restore_checkpoint(ks__task_t *t, size_t i,
-                                     int64_t next_offset, ks_error_t **errp) {
-        t->logs[i].checkpoint = next_offset;
-        if (!stage_changelog_checkpoint(t, i, next_offset))
+                                     int64_t next_offset, int done,
+                                     ks_error_t **errp) {
+        changelog_t *cl = &t->logs[i];
+        cl->checkpoint = next_offset;
+        if (!t->db)
                 return KS_ERR_NO_ERROR;
-        return ks__task_db_commit(t->db, errp);
+        /* Restored records go to the database unlogged, and a checkpoint
+         * written makes the database flush them first: the checkpoint that
+         * ends a restore is written by the task's first commit (the flush
+         * runs meanwhile), others every KS_RESTORE_CHECKPOINT_EVERY
+         * offsets. */
+        int staged = stage_changelog_checkpoint(t, i, next_offset);
+        if (done)
+                return ks__task_db_write_restored(t->db, 1, errp);
+        if (staged && next_offset - (cl->persisted < 0 ? 0 : cl->persisted) >=
+                              KS_RESTORE_CHECKPOINT_EVERY) {
+                cl->persisted = next_offset;
+                return ks__task_db_commit(t->db, errp);
+        }
+        return ks__task_db_write_restored(t->db, 0, errp);
 }
 
 void ks__task_source_offsets(const ks__task_t *t,

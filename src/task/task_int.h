@@ -137,10 +137,18 @@ int64_t ks__task_changelog_offset(const ks__task_t *task, size_t i);
 ks_err_t ks__task_restore_put(ks__task_t *task, size_t i, const void *key,
                               size_t klen, const void *value, size_t vlen);
 
-/** Write what was restored into store i, with the checkpoint
- *  @p next_offset, atomically. */
+/** Restored offsets between two checkpoints written to the database. */
+#define KS_RESTORE_CHECKPOINT_EVERY 1000000
+
+/** Write what was restored into store i, up to @p next_offset, and stage
+ *  that checkpoint: the task's next commit writes it (after the restored
+ *  records are flushed), and so does this call every
+ *  KS_RESTORE_CHECKPOINT_EVERY offsets. @p done: the restore is complete
+ *  (starts the flush). A crash restarts the restore from the last
+ *  checkpoint written. */
 ks_err_t ks__task_restore_checkpoint(ks__task_t *task, size_t i,
-                                     int64_t next_offset, ks_error_t **errp);
+                                     int64_t next_offset, int done,
+                                     ks_error_t **errp);
 
 /** The next offset to consume of each source partition the task has read:
  *  calls @p cb per partition. */

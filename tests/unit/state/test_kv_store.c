@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "ks_test.h"
 #include "state/rocksdb_int.h"
@@ -28,6 +30,20 @@ static ks_kv_store_t *open_store(fixture_t *f) {
         return ks__kv_store_new("s", KS_STORE_TYPE_KEY_VALUE, KS_STORE_ROCKSDB,
                                 &ks__rocksdb_store_ops,
                                 ks__rocksdb_store_new(f->db, "s"), f->conf);
+}
+
+static void close_store(fixture_t *f) {
+        ks__kv_store_destroy(f->store);
+        f->store = NULL;
+        ks__task_db_close(f->db);
+        f->db = NULL;
+}
+
+/* Close and open again: what was not committed is lost. */
+static void reopen(fixture_t *f) {
+        close_store(f);
+        f->store = open_store(f);
+        assert_non_null(f->store);
 }
 
 static int setup(void **state, ks_store_backend_t backend) {
@@ -345,11 +361,7 @@ static void test_matches_reference_model_large(void **state) {
                         big_check_scan(f->store, model);
                         scans++;
                 } else if (f->backend == KS_STORE_ROCKSDB) {
-                        /* Uncommitted writes are lost with the close. */
-                        ks__kv_store_destroy(f->store);
-                        ks__task_db_close(f->db);
-                        f->db = NULL;
-                        f->store = open_store(f);
+                        reopen(f);
                         memcpy(model, committed, sizeof(model));
                         reopens++;
                 }
@@ -405,10 +417,7 @@ static void test_rocksdb_persists_committed_only(void **state) {
         ks__task_db_stage_meta(f->db, "checkpoint", "\0\0\0\x05", 4);
         commit(f);
         put_s(f->store, "lost", "2"); /* never committed */
-        ks__kv_store_destroy(f->store);
-        ks__task_db_close(f->db);
-        f->db = NULL;
-        f->store = open_store(f);
+        reopen(f);
         expect_get(f->store, "kept", "1");
         expect_get(f->store, "lost", NULL);
         void *v;
@@ -426,10 +435,7 @@ static void test_rocksdb_corrupt_dir(void **state) {
         fixture_t *f = *state;
         if (f->backend != KS_STORE_ROCKSDB)
                 return;
-        ks__kv_store_destroy(f->store);
-        f->store = NULL;
-        ks__task_db_close(f->db);
-        f->db = NULL;
+        close_store(f);
         /* Overwrite every file of the database with garbage. */
         char cmd[1024];
         snprintf(cmd, sizeof(cmd),
@@ -444,11 +450,84 @@ static void test_rocksdb_corrupt_dir(void **state) {
         assert_null(db);
 }
 
+/* The child of test_rocksdb_crash_keeps_restored: restores records (written
+ * unlogged), commits a staged write and a checkpoint right after (logged),
+ * restores more without a checkpoint, and dies without closing the
+ * database. */
+#define CRASH_RESTORED 1000
+static int crash_child(const char *dir) {
+        ks_config_t *conf = kst_config("store-crash");
+        ks__rocks_env_t *env = NULL;
+        ks__task_db_t *db = NULL;
+        const char *stores[] = {"s"};
+        if (ks__rocks_env_new(conf, &env, NULL) ||
+            ks__task_db_open(env, dir, stores, 1, &db, NULL))
+                return 2;
+        void *impl = ks__rocksdb_store_new(db, "s");
+        char k[32], v[32];
+        for (int i = 0; i < CRASH_RESTORED + 500; i++) {
+                int kl = snprintf(k, sizeof(k), "r%05d", i);
+                int vl = snprintf(v, sizeof(v), "value-%d", i * 7);
+                if (ks__rocksdb_store_ops.restore_put(impl, k, (size_t)kl, v,
+                                                      (size_t)vl))
+                        return 3;
+                if (i == CRASH_RESTORED - 1) {
+                        /* The end of a restore: a flush starts, and the
+                         * next commit goes through the WAL. */
+                        if (ks__task_db_write_restored(db, 1, NULL) ||
+                            ks__rocksdb_store_ops.put(impl, "live", 4, "1", 1))
+                                return 4;
+                        ks__task_db_stage_meta(db, "checkpoint", "\0\0\0\x07",
+                                               4);
+                        if (ks__task_db_commit(db, NULL))
+                                return 5;
+                }
+        }
+        if (ks__task_db_write_restored(db, 0, NULL))
+                return 6;
+        _exit(0); /* no close: what RocksDB holds in memory is lost */
+}
+
+/* A crash after a restore keeps every restored record a written checkpoint
+ * or a later logged write covers, though restored records skip the WAL. */
+static void test_rocksdb_crash_keeps_restored(void **state) {
+        fixture_t *f = *state;
+        if (f->backend != KS_STORE_ROCKSDB)
+                return;
+        close_store(f);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                execl("/proc/self/exe", "test_kv_store", "--crash-child",
+                      f->dir, (char *)NULL);
+                _exit(127);
+        }
+        int st = 0;
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        assert_true(WIFEXITED(st));
+        assert_int_equal(WEXITSTATUS(st), 0);
+        f->store = open_store(f);
+        ks_error_t *e = NULL;
+        void *v;
+        size_t vl;
+        KST_OK_E(ks__task_db_get_meta(f->db, "checkpoint", &v, &vl, &e));
+        assert_int_equal(vl, 4);
+        assert_memory_equal(v, "\0\0\0\x07", 4);
+        free(v);
+        expect_get(f->store, "live", "1");
+        char k[32], want[32];
+        for (int i = 0; i < CRASH_RESTORED; i++) {
+                snprintf(k, sizeof(k), "r%05d", i);
+                snprintf(want, sizeof(want), "value-%d", i * 7);
+                expect_get(f->store, k, want);
+        }
+}
+
 #define BOTH(fn)                                                               \
         cmocka_unit_test_setup_teardown(fn, setup_rocksdb, teardown),          \
                 cmocka_unit_test_setup_teardown(fn, setup_memory, teardown)
 
-int main(void) {
+int main(int argc, char **argv) {
         const struct CMUnitTest tests[] = {
                 BOTH(test_get_put_delete),
                 BOTH(test_put_if_absent),
@@ -459,6 +538,9 @@ int main(void) {
                 BOTH(test_closed_store),
                 BOTH(test_rocksdb_persists_committed_only),
                 BOTH(test_rocksdb_corrupt_dir),
+                BOTH(test_rocksdb_crash_keeps_restored),
         };
+        if (argc == 3 && !strcmp(argv[1], "--crash-child"))
+                return crash_child(argv[2]);
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
