@@ -436,6 +436,15 @@ static int run_app(ks_topology_t *t, const char *name, const char *bs,
         if (rc)
                 fprintf(stderr, "kstreams-bench: %s failed: %s\n", name,
                         ks_error_message(ks_app_error(a)));
+        if (getenv("BENCH_DEBUG"))
+                fprintf(stderr,
+                        "kstreams-bench: %s: %" PRId64 " processed, %" PRId64
+                        " commits, %" PRId64 " duplicates skipped, %" PRId64
+                        " transactions aborted\n",
+                        name, ks_app_metric(a, "process-total"),
+                        ks_app_metric(a, "commit-total"),
+                        ks_app_metric(a, "duplicates-skipped"),
+                        ks_app_metric(a, "transactions-aborted"));
         ks_app_close(a, 30000);
         ks_app_destroy(a);
         ks_topology_destroy(t);

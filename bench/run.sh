@@ -3,9 +3,11 @@
 # build in build-bench/), fetches Kafka Streams (Java) with Maven and
 # compiles its side, starts the real Kafka broker from tests/broker/, runs
 # every case against it and prints the table; the CSV goes to
-# bench/results/<date>.csv and the plot to bench/results/<date>.png.
+# bench/results/<date>.csv and the plot to bench/results/<date>.svg.
 #   BENCH_RECORDS (default 1000000), BENCH_SIZE (bytes, default 100),
-#   BENCH_LINES (word count input lines, default 500000)
+#   BENCH_LINES (word count input lines, default 500000), BENCH_RATE
+#   (latency case, records/s, 5000), BENCH_REPEAT (rounds of the repeated
+#   cases, 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
