@@ -37,7 +37,8 @@
  * app whose task restores them (timed by the restore listener), and writes
  * the same records straight into a RocksDB database in batches of 10,000
  * without the WAL, as restores do; each ends when its last record is
- * written, the flush to table files running on: two CSV lines. */
+ * written, the flush to table files running on: two CSV lines, with the CPU
+ * seconds and peak RSS of this process during each. */
 #include <errno.h>
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
@@ -738,6 +739,24 @@ static int latency(int argc, char **argv) {
 
 /* ---- restore -------------------------------------------------------------*/
 
+/* The start of a phase of this process: its peak RSS is reset to its
+ * current RSS (Linux clear_refs), and its CPU time so far is returned. */
+static usage_t phase_start(void) {
+        FILE *f = fopen("/proc/self/clear_refs", "w");
+        if (f) {
+                fputs("5", f);
+                fclose(f);
+        }
+        return usage_of(getpid());
+}
+
+/* The CPU seconds since @p start and the peak RSS since phase_start(). */
+static usage_t phase_end(usage_t start) {
+        usage_t u = usage_of(getpid());
+        u.cpu_s -= start.cpu_s;
+        return u;
+}
+
 typedef struct {
         pthread_mutex_t lock;
         double first, last;
@@ -856,6 +875,7 @@ static int restore(char **argv) {
         app_done(a, t, c); /* commits */
 
         restore_t r = {.lock = PTHREAD_MUTEX_INITIALIZER, .parts = parts};
+        usage_t u0 = phase_start();
         double start = now_s();
         a = store_app(bs, app_id, in, dir2, &r, &t, &c);
         for (;;) {
@@ -867,6 +887,7 @@ static int restore(char **argv) {
                         break;
                 ks_app_wait_state(a, KS_APP_ERROR, 10);
         }
+        usage_t lib = phase_end(u0); /* shutdown not counted */
         app_done(a, t, c);
         if (r.restored != n) {
                 fprintf(stderr,
@@ -875,9 +896,8 @@ static int restore(char **argv) {
                         r.restored, n);
                 return 1;
         }
-        usage_t none = {0, 0};
         report("restore/kstreams-c", "restore/direct RocksDB batches", n,
-               r.first, r.last, start, none, 0, 0);
+               r.first, r.last, start, lib, 0, 0);
 
         /* Baseline: the same records straight into RocksDB, in batches. */
         char dir[] = "/tmp/kstreams-bench-XXXXXX";
@@ -891,6 +911,7 @@ static int restore(char **argv) {
         rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
         rocksdb_writeoptions_disable_WAL(wo, 1);
         char *err = NULL;
+        u0 = phase_start();
         double t0 = now_s();
         rocksdb_t *db = rocksdb_open(o, dir, &err);
         if (!db)
@@ -912,12 +933,13 @@ static int restore(char **argv) {
         /* Both end when the last batch is written, the memtables still
          * flushing in the background. */
         double t1 = now_s();
+        usage_t direct = phase_end(u0);
         rocksdb_writebatch_destroy(b);
         rocksdb_close(db);
         rocksdb_writeoptions_destroy(wo);
         rocksdb_options_destroy(o);
         report("restore/direct RocksDB batches",
-               "restore/direct RocksDB batches", n, t0, t1, t0, none, 0, 0);
+               "restore/direct RocksDB batches", n, t0, t1, t0, direct, 0, 0);
         snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s' '%s'", dir, dir1, dir2);
         free(buf);
         return system(cmd) ? 1 : 0;

@@ -329,12 +329,10 @@ static void *handle_new(ks_builder_t *b, size_t size, void (*free_fn)(void *)) {
  * either way. Returns NULL (builder failed) when out of memory. */
 static char *step_name(ks_builder_t *b, const char *user, const char *kind) {
         int index = b->index++;
-        char buf[256];
-        if (user && *user)
-                snprintf(buf, sizeof(buf), "%s", user);
-        else
-                snprintf(buf, sizeof(buf), "%s-%010d", kind, index);
-        char *s = ks__strdup(buf);
+        char buf[64];
+        if (!user || !*user)
+                snprintf(buf, sizeof(buf), "%.40s-%010d", kind, index);
+        char *s = ks__strdup(user && *user ? user : buf);
         if (!s)
                 fail(b, KS_ERR_NO_MEMORY, "out of memory");
         return s;
