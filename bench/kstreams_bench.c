@@ -42,6 +42,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <rocksdb/c.h>
 #include <signal.h>
@@ -739,9 +740,11 @@ static int latency(int argc, char **argv) {
 
 /* ---- restore -------------------------------------------------------------*/
 
-/* The start of a phase of this process: its peak RSS is reset to its
- * current RSS (Linux clear_refs), and its CPU time so far is returned. */
+/* The start of a phase of this process: freed memory goes back to the
+ * system, the peak RSS is reset to the current RSS (Linux clear_refs), and
+ * the CPU time so far is returned. */
 static usage_t phase_start(void) {
+        malloc_trim(0);
         FILE *f = fopen("/proc/self/clear_refs", "w");
         if (f) {
                 fputs("5", f);

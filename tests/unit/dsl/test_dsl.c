@@ -1207,6 +1207,16 @@ static void test_naming(void **state) {
         }
         ks_free(plain);
         ks_free(named);
+        /* A long name is kept whole. */
+        char lng[301];
+        for (size_t i = 0; i < 300; i++)
+                lng[i] = (char)('a' + i % 26);
+        lng[300] = '\0';
+        char *long_named = describe_chain(lng);
+        char want[320];
+        snprintf(want, sizeof(want), "Processor: %s (stores", lng);
+        assert_non_null(strstr(long_named, want));
+        ks_free(long_named);
 }
 
 static ks_err_t twice(void *o, const ks_record_t *r, ks_emitter_t *out) {
