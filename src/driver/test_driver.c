@@ -10,7 +10,7 @@
 #include "../common/config_int.h"
 #include "../common/util_int.h"
 #include "../state/state_dir_int.h"
-#include "task_int.h"
+#include "../task/task_int.h"
 
 /* A feedback loop through a topic would never end; stop it. */
 #define MAX_INTERNAL_RECORDS 1000000
