@@ -69,6 +69,15 @@ typedef struct {
                                written, its position is the input's */
 } changelog_t;
 
+/* One store of the task. `kv` holds the bytes: the key-value store
+ * itself, or the handle a window store is built on, which the window store
+ * owns (restore, change logging and clearing work on it alike). */
+typedef struct {
+        ks_store_type_t type;
+        ks_kv_store_t *kv;
+        ks_window_store_t *window; /* KS_STORE_TYPE_WINDOW; owns kv */
+} store_slot_t;
+
 struct ks__task_s {
         char id[32];
         ks__task_state_t state;
@@ -76,12 +85,12 @@ struct ks__task_s {
         const ks__subtopology_t *sub;
         int32_t partition;
         ks__task_env_t env;
-        node_inst_t *insts;     /* parallel to sub->nodes */
-        ks_kv_store_t **stores; /* parallel to sub->stores */
-        changelog_t *logs;      /* parallel to sub->stores */
-        ks__task_db_t *db;      /* NULL without persistent stores */
-        char *dir;              /* <state_dir>/<id> */
-        int lock_fd;            /* flock()ed <dir>/.lock, or -1 */
+        node_inst_t *insts;   /* parallel to sub->nodes */
+        store_slot_t *stores; /* parallel to sub->stores */
+        changelog_t *logs;    /* parallel to sub->stores */
+        ks__task_db_t *db;    /* NULL without persistent stores */
+        char *dir;            /* <state_dir>/<id> */
+        int lock_fd;          /* flock()ed <dir>/.lock, or -1 */
         source_part_t *parts;
         size_t part_cnt;
         ks_punctuation_t **puncs;
@@ -212,9 +221,16 @@ ks_err_t ks_context_set_error(ks_context_t *ctx, const char *fmt, ...) {
         return KS_ERR_PROCESSOR;
 }
 
+static store_slot_t *store_slot(ks__task_t *t, const char *name) {
+        for (size_t i = 0; i < t->sub->store_cnt; i++)
+                if (t->stores[i].kv && !strcmp(t->stores[i].kv->name, name))
+                        return &t->stores[i];
+        return NULL;
+}
+
 static ks_err_t context_store(ks_context_t *ctx, const char *name,
-                              ks_store_type_t type, ks_kv_store_t **storep) {
-        if (!ctx || !name || !storep)
+                              ks_store_type_t type, store_slot_t **slotp) {
+        if (!ctx || !name)
                 return KS_ERR_INVALID_ARG;
         ks__task_t *t = ctx->task;
         ks_topology_t *topo = t->topo;
@@ -223,7 +239,7 @@ static ks_err_t context_store(ks_context_t *ctx, const char *name,
         for (size_t i = 0; n && i < n->store_cnt; i++)
                 if (!strcmp(topo->stores[n->stores[i]].name, name))
                         connected = 1;
-        ks_kv_store_t *s = ks__task_store(t, name);
+        store_slot_t *s = store_slot(t, name);
         int known = 0;
         for (size_t i = 0; i < topo->store_cnt; i++)
                 if (!strcmp(topo->stores[i].name, name))
@@ -249,20 +265,26 @@ static ks_err_t context_store(ks_context_t *ctx, const char *name,
                         ks__store_type_name(s->type));
                 return KS_ERR_STORE_TYPE;
         }
-        *storep = s;
+        *slotp = s;
         return KS_ERR_NO_ERROR;
 }
 
 ks_err_t ks_context_get_kv_store(ks_context_t *ctx, const char *name,
                                  ks_kv_store_t **storep) {
-        return context_store(ctx, name, KS_STORE_TYPE_KEY_VALUE, storep);
+        if (!storep)
+                return KS_ERR_INVALID_ARG;
+        store_slot_t *s;
+        ks_err_t err = context_store(ctx, name, KS_STORE_TYPE_KEY_VALUE, &s);
+        if (!err)
+                *storep = s->kv;
+        return err;
 }
 
 ks_err_t ks_context_get_window_store(ks_context_t *ctx, const char *name,
                                      ks_window_store_t **storep) {
         if (!storep)
                 return KS_ERR_INVALID_ARG;
-        ks_kv_store_t *s;
+        store_slot_t *s;
         ks_err_t err = context_store(ctx, name, KS_STORE_TYPE_WINDOW, &s);
         if (!err)
                 *storep = s->window;
@@ -861,7 +883,8 @@ static void changelog_key(const ks__task_t *t, const char *topic, char *buf,
 static int stage_changelog_checkpoint(ks__task_t *t, size_t i,
                                       int64_t next_offset) {
         const changelog_t *cl = &t->logs[i];
-        if (!t->db || !cl->topic || t->stores[i]->backend != KS_STORE_ROCKSDB)
+        if (!t->db || !cl->topic ||
+            t->stores[i].kv->backend != KS_STORE_ROCKSDB)
                 return 0;
         char key[320];
         uint8_t v[8];
@@ -905,20 +928,23 @@ static ks_err_t open_stores(ks__task_t *t, ks_error_t **errp) {
                         ops = &ks__memory_store_ops;
                         impl = ks__memory_store_new();
                 }
-                if (impl)
-                        t->stores[i] = ks__kv_store_new(def->name, def->type,
-                                                        def->backend, ops, impl,
-                                                        t->env.conf);
-                if (t->stores[i] && def->type == KS_STORE_TYPE_WINDOW &&
-                    !(t->stores[i]->window = ks__window_store_new(
-                              t->stores[i], def->retention_ms,
-                              def->window_size_ms)))
-                        impl = NULL;
-                if (!impl || !t->stores[i])
+                store_slot_t *slot = &t->stores[i];
+                ks_kv_store_t *kv =
+                        impl ? ks__kv_store_new(def->name, def->backend, ops,
+                                                impl, t->env.conf)
+                             : NULL;
+                if (kv && def->type == KS_STORE_TYPE_WINDOW) {
+                        slot->window = ks__window_store_new(
+                                kv, def->retention_ms, def->window_size_ms);
+                        kv = slot->window ? kv : NULL;
+                }
+                if (!kv)
                         return ks__error_set(errp, KS_ERR_NO_MEMORY,
                                              "out of memory opening store "
                                              "\"%s\"",
                                              def->name);
+                slot->type = def->type;
+                slot->kv = kv;
                 changelog_t *cl = &t->logs[i];
                 cl->task = t;
                 cl->delivered = -1;
@@ -940,8 +966,8 @@ static ks_err_t open_stores(ks__task_t *t, ks_error_t **errp) {
                                                      "out of memory");
                         snprintf(cl->topic, n, "%s-%s-changelog", app,
                                  def->name);
-                        t->stores[i]->log = task_log;
-                        t->stores[i]->log_opaque = cl;
+                        kv->log = task_log;
+                        kv->log_opaque = cl;
                 }
                 if (def->backend != KS_STORE_ROCKSDB)
                         continue;
@@ -1094,10 +1120,22 @@ uint64_t ks__task_processed_records(const ks__task_t *t) {
 }
 
 ks_kv_store_t *ks__task_store(ks__task_t *t, const char *name) {
-        for (size_t i = 0; i < t->sub->store_cnt; i++)
-                if (t->stores[i] && !strcmp(t->stores[i]->name, name))
-                        return t->stores[i];
-        return NULL;
+        store_slot_t *s = store_slot(t, name);
+        return s ? s->kv : NULL;
+}
+
+ks_err_t ks__task_store_type(const ks__task_t *t, const char *name,
+                             ks_store_type_t *typep) {
+        store_slot_t *s = store_slot((ks__task_t *)t, name);
+        if (!s)
+                return KS_ERR_NOT_FOUND;
+        *typep = s->type;
+        return KS_ERR_NO_ERROR;
+}
+
+ks_window_store_t *ks__task_window_store(ks__task_t *t, const char *name) {
+        store_slot_t *s = store_slot(t, name);
+        return s ? s->window : NULL;
 }
 
 const char *ks__task_id(const ks__task_t *t) {
@@ -1124,8 +1162,12 @@ void ks__task_destroy(ks__task_t *t) {
         }
         if (t->state != KS_TASK_CLOSED)
                 set_state(t, KS_TASK_CLOSED);
-        for (size_t i = 0; t->stores && i < t->sub->store_cnt; i++)
-                ks__kv_store_destroy(t->stores[i]);
+        for (size_t i = 0; t->stores && i < t->sub->store_cnt; i++) {
+                if (t->stores[i].window)
+                        ks__window_store_destroy(t->stores[i].window);
+                else
+                        ks__kv_store_destroy(t->stores[i].kv);
+        }
         ks__task_db_close(t->db);
         for (size_t i = 0; t->logs && i < t->sub->store_cnt; i++)
                 free(t->logs[i].topic);
@@ -1155,7 +1197,7 @@ const char *ks__task_changelog_topic(const ks__task_t *t, size_t i) {
 }
 
 const char *ks__task_store_name(const ks__task_t *t, size_t i) {
-        return i < t->sub->store_cnt ? t->stores[i]->name : NULL;
+        return i < t->sub->store_cnt ? t->stores[i].kv->name : NULL;
 }
 
 int64_t ks__task_changelog_offset(const ks__task_t *t, size_t i) {
@@ -1164,7 +1206,7 @@ int64_t ks__task_changelog_offset(const ks__task_t *t, size_t i) {
 
 ks_err_t ks__task_restore_put(ks__task_t *t, size_t i, const void *key,
                               size_t klen, const void *value, size_t vlen) {
-        ks_kv_store_t *s = t->stores[i];
+        ks_kv_store_t *s = t->stores[i].kv;
         if (s->closed)
                 return KS_ERR_STORE_CLOSED;
         if (!key && t->logs[i].from_source)
@@ -1251,7 +1293,7 @@ int64_t ks__task_changelog_position(const ks__task_t *t, size_t i) {
 }
 
 ks_err_t ks__task_store_clear(ks__task_t *t, size_t i, ks_error_t **errp) {
-        ks_kv_store_t *s = t->stores[i];
+        ks_kv_store_t *s = t->stores[i].kv;
         void *cur;
         ks_err_t err = s->ops->cursor_open(s->impl, 0, NULL, 0, &cur);
         if (err)
@@ -1307,7 +1349,7 @@ ks_err_t ks__task_store_clear(ks__task_t *t, size_t i, ks_error_t **errp) {
 
 ks_err_t ks__task_relog(ks__task_t *t, size_t i, const void *key, size_t klen,
                         ks_error_t **errp) {
-        ks_kv_store_t *s = t->stores[i];
+        ks_kv_store_t *s = t->stores[i].kv;
         changelog_t *cl = &t->logs[i];
         static const char empty[1];
         if (!key)
