@@ -1,0 +1,141 @@
+/* Punctuation [PunctuationQueue]: the schedules processors make with
+ * ks_context_schedule(), and firing them.
+ *
+ * A task keeps its schedules of both types in one array, in the order they
+ * were made (`ks__punct_queue_t`). A firing pass takes the schedules that
+ * existed when it began, fires each due one at most once, earliest due
+ * time first, and only then frees the cancelled ones, so a punctuator may
+ * cancel any schedule, its own included, and schedules made during a pass
+ * wait for the next. Stream-time schedules are aligned to 0 and so fire
+ * at the first record; wall-clock ones first fire one interval after they
+ * were made. A jump over several intervals fires once, then realigns to
+ * the schedule's grid. */
+#include "task_impl_int.h"
+
+#include <stdlib.h>
+
+ks_err_t ks_context_schedule(ks_context_t *ctx, int64_t interval_ms,
+                             ks_punctuation_type_t type, ks_punctuator_cb *cb,
+                             void *opaque, ks_punctuation_t **handlep) {
+        if (!ctx || !cb || interval_ms < 1 ||
+            (type != KS_PUNCTUATE_STREAM_TIME &&
+             type != KS_PUNCTUATE_WALL_CLOCK_TIME))
+                return KS_ERR_INVALID_ARG;
+        ks__task_t *t = ctx->task;
+        ks_punctuation_t *p = calloc(1, sizeof(*p));
+        if (!p)
+                return KS_ERR_NO_MEMORY;
+        ks_punctuation_t **nv =
+                realloc(t->puncs.items, (t->puncs.cnt + 1) * sizeof(*nv));
+        if (!nv) {
+                free(p);
+                return KS_ERR_NO_MEMORY;
+        }
+        t->puncs.items = nv;
+        p->task = t;
+        p->node = ctx->node;
+        p->type = type;
+        p->interval = interval_ms;
+        p->cb = cb;
+        p->opaque = opaque;
+        /* Stream time: aligned to 0, fires as soon as there is data.
+         * Wall clock: first fire one interval from now (Kafka Streams). */
+        p->next = type == KS_PUNCTUATE_STREAM_TIME
+                          ? 0
+                          : ks__task_clock(t) + interval_ms;
+        t->puncs.items[t->puncs.cnt++] = p;
+        if (handlep)
+                *handlep = p;
+        return KS_ERR_NO_ERROR;
+}
+
+void ks_punctuation_cancel(ks_punctuation_t *punctuation) {
+        if (punctuation)
+                punctuation->cancelled = 1;
+}
+
+void ks__punct_queue_clear(ks__punct_queue_t *q) {
+        for (size_t i = 0; i < q->cnt; i++)
+                free(q->items[i]);
+        free(q->items);
+        q->items = NULL;
+        q->cnt = 0;
+}
+
+static void purge_cancelled(ks__task_t *t) {
+        size_t w = 0;
+        for (size_t i = 0; i < t->puncs.cnt; i++) {
+                if (t->puncs.items[i]->cancelled)
+                        free(t->puncs.items[i]);
+                else
+                        t->puncs.items[w++] = t->puncs.items[i];
+        }
+        t->puncs.cnt = w;
+}
+
+/* Fire every due punctuation of @p type, earliest schedule first, each at
+ * most once for this call; missed intervals are skipped, not replayed. */
+ks_err_t ks__punctuate(ks__task_t *t, ks_punctuation_type_t type, int64_t now) {
+        if (t->puncs.firing)
+                return KS_ERR_NO_ERROR; /* a punctuator advanced time */
+        t->puncs.firing = 1;
+        ks_err_t err = KS_ERR_NO_ERROR;
+        size_t cnt = t->puncs.cnt; /* schedules added now wait their turn */
+        unsigned char *fired = cnt ? calloc(cnt, 1) : NULL;
+        if (cnt && !fired)
+                err = KS_ERR_NO_MEMORY;
+        while (!err) {
+                ks_punctuation_t *due = NULL;
+                size_t due_i = 0;
+                for (size_t i = 0; i < cnt; i++) {
+                        ks_punctuation_t *p = t->puncs.items[i];
+                        if (fired[i] || p->cancelled || p->type != type ||
+                            p->next > now)
+                                continue;
+                        if (!due || p->next < due->next) {
+                                due = p;
+                                due_i = i;
+                        }
+                }
+                if (!due)
+                        break;
+                fired[due_i] = 1;
+                int64_t next = due->next + due->interval;
+                if (now >= next)
+                        next = due->next + ((now - due->next) / due->interval +
+                                            1) * due->interval;
+                due->next = next;
+                ks_context_t *ctx = &t->ctx;
+                ks_context_t saved = *ctx;
+                ctx->node = due->node;
+                ctx->topic = NULL;
+                ctx->partition = t->partition;
+                ctx->offset = -1;
+                ctx->timestamp = now;
+                ctx->headers = t->no_headers;
+                ctx->user_error = NULL;
+                err = due->cb(ctx, now, due->opaque);
+                if (err && !t->pending)
+                        ks__task_pend(
+                                t, err,
+                                "punctuator of processor \"%s\" failed in task "
+                                "%s (%s)%s%s",
+                                due->node ? due->node->name : "?", t->id,
+                                ks_err_name(err), ctx->user_error ? ": " : "",
+                                ctx->user_error ? ctx->user_error : "");
+                free(ctx->user_error);
+                *ctx = saved;
+                if (!err && t->pending)
+                        err = ks_error_code(t->pending);
+        }
+        free(fired);
+        purge_cancelled(t);
+        t->puncs.firing = 0;
+        return err;
+}
+
+ks_err_t ks__task_punctuate_wall_clock(ks__task_t *t, int64_t now,
+                                       ks_error_t **errp) {
+        return ks__task_take_pending(
+                t, ks__punctuate(t, KS_PUNCTUATE_WALL_CLOCK_TIME, now), errp);
+}
