@@ -263,6 +263,52 @@ static ks_err_t forward_children(ks__task_t *t, ks__node_t *from,
         return KS_ERR_NO_ERROR;
 }
 
+/* How each kind of callback is named in an error, and whether it sees the
+ * record being processed. */
+static const struct {
+        const char *before, *after; /* around the processor's name */
+        int record;
+} call_kinds[] = {
+        [KS__CALL_INIT] = {"processor", "failed to initialize in", 0},
+        [KS__CALL_PROCESS] = {"processor", "failed in", 1},
+        [KS__CALL_PUNCTUATE] = {"punctuator of processor", "failed in", 0},
+        [KS__CALL_FLUSH] = {"flushing the record cache of processor", "in", 0},
+};
+
+ks_err_t ks__context_run(ks__task_t *t, ks__node_t *node, ks__call_kind_t kind,
+                         int64_t timestamp, ks__call_cb *cb, void *arg) {
+        ks_context_t *ctx = &t->ctx;
+        ks_context_t saved = *ctx;
+        ctx->node = node;
+        ctx->user_error = NULL;
+        if (!call_kinds[kind].record) {
+                ctx->topic = NULL;
+                ctx->partition = t->partition;
+                ctx->offset = -1;
+                ctx->headers = t->no_headers;
+        }
+        if (kind == KS__CALL_PUNCTUATE)
+                ctx->timestamp = timestamp;
+        ks_err_t err = cb(ctx, arg);
+        if (err)
+                ks__task_pend(t, err, "%s \"%s\" %s task %s (%s)%s%s",
+                              call_kinds[kind].before, node ? node->name : "?",
+                              call_kinds[kind].after, t->id, ks_err_name(err),
+                              ctx->user_error ? ": " : "",
+                              ctx->user_error ? ctx->user_error : "");
+        free(ctx->user_error);
+        *ctx = saved;
+        /* A child's error wins even if the callback swallowed it. */
+        if (!err && t->pending)
+                err = ks_error_code(t->pending);
+        return err;
+}
+
+static ks_err_t call_process(ks_context_t *ctx, void *rec) {
+        ks__node_t *n = ctx->node;
+        return n->process(ctx, rec, ctx->task->insts[n->sub_index].state);
+}
+
 ks_err_t ks__context_process(ks__task_t *t, ks__node_t *n,
                              const ks_record_t *rec) {
         switch (n->kind) {
@@ -273,24 +319,8 @@ ks_err_t ks__context_process(ks__task_t *t, ks__node_t *n,
         case KS_NODE_PROCESSOR:
                 break;
         }
-        ks_context_t *ctx = &t->ctx;
-        ks__node_t *saved = ctx->node;
-        ctx->node = n;
-        ks_err_t err = n->process(ctx, rec, t->insts[n->sub_index].state);
-        ctx->node = saved;
-        if (err && !t->pending) {
-                ks__task_pend(t, err,
-                              "processor \"%s\" failed in task %s (%s)%s%s",
-                              n->name, t->id, ks_err_name(err),
-                              ctx->user_error ? ": " : "",
-                              ctx->user_error ? ctx->user_error : "");
-        }
-        free(ctx->user_error);
-        ctx->user_error = NULL;
-        /* A child's error wins even if the processor swallowed it. */
-        if (!err && t->pending)
-                err = ks_error_code(t->pending);
-        return err;
+        return ks__context_run(t, n, KS__CALL_PROCESS, 0, call_process,
+                               (void *)rec);
 }
 
 ks_err_t ks_context_forward_record(ks_context_t *ctx, const char *child,

@@ -54,6 +54,11 @@ void ks_punctuation_cancel(ks_punctuation_t *punctuation) {
                 punctuation->cancelled = 1;
 }
 
+static ks_err_t call_punctuator(ks_context_t *ctx, void *due) {
+        ks_punctuation_t *p = due;
+        return p->cb(ctx, ctx->timestamp, p->opaque);
+}
+
 void ks__punct_queue_clear(ks__punct_queue_t *q) {
         for (size_t i = 0; i < q->cnt; i++)
                 free(q->items[i]);
@@ -105,28 +110,8 @@ ks_err_t ks__punctuate(ks__task_t *t, ks_punctuation_type_t type, int64_t now) {
                         next = due->next + ((now - due->next) / due->interval +
                                             1) * due->interval;
                 due->next = next;
-                ks_context_t *ctx = &t->ctx;
-                ks_context_t saved = *ctx;
-                ctx->node = due->node;
-                ctx->topic = NULL;
-                ctx->partition = t->partition;
-                ctx->offset = -1;
-                ctx->timestamp = now;
-                ctx->headers = t->no_headers;
-                ctx->user_error = NULL;
-                err = due->cb(ctx, now, due->opaque);
-                if (err && !t->pending)
-                        ks__task_pend(
-                                t, err,
-                                "punctuator of processor \"%s\" failed in task "
-                                "%s (%s)%s%s",
-                                due->node ? due->node->name : "?", t->id,
-                                ks_err_name(err), ctx->user_error ? ": " : "",
-                                ctx->user_error ? ctx->user_error : "");
-                free(ctx->user_error);
-                *ctx = saved;
-                if (!err && t->pending)
-                        err = ks_error_code(t->pending);
+                err = ks__context_run(t, due->node, KS__CALL_PUNCTUATE, now,
+                                      call_punctuator, due);
         }
         free(fired);
         purge_cancelled(t);

@@ -291,6 +291,10 @@ ks_err_t ks__task_new(ks_topology_t *topo, int sub, int32_t partition,
         return KS_ERR_NO_ERROR;
 }
 
+static ks_err_t call_init(ks_context_t *ctx, void *statep) {
+        return ctx->node->init(ctx, ctx->node->opaque, statep);
+}
+
 ks_err_t ks__task_start(ks__task_t *t, ks_error_t **errp) {
         if (t->state != KS_TASK_CREATED)
                 return ks__error_set(errp, KS_ERR_STATE,
@@ -302,24 +306,21 @@ ks_err_t ks__task_start(ks__task_t *t, ks_error_t **errp) {
                         continue;
                 t->insts[i].state = n->opaque;
                 if (n->init) {
-                        t->ctx.node = n;
                         ks_err_t err =
-                                n->init(&t->ctx, n->opaque, &t->insts[i].state);
-                        t->ctx.node = NULL;
+                                ks__context_run(t, n, KS__CALL_INIT, 0,
+                                                call_init, &t->insts[i].state);
                         if (err)
-                                return ks__error_set(
-                                        errp, err,
-                                        "processor \"%s\" failed to "
-                                        "initialize in task %s (%s)%s%s",
-                                        n->name, t->id, ks_err_name(err),
-                                        t->ctx.user_error ? ": " : "",
-                                        t->ctx.user_error ? t->ctx.user_error
-                                                          : "");
+                                return ks__task_take_pending(t, err, errp);
                 }
                 t->insts[i].initialized = 1;
         }
         set_state(t, KS_TASK_RUNNING);
         return KS_ERR_NO_ERROR;
+}
+
+static ks_err_t call_flush(ks_context_t *ctx, void *unused) {
+        ks__node_t *n = ctx->node;
+        return n->flush(ctx, ctx->task->insts[n->sub_index].state);
 }
 
 ks_err_t ks__task_flush_caches(ks__task_t *t, ks_error_t **errp) {
@@ -330,29 +331,9 @@ ks_err_t ks__task_flush_caches(ks__task_t *t, ks_error_t **errp) {
          * further down, which then flushes it in this same pass. */
         for (size_t i = 0; !err && i < t->sub->node_cnt; i++) {
                 ks__node_t *n = t->sub->nodes[i];
-                if (n->kind != KS_NODE_PROCESSOR || !n->flush)
-                        continue;
-                ks_context_t *ctx = &t->ctx;
-                ks_context_t saved = *ctx;
-                ctx->node = n;
-                ctx->topic = NULL;
-                ctx->partition = t->partition;
-                ctx->offset = -1;
-                ctx->headers = t->no_headers;
-                ctx->user_error = NULL;
-                err = n->flush(ctx, t->insts[n->sub_index].state);
-                if (err && !t->pending)
-                        ks__task_pend(
-                                t, err,
-                                "flushing the record cache of processor \"%s\" "
-                                "in task %s (%s)%s%s",
-                                n->name, t->id, ks_err_name(err),
-                                ctx->user_error ? ": " : "",
-                                ctx->user_error ? ctx->user_error : "");
-                free(ctx->user_error);
-                *ctx = saved;
-                if (!err && t->pending)
-                        err = ks_error_code(t->pending);
+                if (n->kind == KS_NODE_PROCESSOR && n->flush)
+                        err = ks__context_run(t, n, KS__CALL_FLUSH, 0,
+                                              call_flush, NULL);
         }
         return ks__task_take_pending(t, err, errp);
 }
