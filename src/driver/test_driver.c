@@ -373,7 +373,7 @@ ks_err_t ks_test_driver_advance_wall_clock(ks_test_driver_t *d,
                                      "the wall clock only moves forward "
                                      "(advance %lld ms)",
                                      (long long)advance_ms);
-        d->wall_clock += advance_ms;
+        d->wall_clock = ks__ts_add(d->wall_clock, advance_ms);
         for (size_t i = 0; i < d->task_cnt; i++) {
                 ks_err_t err = ks__task_punctuate_wall_clock(
                         d->tasks[i], d->wall_clock, errp);

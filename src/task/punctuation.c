@@ -9,10 +9,13 @@
  * wait for the next. Stream-time schedules are aligned to 0 and so fire
  * at the first record; wall-clock ones first fire one interval after they
  * were made. A jump over several intervals fires once, then realigns to
- * the schedule's grid. */
+ * the schedule's grid. Schedule arithmetic never overflows: a schedule
+ * whose next time would lie past INT64_MAX is spent and fires no more. */
 #include "task_impl_int.h"
 
 #include <stdlib.h>
+
+#include "../common/util_int.h"
 
 ks_err_t ks_context_schedule(ks_context_t *ctx, int64_t interval_ms,
                              ks_punctuation_type_t type, ks_punctuator_cb *cb,
@@ -40,9 +43,13 @@ ks_err_t ks_context_schedule(ks_context_t *ctx, int64_t interval_ms,
         p->opaque = opaque;
         /* Stream time: aligned to 0, fires as soon as there is data.
          * Wall clock: first fire one interval from now (Kafka Streams). */
-        p->next = type == KS_PUNCTUATE_STREAM_TIME
-                          ? 0
-                          : ks__task_clock(t) + interval_ms;
+        if (type == KS_PUNCTUATE_STREAM_TIME) {
+                p->next = 0;
+        } else {
+                int64_t now = ks__task_clock(t);
+                p->next = ks__ts_add(now, interval_ms);
+                p->spent = now > INT64_MAX - interval_ms;
+        }
         t->puncs.items[t->puncs.cnt++] = p;
         if (handlep)
                 *handlep = p;
@@ -78,6 +85,24 @@ static void purge_cancelled(ks__task_t *t) {
         t->puncs.cnt = w;
 }
 
+/* Move @p p, due at or before @p now, to the first point of its grid
+ * (next + k * interval) after @p now: a jump over several intervals fires
+ * once, then realigns. The arithmetic is exact over the whole range of
+ * int64 (unsigned, since now - next may exceed INT64_MAX); a point past
+ * INT64_MAX never comes, and the schedule is spent. */
+static void reschedule(ks_punctuation_t *p, int64_t now) {
+        uint64_t interval = (uint64_t)p->interval;
+        uint64_t span = (uint64_t)now - (uint64_t)p->next;
+        uint64_t room = (uint64_t)INT64_MAX - (uint64_t)p->next;
+        uint64_t k = span / interval + 1;
+        if (k > room / interval) {
+                p->next = INT64_MAX;
+                p->spent = 1;
+                return;
+        }
+        p->next = (int64_t)((uint64_t)p->next + k * interval);
+}
+
 /* Fire every due punctuation of @p type, earliest schedule first, each at
  * most once for this call; missed intervals are skipped, not replayed. */
 ks_err_t ks__punctuate(ks__task_t *t, ks_punctuation_type_t type, int64_t now) {
@@ -94,8 +119,8 @@ ks_err_t ks__punctuate(ks__task_t *t, ks_punctuation_type_t type, int64_t now) {
                 size_t due_i = 0;
                 for (size_t i = 0; i < cnt; i++) {
                         ks_punctuation_t *p = t->puncs.items[i];
-                        if (fired[i] || p->cancelled || p->type != type ||
-                            p->next > now)
+                        if (fired[i] || p->cancelled || p->spent ||
+                            p->type != type || p->next > now)
                                 continue;
                         if (!due || p->next < due->next) {
                                 due = p;
@@ -105,11 +130,7 @@ ks_err_t ks__punctuate(ks__task_t *t, ks_punctuation_type_t type, int64_t now) {
                 if (!due)
                         break;
                 fired[due_i] = 1;
-                int64_t next = due->next + due->interval;
-                if (now >= next)
-                        next = due->next + ((now - due->next) / due->interval +
-                                            1) * due->interval;
-                due->next = next;
+                reschedule(due, now);
                 err = ks__context_run(t, due->node, KS__CALL_PUNCTUATE, now,
                                       call_punctuator, due);
         }

@@ -38,13 +38,15 @@ struct ks_context_s {
         char *user_error; /* message set by ks_context_set_error() */
 };
 
-/* One punctuation schedule; `next` is the next time it is due. */
+/* One punctuation schedule. `next` is the next time it is due; `spent`:
+ * that time lies past INT64_MAX, so the schedule never fires again. */
 struct ks_punctuation_s {
         ks__task_t *task;
         ks__node_t *node;
         ks_punctuation_type_t type;
         int64_t interval;
         int64_t next;
+        int spent;
         ks_punctuator_cb *cb;
         void *opaque;
         int cancelled;
