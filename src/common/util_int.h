@@ -55,6 +55,24 @@ static inline uint64_t ks__be64_get(const uint8_t *p) {
         return ((uint64_t)ks__be32_get(p) << 32) | ks__be32_get(p + 4);
 }
 
+/** @p a + @p b for timestamps and durations (ms): saturates at INT64_MIN
+ *  and INT64_MAX instead of overflowing. */
+static inline int64_t ks__ts_add(int64_t a, int64_t b) {
+        int64_t r;
+        if (__builtin_add_overflow(a, b, &r))
+                return b > 0 ? INT64_MAX : INT64_MIN;
+        return r;
+}
+
+/** @p a - @p b for timestamps and durations (ms), saturating as
+ *  ks__ts_add(). */
+static inline int64_t ks__ts_sub(int64_t a, int64_t b) {
+        int64_t r;
+        if (__builtin_sub_overflow(a, b, &r))
+                return b < 0 ? INT64_MAX : INT64_MIN;
+        return r;
+}
+
 /** Lexicographic byte comparison, shorter prefix first (RocksDB's order). */
 static inline int ks__bytes_cmp(const void *a, size_t alen, const void *b,
                                 size_t blen) {

@@ -27,8 +27,7 @@ struct ks_kv_iter_s {
         ks_kv_iter_t *prev, *next;
 };
 
-ks_kv_store_t *ks__kv_store_new(const char *name, ks_store_type_t type,
-                                ks_store_backend_t backend,
+ks_kv_store_t *ks__kv_store_new(const char *name, ks_store_backend_t backend,
                                 const ks__kv_backend_ops_t *ops, void *impl,
                                 const ks_config_t *conf) {
         ks_kv_store_t *s = calloc(1, sizeof(*s));
@@ -39,7 +38,6 @@ ks_kv_store_t *ks__kv_store_new(const char *name, ks_store_type_t type,
                 ops->close(impl);
                 return NULL;
         }
-        s->type = type;
         s->backend = backend;
         s->ops = ops;
         s->impl = impl;
@@ -84,7 +82,6 @@ void ks__kv_store_destroy(ks_kv_store_t *store) {
         if (!store)
                 return;
         ks__kv_store_close(store);
-        ks__window_store_destroy(store->window);
         free(store->scratch);
         free(store->name);
         free(store);

@@ -5,7 +5,10 @@
  * walks in one direction. The generic layer above (kv_store.c) adds what is
  * common: argument checks, the closed state, range bounds, prefix scans,
  * put_if_absent/delete with old values, and tracking of open iterators so a
- * closing store ends them instead of leaving them dangling. */
+ * closing store ends them instead of leaving them dangling.
+ *
+ * A window store (window_store.c) is built on such a handle and owns it;
+ * the key-value layer knows nothing of windows. */
 #ifndef KS_STORE_INT_H
 #define KS_STORE_INT_H
 
@@ -40,7 +43,6 @@ typedef struct ks__kv_backend_ops_s {
 
 struct ks_kv_store_s {
         char *name;
-        ks_store_type_t type;
         ks_store_backend_t backend;
         const ks__kv_backend_ops_t *ops;
         void *impl;
@@ -49,7 +51,6 @@ struct ks_kv_store_s {
         void *scratch;       /* values handed out after the backend let go */
         size_t scratch_cap;
         const ks_config_t *conf;
-        ks_window_store_t *window; /* KS_STORE_TYPE_WINDOW: the view over it */
         /* Change logging: called after every successful write through the
          * public API (value NULL for a delete). Restores write to the
          * backend directly and are not logged. */
@@ -63,8 +64,7 @@ struct ks_kv_store_s {
 
 /** A store handle over @p impl (taken over; closed by ks__kv_store_close).
  *  NULL on OOM, in which case @p impl is closed. */
-ks_kv_store_t *ks__kv_store_new(const char *name, ks_store_type_t type,
-                                ks_store_backend_t backend,
+ks_kv_store_t *ks__kv_store_new(const char *name, ks_store_backend_t backend,
                                 const ks__kv_backend_ops_t *ops, void *impl,
                                 const ks_config_t *conf);
 
@@ -80,10 +80,18 @@ static inline const char *ks__store_type_name(ks_store_type_t type) {
         return type == KS_STORE_TYPE_WINDOW ? "window" : "key-value";
 }
 
-/** A window view over @p kv (not taken over), NULL on OOM. Attach it as
- *  kv->window; ks__kv_store_destroy() then frees it. */
+/** A window store built on @p kv, which it takes over: destroying the
+ *  window store destroys @p kv. NULL on OOM, in which case @p kv is
+ *  destroyed. */
 ks_window_store_t *ks__window_store_new(ks_kv_store_t *kv, int64_t retention_ms,
                                         int64_t window_size_ms);
+
+/** The key-value handle @p ws is built on (owned by @p ws): restores,
+ *  change logging and checkpoints work on it as on any key-value store. */
+ks_kv_store_t *ks__window_store_kv(ks_window_store_t *ws);
+
+/** Destroy the window store and the key-value handle under it. NULL is a
+ *  no-op. */
 void ks__window_store_destroy(ks_window_store_t *ws);
 
 /** Puts dropped because their window had expired. */

@@ -1,4 +1,5 @@
-/* Window stores: (key, window start) -> value over a key-value store.
+/* Window stores: (key, window start) -> value over a key-value store, which
+ * the window store owns (it destroys the handle it is built on).
  *
  * Layout of a stored key: be32(key length) | key | be64(start ^ sign bit).
  * The length prefix keeps one key's windows contiguous even when another key
@@ -24,7 +25,7 @@
 #define TS_NONE  INT64_MIN
 
 struct ks_window_store_s {
-        ks_kv_store_t *kv;
+        ks_kv_store_t *kv; /* owned: the stored keys and values */
         int64_t retention_ms;
         int64_t window_size_ms;
         int64_t segment_ms;
@@ -168,8 +169,10 @@ static ks_err_t sweep(ks_window_store_t *ws, int64_t ml) {
 ks_window_store_t *ks__window_store_new(ks_kv_store_t *kv, int64_t retention_ms,
                                         int64_t window_size_ms) {
         ks_window_store_t *ws = calloc(1, sizeof(*ws));
-        if (!ws)
+        if (!ws) {
+                ks__kv_store_destroy(kv);
                 return NULL;
+        }
         ws->kv = kv;
         ws->retention_ms = retention_ms;
         ws->window_size_ms = window_size_ms;
@@ -178,9 +181,14 @@ ks_window_store_t *ks__window_store_new(ks_kv_store_t *kv, int64_t retention_ms,
         return ws;
 }
 
+ks_kv_store_t *ks__window_store_kv(ks_window_store_t *ws) {
+        return ws->kv;
+}
+
 void ks__window_store_destroy(ks_window_store_t *ws) {
         if (!ws)
                 return;
+        ks__kv_store_destroy(ws->kv);
         free(ws->kbuf);
         free(ws);
 }

@@ -21,14 +21,13 @@ typedef struct {
 
 static ks_kv_store_t *open_store(fixture_t *f) {
         if (f->backend == KS_STORE_IN_MEMORY)
-                return ks__kv_store_new(
-                        "s", KS_STORE_TYPE_KEY_VALUE, KS_STORE_IN_MEMORY,
-                        &ks__memory_store_ops, ks__memory_store_new(), f->conf);
+                return ks__kv_store_new("s", KS_STORE_IN_MEMORY,
+                                        &ks__memory_store_ops,
+                                        ks__memory_store_new(), f->conf);
         const char *stores[] = {"s"};
         ks_error_t *e = NULL;
         KST_OK_E(ks__task_db_open(f->env, f->dir, stores, 1, &f->db, &e));
-        return ks__kv_store_new("s", KS_STORE_TYPE_KEY_VALUE, KS_STORE_ROCKSDB,
-                                &ks__rocksdb_store_ops,
+        return ks__kv_store_new("s", KS_STORE_ROCKSDB, &ks__rocksdb_store_ops,
                                 ks__rocksdb_store_new(f->db, "s"), f->conf);
 }
 

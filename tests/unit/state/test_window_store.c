@@ -23,27 +23,27 @@ typedef struct {
 
 static void open_store(fixture_t *f) {
         if (f->backend == KS_STORE_IN_MEMORY) {
-                f->kv = ks__kv_store_new(
-                        "w", KS_STORE_TYPE_WINDOW, KS_STORE_IN_MEMORY,
-                        &ks__memory_store_ops, ks__memory_store_new(), f->conf);
+                f->kv = ks__kv_store_new("w", KS_STORE_IN_MEMORY,
+                                         &ks__memory_store_ops,
+                                         ks__memory_store_new(), f->conf);
         } else {
                 const char *stores[] = {"w"};
                 ks_error_t *e = NULL;
                 KST_OK_E(ks__task_db_open(f->env, f->dir, stores, 1, &f->db,
                                           &e));
                 f->kv = ks__kv_store_new(
-                        "w", KS_STORE_TYPE_WINDOW, KS_STORE_ROCKSDB,
-                        &ks__rocksdb_store_ops,
+                        "w", KS_STORE_ROCKSDB, &ks__rocksdb_store_ops,
                         ks__rocksdb_store_new(f->db, "w"), f->conf);
         }
         assert_non_null(f->kv);
-        f->kv->window = ks__window_store_new(f->kv, RETENTION, WINDOW);
-        f->ws = f->kv->window;
+        /* The window store owns the key-value handle from here on. */
+        f->ws = ks__window_store_new(f->kv, RETENTION, WINDOW);
         assert_non_null(f->ws);
+        assert_ptr_equal(ks__window_store_kv(f->ws), f->kv);
 }
 
 static void close_store(fixture_t *f) {
-        ks__kv_store_destroy(f->kv);
+        ks__window_store_destroy(f->ws);
         f->kv = NULL;
         f->ws = NULL;
         ks__task_db_close(f->db);

@@ -10,7 +10,7 @@
 #include "../common/config_int.h"
 #include "../common/util_int.h"
 #include "../state/state_dir_int.h"
-#include "task_int.h"
+#include "../task/task_int.h"
 
 /* A feedback loop through a topic would never end; stop it. */
 #define MAX_INTERNAL_RECORDS 1000000
@@ -373,7 +373,7 @@ ks_err_t ks_test_driver_advance_wall_clock(ks_test_driver_t *d,
                                      "the wall clock only moves forward "
                                      "(advance %lld ms)",
                                      (long long)advance_ms);
-        d->wall_clock += advance_ms;
+        d->wall_clock = ks__ts_add(d->wall_clock, advance_ms);
         for (size_t i = 0; i < d->task_cnt; i++) {
                 ks_err_t err = ks__task_punctuate_wall_clock(
                         d->tasks[i], d->wall_clock, errp);
@@ -415,17 +415,18 @@ ks_test_record_t *ks_test_driver_read_output(ks_test_driver_t *d,
         return r;
 }
 
+/* The task holding store @p name, which must be of @p type. */
 static ks_err_t driver_store(ks_test_driver_t *d, const char *name,
-                             ks_store_type_t type, ks_kv_store_t **storep) {
-        if (!d || !name || !storep)
+                             ks_store_type_t type, ks__task_t **taskp) {
+        if (!d || !name)
                 return KS_ERR_INVALID_ARG;
         for (size_t i = 0; i < d->task_cnt; i++) {
-                ks_kv_store_t *s = ks__task_store(d->tasks[i], name);
-                if (!s)
+                ks_store_type_t have;
+                if (ks__task_store_type(d->tasks[i], name, &have))
                         continue;
-                if (s->type != type)
+                if (have != type)
                         return KS_ERR_STORE_TYPE;
-                *storep = s;
+                *taskp = d->tasks[i];
                 return KS_ERR_NO_ERROR;
         }
         return KS_ERR_NOT_FOUND;
@@ -433,17 +434,23 @@ static ks_err_t driver_store(ks_test_driver_t *d, const char *name,
 
 ks_err_t ks_test_driver_get_kv_store(ks_test_driver_t *d, const char *name,
                                      ks_kv_store_t **storep) {
-        return driver_store(d, name, KS_STORE_TYPE_KEY_VALUE, storep);
+        if (!storep)
+                return KS_ERR_INVALID_ARG;
+        ks__task_t *t;
+        ks_err_t err = driver_store(d, name, KS_STORE_TYPE_KEY_VALUE, &t);
+        if (!err)
+                *storep = ks__task_store(t, name);
+        return err;
 }
 
 ks_err_t ks_test_driver_get_window_store(ks_test_driver_t *d, const char *name,
                                          ks_window_store_t **storep) {
         if (!storep)
                 return KS_ERR_INVALID_ARG;
-        ks_kv_store_t *s;
-        ks_err_t err = driver_store(d, name, KS_STORE_TYPE_WINDOW, &s);
+        ks__task_t *t;
+        ks_err_t err = driver_store(d, name, KS_STORE_TYPE_WINDOW, &t);
         if (!err)
-                *storep = s->window;
+                *storep = ks__task_window_store(t, name);
         return err;
 }
 

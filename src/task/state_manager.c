@@ -1,0 +1,479 @@
+/* State manager [ProcessorStateManager]: a task's stores, their change
+ * logging, checkpoints and restore hooks.
+ *
+ * A task with persistent stores owns the directory <state.dir>/<task id>,
+ * locked with flock() against a second owner, holding one RocksDB
+ * database with a column family per persistent store; in-memory stores
+ * sit beside it. Each store has a slot (`ks__store_slot_t`: a key-value
+ * store, or a window store owning the key-value handle it is built on)
+ * and a changelog record (`ks__changelog_t`), both indexed like the
+ * sub-topology's stores. A logged store calls task_log() after every
+ * write; the collector writes the acknowledged offset into the changelog
+ * record's `delivered` slot. A commit stages, beside the stores' data and
+ * in the same atomic write, `source:<topic>:<p>` (the next input offset)
+ * and `changelog:<topic>:<p>` (the changelog position) for each persistent
+ * store, so a store and its checkpoint never disagree. Restores write
+ * around the change log (ks__task_restore_put()), and a store whose
+ * changelog is its table's source topic takes its position from the
+ * task's input. */
+#include "task_impl_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../common/config_int.h"
+#include "../common/util_int.h"
+#include "../state/state_dir_int.h"
+
+/* --- opening: directory, lock, database, stores ------------------------- */
+
+/* Lock the task directory against a second owner (another thread or
+ * process using the same state.dir). */
+static ks_err_t lock_dir(ks__task_t *t, ks_error_t **errp) {
+        t->sm.lock_fd = ks__lock_dir(t->sm.dir);
+        if (t->sm.lock_fd >= 0)
+                return KS_ERR_NO_ERROR;
+        int e = errno;
+        return ks__error_set(errp, KS_ERR_STATE,
+                             e == EWOULDBLOCK
+                                     ? "state directory %s of task %s is "
+                                       "locked by another owner (another "
+                                       "instance or thread with the same "
+                                       "state.dir)"
+                                     : "cannot lock state directory %s of "
+                                       "task %s: %s",
+                             t->sm.dir, t->id, strerror(e));
+}
+
+/* Can the task's persistent stores be rebuilt from changelogs? */
+static int all_persistent_logged(const ks__task_t *t) {
+        if (!t->env.collector.send_changelog)
+                return 0;
+        for (size_t i = 0; i < t->sub->store_cnt; i++) {
+                const ks__store_def_t *def =
+                        &t->topo->stores[t->sub->stores[i]];
+                if (def->backend == KS_STORE_ROCKSDB &&
+                    (def->flags & KS_STORE_F_LOGGING_DISABLED))
+                        return 0;
+        }
+        return 1;
+}
+
+static ks_err_t open_db(ks__task_t *t, const char **names, size_t cnt,
+                        ks_error_t **errp) {
+        size_t n = strlen(t->env.state_dir) + strlen(t->id) + 16;
+        t->sm.dir = malloc(n);
+        char *dbdir = malloc(n);
+        if (!t->sm.dir || !dbdir) {
+                free(dbdir);
+                return ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
+        }
+        snprintf(t->sm.dir, n, "%s/%s", t->env.state_dir, t->id);
+        snprintf(dbdir, n, "%s/rocksdb", t->sm.dir);
+        ks_err_t err = ks__mkdirs(t->sm.dir, errp);
+        if (!err)
+                err = lock_dir(t, errp);
+        if (!err) {
+                ks_error_t *e = NULL;
+                err = ks__task_db_open(t->env.rocks, dbdir, names, cnt,
+                                       &t->sm.db, &e);
+                if (err == KS_ERR_STORE && all_persistent_logged(t)) {
+                        /* Every store can be rebuilt from its changelog. */
+                        ks__log(t->env.conf, KS_LOG_WARNING, "TASK",
+                                "task %s: %s; wiping the local state and "
+                                "restoring it from the changelogs",
+                                t->id, ks_error_message(e));
+                        ks_error_destroy(e);
+                        e = NULL;
+                        ks__rmtree(dbdir);
+                        err = ks__task_db_open(t->env.rocks, dbdir, names, cnt,
+                                               &t->sm.db, &e);
+                }
+                if (err && errp) {
+                        ks_error_destroy(*errp);
+                        *errp = e;
+                } else {
+                        ks_error_destroy(e);
+                }
+        }
+        free(dbdir);
+        return err;
+}
+
+static ks_err_t task_log(void *opaque, const void *key, size_t klen,
+                         const void *value, size_t vlen) {
+        ks__changelog_t *cl = opaque;
+        ks__task_t *t = cl->task;
+        int64_t ts = t->ctx.timestamp >= 0 ? t->ctx.timestamp : 0;
+        ks_error_t *e = NULL;
+        ks_err_t err = t->env.collector.send_changelog(
+                t->env.collector.opaque, cl->topic, t->partition, key, klen,
+                value, vlen, ts, &cl->delivered, &e);
+        if (err) {
+                ks__task_pend(t, err, "task %s: changelog %s: %s", t->id,
+                              cl->topic,
+                              e ? ks_error_message(e) : ks_err2str(err));
+                ks_error_destroy(e);
+        }
+        return err;
+}
+
+static void changelog_key(const ks__task_t *t, const char *topic, char *buf,
+                          size_t size) {
+        snprintf(buf, size, "changelog:%s:%" PRId32, topic, t->partition);
+}
+
+/* Stage the changelog checkpoint of store i (persistent, logged stores
+ * only: in-memory stores restore from the start). 1 if staged. */
+static int stage_changelog_checkpoint(ks__task_t *t, size_t i,
+                                      int64_t next_offset) {
+        const ks__changelog_t *cl = &t->sm.logs[i];
+        if (!t->sm.db || !cl->topic ||
+            t->sm.slots[i].kv->backend != KS_STORE_ROCKSDB)
+                return 0;
+        char key[320];
+        uint8_t v[8];
+        changelog_key(t, cl->topic, key, sizeof(key));
+        ks__be64_put(v, (uint64_t)next_offset);
+        ks__task_db_stage_meta(t->sm.db, key, v, sizeof(v));
+        return 1;
+}
+
+ks_err_t ks__state_mgr_open(ks__task_t *t, ks_error_t **errp) {
+        const ks__subtopology_t *sub = t->sub;
+        ks_topology_t *topo = t->topo;
+        t->sm.slots = calloc(sub->store_cnt ? sub->store_cnt : 1,
+                             sizeof(*t->sm.slots));
+        t->sm.logs = calloc(sub->store_cnt ? sub->store_cnt : 1,
+                            sizeof(*t->sm.logs));
+        if (!t->sm.slots || !t->sm.logs)
+                return ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
+        size_t persistent = 0;
+        for (size_t i = 0; i < sub->store_cnt; i++)
+                if (topo->stores[sub->stores[i]].backend == KS_STORE_ROCKSDB)
+                        persistent++;
+        if (persistent) {
+                const char **names = calloc(persistent, sizeof(char *));
+                if (!names)
+                        return ks__error_set(errp, KS_ERR_NO_MEMORY,
+                                             "out of memory");
+                size_t k = 0;
+                for (size_t i = 0; i < sub->store_cnt; i++)
+                        if (topo->stores[sub->stores[i]].backend ==
+                            KS_STORE_ROCKSDB)
+                                names[k++] = topo->stores[sub->stores[i]].name;
+                ks_err_t err = open_db(t, names, persistent, errp);
+                free(names);
+                if (err)
+                        return err;
+        }
+        const char *app = ks_config_get(t->env.conf, "application.id");
+        for (size_t i = 0; i < sub->store_cnt; i++) {
+                const ks__store_def_t *def = &topo->stores[sub->stores[i]];
+                const ks__kv_backend_ops_t *ops;
+                void *impl;
+                if (def->backend == KS_STORE_ROCKSDB) {
+                        ops = &ks__rocksdb_store_ops;
+                        impl = ks__rocksdb_store_new(t->sm.db, def->name);
+                } else {
+                        ops = &ks__memory_store_ops;
+                        impl = ks__memory_store_new();
+                }
+                ks__store_slot_t *slot = &t->sm.slots[i];
+                ks_kv_store_t *kv =
+                        impl ? ks__kv_store_new(def->name, def->backend, ops,
+                                                impl, t->env.conf)
+                             : NULL;
+                if (kv && def->type == KS_STORE_TYPE_WINDOW) {
+                        slot->window = ks__window_store_new(
+                                kv, def->retention_ms, def->window_size_ms);
+                        kv = slot->window ? kv : NULL;
+                }
+                if (!kv)
+                        return ks__error_set(errp, KS_ERR_NO_MEMORY,
+                                             "out of memory opening store "
+                                             "\"%s\"",
+                                             def->name);
+                slot->type = def->type;
+                slot->kv = kv;
+                ks__changelog_t *cl = &t->sm.logs[i];
+                cl->task = t;
+                cl->delivered = -1;
+                cl->checkpoint = -1;
+                cl->persisted = -1;
+                if (!t->env.collector.send_changelog ||
+                    (def->flags & KS_STORE_F_LOGGING_DISABLED))
+                        continue;
+                if (def->source_topic) {
+                        /* A table's source topic is its changelog. */
+                        if (!(cl->topic = ks__strdup(def->source_topic)))
+                                return ks__error_set(errp, KS_ERR_NO_MEMORY,
+                                                     "out of memory");
+                        cl->from_source = 1;
+                } else {
+                        size_t n = strlen(app) + strlen(def->name) + 16;
+                        if (!(cl->topic = malloc(n)))
+                                return ks__error_set(errp, KS_ERR_NO_MEMORY,
+                                                     "out of memory");
+                        snprintf(cl->topic, n, "%s-%s-changelog", app,
+                                 def->name);
+                        kv->log = task_log;
+                        kv->log_opaque = cl;
+                }
+                if (def->backend != KS_STORE_ROCKSDB)
+                        continue;
+                char key[320];
+                void *v;
+                size_t vl;
+                changelog_key(t, cl->topic, key, sizeof(key));
+                ks_err_t err =
+                        ks__task_db_get_meta(t->sm.db, key, &v, &vl, errp);
+                if (err == KS_ERR_NO_ERROR) {
+                        if (vl == 8)
+                                cl->checkpoint = cl->persisted =
+                                        (int64_t)ks__be64_get((uint8_t *)v);
+                        free(v);
+                } else if (err != KS_ERR_NOT_FOUND) {
+                        return err;
+                }
+        }
+        return KS_ERR_NO_ERROR;
+}
+
+/* --- commit and close ---------------------------------------------------- */
+
+ks_err_t ks__state_mgr_commit(ks__task_t *t, ks_error_t **errp) {
+        if (!t->sm.db)
+                return KS_ERR_NO_ERROR;
+        for (size_t i = 0; i < t->part_cnt; i++) {
+                if (t->parts[i].next_offset < 0)
+                        continue;
+                char key[320];
+                uint8_t v[8];
+                snprintf(key, sizeof(key), "source:%s:%" PRId32,
+                         t->parts[i].topic, t->partition);
+                ks__be64_put(v, (uint64_t)t->parts[i].next_offset);
+                ks__task_db_stage_meta(t->sm.db, key, v, sizeof(v));
+        }
+        for (size_t i = 0; i < t->sub->store_cnt; i++)
+                if (t->sm.logs[i].delivered >= 0 ||
+                    (t->sm.logs[i].from_source &&
+                     ks__task_changelog_position(t, i) >= 0))
+                        stage_changelog_checkpoint(
+                                t, i, ks__task_changelog_position(t, i));
+        return ks__task_db_commit(t->sm.db, errp);
+}
+
+void ks__state_mgr_close(ks__task_t *t) {
+        for (size_t i = 0; t->sm.slots && i < t->sub->store_cnt; i++) {
+                if (t->sm.slots[i].window)
+                        ks__window_store_destroy(t->sm.slots[i].window);
+                else
+                        ks__kv_store_destroy(t->sm.slots[i].kv);
+        }
+        ks__task_db_close(t->sm.db);
+        for (size_t i = 0; t->sm.logs && i < t->sub->store_cnt; i++)
+                free(t->sm.logs[i].topic);
+        free(t->sm.logs);
+        if (t->sm.lock_fd >= 0)
+                close(t->sm.lock_fd); /* releases the flock */
+        free(t->sm.slots);
+        free(t->sm.dir);
+        t->sm.slots = NULL;
+        t->sm.logs = NULL;
+        t->sm.db = NULL;
+        t->sm.dir = NULL;
+        t->sm.lock_fd = -1;
+}
+
+/* --- stores by name and number, restore hooks ---------------------------- */
+
+ks__store_slot_t *ks__state_mgr_slot(ks__task_t *t, const char *name) {
+        for (size_t i = 0; i < t->sub->store_cnt; i++)
+                if (t->sm.slots[i].kv && !strcmp(t->sm.slots[i].kv->name, name))
+                        return &t->sm.slots[i];
+        return NULL;
+}
+
+ks_kv_store_t *ks__task_store(ks__task_t *t, const char *name) {
+        ks__store_slot_t *s = ks__state_mgr_slot(t, name);
+        return s ? s->kv : NULL;
+}
+
+ks_err_t ks__task_store_type(const ks__task_t *t, const char *name,
+                             ks_store_type_t *typep) {
+        ks__store_slot_t *s = ks__state_mgr_slot((ks__task_t *)t, name);
+        if (!s)
+                return KS_ERR_NOT_FOUND;
+        *typep = s->type;
+        return KS_ERR_NO_ERROR;
+}
+
+ks_window_store_t *ks__task_window_store(ks__task_t *t, const char *name) {
+        ks__store_slot_t *s = ks__state_mgr_slot(t, name);
+        return s ? s->window : NULL;
+}
+
+size_t ks__task_store_count(const ks__task_t *t) {
+        return t->sub->store_cnt;
+}
+
+const char *ks__task_changelog_topic(const ks__task_t *t, size_t i) {
+        return i < t->sub->store_cnt ? t->sm.logs[i].topic : NULL;
+}
+
+const char *ks__task_store_name(const ks__task_t *t, size_t i) {
+        return i < t->sub->store_cnt ? t->sm.slots[i].kv->name : NULL;
+}
+
+int64_t ks__task_changelog_offset(const ks__task_t *t, size_t i) {
+        return i < t->sub->store_cnt ? t->sm.logs[i].checkpoint : -1;
+}
+
+int ks__task_changelog_from_source(const ks__task_t *t, size_t i) {
+        return i < t->sub->store_cnt && t->sm.logs[i].from_source;
+}
+
+int64_t ks__task_changelog_position(const ks__task_t *t, size_t i) {
+        if (i >= t->sub->store_cnt)
+                return -1;
+        if (t->sm.logs[i].from_source) {
+                /* The input processed so far is the store's content. */
+                ks__source_part_t *sp = ks__task_source_part(
+                        (ks__task_t *)t, t->sm.logs[i].topic);
+                return sp && sp->next_offset >= 0 ? sp->next_offset
+                                                  : t->sm.logs[i].checkpoint;
+        }
+        return t->sm.logs[i].delivered >= 0 ? t->sm.logs[i].delivered + 1
+                                            : t->sm.logs[i].checkpoint;
+}
+
+int64_t ks__task_source_checkpoint(const ks__task_t *t, const char *topic) {
+        if (!t->sm.db)
+                return -1;
+        char key[320];
+        void *v;
+        size_t vl;
+        snprintf(key, sizeof(key), "source:%s:%" PRId32, topic, t->partition);
+        if (ks__task_db_get_meta(t->sm.db, key, &v, &vl, NULL))
+                return -1;
+        int64_t off = vl == 8 ? (int64_t)ks__be64_get(v) : -1;
+        free(v);
+        return off;
+}
+
+ks_err_t ks__task_restore_put(ks__task_t *t, size_t i, const void *key,
+                              size_t klen, const void *value, size_t vlen) {
+        ks_kv_store_t *s = t->sm.slots[i].kv;
+        if (s->closed)
+                return KS_ERR_STORE_CLOSED;
+        if (!key && t->sm.logs[i].from_source)
+                return KS_ERR_NO_ERROR; /* a table skips null keys */
+        static const char empty[1];
+        return (s->ops->restore_put ? s->ops->restore_put : s->ops->put)(
+                s->impl, key ? key : empty, key ? klen : 0, value,
+                value ? vlen : 0);
+}
+
+ks_err_t ks__task_restore_checkpoint(ks__task_t *t, size_t i,
+                                     int64_t next_offset, int done,
+                                     ks_error_t **errp) {
+        ks__changelog_t *cl = &t->sm.logs[i];
+        cl->checkpoint = next_offset;
+        if (!t->sm.db)
+                return KS_ERR_NO_ERROR;
+        /* Restored records go to the database unlogged, and a checkpoint
+         * written makes the database flush them first: the checkpoint that
+         * ends a restore is written by the task's first commit (the flush
+         * runs meanwhile), others every KS_RESTORE_CHECKPOINT_EVERY
+         * offsets. */
+        int staged = stage_changelog_checkpoint(t, i, next_offset);
+        if (done)
+                return ks__task_db_write_restored(t->sm.db, 1, errp);
+        if (staged && next_offset - (cl->persisted < 0 ? 0 : cl->persisted) >=
+                              KS_RESTORE_CHECKPOINT_EVERY) {
+                cl->persisted = next_offset;
+                return ks__task_db_commit(t->sm.db, errp);
+        }
+        return ks__task_db_write_restored(t->sm.db, 0, errp);
+}
+
+ks_err_t ks__task_store_clear(ks__task_t *t, size_t i, ks_error_t **errp) {
+        ks_kv_store_t *s = t->sm.slots[i].kv;
+        void *cur;
+        ks_err_t err = s->ops->cursor_open(s->impl, 0, NULL, 0, &cur);
+        if (err)
+                return ks__error_set(errp, err, "task %s: clearing store %s",
+                                     t->id, s->name);
+        /* Collect the keys first; then delete them. */
+        char **keys = NULL;
+        size_t *lens = NULL, cnt = 0, cap = 0;
+        const void *k, *v;
+        size_t kl, vl;
+        while (!err && s->ops->cursor_next(cur, &k, &kl, &v, &vl, &err)) {
+                if (cnt == cap) {
+                        cap = cap ? cap * 2 : 256;
+                        char **nk = realloc(keys, cap * sizeof(*nk));
+                        size_t *nl =
+                                nk ? realloc(lens, cap * sizeof(*nl)) : NULL;
+                        if (nk)
+                                keys = nk;
+                        if (nl)
+                                lens = nl;
+                        if (!nk || !nl) {
+                                err = KS_ERR_NO_MEMORY;
+                                break;
+                        }
+                }
+                if (!(keys[cnt] = malloc(kl + 1))) {
+                        err = KS_ERR_NO_MEMORY;
+                        break;
+                }
+                memcpy(keys[cnt], k, kl);
+                lens[cnt++] = kl;
+        }
+        s->ops->cursor_close(cur);
+        /* The deletes go the way the restored records go (ahead of them,
+         * in order): staged as ordinary writes, they would be written
+         * after the restore and wipe it. */
+        ks_err_t (*del)(void *, const void *, size_t, const void *, size_t) =
+                s->ops->restore_put ? s->ops->restore_put : s->ops->put;
+        for (size_t j = 0; j < cnt; j++) {
+                if (!err)
+                        err = del(s->impl, keys[j], lens[j], NULL, 0);
+                free(keys[j]);
+        }
+        free(keys);
+        free(lens);
+        if (err)
+                return ks__error_set(errp, err, "task %s: clearing store %s",
+                                     t->id, s->name);
+        /* Written now: reads see the store empty even when nothing is
+         * restored into it. */
+        return t->sm.db ? ks__task_db_commit(t->sm.db, errp) : KS_ERR_NO_ERROR;
+}
+
+ks_err_t ks__task_relog(ks__task_t *t, size_t i, const void *key, size_t klen,
+                        ks_error_t **errp) {
+        ks_kv_store_t *s = t->sm.slots[i].kv;
+        ks__changelog_t *cl = &t->sm.logs[i];
+        static const char empty[1];
+        if (!key)
+                key = empty;
+        const void *v = NULL;
+        size_t vl = 0;
+        ks_err_t err = s->ops->get(s->impl, key, klen, &v, &vl);
+        if (err == KS_ERR_NOT_FOUND)
+                v = NULL;
+        else if (err)
+                return ks__error_set(errp, err, "task %s: store %s", t->id,
+                                     s->name);
+        return t->env.collector.send_changelog(
+                t->env.collector.opaque, cl->topic, t->partition, key, klen, v,
+                vl, t->stream_time >= 0 ? t->stream_time : 0, &cl->delivered,
+                errp);
+}
