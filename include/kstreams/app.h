@@ -68,6 +68,33 @@ typedef void(ks_restore_cb)(void *opaque, ks_restore_phase_t phase,
                             int32_t partition, int64_t start_offset,
                             int64_t end_offset, int64_t restored);
 
+/** What to do when a stream thread stops on an error (Kafka Streams'
+ *  StreamsUncaughtExceptionHandler). */
+typedef enum ks_uncaught_action_e {
+        /** The instance stops: state ERROR, every thread stops, the error
+         *  is kept (ks_app_error()). The default. */
+        KS_UNCAUGHT_SHUTDOWN_CLIENT,
+        /** The failed thread is replaced by a new one, which joins the
+         *  group and takes tasks again; its tasks restart from their last
+         *  commit. */
+        KS_UNCAUGHT_REPLACE_THREAD,
+} ks_uncaught_action_t;
+
+/**
+ * Uncaught-error handler: decides the fate of a stream thread that failed
+ * on a processing error (a processor or punctuator error, a deserialization
+ * error under log_and_fail, a production error under fail, a store error).
+ * Errors no new thread would get past (authorization, a deleted source
+ * topic, an error of the cluster's transactions) stop the instance without
+ * asking.
+ * @param opaque the pointer given to ks_app_set_uncaught_error_handler()
+ * @param error  the error; borrowed for the call
+ * Called on the failing stream thread; it must not call ks_app_close() or
+ * ks_app_destroy().
+ */
+typedef ks_uncaught_action_t(ks_uncaught_error_cb)(void *opaque,
+                                                   const ks_error_t *error);
+
 /**
  * @brief A new application running @p topo (built here if it is not yet)
  *        with @p conf (copied; application.id and bootstrap.servers are
@@ -88,6 +115,14 @@ KS_EXPORT void ks_app_set_state_listener(ks_app_t *app, ks_app_state_cb *cb,
 /** @brief Set the restore listener (before ks_app_start()). */
 KS_EXPORT void ks_app_set_restore_listener(ks_app_t *app, ks_restore_cb *cb,
                                            void *opaque);
+
+/**
+ * @brief Set the uncaught-error handler (before ks_app_start()); NULL
+ *        restores the default (KS_UNCAUGHT_SHUTDOWN_CLIENT).
+ */
+KS_EXPORT void ks_app_set_uncaught_error_handler(ks_app_t *app,
+                                                 ks_uncaught_error_cb *cb,
+                                                 void *opaque);
 
 /**
  * @brief Start: check the cluster (source topics exist, sources of one
@@ -139,9 +174,12 @@ KS_EXPORT const ks_error_t *ks_app_error(const ks_app_t *app);
  * @brief A counter summed over the app's threads: "process-total" (records
  *        processed), "dropped-records", "restored-records", "commit-total",
  *        "tasks" (tasks now assigned), "duplicates-skipped" (replayed
- *        records of internal topics dropped), "transactions-aborted"
+ *        records of through topics dropped), "transactions-aborted"
  *        (exactly_once_v2: transactions aborted after an error, their
- *        tasks taken back to the last commit). -1 for an unknown name.
+ *        tasks taken back to the last commit), "enforced-processing"
+ *        (records taken by timestamp after max.task.idle.ms ran out
+ *        while a partition was awaited). -1 for an unknown name. Any
+ *        thread.
  */
 KS_EXPORT int64_t ks_app_metric(const ks_app_t *app, const char *name);
 

@@ -25,6 +25,10 @@ typedef struct {
         int64_t min, max;
         /* NULL-terminated value names for T_ENUM; index = enum value. */
         const char *const *values;
+        /* Why a value is refused: T_INT out of [min, max], or any
+         * non-empty T_STRING (a Kafka Streams key the library does not
+         * act on); NULL for the plain range message. */
+        const char *refused;
 } key_def_t;
 
 static const char *const guarantees[] = {"at_least_once", "exactly_once_v2",
@@ -38,52 +42,81 @@ static const char *const extractors[] = {
 
 #define I64MAX INT64_MAX
 static const key_def_t keys[] = {
-        {"application.id", T_STRING, "", 0, 0, NULL},
-        {"bootstrap.servers", T_STRING, "", 0, 0, NULL},
-        {"client.id", T_STRING, "", 0, 0, NULL},
-        {"application.server", T_STRING, "", 0, 0, NULL},
-        {"instance.id", T_STRING, "", 0, 0, NULL},
-        {"state.dir", T_STRING, "/tmp/kafka-streams", 0, 0, NULL},
-        {"num.stream.threads", T_INT, "1", 1, 1024, NULL},
-        {"num.standby.replicas", T_INT, "0", 0, 64, NULL},
-        {"commit.interval.ms", T_INT, "30000", 0, I64MAX, NULL},
-        {"poll.ms", T_INT, "100", 0, I64MAX, NULL},
-        {"max.task.idle.ms", T_INT, "0", -1, I64MAX, NULL},
-        {"buffered.records.per.partition", T_INT, "1000", 1, I64MAX, NULL},
-        {"statestore.cache.max.bytes", T_INT, "10485760", 0, I64MAX, NULL},
-        {"cache.max.bytes.buffering", T_INT, "10485760", 0, I64MAX, NULL},
-        {"replication.factor", T_INT, "-1", -1, 32767, NULL},
-        {"state.cleanup.delay.ms", T_INT, "600000", 0, I64MAX, NULL},
-        {"rocksdb.block.cache.bytes", T_INT, "52428800", 0, I64MAX, NULL},
-        {"rocksdb.write.buffer.bytes", T_INT, "16777216", 65536, I64MAX, NULL},
-        {"processing.guarantee", T_ENUM, "at_least_once", 0, 0, guarantees},
+        {"application.id", T_STRING, "", 0, 0, NULL, NULL},
+        {"bootstrap.servers", T_STRING, "", 0, 0, NULL, NULL},
+        {"client.id", T_STRING, "", 0, 0, NULL, NULL},
+        {"application.server", T_STRING, "", 0, 0, NULL,
+         "interactive queries across instances do not exist in this "
+         "version, so there is nothing to advertise; leave it unset"},
+        {"instance.id", T_STRING, "", 0, 0, NULL, NULL},
+        {"state.dir", T_STRING, "/tmp/kafka-streams", 0, 0, NULL, NULL},
+        {"num.stream.threads", T_INT, "1", 1, 1024, NULL, NULL},
+        {"num.standby.replicas", T_INT, "0", 0, 0, NULL,
+         "standby replicas do not exist in this version: a failed task's "
+         "state is rebuilt from its changelogs; only 0 is accepted"},
+        {"commit.interval.ms", T_INT, "30000", 0, I64MAX, NULL, NULL},
+        {"poll.ms", T_INT, "100", 0, I64MAX, NULL, NULL},
+        {"max.task.idle.ms", T_INT, "0", -1, I64MAX, NULL, NULL},
+        {"buffered.records.per.partition", T_INT, "1000", 1, I64MAX, NULL, NULL},
+        {"statestore.cache.max.bytes", T_INT, "10485760", 0, I64MAX, NULL, NULL},
+        {"cache.max.bytes.buffering", T_INT, "10485760", 0, I64MAX, NULL, NULL},
+        {"replication.factor", T_INT, "-1", -1, 32767, NULL, NULL},
+        {"state.cleanup.delay.ms", T_INT, "600000", 0, I64MAX, NULL, NULL},
+        {"task.timeout.ms", T_INT, "300000", 0, I64MAX, NULL, NULL},
+        {"rocksdb.block.cache.bytes", T_INT, "52428800", 0, I64MAX, NULL, NULL},
+        {"rocksdb.write.buffer.bytes", T_INT, "16777216", 65536, I64MAX, NULL, NULL},
+        {"processing.guarantee", T_ENUM, "at_least_once", 0, 0, guarantees, NULL},
         {"default.deserialization.exception.handler", T_ENUM, "log_and_fail", 0,
-         0, deser_handlers},
+         0, deser_handlers, NULL},
         {"default.production.exception.handler", T_ENUM, "fail", 0, 0,
-         prod_handlers},
+         prod_handlers, NULL},
         {"default.timestamp.extractor", T_ENUM, "fail_on_invalid_timestamp", 0,
-         0, extractors},
+         0, extractors, NULL},
 };
 
-/* Pass-through prefixes and the librdkafka client kind they configure. */
+/* Pass-through prefixes. "client." reaches every client (security
+ * settings first of all); the others one kind of client, and win over
+ * "client." where both set a property. */
+static const char *const prefixes[] = {
+        "main.consumer.",   "restore.consumer.", "global.consumer.",
+        "consumer.",        "producer.",         "admin.",
+        "client.",
+};
+
+/* librdkafka properties the library sets itself, and why a user value
+ * would break it. */
 static const struct {
-        const char *prefix;
-        int is_producer;
-} prefixes[] = {
-        {"main.consumer.", 0},   {"restore.consumer.", 0},
-        {"global.consumer.", 0}, {"consumer.", 0},
-        {"producer.", 1},        {"admin.", 0},
-};
-
-/* librdkafka keys the library sets itself; a user value would break it. */
-static const char *const controlled_keys[] = {
-        "group.id",
-        "enable.auto.commit",
-        "transactional.id",
-        "isolation.level",
-        "bootstrap.servers",
-        "partition.assignment.strategy",
-        "enable.auto.offset.store",
+        const char *key, *why;
+} controlled_keys[] = {
+        {"group.id", "the group is the application.id"},
+        {"enable.auto.commit",
+         "offsets are committed with the state they belong to"},
+        {"enable.auto.offset.store",
+         "offsets are committed with the state they belong to"},
+        {"transactional.id",
+         "exactly_once_v2 derives it from application.id, instance and "
+         "thread"},
+        {"isolation.level", "it follows processing.guarantee"},
+        {"bootstrap.servers", "set bootstrap.servers itself"},
+        {"partition.assignment.strategy",
+         "tasks rely on the range assignor placing the same partition of "
+         "co-partitioned topics together"},
+        {"enable.idempotence",
+         "changelog replays and duplicate detection rely on every partition "
+         "staying in send order"},
+        {"partitioner",
+         "sinks partition keys as Kafka's Java clients do (murmur2), so "
+         "co-partitioned topics stay co-partitioned; give a sink a "
+         "partitioner instead"},
+        {"delivery.report.only.error",
+         "changelog positions come from delivery reports"},
+        {"group.instance.id",
+         "set instance.id: each stream thread needs its own static id"},
+        {"auto.offset.reset",
+         "input without a committed offset is read from its start, which "
+         "internal topics and restores rely on"},
+        {"enable.partition.eof",
+         "max.task.idle.ms and restores rely on end-of-partition events"},
 };
 
 typedef struct {
@@ -176,6 +209,10 @@ static ks_err_t validate_known(const key_def_t *k, const char *value,
                                ks_error_t **errp) {
         switch (k->type) {
         case T_STRING:
+                if (k->refused && *value)
+                        return ks__error_set(errp, KS_ERR_INVALID_CONFIG,
+                                             "%s is refused: %s", k->name,
+                                             k->refused);
                 if (!strcmp(k->name, "application.id"))
                         return ks__topic_name_check(value, "application.id",
                                                     errp) == KS_ERR_NO_ERROR
@@ -199,6 +236,10 @@ static ks_err_t validate_known(const key_def_t *k, const char *value,
                         return ks__error_set(errp, KS_ERR_INVALID_CONFIG,
                                              "%s: \"%s\" is not an integer",
                                              k->name, value);
+                if ((v < k->min || v > k->max) && k->refused)
+                        return ks__error_set(errp, KS_ERR_INVALID_CONFIG,
+                                             "%s: %" PRId64 " is refused: %s",
+                                             k->name, v, k->refused);
                 if (v < k->min || v > k->max)
                         return ks__error_set(errp, KS_ERR_INVALID_CONFIG,
                                              "%s: %" PRId64 " is out of range "
@@ -229,15 +270,14 @@ static ks_err_t validate_known(const key_def_t *k, const char *value,
 }
 
 static ks_err_t validate_passthrough(const char *key, const char *sub,
-                                     int is_producer, const char *value,
-                                     ks_error_t **errp) {
+                                     const char *value, ks_error_t **errp) {
         for (size_t i = 0; i < KS_ARRAY_SIZE(controlled_keys); i++)
-                if (!strcmp(sub, controlled_keys[i]))
+                if (!strcmp(sub, controlled_keys[i].key))
                         return ks__error_set(
                                 errp, KS_ERR_INVALID_CONFIG,
                                 "%s: \"%s\" is set by kstreams itself and "
-                                "cannot be overridden",
-                                key, sub);
+                                "cannot be overridden (%s)",
+                                key, sub, controlled_keys[i].why);
         rd_kafka_conf_t *rk = rd_kafka_conf_new();
         if (!rk)
                 return ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
@@ -246,7 +286,6 @@ static ks_err_t validate_passthrough(const char *key, const char *sub,
         /* Topic-level keys are accepted on the global conf by librdkafka. */
         res = rd_kafka_conf_set(rk, sub, value, errstr, sizeof(errstr));
         rd_kafka_conf_destroy(rk);
-        (void)is_producer;
         if (res == RD_KAFKA_CONF_UNKNOWN)
                 return ks__error_set(errp, KS_ERR_UNKNOWN_CONFIG,
                                      "%s: \"%s\" is not a librdkafka "
@@ -284,14 +323,13 @@ ks_err_t ks_config_set(ks_config_t *conf, const char *key, const char *value,
                 return store_value(&conf->values[idx], value, errp);
         }
         for (size_t i = 0; i < KS_ARRAY_SIZE(prefixes); i++) {
-                size_t plen = strlen(prefixes[i].prefix);
-                if (strncmp(key, prefixes[i].prefix, plen))
+                size_t plen = strlen(prefixes[i]);
+                if (strncmp(key, prefixes[i], plen))
                         continue;
                 const char *sub = key + plen;
                 if (!*sub)
                         break;
-                ks_err_t err = validate_passthrough(
-                        key, sub, prefixes[i].is_producer, value, errp);
+                ks_err_t err = validate_passthrough(key, sub, value, errp);
                 if (err)
                         return err;
                 for (size_t j = 0; j < conf->pass_cnt; j++)
@@ -318,8 +356,8 @@ ks_err_t ks_config_set(ks_config_t *conf, const char *key, const char *value,
         }
         return ks__error_set(errp, KS_ERR_UNKNOWN_CONFIG,
                              "unknown configuration key \"%s\" (librdkafka "
-                             "properties take a prefix: consumer., producer., "
-                             "admin., restore.consumer., ...)",
+                             "properties take a prefix: client., consumer., "
+                             "producer., admin., restore.consumer., ...)",
                              key);
 }
 

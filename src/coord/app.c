@@ -1,7 +1,7 @@
-/* The application handle: state machine, start-up checks against the
- * cluster, internal topic creation, and the stream threads' lifecycle (see
- * coord_int.h). */
-#include "coord_int.h"
+/* The application handle (see app_int.h): creation, start, the stream
+ * threads' lifecycle and what they report, the state cleaner, close and
+ * queries. */
+#include "app_int.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -18,152 +18,6 @@
 #include "../common/config_int.h"
 #include "../common/util_int.h"
 #include "../state/state_dir_int.h"
-
-#define METADATA_TIMEOUT_MS 10000
-#define CREATE_TIMEOUT_MS   5000
-
-static const char *const STATE_NAMES[] = {
-        "CREATED",          "REBALANCING", "RUNNING",
-        "PENDING_SHUTDOWN", "NOT_RUNNING", "ERROR",
-};
-
-const char *ks_app_state_name(ks_app_state_t state) {
-        return (unsigned)state < sizeof(STATE_NAMES) / sizeof(*STATE_NAMES)
-                       ? STATE_NAMES[state]
-                       : "UNKNOWN";
-}
-
-/* Legal transitions (Kafka Streams' KafkaStreams.State). */
-static int legal(ks_app_state_t from, ks_app_state_t to) {
-        switch (from) {
-        case KS_APP_CREATED:
-                return to == KS_APP_REBALANCING || to == KS_APP_ERROR ||
-                       to == KS_APP_PENDING_SHUTDOWN;
-        case KS_APP_REBALANCING:
-                return to == KS_APP_RUNNING || to == KS_APP_ERROR ||
-                       to == KS_APP_PENDING_SHUTDOWN;
-        case KS_APP_RUNNING:
-                return to == KS_APP_REBALANCING || to == KS_APP_ERROR ||
-                       to == KS_APP_PENDING_SHUTDOWN;
-        case KS_APP_PENDING_SHUTDOWN:
-                return to == KS_APP_NOT_RUNNING;
-        case KS_APP_ERROR:
-                return to == KS_APP_PENDING_SHUTDOWN;
-        case KS_APP_NOT_RUNNING:
-                return 0;
-        }
-        return 0;
-}
-
-/* Move to @p to if legal; call with app->lock held. The listener runs
- * after the lock is released (see set_state). */
-static int transition(ks_app_t *app, ks_app_state_t to, ks_app_state_t *fromp) {
-        if (app->state == to || !legal(app->state, to))
-                return 0;
-        *fromp = app->state;
-        app->state = to;
-        pthread_cond_broadcast(&app->cond);
-        return 1;
-}
-
-static void notify(ks_app_t *app, ks_app_state_t to, ks_app_state_t from) {
-        ks__log(app->conf, KS_LOG_INFO, "APP", "state %s -> %s",
-                ks_app_state_name(from), ks_app_state_name(to));
-        if (app->state_cb)
-                app->state_cb(app->state_opaque, to, from);
-}
-
-static void set_state(ks_app_t *app, ks_app_state_t to) {
-        ks_app_state_t from;
-        pthread_mutex_lock(&app->lock);
-        int changed = transition(app, to, &from);
-        pthread_mutex_unlock(&app->lock);
-        if (changed)
-                notify(app, to, from);
-}
-
-void ks__app_fail(ks_app_t *app, ks_error_t *err) {
-        ks_app_state_t from;
-        pthread_mutex_lock(&app->lock);
-        if (!app->error) {
-                app->error = err;
-                err = NULL;
-        }
-        int changed = transition(app, KS_APP_ERROR, &from);
-        __atomic_store_n(&app->stopping, 1, __ATOMIC_SEQ_CST);
-        pthread_mutex_unlock(&app->lock);
-        if (!err)
-                ks__log(app->conf, KS_LOG_ERR, "APP", "fatal: %s",
-                        ks_error_message(app->error));
-        ks_error_destroy(err);
-        if (changed)
-                notify(app, KS_APP_ERROR, from);
-}
-
-void ks__app_thread_state(ks_app_t *app, ks__thread_t *thr,
-                          ks__thread_state_t state) {
-        (void)thr;
-        (void)state;
-        ks_app_state_t from, to;
-        pthread_mutex_lock(&app->lock);
-        int all_running = 1;
-        for (int i = 0; i < app->thread_cnt; i++)
-                if (app->threads[i] &&
-                    ks__thread_state(app->threads[i]) != KS_THREAD_RUNNING)
-                        all_running = 0;
-        to = all_running ? KS_APP_RUNNING : KS_APP_REBALANCING;
-        int changed = (app->state == KS_APP_RUNNING ||
-                       app->state == KS_APP_REBALANCING) &&
-                      transition(app, to, &from);
-        pthread_cond_broadcast(&app->cond); /* close() waits for deaths */
-        pthread_mutex_unlock(&app->lock);
-        if (changed)
-                notify(app, to, from);
-}
-
-void ks__app_thread_committed(ks_app_t *app) {
-        struct timespec dl;
-        clock_gettime(CLOCK_REALTIME, &dl);
-        dl.tv_sec += 10;
-        pthread_mutex_lock(&app->lock);
-        app->closed_commits++;
-        pthread_cond_broadcast(&app->cond);
-        for (;;) {
-                int alive = 0;
-                for (int i = 0; i < app->thread_cnt; i++)
-                        if (ks__thread_state(app->threads[i]) != KS_THREAD_DEAD)
-                                alive++;
-                if (app->closed_commits >= alive ||
-                    pthread_cond_timedwait(&app->cond, &app->lock, &dl) ==
-                            ETIMEDOUT)
-                        break;
-        }
-        pthread_mutex_unlock(&app->lock);
-}
-
-typedef struct {
-        rd_kafka_conf_t *conf;
-        ks_error_t **errp;
-        ks_err_t err;
-} apply_t;
-
-static void apply_one(void *opaque, const char *key, const char *value) {
-        apply_t *a = opaque;
-        char buf[512];
-        if (a->err)
-                return;
-        if (rd_kafka_conf_set(a->conf, key, value, buf, sizeof(buf)) !=
-            RD_KAFKA_CONF_OK)
-                a->err = ks__error_set(a->errp, KS_ERR_INVALID_CONFIG,
-                                       "librdkafka refuses %s: %s", key, buf);
-}
-
-ks_err_t ks__rdkafka_conf_apply(const ks_config_t *ks, const char *prefix,
-                                void *rd_conf, ks_error_t **errp) {
-        apply_t a = {rd_conf, errp, KS_ERR_NO_ERROR};
-        ks__config_foreach_passthrough(ks, prefix, apply_one, &a);
-        return a.err;
-}
 
 ks_app_t *ks_app_new(ks_topology_t *topo, const ks_config_t *conf,
                      ks_error_t **errp) {
@@ -253,298 +107,13 @@ void ks_app_set_restore_listener(ks_app_t *app, ks_restore_cb *cb,
         app->restore_opaque = opaque;
 }
 
-/* --- start-up checks ---------------------------------------------------- */
-
-static const rd_kafka_metadata_topic_t *
-md_topic(const struct rd_kafka_metadata *md, const char *name) {
-        for (int i = 0; i < md->topic_cnt; i++)
-                if (!strcmp(md->topics[i].topic, name))
-                        return md->topics[i].err ? NULL : &md->topics[i];
-        return NULL;
-}
-
-static void append(char *buf, size_t size, const char *fmt, ...)
-        KS_PRINTF(3, 4);
-static void append(char *buf, size_t size, const char *fmt, ...) {
-        size_t len = strlen(buf);
-        if (len >= size - 1)
+void ks_app_set_uncaught_error_handler(ks_app_t *app,
+                                       ks_uncaught_error_cb *cb,
+                                       void *opaque) {
+        if (!app)
                 return;
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(buf + len, size - len, fmt, ap);
-        va_end(ap);
-}
-
-static ks_err_t fetch_metadata(ks_app_t *app, rd_kafka_t *rk,
-                               const struct rd_kafka_metadata **mdp,
-                               ks_error_t **errp) {
-        rd_kafka_resp_err_t e =
-                rd_kafka_metadata(rk, 1, NULL, mdp, METADATA_TIMEOUT_MS);
-        if (e)
-                return ks__error_set(
-                        errp, KS_ERR_KAFKA,
-                        "cannot read the cluster's metadata from "
-                        "bootstrap.servers %s within %d s: %s",
-                        ks_config_get(app->conf, "bootstrap.servers"),
-                        METADATA_TIMEOUT_MS / 1000, rd_kafka_err2str(e));
-        return KS_ERR_NO_ERROR;
-}
-
-/* Partition count of the sources of each sub-topology (checked equal). */
-static ks_err_t check_sources(ks_app_t *app, const struct rd_kafka_metadata *md,
-                              int *sub_parts, ks_error_t **errp) {
-        ks_topology_t *topo = app->topo;
-        char missing[1024] = "";
-        for (size_t s = 0; s < topo->sub_cnt; s++) {
-                const ks__subtopology_t *sub = &topo->subs[s];
-                const char *first = NULL;
-                sub_parts[s] = -1;
-                for (size_t k = 0; k < sub->node_cnt; k++) {
-                        const ks__node_t *n = sub->nodes[k];
-                        for (size_t j = 0; n->kind == KS_NODE_SOURCE &&
-                                           !n->internal && j < n->topic_cnt;
-                             j++) {
-                                const rd_kafka_metadata_topic_t *t =
-                                        md_topic(md, n->topics[j]);
-                                if (!t) {
-                                        append(missing, sizeof(missing), "%s%s",
-                                               *missing ? ", " : "",
-                                               n->topics[j]);
-                                        continue;
-                                }
-                                if (sub_parts[s] < 0) {
-                                        sub_parts[s] = t->partition_cnt;
-                                        first = n->topics[j];
-                                } else if (t->partition_cnt != sub_parts[s]) {
-                                        return ks__error_set(
-                                                errp, KS_ERR_TOPOLOGY,
-                                                "co-partitioning: source "
-                                                "topics %s (%d partitions) "
-                                                "and %s (%d partitions) of "
-                                                "sub-topology %zu must have "
-                                                "the same number of "
-                                                "partitions",
-                                                first, sub_parts[s],
-                                                n->topics[j], t->partition_cnt,
-                                                s);
-                                }
-                        }
-                }
-        }
-        if (*missing)
-                return ks__error_set(errp, KS_ERR_TOPOLOGY,
-                                     "source topic(s) %s do not exist",
-                                     missing);
-        /* A sub-topology reading a repartition topic has as many partitions
-         * as the sub-topologies writing it (the most of them). */
-        for (int changed = 1; changed;) {
-                changed = 0;
-                for (size_t k = 0; k < topo->node_cnt; k++) {
-                        const ks__node_t *sink = topo->nodes[k];
-                        if (sink->kind != KS_NODE_SINK || !sink->internal ||
-                            sink->partitions < 0)
-                                continue; /* partitioned like its reader */
-                        const ks__node_t *src =
-                                ks__topology_source_for(topo, sink->topic);
-                        int from = sink->partitions > 0
-                                           ? sink->partitions
-                                           : sub_parts[sink->subtopology];
-                        if (src && from > sub_parts[src->subtopology]) {
-                                sub_parts[src->subtopology] = from;
-                                changed = 1;
-                        }
-                }
-        }
-        return KS_ERR_NO_ERROR;
-}
-
-/* Create the missing internal topics; a broker that does not answer
- * CreateTopics (librdkafka's mock) costs CREATE_TIMEOUT_MS, after which the
- * metadata decides. */
-static void create_topics(ks_app_t *app, rd_kafka_t *rk,
-                          rd_kafka_NewTopic_t **nts, size_t cnt) {
-        char err[512];
-        rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-        rd_kafka_AdminOptions_t *opts =
-                rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-        rd_kafka_AdminOptions_set_request_timeout(opts, CREATE_TIMEOUT_MS, err,
-                                                  sizeof(err));
-        rd_kafka_AdminOptions_set_operation_timeout(opts, CREATE_TIMEOUT_MS,
-                                                    err, sizeof(err));
-        rd_kafka_CreateTopics(rk, nts, cnt, opts, q);
-        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, CREATE_TIMEOUT_MS + 1000);
-        if (!ev) {
-                ks__log(app->conf, KS_LOG_WARNING, "APP",
-                        "CreateTopics got no answer in %d ms",
-                        CREATE_TIMEOUT_MS);
-        } else {
-                size_t n = 0;
-                const rd_kafka_CreateTopics_result_t *r =
-                        rd_kafka_event_CreateTopics_result(ev);
-                const rd_kafka_topic_result_t **res =
-                        r ? rd_kafka_CreateTopics_result_topics(r, &n) : NULL;
-                for (size_t i = 0; i < n; i++)
-                        if (rd_kafka_topic_result_error(res[i]) &&
-                            rd_kafka_topic_result_error(res[i]) !=
-                                    RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
-                                ks__log(app->conf, KS_LOG_WARNING, "APP",
-                                        "creating %s: %s",
-                                        rd_kafka_topic_result_name(res[i]),
-                                        rd_kafka_topic_result_error_string(
-                                                res[i]));
-                rd_kafka_event_destroy(ev);
-        }
-        rd_kafka_AdminOptions_destroy(opts);
-        rd_kafka_queue_destroy(q);
-}
-
-static ks_err_t check_internal(ks_app_t *app, rd_kafka_t *rk,
-                               const struct rd_kafka_metadata **mdp,
-                               const int *sub_parts, ks_error_t **errp) {
-        ks_topology_t *topo = app->topo;
-        size_t cnt = ks_topology_internal_topic_count(topo);
-        rd_kafka_NewTopic_t **nts = calloc(cnt ? cnt : 1, sizeof(*nts));
-        char **names = calloc(cnt ? cnt : 1, sizeof(*names));
-        if (!nts || !names) {
-                free(nts);
-                free(names);
-                return ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
-        }
-        size_t ncreate = 0;
-        ks_err_t err = KS_ERR_NO_ERROR;
-        int rf = (int)ks__config_int(app->conf, "replication.factor");
-        for (int pass = 0; pass < 2 && !err; pass++) {
-                char missing[1024] = "";
-                for (size_t i = 0; i < cnt && !err; i++) {
-                        char name[512];
-                        const char *src;
-                        ks_topology_internal_topic(topo, app->app_id, i, name,
-                                                   sizeof(name), &src);
-                        int want = -1;
-                        const ks__node_t *sn =
-                                ks__topology_source_for(topo, src);
-                        if (sn)
-                                want = sub_parts[sn->subtopology];
-                        if (ks__topology_internal_partitions(topo, i) > 0)
-                                want = ks__topology_internal_partitions(topo,
-                                                                        i);
-                        else if (ks__topology_internal_partitions(topo, i) <
-                                         0 &&
-                                 ks__topology_internal_reader(topo, i) >= 0)
-                                want = sub_parts[ks__topology_internal_reader(
-                                        topo, i)];
-                        const rd_kafka_metadata_topic_t *t =
-                                md_topic(*mdp, name);
-                        if (t && t->partition_cnt != want) {
-                                err = ks__error_set(
-                                        errp, KS_ERR_TOPOLOGY,
-                                        "internal topic %s has %d "
-                                        "partitions, but %s%s has %d",
-                                        name, t->partition_cnt,
-                                        ks__topology_internal_partitions(topo,
-                                                                         i) < 0
-                                                ? "the sub-topology reading "
-                                                  "it"
-                                                : "its source topic ",
-                                        ks__topology_internal_partitions(topo,
-                                                                         i) < 0
-                                                ? ""
-                                                : src,
-                                        want);
-                        } else if (!t && pass == 0) {
-                                char e[256];
-                                rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(
-                                        name, want, rf, e, sizeof(e));
-                                if (nt) {
-                                        rd_kafka_NewTopic_set_config(
-                                                nt, "cleanup.policy",
-                                                ks__topology_internal_is_repartition(
-                                                        topo, i)
-                                                        ? "delete"
-                                                        : "compact");
-                                        names[ncreate] = ks__strdup(name);
-                                        nts[ncreate++] = nt;
-                                }
-                        } else if (!t) {
-                                append(missing, sizeof(missing), "%s%s",
-                                       *missing ? ", " : "", name);
-                        }
-                }
-                if (err || pass == 1) {
-                        if (!err && *missing)
-                                err = ks__error_set(
-                                        errp, KS_ERR_TOPOLOGY,
-                                        "internal topic(s) %s do not exist "
-                                        "and could not be created (create "
-                                        "them, compacted, with as many "
-                                        "partitions as their source topics)",
-                                        missing);
-                        break;
-                }
-                if (!ncreate)
-                        break;
-                create_topics(app, rk, nts, ncreate);
-                /* New topics take a moment to show in metadata (and another
-                 * instance may be creating them at the same time). */
-                int64_t until = ks__now_ms() + CREATE_TIMEOUT_MS;
-                do {
-                        rd_kafka_metadata_destroy(*mdp);
-                        *mdp = NULL;
-                        err = fetch_metadata(app, rk, mdp, errp);
-                        int all = 1;
-                        for (size_t i = 0; !err && i < ncreate; i++)
-                                all &= !names[i] ||
-                                       md_topic(*mdp, names[i]) != NULL;
-                        if (err || all)
-                                break;
-                        rd_kafka_poll(rk, 200); /* paces the retries */
-                } while (ks__now_ms() < until);
-        }
-        for (size_t i = 0; i < ncreate; i++) {
-                rd_kafka_NewTopic_destroy(nts[i]);
-                free(names[i]);
-        }
-        free(nts);
-        free(names);
-        return err;
-}
-
-static ks_err_t check_cluster(ks_app_t *app, ks_error_t **errp) {
-        char buf[512];
-        rd_kafka_conf_t *rc = rd_kafka_conf_new();
-        if (rd_kafka_conf_set(rc, "bootstrap.servers",
-                              ks_config_get(app->conf, "bootstrap.servers"),
-                              buf, sizeof(buf))) {
-                rd_kafka_conf_destroy(rc);
-                return ks__error_set(errp, KS_ERR_INVALID_CONFIG,
-                                     "bootstrap.servers: %s", buf);
-        }
-        ks_err_t err = ks__rdkafka_conf_apply(app->conf, "admin.", rc, errp);
-        if (err) {
-                rd_kafka_conf_destroy(rc);
-                return err;
-        }
-        rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, rc, buf, sizeof(buf));
-        if (!rk) {
-                rd_kafka_conf_destroy(rc);
-                return ks__error_set(errp, KS_ERR_KAFKA,
-                                     "cannot create the admin client: %s", buf);
-        }
-        const struct rd_kafka_metadata *md = NULL;
-        int *sub_parts = calloc(app->topo->sub_cnt + 1, sizeof(int));
-        if (!sub_parts)
-                err = ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
-        if (!err)
-                err = fetch_metadata(app, rk, &md, errp);
-        if (!err)
-                err = check_sources(app, md, sub_parts, errp);
-        if (!err)
-                err = check_internal(app, rk, &md, sub_parts, errp);
-        if (md)
-                rd_kafka_metadata_destroy(md);
-        free(sub_parts);
-        rd_kafka_destroy(rk);
-        return err;
+        app->uncaught_cb = cb;
+        app->uncaught_opaque = opaque;
 }
 
 /* One instance per state directory: a second one on the same machine would
@@ -620,6 +189,149 @@ static ks_err_t load_process_id(ks_app_t *app, ks_error_t **errp) {
         return err;
 }
 
+/* --- the stream threads ---------------------------------------------------- */
+
+static ks__thread_env_t thread_env(ks_app_t *app, int index) {
+        return (ks__thread_env_t){
+                .conf = app->conf,
+                .topo = app->topo,
+                .rocks = app->rocks,
+                .state_dir = app->state_dir,
+                .app_id = app->app_id,
+                .process_id = app->process_id,
+                .globals = ks__globals_stores(app->globals),
+                .scope = app->scope,
+                .stopping = &app->stopping,
+                .restore_cb = app->restore_cb,
+                .restore_opaque = app->restore_opaque,
+                .listener = ks__app_thread_listener(app),
+                .index = index,
+        };
+}
+
+static void on_thread_state(void *opaque, ks__thread_t *thr,
+                            ks__thread_state_t st) {
+        (void)thr;
+        (void)st;
+        ks__app_threads_changed(opaque);
+}
+
+/* A closing thread has committed: wait (up to 10 s) until every running
+ * thread has, so that none leaves the group before the others commit. */
+static void on_thread_closing(void *opaque) {
+        ks_app_t *app = opaque;
+        struct timespec dl;
+        clock_gettime(CLOCK_REALTIME, &dl);
+        dl.tv_sec += 10;
+        pthread_mutex_lock(&app->lock);
+        app->closed_commits++;
+        pthread_cond_broadcast(&app->cond);
+        for (;;) {
+                int alive = 0;
+                for (int i = 0; i < app->thread_cnt; i++)
+                        if (ks__thread_state(app->threads[i]) != KS_THREAD_DEAD)
+                                alive++;
+                if (app->closed_commits >= alive ||
+                    pthread_cond_timedwait(&app->cond, &app->lock, &dl) ==
+                            ETIMEDOUT)
+                        break;
+        }
+        pthread_mutex_unlock(&app->lock);
+}
+
+/* Replace @p thr by a new thread of the same index (its listener runs on
+ * the old thread, which then ends; it is joined at destroy). */
+static int replace_thread(ks_app_t *app, ks__thread_t *thr) {
+        pthread_mutex_lock(&app->lock);
+        int i = 0;
+        while (i < app->thread_cnt && app->threads[i] != thr)
+                i++;
+        ks__thread_t **nr = i < app->thread_cnt
+                                    ? realloc(app->retired,
+                                              (size_t)(app->retired_cnt + 1) *
+                                                      sizeof(*nr))
+                                    : NULL;
+        int ok = 0;
+        if (nr && !__atomic_load_n(&app->stopping, __ATOMIC_SEQ_CST)) {
+                app->retired = nr;
+                ks_error_t *e = NULL;
+                ks__thread_t *fresh = NULL;
+                ks__thread_env_t env = thread_env(app, i);
+                if (!ks__thread_start(&env, &fresh, &e)) {
+                        app->retired[app->retired_cnt++] = thr;
+                        app->threads[i] = fresh;
+                        ok = 1;
+                } else {
+                        ks__log(app->conf, KS_LOG_ERR, "APP",
+                                "cannot replace stream thread %d: %s", i + 1,
+                                ks_error_message(e));
+                }
+                ks_error_destroy(e);
+        } else if (nr) {
+                app->retired = nr;
+        }
+        pthread_mutex_unlock(&app->lock);
+        return ok;
+}
+
+/* A thread stops on @p err: the uncaught-error handler decides between
+ * replacing it and stopping the instance (Kafka Streams' default). */
+static void on_thread_failed(void *opaque, ks__thread_t *thr, ks_error_t *err,
+                             int replaceable) {
+        ks_app_t *app = opaque;
+        ks_uncaught_action_t act = KS_UNCAUGHT_SHUTDOWN_CLIENT;
+        if (replaceable && app->uncaught_cb)
+                act = app->uncaught_cb(app->uncaught_opaque, err);
+        if (act == KS_UNCAUGHT_REPLACE_THREAD && replace_thread(app, thr)) {
+                ks__log(app->conf, KS_LOG_WARNING, "APP",
+                        "stream thread replaced after: %s",
+                        ks_error_message(err));
+                ks_error_destroy(err);
+                return;
+        }
+        ks__app_fail(app, err);
+}
+
+ks__thread_listener_t ks__app_thread_listener(ks_app_t *app) {
+        return (ks__thread_listener_t){app, on_thread_state, on_thread_closing,
+                                       on_thread_failed};
+}
+
+/* --- the state cleaner ------------------------------------------------------ */
+
+/* Every state.cleanup.delay.ms, remove the task directories no task has
+ * used for that long (tasks that moved to other instances). */
+static void *cleaner_main(void *arg) {
+        ks_app_t *app = arg;
+        int64_t delay = ks__config_int(app->conf, "state.cleanup.delay.ms");
+        pthread_mutex_lock(&app->lock);
+        while (!__atomic_load_n(&app->stopping, __ATOMIC_SEQ_CST)) {
+                struct timespec dl;
+                clock_gettime(CLOCK_REALTIME, &dl);
+                int64_t wait = delay < 1000 ? 1000 : delay;
+                dl.tv_sec += wait / 1000;
+                dl.tv_nsec += (wait % 1000) * 1000000;
+                if (dl.tv_nsec >= 1000000000) {
+                        dl.tv_sec++;
+                        dl.tv_nsec -= 1000000000;
+                }
+                if (pthread_cond_timedwait(&app->cond, &app->lock, &dl) !=
+                    ETIMEDOUT)
+                        continue;
+                pthread_mutex_unlock(&app->lock);
+                size_t n = 0;
+                ks__state_dir_clean(app->state_dir, delay, &n);
+                if (n)
+                        ks__log(app->conf, KS_LOG_INFO, "CLEANER",
+                                "removed %zu task directories unused for "
+                                "%" PRId64 " ms (state.cleanup.delay.ms)",
+                                n, delay);
+                pthread_mutex_lock(&app->lock);
+        }
+        pthread_mutex_unlock(&app->lock);
+        return NULL;
+}
+
 ks_err_t ks_app_start(ks_app_t *app, ks_error_t **errp) {
         if (!app)
                 return KS_ERR_INVALID_ARG;
@@ -637,17 +349,21 @@ ks_err_t ks_app_start(ks_app_t *app, ks_error_t **errp) {
         if (!err)
                 err = load_process_id(app, &e);
         if (!err)
-                err = check_cluster(app, &e);
-        if (!err)
-                err = ks__globals_start(app, &app->globals, &e);
+                err = ks__topics_check(app, &e);
+        if (!err) {
+                ks__globals_env_t genv = {app->conf, app->topo, app->app_id,
+                                          app->process_id, &app->stopping};
+                err = ks__globals_start(&genv, &app->globals, &e);
+        }
         int n = (int)ks__config_int(app->conf, "num.stream.threads");
         if (!err && !(app->threads = calloc((size_t)n, sizeof(*app->threads))))
                 err = ks__error_set(&e, KS_ERR_NO_MEMORY, "out of memory");
         if (!err)
-                set_state(app, KS_APP_REBALANCING);
+                ks__app_set_state(app, KS_APP_REBALANCING);
         for (int i = 0; !err && i < n; i++) {
                 ks__thread_t *thr;
-                err = ks__thread_start(app, i, &thr, &e);
+                ks__thread_env_t env = thread_env(app, i);
+                err = ks__thread_start(&env, &thr, &e);
                 if (!err) {
                         pthread_mutex_lock(&app->lock);
                         app->threads[i] = thr;
@@ -655,6 +371,8 @@ ks_err_t ks_app_start(ks_app_t *app, ks_error_t **errp) {
                         pthread_mutex_unlock(&app->lock);
                 }
         }
+        if (!err && !pthread_create(&app->cleaner, NULL, cleaner_main, app))
+                app->cleaner_started = 1;
         if (err) {
                 if (errp)
                         ks__error_set(errp, err, "%s", ks_error_message(e));
@@ -678,8 +396,14 @@ static void abs_deadline(struct timespec *ts, int timeout_ms) {
 ks_err_t ks_app_close(ks_app_t *app, int timeout_ms) {
         if (!app)
                 return KS_ERR_INVALID_ARG;
-        set_state(app, KS_APP_PENDING_SHUTDOWN);
+        pthread_mutex_lock(&app->lock);
+        int closing = app->state == KS_APP_PENDING_SHUTDOWN ||
+                      app->state == KS_APP_NOT_RUNNING;
         __atomic_store_n(&app->stopping, 1, __ATOMIC_SEQ_CST);
+        pthread_cond_broadcast(&app->cond); /* the cleaner leaves */
+        pthread_mutex_unlock(&app->lock);
+        if (!closing)
+                ks__app_set_state(app, KS_APP_PENDING_SHUTDOWN);
         struct timespec dl;
         abs_deadline(&dl, timeout_ms < 0 ? 0 : timeout_ms);
         pthread_mutex_lock(&app->lock);
@@ -700,7 +424,8 @@ ks_err_t ks_app_close(ks_app_t *app, int timeout_ms) {
         pthread_mutex_unlock(&app->lock);
         if (!done)
                 return KS_ERR_TIMED_OUT;
-        set_state(app, KS_APP_NOT_RUNNING);
+        if (ks_app_state(app) == KS_APP_PENDING_SHUTDOWN)
+                ks__app_set_state(app, KS_APP_NOT_RUNNING);
         return KS_ERR_NO_ERROR;
 }
 
@@ -709,9 +434,15 @@ void ks_app_destroy(ks_app_t *app) {
                 return;
         if (app->state != KS_APP_CREATED || app->thread_cnt)
                 ks_app_close(app, -1);
+        if (app->cleaner_started)
+                pthread_join(app->cleaner, NULL);
         for (int i = 0; i < app->thread_cnt; i++)
                 ks__thread_join(app->threads[i]);
+        for (int i = 0; i < app->retired_cnt; i++)
+                ks__thread_join(app->retired[i]);
         free(app->threads);
+        free(app->retired);
+        free(app->topic_partitions);
         ks__globals_stop(app->globals);
         if (app->lock_fd >= 0)
                 close(app->lock_fd);
@@ -769,13 +500,18 @@ int64_t ks_app_metric(const ks_app_t *app, const char *name) {
         ks_app_t *a = (ks_app_t *)app;
         int64_t sum = 0;
         pthread_mutex_lock(&a->lock);
-        for (int i = 0; i < a->thread_cnt; i++) {
-                int64_t v = ks__thread_metric(a->threads[i], name);
+        for (int i = 0; i < a->thread_cnt + a->retired_cnt; i++) {
+                int64_t v = ks__thread_metric(
+                        i < a->thread_cnt ? a->threads[i]
+                                          : a->retired[i - a->thread_cnt],
+                        name);
                 if (v < 0) {
                         sum = -1;
                         break;
                 }
-                sum += v;
+                /* A retired thread's tasks are gone. */
+                if (i < a->thread_cnt || strcmp(name, "tasks"))
+                        sum += v;
         }
         pthread_mutex_unlock(&a->lock);
         if (!a->thread_cnt && ks__thread_metric(NULL, name) < 0)

@@ -1,7 +1,4 @@
-/* The global thread (see coord_int.h): reads every partition of each
- * global table's topic into its global store. ks_app_start() waits for the
- * first read to reach the end of each partition (bootstrap); the thread
- * then follows the topics until the application is destroyed. */
+/* The global thread (see global_thread_int.h). */
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
@@ -12,12 +9,13 @@
 #include "../common/config_int.h"
 #include "../common/error_int.h"
 #include "../common/util_int.h"
-#include "coord_int.h"
+#include "clients_int.h"
+#include "global_thread_int.h"
 
 #define BOOTSTRAP_TIMEOUT_MS 300000
 
 struct ks__global_runner_s {
-        ks_app_t *app;
+        ks__globals_env_t env;
         rd_kafka_t *consumer;
         ks__global_t **stores; /* one per topology global table */
         size_t cnt;
@@ -29,7 +27,7 @@ struct ks__global_runner_s {
 
 /* One record of a global topic into its store. */
 static void apply(ks__global_runner_t *r, const rd_kafka_message_t *m) {
-        const ks_topology_t *topo = r->app->topo;
+        const ks_topology_t *topo = r->env.topo;
         const char *topic = rd_kafka_topic_name(m->rkt);
         const ks__global_def_t *g = ks__topology_global_for(topo, topic);
         if (!g)
@@ -39,7 +37,7 @@ static void apply(ks__global_runner_t *r, const rd_kafka_message_t *m) {
         if (ks_serde_validate(g->key_serde, key, m->key_len, &e) ||
             ks_serde_validate(g->value_serde, value, m->len, &e)) {
                 /* As a source with log_and_continue: the table goes on. */
-                ks__log(r->app->conf, KS_LOG_WARNING, "GLOBAL",
+                ks__log(r->env.conf, KS_LOG_WARNING, "GLOBAL",
                         "global table %s: skipping the record of %s [%" PRId32
                         "] at offset %" PRId64 ": %s",
                         g->store, topic, m->partition, m->offset,
@@ -51,7 +49,7 @@ static void apply(ks__global_runner_t *r, const rd_kafka_message_t *m) {
         ks_err_t err = ks__global_apply(r->stores[g - topo->globals], key,
                                         m->key_len, value, m->len);
         if (err)
-                ks__log(r->app->conf, KS_LOG_ERR, "GLOBAL",
+                ks__log(r->env.conf, KS_LOG_ERR, "GLOBAL",
                         "global table %s: %s", g->store, ks_err2str(err));
 }
 
@@ -65,7 +63,7 @@ static void *run(void *arg) {
                 if (!m->err)
                         apply(r, m);
                 else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                        ks__log(r->app->conf, KS_LOG_WARNING, "GLOBAL",
+                        ks__log(r->env.conf, KS_LOG_WARNING, "GLOBAL",
                                 "global consumer: %s",
                                 rd_kafka_message_errstr(m));
                 rd_kafka_message_destroy(m);
@@ -83,7 +81,7 @@ static ks_err_t bootstrap(ks__global_runner_t *r,
         int left = parts->cnt;
         int64_t deadline = ks__now_ms() + BOOTSTRAP_TIMEOUT_MS;
         while (left > 0 && ks__now_ms() < deadline &&
-               !__atomic_load_n(&r->app->stopping, __ATOMIC_ACQUIRE)) {
+               !__atomic_load_n(r->env.stopping, __ATOMIC_ACQUIRE)) {
                 rd_kafka_message_t *m =
                         rd_kafka_consumer_poll(r->consumer, 200);
                 if (!m)
@@ -117,9 +115,9 @@ static ks_err_t bootstrap(ks__global_runner_t *r,
         return err;
 }
 
-ks_err_t ks__globals_start(ks_app_t *app, ks__global_runner_t **rp,
-                           ks_error_t **errp) {
-        const ks_topology_t *topo = app->topo;
+ks_err_t ks__globals_start(const ks__globals_env_t *env,
+                           ks__global_runner_t **rp, ks_error_t **errp) {
+        const ks_topology_t *topo = env->topo;
         *rp = NULL;
         if (!topo->global_cnt)
                 return KS_ERR_NO_ERROR;
@@ -128,49 +126,26 @@ ks_err_t ks__globals_start(ks_app_t *app, ks__global_runner_t **rp,
                 free(r);
                 return ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
         }
-        r->app = app;
+        r->env = *env;
         r->cnt = topo->global_cnt;
         *rp = r;
         for (size_t i = 0; i < r->cnt; i++)
                 if (!(r->stores[i] = ks__global_new(topo->globals[i].store)))
                         return ks__error_set(errp, KS_ERR_NO_MEMORY,
                                              "out of memory");
-        char buf[512], gid[300], cid[300];
-        snprintf(gid, sizeof(gid), "%s-global", app->app_id);
-        snprintf(cid, sizeof(cid), "%s-%s-global-consumer", app->app_id,
-                 app->process_id);
-        const char *kv[] = {"bootstrap.servers",
-                            ks_config_get(app->conf, "bootstrap.servers"),
-                            "client.id",
-                            cid,
-                            "group.id",
-                            gid,
-                            "enable.auto.commit",
-                            "false",
-                            "enable.partition.eof",
-                            "true",
-                            "isolation.level",
-                            "read_committed",
-                            NULL};
-        rd_kafka_conf_t *c = rd_kafka_conf_new();
-        for (size_t i = 0; kv[i]; i += 2)
-                if (rd_kafka_conf_set(c, kv[i], kv[i + 1], buf, sizeof(buf))) {
-                        rd_kafka_conf_destroy(c);
-                        return ks__error_set(errp, KS_ERR_INVALID_CONFIG,
-                                             "%s: %s", kv[i], buf);
-                }
-        if (ks__rdkafka_conf_apply(app->conf, "consumer.", c, errp) ||
-            ks__rdkafka_conf_apply(app->conf, "global.consumer.", c, errp)) {
-                rd_kafka_conf_destroy(c);
-                return ks_error_code(errp ? *errp : NULL);
-        }
-        if (!(r->consumer =
-                      rd_kafka_new(RD_KAFKA_CONSUMER, c, buf, sizeof(buf)))) {
-                rd_kafka_conf_destroy(c);
-                return ks__error_set(errp, KS_ERR_KAFKA,
-                                     "cannot create the global consumer: %s",
-                                     buf);
-        }
+        char gid[300], cid[300];
+        snprintf(gid, sizeof(gid), "%s-global", env->app_id);
+        snprintf(cid, sizeof(cid), "%s-%s-global-consumer", env->app_id,
+                 env->process_id);
+        const char *fixed[] = {"group.id",         gid,
+                               "enable.auto.commit", "false",
+                               "enable.partition.eof", "true",
+                               "isolation.level",  "read_committed",
+                               NULL};
+        ks__client_spec_t spec = {KS_CLIENT_GLOBAL_CONSUMER, cid, NULL, fixed,
+                                  NULL, NULL};
+        if (!(r->consumer = ks__client_new(env->conf, &spec, errp)))
+                return KS_ERR_KAFKA;
         /* Every partition of every global topic, from the start. */
         const struct rd_kafka_metadata *md = NULL;
         rd_kafka_resp_err_t e =

@@ -34,7 +34,9 @@ ks_err_t ks__rocks_env_new(const ks_config_t *conf, ks__rocks_env_t **envp,
 void ks__rocks_env_destroy(ks__rocks_env_t *env);
 
 /** Open (creating as needed) the database at @p path with a column family
- *  for each of @p stores. Errors name the path and carry RocksDB's text. */
+ *  for each of @p stores. Errors name the path and carry RocksDB's text:
+ *  KS_ERR_STORE when RocksDB finds the data corrupt, KS_ERR_IO for any
+ *  other failure (disk full, permissions, open files, a held lock). */
 ks_err_t ks__task_db_open(ks__rocks_env_t *env, const char *path,
                           const char *const *stores, size_t store_cnt,
                           ks__task_db_t **dbp, ks_error_t **errp);

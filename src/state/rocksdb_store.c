@@ -325,7 +325,13 @@ ks_err_t ks__task_db_open(ks__rocks_env_t *env, const char *path,
                                               cf_opts, db->cfs, &err);
         free(cf_opts);
         if (err || !db->db) {
-                ks__error_set(errp, KS_ERR_STORE,
+                /* Only corruption is KS_ERR_STORE (the store may be
+                 * rebuilt); a full disk, missing permissions, too many open
+                 * files or another owner's lock are not the data's fault. */
+                ks_err_t code = err && !strncmp(err, "Corruption:", 11)
+                                        ? KS_ERR_STORE
+                                        : KS_ERR_IO;
+                ks__error_set(errp, code,
                               "cannot open the RocksDB state at %s: %s", path,
                               err ? err : "unknown error");
                 rocksdb_free(err);
@@ -333,7 +339,7 @@ ks_err_t ks__task_db_open(ks__rocks_env_t *env, const char *path,
                 free(db->cfs);
                 db->cfs = NULL;
                 ks__task_db_close(db);
-                return KS_ERR_STORE;
+                return code;
         }
         for (size_t i = 0; i < db->cf_cnt; i++)
                 if (!strcmp(db->cf_names[i], KS_META_CF))

@@ -1,9 +1,20 @@
-/* State directories: creation with owner-only permissions and removal. */
+/* State directories: creation with owner-only permissions, locks, removal
+ * and the cleaner of task directories no task uses any more.
+ *
+ * Taking a directory's lock (which creates the directory) and the
+ * cleaner's look at a directory happen under one process-wide mutex, so
+ * the cleaner never removes a directory a task is about to lock. A lock's
+ * file is touched when the lock is taken and released: its age is how
+ * long no task has used the directory. */
 #define _XOPEN_SOURCE 700
+#define _DEFAULT_SOURCE
 #include "state_dir_int.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
+#include <pthread.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,7 +92,12 @@ ks_err_t ks__rmtree(const char *path) {
         return KS_ERR_NO_ERROR;
 }
 
-int ks__lock_dir(const char *dir) {
+static pthread_mutex_t dir_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* Lock @p dir (created as needed); call with dir_mu held. */
+static int lock_dir_locked(const char *dir) {
+        if (ks__mkdirs(dir, NULL))
+                return -1;
         size_t n = strlen(dir) + 8;
         char *path = malloc(n);
         if (!path) {
@@ -98,4 +114,75 @@ int ks__lock_dir(const char *dir) {
                 fd = -1;
         }
         return fd;
+}
+
+int ks__lock_dir(const char *dir) {
+        pthread_mutex_lock(&dir_mu);
+        int fd = lock_dir_locked(dir);
+        if (fd >= 0)
+                futimens(fd, NULL);
+        int e = errno;
+        pthread_mutex_unlock(&dir_mu);
+        errno = e;
+        return fd;
+}
+
+void ks__unlock_dir(int fd) {
+        if (fd < 0)
+                return;
+        futimens(fd, NULL);
+        close(fd); /* releases the flock */
+}
+
+/* "<sub>_<partition>": a task directory. */
+static int is_task_dir(const char *name) {
+        const char *p = name;
+        if (*p < '0' || *p > '9')
+                return 0;
+        while (*p >= '0' && *p <= '9')
+                p++;
+        if (*p++ != '_' || *p < '0' || *p > '9')
+                return 0;
+        while (*p >= '0' && *p <= '9')
+                p++;
+        return !*p;
+}
+
+ks_err_t ks__state_dir_clean(const char *dir, int64_t delay_ms,
+                             size_t *removed) {
+        *removed = 0;
+        DIR *d = opendir(dir);
+        if (!d)
+                return errno == ENOENT ? KS_ERR_NO_ERROR : KS_ERR_IO;
+        ks_err_t err = KS_ERR_NO_ERROR;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (!is_task_dir(de->d_name))
+                        continue;
+                size_t n = strlen(dir) + strlen(de->d_name) + 8;
+                char *path = malloc(n);
+                if (!path)
+                        break;
+                snprintf(path, n, "%s/%s", dir, de->d_name);
+                pthread_mutex_lock(&dir_mu);
+                int fd = lock_dir_locked(path);
+                struct stat st;
+                struct timespec now;
+                clock_gettime(CLOCK_REALTIME, &now);
+                if (fd >= 0 && !fstat(fd, &st) &&
+                    ((int64_t)(now.tv_sec - st.st_mtim.tv_sec) * 1000 +
+                     (now.tv_nsec - st.st_mtim.tv_nsec) / 1000000) >=
+                            delay_ms) {
+                        if (ks__rmtree(path))
+                                err = KS_ERR_IO;
+                        else
+                                (*removed)++;
+                }
+                if (fd >= 0)
+                        close(fd);
+                pthread_mutex_unlock(&dir_mu);
+                free(path);
+        }
+        closedir(d);
+        return err;
 }

@@ -8,8 +8,9 @@
  * store, or a window store owning the key-value handle it is built on)
  * and a changelog record (`ks__changelog_t`), both indexed like the
  * sub-topology's stores. A logged store calls task_log() after every
- * write; the collector writes the acknowledged offset into the changelog
- * record's `delivered` slot. A commit stages, beside the stores' data and
+ * write; the collector keeps the offset of its last acknowledged record in
+ * a slot of its own (named by the handle `slot`), so that a delivery
+ * report served after the task is gone reaches nothing of the task. A commit stages, beside the stores' data and
  * in the same atomic write, `source:<topic>:<p>` (the next input offset)
  * and `changelog:<topic>:<p>` (the changelog position) for each persistent
  * store, so a store and its checkpoint never disagree. Restores write
@@ -74,18 +75,18 @@ static ks_err_t open_db(ks__task_t *t, const char **names, size_t cnt,
         }
         snprintf(t->sm.dir, n, "%s/%s", t->env.state_dir, t->id);
         snprintf(dbdir, n, "%s/rocksdb", t->sm.dir);
-        ks_err_t err = ks__mkdirs(t->sm.dir, errp);
-        if (!err)
-                err = lock_dir(t, errp);
+        ks_err_t err = lock_dir(t, errp); /* creates the directory */
         if (!err) {
                 ks_error_t *e = NULL;
                 err = ks__task_db_open(t->env.rocks, dbdir, names, cnt,
                                        &t->sm.db, &e);
+                /* Only corruption wipes the state, and only when every
+                 * store can be rebuilt from its changelog; any other
+                 * failure stops the task with RocksDB's message. */
                 if (err == KS_ERR_STORE && all_persistent_logged(t)) {
-                        /* Every store can be rebuilt from its changelog. */
                         ks__log(t->env.conf, KS_LOG_WARNING, "TASK",
-                                "task %s: %s; wiping the local state and "
-                                "restoring it from the changelogs",
+                                "task %s: %s; the state is corrupt: wiping "
+                                "it and restoring it from the changelogs",
                                 t->id, ks_error_message(e));
                         ks_error_destroy(e);
                         e = NULL;
@@ -104,6 +105,13 @@ static ks_err_t open_db(ks__task_t *t, const char **names, size_t cnt,
         return err;
 }
 
+/* The offset of the last acknowledged record of @p cl, -1. */
+static int64_t delivered(const ks__task_t *t, const ks__changelog_t *cl) {
+        return cl->slot ? t->env.collector.slot_offset(t->env.collector.opaque,
+                                                       cl->slot)
+                        : -1;
+}
+
 static ks_err_t task_log(void *opaque, const void *key, size_t klen,
                          const void *value, size_t vlen) {
         ks__changelog_t *cl = opaque;
@@ -112,7 +120,7 @@ static ks_err_t task_log(void *opaque, const void *key, size_t klen,
         ks_error_t *e = NULL;
         ks_err_t err = t->env.collector.send_changelog(
                 t->env.collector.opaque, cl->topic, t->partition, key, klen,
-                value, vlen, ts, &cl->delivered, &e);
+                value, vlen, ts, cl->slot, &e);
         if (err) {
                 ks__task_pend(t, err, "task %s: changelog %s: %s", t->id,
                               cl->topic,
@@ -202,7 +210,6 @@ ks_err_t ks__state_mgr_open(ks__task_t *t, ks_error_t **errp) {
                 slot->kv = kv;
                 ks__changelog_t *cl = &t->sm.logs[i];
                 cl->task = t;
-                cl->delivered = -1;
                 cl->checkpoint = -1;
                 cl->persisted = -1;
                 if (!t->env.collector.send_changelog ||
@@ -221,6 +228,10 @@ ks_err_t ks__state_mgr_open(ks__task_t *t, ks_error_t **errp) {
                                                      "out of memory");
                         snprintf(cl->topic, n, "%s-%s-changelog", app,
                                  def->name);
+                        if (!(cl->slot = t->env.collector.slot_open(
+                                      t->env.collector.opaque)))
+                                return ks__error_set(errp, KS_ERR_NO_MEMORY,
+                                                     "out of memory");
                         kv->log = task_log;
                         kv->log_opaque = cl;
                 }
@@ -260,7 +271,7 @@ ks_err_t ks__state_mgr_commit(ks__task_t *t, ks_error_t **errp) {
                 ks__task_db_stage_meta(t->sm.db, key, v, sizeof(v));
         }
         for (size_t i = 0; i < t->sub->store_cnt; i++)
-                if (t->sm.logs[i].delivered >= 0 ||
+                if (delivered(t, &t->sm.logs[i]) >= 0 ||
                     (t->sm.logs[i].from_source &&
                      ks__task_changelog_position(t, i) >= 0))
                         stage_changelog_checkpoint(
@@ -276,11 +287,14 @@ void ks__state_mgr_close(ks__task_t *t) {
                         ks__kv_store_destroy(t->sm.slots[i].kv);
         }
         ks__task_db_close(t->sm.db);
-        for (size_t i = 0; t->sm.logs && i < t->sub->store_cnt; i++)
+        for (size_t i = 0; t->sm.logs && i < t->sub->store_cnt; i++) {
+                if (t->sm.logs[i].slot)
+                        t->env.collector.slot_close(t->env.collector.opaque,
+                                                    t->sm.logs[i].slot);
                 free(t->sm.logs[i].topic);
+        }
         free(t->sm.logs);
-        if (t->sm.lock_fd >= 0)
-                close(t->sm.lock_fd); /* releases the flock */
+        ks__unlock_dir(t->sm.lock_fd);
         free(t->sm.slots);
         free(t->sm.dir);
         t->sm.slots = NULL;
@@ -348,8 +362,8 @@ int64_t ks__task_changelog_position(const ks__task_t *t, size_t i) {
                 return sp && sp->next_offset >= 0 ? sp->next_offset
                                                   : t->sm.logs[i].checkpoint;
         }
-        return t->sm.logs[i].delivered >= 0 ? t->sm.logs[i].delivered + 1
-                                            : t->sm.logs[i].checkpoint;
+        int64_t d = delivered(t, &t->sm.logs[i]);
+        return d >= 0 ? d + 1 : t->sm.logs[i].checkpoint;
 }
 
 int64_t ks__task_source_checkpoint(const ks__task_t *t, const char *topic) {
@@ -474,6 +488,6 @@ ks_err_t ks__task_relog(ks__task_t *t, size_t i, const void *key, size_t klen,
                                      s->name);
         return t->env.collector.send_changelog(
                 t->env.collector.opaque, cl->topic, t->partition, key, klen, v,
-                vl, t->stream_time >= 0 ? t->stream_time : 0, &cl->delivered,
+                vl, t->stream_time >= 0 ? t->stream_time : 0, cl->slot,
                 errp);
 }

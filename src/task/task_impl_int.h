@@ -80,7 +80,7 @@ typedef struct {
 typedef struct {
         ks__task_t *task;
         char *topic;        /* NULL: not logged */
-        int64_t delivered;  /* offset of the last acknowledged record, -1 */
+        uint64_t slot;      /* the collector's slot of its position, 0 */
         int64_t checkpoint; /* next offset to restore from, -1: beginning */
         int64_t persisted;  /* last checkpoint a restore wrote, -1: none */
         int from_source;    /* the topic is the store's source topic: not

@@ -53,14 +53,21 @@ typedef struct {
         ks_err_t (*flush)(void *opaque, ks_error_t **errp);
         void *opaque;
         /* Send a change-log record to @p partition of @p topic; once it is
-         * acknowledged, *offset_slot receives its offset (the slot lives
-         * until the task is destroyed, after a flush). NULL: stores are not
-         * logged (the test driver). */
+         * acknowledged, its offset becomes the position of @p slot (see
+         * slot_offset). NULL: stores are not logged (the test driver). */
         ks_err_t (*send_changelog)(void *opaque, const char *topic,
                                    int32_t partition, const void *key,
                                    size_t klen, const void *value, size_t vlen,
-                                   int64_t timestamp, int64_t *offset_slot,
+                                   int64_t timestamp, uint64_t slot,
                                    ks_error_t **errp);
+        /* Changelog positions live in the collector, in slots named by
+         * handles: a delivery report served after the task is gone finds
+         * its slot closed and changes nothing. slot_open returns 0 when
+         * out of memory. */
+        uint64_t (*slot_open)(void *opaque);
+        void (*slot_close)(void *opaque, uint64_t slot);
+        /* The offset of the slot's last acknowledged record, -1: none. */
+        int64_t (*slot_offset)(void *opaque, uint64_t slot);
 } ks__collector_t;
 
 /** A record handed to a processor (borrowed slices). */

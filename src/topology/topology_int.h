@@ -184,4 +184,30 @@ ks__node_t *ks__topology_node(const ks_topology_t *topo, const char *name);
 ks__node_t *ks__topology_source_for(const ks_topology_t *topo,
                                     const char *topic);
 
+/* --- source topics (source_topics.c) ------------------------------------ */
+
+/** Number of source topics (of every source node). */
+int32_t ks__topology_topic_count(const ks_topology_t *topo);
+
+/** The index of @p topic among the source topics, -1 if none reads it. */
+int32_t ks__topology_topic_index(const ks_topology_t *topo, const char *topic);
+
+/** 1 if @p topic is a through topic: a source reads it and a sink of the
+ *  topology writes it (a repartition topic, or the user's own). */
+int ks__topology_is_through(const ks_topology_t *topo, const char *topic);
+
+/** Stores of duplicate marks are named KS_MARKS_STORE_PREFIX<sub>. */
+#define KS_MARKS_STORE_PREFIX "KSTREAM-ORIGIN-MARKS-"
+
+/** The name of sub-topology @p sub's marks store. */
+void ks__topology_marks_store_name(int sub, char *buf, size_t size);
+
+/** Sub-topology @p sub's store of duplicate marks, NULL if it has none. */
+const char *ks__topology_marks_store(const ks_topology_t *topo, int sub);
+
+/** The tag of @p topo run as @p app_id: a hash of the application.id and
+ *  every source topic, which origin headers and committed metadata carry
+ *  so that another application's (or an older topology's) are ignored. */
+uint32_t ks__topology_tag(const ks_topology_t *topo, const char *app_id);
+
 #endif

@@ -1,0 +1,52 @@
+/* What task_manager.c (tasks, assignment, initialization) and
+ * task_executor.c (input, processing, commits) share. */
+#ifndef KS_TASK_MANAGER_IMPL_INT_H
+#define KS_TASK_MANAGER_IMPL_INT_H
+
+#include "task_manager_int.h"
+
+typedef enum {
+        TE_CREATED,
+        TE_RESTORING,
+        TE_RUNNING,
+} te_state_t;
+
+typedef struct {
+        ks__task_t *task;
+        int sub;
+        int32_t partition;
+        te_state_t state;
+        ks__pgroup_t pg;
+        ks__restoring_t *rs; /* per store */
+        size_t store_cnt;
+        int restoring;       /* stores left to restore */
+        int64_t *committed;  /* per store: the committed position, -1 */
+        int task_committed;  /* some input partition has a commit */
+        int offsets_known;   /* committed offsets read */
+        ks__marks_t *marks;  /* NULL: no through input, or exactly-once */
+        ks_kv_store_t *marks_store;
+} entry_t;
+
+struct ks__tmgr_s {
+        ks__tmgr_env_t env;
+        ks__creader_t *reader;
+        entry_t **tasks;
+        size_t cnt, cap;
+        int blocked;          /* a task waits for a partition */
+        int64_t init_failing; /* since when initialization fails, 0 */
+        int64_t idle_ms, buffered_max, task_timeout;
+        int64_t dropped_closed;
+        uint64_t enforced_closed;
+        /* atomic */
+        int64_t processed, duplicates, dropped, tasks_pub, enforced;
+};
+
+/** Pause or resume the partition of @p q (a resume seeks to q->next). */
+void ks__tmgr_pause_resume(ks__tmgr_t *m, entry_t *te, ks__rqueue_t *q,
+                           int pause);
+
+/** The task and queue of @p topic [@p p], or NULL. */
+ks__rqueue_t *ks__tmgr_find_queue(ks__tmgr_t *m, const char *topic,
+                                  int32_t p, entry_t **tep);
+
+#endif
