@@ -12,9 +12,12 @@
  * max(retention / 2, 60 s), Kafka Streams' default), so reclaiming costs one
  * pass per segment of stream time rather than one per put. Observed stream
  * time is recomputed from the stored windows on first use, which also covers
- * windows written by a changelog restore. */
+ * windows written by a changelog restore. Starts may be anywhere in int64:
+ * the expiry horizon saturates (ks__ts_sub()) and segments are floored
+ * divisions, so neither end of time overflows. */
 #include "store_int.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,14 +80,12 @@ static int decode(const void *k, size_t kl, const void **keyp, size_t *klenp,
 }
 
 /* The smallest live window start: windows at or before observed stream time
- * minus the retention have expired. */
+ * minus the retention have expired. Below INT64_MIN the subtraction
+ * saturates to INT64_MIN (TS_NONE): nothing has expired yet. */
 static int64_t min_live(const ks_window_store_t *ws) {
         if (ws->observed == TS_NONE)
                 return TS_NONE;
-        int64_t horizon;
-        if (__builtin_sub_overflow(ws->observed, ws->retention_ms, &horizon))
-                return TS_NONE;
-        return horizon == INT64_MAX ? INT64_MAX : horizon + 1;
+        return ks__ts_sub(ws->observed, ws->retention_ms - 1);
 }
 
 static int64_t segment_of(const ks_window_store_t *ws, int64_t ts) {
@@ -168,6 +169,8 @@ static ks_err_t sweep(ks_window_store_t *ws, int64_t ml) {
 
 ks_window_store_t *ks__window_store_new(ks_kv_store_t *kv, int64_t retention_ms,
                                         int64_t window_size_ms) {
+        /* The topology refuses others (retention >= window size > 0). */
+        assert(retention_ms > 0 && window_size_ms > 0);
         ks_window_store_t *ws = calloc(1, sizeof(*ws));
         if (!ws) {
                 ks__kv_store_destroy(kv);

@@ -6,11 +6,16 @@
  * the children were added (the order records are forwarded in), checks the
  * graph, and groups nodes into sub-topologies (connected components of the
  * parent edges and store connections) numbered by their first node. A built
- * topology never changes again, so tasks on any thread may read it. */
+ * topology never changes again, so tasks on any thread may read it.
+ *
+ * The builder API is topology.c, the build build.c, the internal topics
+ * internal_topics.c and describe() describe.c. */
 #ifndef KS_TOPOLOGY_INT_H
 #define KS_TOPOLOGY_INT_H
 
 #include "kstreams/topology.h"
+
+#include <sys/types.h>
 
 typedef enum {
         KS_NODE_SOURCE,
@@ -209,5 +214,17 @@ const char *ks__topology_marks_store(const ks_topology_t *topo, int sub);
  *  every source topic, which origin headers and committed metadata carry
  *  so that another application's (or an older topology's) are ignored. */
 uint32_t ks__topology_tag(const ks_topology_t *topo, const char *app_id);
+
+/* --- shared by the files of src/topology --------------------------------- */
+
+/** "source", "processor" or "sink". */
+const char *ks__node_kind_name(ks__node_kind_t kind);
+
+/** The index of store @p name in topo->stores, or -1. */
+ssize_t ks__topology_store_index(const ks_topology_t *topo, const char *name);
+
+/** Forget what ks_topology_build() computed: resolved parents, children,
+ *  store indexes and sub-topologies (build.c). */
+void ks__topology_build_reset(ks_topology_t *topo);
 
 #endif

@@ -283,6 +283,140 @@ static void test_matches_reference_model(void **state) {
         }
 }
 
+/* Windows at both ends of time, put one by one; after each put, every
+ * window put so far is fetched and the whole store iterated, and checked
+ * against a model that computes expiry in 128 bits: a window is readable
+ * while its start > observed - retention, where the observed stream time
+ * is the largest start put. Retention arithmetic must neither overflow
+ * (UBSan) nor clamp a window into expiry or out of it. */
+#define EDGE_PUTS 16
+static void test_extremes_of_time(void **state) {
+        fixture_t *f = *state;
+        static const struct {
+                const char *key;
+                int64_t start;
+        } puts[EDGE_PUTS] = {
+                {"a", INT64_MIN},
+                {"b", INT64_MIN + 1},
+                {"a", INT64_MIN + RETENTION - 1},
+                {"b", INT64_MIN + RETENTION},     /* a@INT64_MIN expires */
+                {"a", INT64_MIN},                 /* dropped: expired */
+                {"a", INT64_MIN + RETENTION + 1}, /* b@INT64_MIN+1 expires */
+                {"b", -1},                        /* all above expire */
+                {"a", 0},
+                {"b", -RETENTION}, /* dropped: expired */
+                {"b", INT64_MAX - RETENTION - 1},
+                {"a", INT64_MAX - RETENTION},
+                {"b", INT64_MAX - 1},
+                {"a", INT64_MAX}, /* ...-1-RETENTION and ...-RETENTION go */
+                {"b", INT64_MAX - RETENTION}, /* dropped: expired */
+                {"b", INT64_MAX - RETENTION + 1},
+                {"a", INT64_MAX}, /* overwrite */
+        };
+        char vals[EDGE_PUTS][8];
+        int live[EDGE_PUTS] = {0}; /* put i holds its window's value */
+        int over[EDGE_PUTS] = {0}; /* put i was overwritten by a later one */
+        int have_observed = 0;
+        int64_t observed = 0;
+        uint64_t dropped = 0;
+        for (int i = 0; i < EDGE_PUTS; i++) {
+                snprintf(vals[i], sizeof(vals[i]), "v%d", i);
+                __int128 horizon = (__int128)observed - RETENTION;
+                int expired = have_observed && puts[i].start <= horizon;
+                put_s(f->ws, puts[i].key, puts[i].start, vals[i]);
+                if (expired) {
+                        dropped++;
+                } else {
+                        for (int j = 0; j < i; j++)
+                                if (!strcmp(puts[j].key, puts[i].key) &&
+                                    puts[j].start == puts[i].start)
+                                        live[j] = 0, over[j] = 1;
+                        live[i] = 1;
+                        if (!have_observed || puts[i].start > observed)
+                                observed = puts[i].start;
+                        have_observed = 1;
+                }
+                assert_int_equal(ks__window_store_expired_puts(f->ws), dropped);
+                if (i % 5 == 4)
+                        commit(f);
+                /* Every window put so far, readable or not. */
+                horizon = (__int128)observed - RETENTION;
+                char want[1024] = "";
+                for (int j = 0; j <= i; j++) {
+                        int readable = live[j] && puts[j].start > horizon;
+                        if (!over[j])
+                                expect_fetch(f->ws, puts[j].key, puts[j].start,
+                                             readable ? vals[j] : NULL);
+                }
+                /* The store in key order ("a" < "b"), by start. */
+                for (int k = 0; k < 2; k++) {
+                        const char *key = k ? "b" : "a";
+                        int64_t last = 0;
+                        for (int n = 0; n <= i; n++) {
+                                /* The next readable window of key after
+                                 * `last`: the smallest start above it. */
+                                int best = -1;
+                                for (int j = 0; j <= i; j++)
+                                        if (live[j] &&
+                                            puts[j].start > horizon &&
+                                            !strcmp(puts[j].key, key) &&
+                                            (!n || puts[j].start > last) &&
+                                            (best < 0 ||
+                                             puts[j].start < puts[best].start))
+                                                best = j;
+                                if (best < 0)
+                                        break;
+                                char one[64];
+                                snprintf(one, sizeof(one), "%s%s@%lld=%s",
+                                         *want ? "," : "", key,
+                                         (long long)puts[best].start,
+                                         vals[best]);
+                                strcat(want, one);
+                                last = puts[best].start;
+                        }
+                }
+                ks_window_iter_t *it;
+                KST_OK(ks_window_store_all(f->ws, &it));
+                expect_iter(it, want);
+                KST_OK(ks_window_store_fetch_range(f->ws, "a", 1, INT64_MIN,
+                                                   INT64_MAX, &it));
+                char want_a[1024] = "";
+                for (char *p = want, *end; *p; p = end + (*end ? 1 : 0)) {
+                        end = strchr(p, ',');
+                        if (!end)
+                                end = p + strlen(p);
+                        if (*p == 'a')
+                                snprintf(want_a + strlen(want_a),
+                                         sizeof(want_a) - strlen(want_a),
+                                         "%s%.*s", *want_a ? "," : "",
+                                         (int)(end - p), p);
+                }
+                expect_iter(it, want_a);
+        }
+        /* What stays: a@INT64_MAX (overwritten) and
+         * b@INT64_MAX-RETENTION+1, b@INT64_MAX-1. */
+        commit(f);
+        ks_window_iter_t *it;
+        KST_OK(ks_window_store_all(f->ws, &it));
+        char want[256];
+        snprintf(want, sizeof(want), "a@%lld=v15,b@%lld=v14,b@%lld=v11",
+                 (long long)INT64_MAX, (long long)(INT64_MAX - RETENTION + 1),
+                 (long long)(INT64_MAX - 1));
+        expect_iter(it, want);
+        assert_int_equal(ks__window_store_expired_puts(f->ws), 3);
+        if (f->backend == KS_STORE_ROCKSDB) {
+                /* Reopened, the store learns observed stream time INT64_MAX
+                 * from the stored windows and expires the same. */
+                close_store(f);
+                open_store(f);
+                KST_OK(ks_window_store_all(f->ws, &it));
+                expect_iter(it, want);
+                put_s(f->ws, "c", INT64_MAX - RETENTION, "late");
+                expect_fetch(f->ws, "c", INT64_MAX - RETENTION, NULL);
+                assert_int_equal(ks__window_store_expired_puts(f->ws), 1);
+        }
+}
+
 static void test_closed_store(void **state) {
         fixture_t *f = *state;
         ks_window_store_t *ws = f->ws;
@@ -318,6 +452,7 @@ int main(void) {
                 BOTH(test_retention),
                 BOTH(test_reopen_learns_stream_time),
                 BOTH(test_matches_reference_model),
+                BOTH(test_extremes_of_time),
                 BOTH(test_closed_store),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
