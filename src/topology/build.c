@@ -96,6 +96,9 @@ void ks__topology_build_reset(ks_topology_t *t) {
         for (size_t i = 0; i < t->node_cnt; i++)
                 node_clear_build(t->nodes[i]);
         subs_free(t);
+        /* The stores build added are last. */
+        while (t->store_cnt && t->stores[t->store_cnt - 1].internal)
+                free(t->stores[--t->store_cnt].name);
 }
 
 static ks_err_t build_graph(ks_topology_t *t, ks_error_t **errp) {
@@ -254,6 +257,44 @@ static ks_err_t build_subtopologies(ks_topology_t *t, ks_error_t **errp) {
         return err ? OOM(errp) : KS_ERR_NO_ERROR;
 }
 
+/* A sub-topology reading a through topic gets a store of duplicate marks
+ * (see src/coord/origin_int.h): a logged key-value store connected to no
+ * processor, so that the marks are committed, restored and failed over
+ * with the rest of the task's state. */
+static ks_err_t add_marks_stores(ks_topology_t *t, ks_error_t **errp) {
+        for (size_t s = 0; s < t->sub_cnt; s++) {
+                ks__subtopology_t *sub = &t->subs[s];
+                int through = 0;
+                for (size_t i = 0; !through && i < sub->node_cnt; i++)
+                        for (size_t j = 0; sub->nodes[i]->kind ==
+                                                   KS_NODE_SOURCE &&
+                                           j < sub->nodes[i]->topic_cnt;
+                             j++)
+                                through |= ks__topology_is_through(
+                                        t, sub->nodes[i]->topics[j]);
+                if (!through)
+                        continue;
+                char name[64];
+                ks__topology_marks_store_name(sub->id, name, sizeof(name));
+                ks__store_def_t *nv =
+                        realloc(t->stores, (t->store_cnt + 1) * sizeof(*nv));
+                if (!nv)
+                        return OOM(errp);
+                t->stores = nv;
+                ks__store_def_t *d = &t->stores[t->store_cnt];
+                memset(d, 0, sizeof(*d));
+                if (!(d->name = ks__strdup(name)))
+                        return OOM(errp);
+                d->type = KS_STORE_TYPE_KEY_VALUE;
+                d->backend = KS_STORE_ROCKSDB;
+                d->subtopology = sub->id;
+                d->internal = 1;
+                if (push_idx(&sub->stores, &sub->store_cnt, t->store_cnt++))
+                        return OOM(errp);
+        }
+        return KS_ERR_NO_ERROR;
+}
+
 ks_err_t ks_topology_build(ks_topology_t *topo, ks_error_t **errp) {
         if (!topo)
                 return ks__error_set(errp, KS_ERR_INVALID_ARG, "NULL topology");
@@ -276,6 +317,8 @@ ks_err_t ks_topology_build(ks_topology_t *topo, ks_error_t **errp) {
         ks_err_t err = build_graph(topo, errp);
         if (!err)
                 err = build_subtopologies(topo, errp);
+        if (!err)
+                err = add_marks_stores(topo, errp);
         if (err) {
                 ks__topology_build_reset(topo);
                 return err;

@@ -85,6 +85,9 @@ typedef struct {
         /* A table's store whose source topic is its changelog: not logged,
          * restored from that topic up to the committed input offset. */
         char *source_topic;
+        /* Added by build (a store of duplicate marks): connected to no
+         * processor, removed by ks__topology_build_reset(). */
+        int internal;
 } ks__store_def_t;
 
 typedef struct {

@@ -423,10 +423,23 @@ static void test_group_by_repartition(void **state) {
         ks_config_t *c = kst_config("dsl-regroup");
         ks_test_driver_t *d = ks_test_driver_new(t, c, 0, &e);
         assert_non_null(d);
-        /* Bound to the application: internal topics carry its id. */
-        assert_int_equal(ks_topology_internal_topic_count(t), 4);
+        /* Bound to the application: internal topics carry its id. Two
+         * repartition topics, two changelogs, and the changelogs of the
+         * duplicate marks of the two sub-topologies reading repartition
+         * topics. */
+        assert_int_equal(ks_topology_internal_topic_count(t), 6);
         char name[256];
         const char *src;
+        int marks = 0;
+        for (size_t i = 0; i < 6; i++) {
+                KST_OK(ks_topology_internal_topic(t, "dsl-regroup", i, name,
+                                                  sizeof(name), &src));
+                marks += !strcmp(name, "dsl-regroup-KSTREAM-ORIGIN-MARKS-1-"
+                                       "changelog") ||
+                         !strcmp(name, "dsl-regroup-KSTREAM-ORIGIN-MARKS-2-"
+                                       "changelog");
+        }
+        assert_int_equal(marks, 2);
         KST_OK(ks_topology_internal_topic(t, "dsl-regroup", 0, name,
                                           sizeof(name), &src));
         assert_string_equal(name, "dsl-regroup-by-value-repartition");
