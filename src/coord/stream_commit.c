@@ -148,6 +148,7 @@ static ks_err_t txn_recover(ks__thread_t *thr, ks__txn_outcome_t out,
                 return KS_ERR_NO_ERROR; /* the caller closes the tasks */
         if (out == KS_TXN_MIGRATED) {
                 ks__tmgr_close_all(thr->tasks);
+                thr->assigned = 0;
                 ks__thread_set_state(thr, KS_THREAD_STARTING);
                 return KS_ERR_NO_ERROR;
         }

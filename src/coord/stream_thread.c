@@ -112,6 +112,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                         ks__thread_fail(thr, e, 1);
                 else if (ks__thread_state(thr) != KS_THREAD_STOPPING)
                         ks__thread_set_state(thr, KS_THREAD_ASSIGNED);
+                thr->assigned = 1;
                 return;
         }
         if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
@@ -133,6 +134,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                         ks__sproducer_abort_quietly(thr->producer);
         }
         ks__tmgr_close_all(thr->tasks);
+        thr->assigned = 0;
         rd_kafka_assign(rk, NULL);
 }
 
@@ -239,10 +241,10 @@ static ks_err_t turn(ks__thread_t *thr, int *busy, ks_error_t **errp) {
              ks__tmgr_commit_requested(thr->tasks)) &&
             (err = ks__thread_commit(thr, 0, errp)))
                 return err;
-        if (ks__tmgr_task_count(thr->tasks))
+        if (thr->assigned)
                 ks__thread_set_state(thr, ks__tmgr_restoring(thr->tasks)
-                                       ? KS_THREAD_ASSIGNED
-                                       : KS_THREAD_RUNNING);
+                                                  ? KS_THREAD_ASSIGNED
+                                                  : KS_THREAD_RUNNING);
         return KS_ERR_NO_ERROR;
 }
 

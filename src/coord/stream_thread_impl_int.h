@@ -24,7 +24,8 @@ struct ks__thread_s {
         int eos;
         ks_error_t *fatal; /* the error the thread stops on */
         int fatal_replaceable;
-        int closing; /* committed for close: a revoke commits no more */
+        int closing;  /* committed for close: a revoke commits no more */
+        int assigned; /* the group gave it an assignment (perhaps empty) */
         int abort_streak;
         int64_t progress_at_commit, changelog_at_commit;
         int64_t commit_interval, last_commit, poll_ms, task_timeout;

@@ -48,11 +48,16 @@ static int setup(void **state) {
                 ks_topology_t *t = wordcount_topology_on(
                         f->in, f->words_topic, f->out, KS_STORE_ROCKSDB, &e);
                 KST_OK_E(ks_topology_build(t, &e));
-                assert_int_equal(ks_topology_internal_topic_count(t), 1);
-                char name[512];
-                KST_OK(ks_topology_internal_topic(t, f->app_id, 0, name,
-                                                  sizeof(name), NULL));
-                kst_broker_create_topic(f->broker, name, PARTITIONS, NULL);
+                /* The counts' changelog, and that of the counting
+                 * sub-topology's duplicate marks. */
+                assert_int_equal(ks_topology_internal_topic_count(t), 2);
+                for (size_t i = 0; i < 2; i++) {
+                        char name[512];
+                        KST_OK(ks_topology_internal_topic(t, f->app_id, i, name,
+                                                          sizeof(name), NULL));
+                        kst_broker_create_topic(f->broker, name, PARTITIONS,
+                                                NULL);
+                }
                 ks_topology_destroy(t);
         }
         *state = f;
