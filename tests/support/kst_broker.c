@@ -85,17 +85,55 @@ void *kst_broker_mock(const kst_broker_t *b) {
         return b->mock;
 }
 
-static rd_kafka_t *admin_client(const kst_broker_t *b) {
+rd_kafka_t *kst_broker_client(const kst_broker_t *b, rd_kafka_type_t type,
+                              const char *const *settings) {
         char err[512];
         rd_kafka_conf_t *conf = rd_kafka_conf_new();
         if (rd_kafka_conf_set(conf, "bootstrap.servers", b->bootstrap, err,
-                              sizeof(err)))
+                              sizeof(err)) ||
+            (type == RD_KAFKA_CONSUMER &&
+             rd_kafka_conf_set(conf, "group.id", "unused", err, sizeof(err))))
                 fail_msg("%s", err);
-        rd_kafka_t *rk =
-                rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+        for (size_t i = 0; settings && settings[i]; i += 2)
+                if (rd_kafka_conf_set(conf, settings[i], settings[i + 1], err,
+                                      sizeof(err)))
+                        fail_msg("%s=%s: %s", settings[i], settings[i + 1],
+                                 err);
+        rd_kafka_t *rk = rd_kafka_new(type, conf, err, sizeof(err));
         if (!rk)
-                fail_msg("admin client: %s", err);
+                fail_msg("client: %s", err);
         return rk;
+}
+
+void kst_produce(rd_kafka_t *p, const char *topic, int32_t partition,
+                 const void *key, size_t klen, const void *value, size_t vlen) {
+        rd_kafka_resp_err_t e;
+        while ((e = rd_kafka_producev(
+                        p, RD_KAFKA_V_TOPIC(topic),
+                        RD_KAFKA_V_PARTITION(partition),
+                        RD_KAFKA_V_KEY(key, key ? klen : 0),
+                        RD_KAFKA_V_VALUE((void *)value, value ? vlen : 0),
+                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                        RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                rd_kafka_poll(p, 100);
+        if (e)
+                fail_msg("producing to %s: %s", topic, rd_kafka_err2str(e));
+}
+
+void kst_produce_str(rd_kafka_t *p, const char *topic, const char *key,
+                     const char *value) {
+        kst_produce(p, topic, RD_KAFKA_PARTITION_UA, key, key ? strlen(key) : 0,
+                    value, value ? strlen(value) : 0);
+}
+
+void kst_flush(rd_kafka_t *p) {
+        rd_kafka_resp_err_t e = rd_kafka_flush(p, 30000);
+        if (e)
+                fail_msg("flushing the producer: %s", rd_kafka_err2str(e));
+}
+
+static rd_kafka_t *admin_client(const kst_broker_t *b) {
+        return kst_broker_client(b, RD_KAFKA_PRODUCER, NULL);
 }
 
 /* Wait until @p topic has @p partitions, each with a leader. */

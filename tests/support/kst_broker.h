@@ -12,7 +12,10 @@
 #ifndef KST_BROKER_H
 #define KST_BROKER_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include <librdkafka/rdkafka.h>
 
 typedef struct kst_broker_s kst_broker_t;
 
@@ -35,6 +38,26 @@ void kst_broker_create_topic(kst_broker_t *b, const char *topic, int partitions,
                              const char *const *configs);
 
 void kst_broker_destroy(kst_broker_t *b);
+
+/** A client of @p b: a producer, or a consumer in group "unused" (for
+ *  assign()). @p settings: NULL-terminated key, value pairs set after those
+ *  (NULL: none). Fails the test on error. */
+rd_kafka_t *kst_broker_client(const kst_broker_t *b, rd_kafka_type_t type,
+                              const char *const *settings);
+
+/** Produce one record (copied) to @p topic; @p partition
+ *  RD_KAFKA_PARTITION_UA leaves it to the partitioner. A NULL key or value
+ *  is null. Waits while the producer's queue is full; fails the test on
+ *  another error. */
+void kst_produce(rd_kafka_t *p, const char *topic, int32_t partition,
+                 const void *key, size_t klen, const void *value, size_t vlen);
+
+/** kst_produce() of strings (NULL: null) to the partitioner's partition. */
+void kst_produce_str(rd_kafka_t *p, const char *topic, const char *key,
+                     const char *value);
+
+/** Wait until every record produced is acknowledged (30 s), or fail. */
+void kst_flush(rd_kafka_t *p);
 
 /** "<prefix>-<pid>-<time>-<n>": unique per run and call. Free it. */
 char *kst_unique_name(const char *prefix);

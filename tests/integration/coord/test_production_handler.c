@@ -9,8 +9,7 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "kst_broker.h"
-#include "ks_test.h"
+#include "kst_app.h"
 
 #define RECORDS 5
 
@@ -26,17 +25,10 @@ static int setup(void **state) {
         f->missing = kst_unique_name("prod-missing");
         f->app_id = kst_unique_name("prod-app");
         kst_broker_create_topic(f->broker, f->in, 1, NULL);
-        char err[256];
-        rd_kafka_conf_t *c = rd_kafka_conf_new();
-        rd_kafka_conf_set(c, "bootstrap.servers",
-                          kst_broker_bootstrap(f->broker), err, sizeof(err));
-        rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof(err));
+        rd_kafka_t *p = kst_broker_client(f->broker, RD_KAFKA_PRODUCER, NULL);
         for (int i = 0; i < RECORDS; i++)
-                assert_int_equal(rd_kafka_producev(p, RD_KAFKA_V_TOPIC(f->in),
-                                                   RD_KAFKA_V_VALUE("x", 1),
-                                                   RD_KAFKA_V_END),
-                                 0);
-        assert_int_equal(rd_kafka_flush(p, 30000), 0);
+                kst_produce_str(p, f->in, NULL, "x");
+        kst_flush(p);
         rd_kafka_destroy(p);
         *state = f;
         return 0;
@@ -59,14 +51,13 @@ static ks_app_t *start(fixture_t *f, const char *handler) {
         KST_OK_E(ks_topology_add_source(t, "src", topics, 1, NULL, NULL, &e));
         KST_OK_E(ks_topology_add_sink(t, "sink", f->missing, NULL, NULL,
                                       (const char *[]){"src"}, 1, &e));
-        ks_config_t *c = kst_config(f->app_id);
-        kst_set(c, "bootstrap.servers", kst_broker_bootstrap(f->broker));
-        kst_set(c, "default.production.exception.handler", handler);
-        kst_set(c, "commit.interval.ms", "200");
-        kst_set(c, "producer.message.timeout.ms", "2000");
-        ks_app_t *app = ks_app_new(t, c, &e);
-        assert_non_null(app);
-        KST_OK_E(ks_app_start(app, &e));
+        ks_config_t *c = kst_app_config(
+                f->broker, f->app_id,
+                (const char *const[]){"default.production.exception.handler",
+                                      handler, "commit.interval.ms", "200",
+                                      "producer.message.timeout.ms", "2000",
+                                      NULL});
+        ks_app_t *app = kst_app_start(t, c, NULL, NULL);
         ks_topology_destroy(t);
         ks_config_destroy(c);
         return app;

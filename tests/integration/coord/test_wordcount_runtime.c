@@ -3,61 +3,34 @@
  * independent count; restore from the changelog into an empty state
  * directory, and from a local checkpoint (nothing to replay); start-up
  * errors that name the problem. */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <librdkafka/rdkafka.h>
 
-#include "kst_broker.h"
-#include "ks_test.h"
+#include "kst_wordcount.h"
 #include "wordcount_topology.h"
 
 #define PARTITIONS 3
 #define VOCAB      40
 
-typedef struct {
-        kst_broker_t *broker;
-        char *in, *words_topic, *out, *app_id;
-        /* Independent count. */
-        char *words[VOCAB];
-        int64_t expect[VOCAB];
-        int64_t total_words;
-        unsigned seed;
-} fixture_t;
+typedef kst_wc_t fixture_t;
 
 static int setup(void **state) {
-        fixture_t *f = calloc(1, sizeof(*f));
-        f->broker = kst_broker_get(NULL, 3);
-        f->in = kst_unique_name("wc-in");
-        f->out = kst_unique_name("wc-out");
-        f->words_topic = kst_unique_name("wc-words");
-        f->app_id = kst_unique_name("wc-app");
-        f->seed = 12345;
-        for (int i = 0; i < VOCAB; i++)
-                if (asprintf(&f->words[i], "w%02d", i) < 0)
-                        fail();
-        kst_broker_create_topic(f->broker, f->in, PARTITIONS, NULL);
-        kst_broker_create_topic(f->broker, f->out, PARTITIONS, NULL);
-        kst_broker_create_topic(f->broker, f->words_topic, PARTITIONS, NULL);
+        fixture_t *f = kst_wc_new(NULL, 3, "wc", PARTITIONS, VOCAB, 12345);
         if (kst_broker_is_mock(f->broker)) {
                 /* The mock does not answer CreateTopics: make the
                  * changelog the topology lists. */
                 ks_error_t *e = NULL;
                 ks_topology_t *t = wordcount_topology_on(
                         f->in, f->words_topic, f->out, KS_STORE_ROCKSDB, &e);
-                KST_OK_E(ks_topology_build(t, &e));
                 /* The counts' changelog, and that of the counting
                  * sub-topology's duplicate marks. */
-                assert_int_equal(ks_topology_internal_topic_count(t), 2);
-                for (size_t i = 0; i < 2; i++) {
-                        char name[512];
-                        KST_OK(ks_topology_internal_topic(t, f->app_id, i, name,
-                                                          sizeof(name), NULL));
-                        kst_broker_create_topic(f->broker, name, PARTITIONS,
-                                                NULL);
-                }
+                assert_int_equal(
+                        kst_create_internal_topics(f->broker, t, f->app_id,
+                                                   PARTITIONS, NULL, NULL),
+                        2);
                 ks_topology_destroy(t);
         }
         *state = f;
@@ -65,112 +38,42 @@ static int setup(void **state) {
 }
 
 static int teardown(void **state) {
-        fixture_t *f = *state;
-        for (int i = 0; i < VOCAB; i++)
-                free(f->words[i]);
-        kst_broker_destroy(f->broker);
-        free(f->in);
-        free(f->out);
-        free(f->words_topic);
-        free(f->app_id);
-        free(f);
+        kst_wc_destroy(*state);
         return 0;
-}
-
-static rd_kafka_t *client(fixture_t *f, rd_kafka_type_t type) {
-        char err[256];
-        rd_kafka_conf_t *c = rd_kafka_conf_new();
-        rd_kafka_conf_set(c, "bootstrap.servers",
-                          kst_broker_bootstrap(f->broker), err, sizeof(err));
-        if (type == RD_KAFKA_CONSUMER) {
-                rd_kafka_conf_set(c, "group.id", "unused", err, sizeof(err));
-                rd_kafka_conf_set(c, "enable.auto.commit", "false", err,
-                                  sizeof(err));
-        }
-        rd_kafka_t *rk = rd_kafka_new(type, c, err, sizeof(err));
-        if (!rk)
-                fail_msg("%s", err);
-        return rk;
 }
 
 /* Produce @p lines lines of random words and count them. */
 static void produce_lines(fixture_t *f, int lines) {
-        rd_kafka_t *p = client(f, RD_KAFKA_PRODUCER);
-        for (int l = 0; l < lines; l++) {
-                char line[256] = "";
-                int n = 1 + (int)((f->seed = f->seed * 1103515245u + 12345u) >>
-                                  16) %
-                                    6;
-                for (int w = 0; w < n; w++) {
-                        f->seed = f->seed * 1103515245u + 12345u;
-                        int wi = (int)((f->seed >> 16) % VOCAB);
-                        strcat(line, w ? " " : "");
-                        /* Mixed case and punctuation: the topology
-                         * lower-cases and splits on non-alphanumerics. */
-                        char word[8];
-                        snprintf(word, sizeof(word), "%s", f->words[wi]);
-                        if (w % 2)
-                                word[0] = (char)toupper(word[0]);
-                        strcat(line, word);
-                        strcat(line, w % 3 == 2 ? "," : "");
-                        f->expect[wi]++;
-                        f->total_words++;
-                }
-                /* The same line again while the queue is full: its words
-                 * are counted already. */
-                rd_kafka_resp_err_t e;
-                while ((e = rd_kafka_producev(
-                                p, RD_KAFKA_V_TOPIC(f->in),
-                                RD_KAFKA_V_VALUE(line, strlen(line)),
-                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                RD_KAFKA_V_END)) ==
-                       RD_KAFKA_RESP_ERR__QUEUE_FULL)
-                        rd_kafka_poll(p, 100);
-                assert_int_equal(e, 0);
-        }
-        assert_int_equal(rd_kafka_flush(p, 30000), 0);
-        rd_kafka_destroy(p);
+        kst_wc_produce(f, lines, 6, KST_WC_MIXED);
 }
 
-/* The output as a consumer sees it: the last count per word. */
+/* The counts of word 0 in output order, to show a failure. */
 typedef struct {
-        rd_kafka_t *c;
-        int64_t last[VOCAB], records;
-        /* The counts of word 0 in output order, to show a failure. */
+        fixture_t *f;
         char trail[4096];
-} out_view_t;
+} trail_t;
 
-static void read_some(fixture_t *f, out_view_t *o, int timeout_ms) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(o->c, timeout_ms);
-        if (!m)
-                return;
-        if (!m->err) {
-                int wi = -1;
-                for (int i = 0; i < VOCAB; i++)
-                        if (m->key_len == strlen(f->words[i]) &&
-                            !memcmp(m->key, f->words[i], m->key_len))
-                                wi = i;
-                if (wi < 0)
-                        fail_msg("unexpected word %.*s", (int)m->key_len,
-                                 (const char *)m->key);
-                int64_t v;
-                KST_OK(ks_int64_decode(m->payload, m->len, &v, NULL));
-                o->last[wi] = v;
-                o->records++;
-                size_t tl = strlen(o->trail);
-                if (wi == 0 && tl + 32 < sizeof(o->trail))
-                        snprintf(o->trail + tl, sizeof(o->trail) - tl,
-                                 " %lld@%lld", (long long)v,
-                                 (long long)m->offset);
-        }
-        rd_kafka_message_destroy(m);
+static void on_count(void *opaque, const rd_kafka_message_t *m,
+                     const kst_map_t *map) {
+        trail_t *tr = opaque;
+        int wi = kst_wc_word(tr->f, m->key, m->key_len);
+        if (wi < 0)
+                fail_msg("unexpected word %.*s", (int)m->key_len,
+                         (const char *)m->key);
+        int64_t v;
+        KST_OK(ks_int64_decode(m->payload, m->len, &v, NULL));
+        size_t tl = strlen(tr->trail);
+        if (wi == 0 && tl + 32 < sizeof(tr->trail))
+                snprintf(tr->trail + tl, sizeof(tr->trail) - tl, " %lld@%lld",
+                         (long long)v, (long long)m->offset);
 }
 
-static int all_final(fixture_t *f, const out_view_t *o) {
-        for (int i = 0; i < VOCAB; i++)
-                if (o->last[i] != f->expect[i])
-                        return 0;
-        return 1;
+static int all_final(void *opaque, const kst_map_t *m) {
+        return kst_wc_all_counted(opaque, m);
+}
+
+static int read_to(void *opaque, const kst_map_t *m) {
+        return kst_map_records(m) >= *(const int64_t *)opaque;
 }
 
 /* Read the output topic until the last count of every word equals the
@@ -179,51 +82,48 @@ static int all_final(fixture_t *f, const out_view_t *o) {
  * records (one per input word) must be there; after a rebalance some
  * counts are sent again, so there may be more. */
 static void check_output(fixture_t *f, int64_t want) {
-        out_view_t o;
-        memset(&o, 0, sizeof(o));
-        o.c = client(f, RD_KAFKA_CONSUMER);
-        rd_kafka_topic_partition_list_t *l =
-                rd_kafka_topic_partition_list_new(PARTITIONS);
-        for (int p = 0; p < PARTITIONS; p++)
-                rd_kafka_topic_partition_list_add(l, f->out, p)->offset =
-                        RD_KAFKA_OFFSET_BEGINNING;
-        assert_int_equal(rd_kafka_assign(o.c, l), 0);
+        trail_t tr = {f, ""};
+        kst_reader_t *r = kst_reader_new(f->broker, f->out, PARTITIONS, 0);
+        kst_reader_on_record(r, on_count, &tr);
         int64_t deadline = kst_now_ms() + 60000;
-        while (!all_final(f, &o) && kst_now_ms() < deadline)
-                read_some(f, &o, 200);
+        kst_read_until(r, NULL, 60000, all_final, f);
         /* Drain to the current end of every partition. */
         int64_t end = 0;
         for (int p = 0; p < PARTITIONS; p++) {
                 int64_t lo, hi;
                 assert_int_equal(rd_kafka_query_watermark_offsets(
-                                         o.c, f->out, p, &lo, &hi, 10000),
+                                         kst_reader_consumer(r), f->out, p, &lo,
+                                         &hi, 10000),
                                  0);
                 end += hi - lo;
         }
-        while (o.records < end && kst_now_ms() < deadline)
-                read_some(f, &o, 200);
+        int64_t left = deadline - kst_now_ms();
+        kst_read_until(r, NULL, left > 0 ? (int)left : 0, read_to, &end);
+        const kst_map_t *m = kst_reader_map(r);
         for (int i = 0; i < VOCAB; i++)
-                if (o.last[i] != f->expect[i]) {
+                if (kst_map_int64(m, f->words[i]) != f->expect[i]) {
                         kst_log_print();
                         printf("# counts of %s (count@offset):%s\n",
-                               f->words[0], o.trail);
+                               f->words[0], tr.trail);
                         printf("# %lld words produced; wrong counts:",
                                (long long)f->total_words);
                         for (int j = 0; j < VOCAB; j++)
-                                if (o.last[j] != f->expect[j])
+                                if (kst_map_int64(m, f->words[j]) !=
+                                    f->expect[j])
                                         printf(" %s %lld/%lld", f->words[j],
-                                               (long long)o.last[j],
+                                               (long long)kst_map_int64(
+                                                       m, f->words[j]),
                                                (long long)f->expect[j]);
                         printf("\n");
                         fail_msg("word %s: output says %lld, input has %lld "
                                  "(%lld output records read of %lld)",
-                                 f->words[i], (long long)o.last[i],
-                                 (long long)f->expect[i], (long long)o.records,
-                                 (long long)end);
+                                 f->words[i],
+                                 (long long)kst_map_int64(m, f->words[i]),
+                                 (long long)f->expect[i],
+                                 (long long)kst_map_records(m), (long long)end);
                 }
-        assert_true(o.records >= want);
-        rd_kafka_topic_partition_list_destroy(l);
-        rd_kafka_destroy(o.c);
+        assert_true(kst_map_records(m) >= want);
+        kst_reader_destroy(r);
 }
 
 typedef struct {
@@ -243,48 +143,28 @@ static void on_restore(void *opaque, ks_restore_phase_t phase,
 static ks_app_t *start_app(fixture_t *f, const char *state_dir, int threads,
                            restore_count_t *rc) {
         ks_error_t *e = NULL;
-        ks_config_t *c = kst_config(f->app_id);
-        kst_set(c, "bootstrap.servers", kst_broker_bootstrap(f->broker));
-        kst_set(c, "state.dir", state_dir);
-        kst_set(c, "commit.interval.ms", "200");
         char n[16];
         snprintf(n, sizeof(n), "%d", threads);
-        kst_set(c, "num.stream.threads", n);
-        kst_set(c, "consumer.session.timeout.ms", "6000");
         /* Small queues: partitions pause and resume all the time. */
-        kst_set(c, "buffered.records.per.partition", "20");
+        ks_config_t *c = kst_app_config(
+                f->broker, f->app_id,
+                (const char *const[]){
+                        "state.dir", state_dir, "commit.interval.ms", "200",
+                        "num.stream.threads", n, "consumer.session.timeout.ms",
+                        "6000", "buffered.records.per.partition", "20", NULL});
         ks_topology_t *t = wordcount_topology_on(f->in, f->words_topic, f->out,
                                                  KS_STORE_ROCKSDB, &e);
         assert_non_null(t);
-        ks_app_t *app = ks_app_new(t, c, &e);
-        assert_non_null(app);
+        ks_app_t *app = kst_app_start(t, c, rc ? on_restore : NULL, rc);
         ks_topology_destroy(t);
         ks_config_destroy(c);
-        if (rc)
-                ks_app_set_restore_listener(app, on_restore, rc);
-        KST_OK_E(ks_app_start(app, &e));
         return app;
 }
 
 static void wait_processed(ks_app_t *app, int64_t n) {
         /* Generous: under the sanitizers on a loaded machine a rebalance
          * with the real broker can take tens of seconds. */
-        int64_t deadline = kst_now_ms() + 120000;
-        while (ks_app_metric(app, "process-total") < n) {
-                if (ks_app_state(app) == KS_APP_ERROR)
-                        fail_msg("app failed: %s",
-                                 ks_error_message(ks_app_error(app)));
-                if (kst_now_ms() > deadline) {
-                        kst_log_print();
-                        fail_msg("processed %lld of %lld in 120 s (state "
-                                 "%s, %lld tasks)",
-                                 (long long)ks_app_metric(app, "process-total"),
-                                 (long long)n,
-                                 ks_app_state_name(ks_app_state(app)),
-                                 (long long)ks_app_metric(app, "tasks"));
-                }
-                ks_app_wait_state(app, KS_APP_ERROR, 50);
-        }
+        kst_wait_processed(app, n, 120000);
 }
 
 /* Records in the app's changelog (all of it committed once the app has
@@ -293,7 +173,7 @@ static int64_t changelog_records(fixture_t *f) {
         char name[512];
         snprintf(name, sizeof(name), "%s-%s-changelog", f->app_id,
                  WORDCOUNT_STORE);
-        rd_kafka_t *c = client(f, RD_KAFKA_CONSUMER);
+        rd_kafka_t *c = kst_broker_client(f->broker, RD_KAFKA_CONSUMER, NULL);
         int64_t total = 0;
         for (int p = 0; p < PARTITIONS; p++) {
                 int64_t lo, hi;
@@ -307,13 +187,7 @@ static int64_t changelog_records(fixture_t *f) {
 }
 
 static void wait_running(ks_app_t *app) {
-        if (!ks_app_wait_state(app, KS_APP_RUNNING, 60000)) {
-                kst_log_print();
-                fail_msg("app is %s, not RUNNING: %s",
-                         ks_app_state_name(ks_app_state(app)),
-                         ks_app_error(app) ? ks_error_message(ks_app_error(app))
-                                           : "no error");
-        }
+        kst_wait_state(app, KS_APP_RUNNING, 60000);
 }
 
 static char *subdir(const char *name) {
@@ -437,9 +311,9 @@ static void test_state_dir_lock_and_corruption(void **state) {
         wait_processed(app, 200);
         /* A second instance on the same directory is refused. */
         ks_error_t *e = NULL;
-        ks_config_t *c = kst_config(f->app_id);
-        kst_set(c, "bootstrap.servers", kst_broker_bootstrap(f->broker));
-        kst_set(c, "state.dir", dir);
+        ks_config_t *c =
+                kst_app_config(f->broker, f->app_id,
+                               (const char *const[]){"state.dir", dir, NULL});
         ks_topology_t *t = wordcount_topology_on(f->in, f->words_topic, f->out,
                                                  KS_STORE_ROCKSDB, &e);
         ks_app_t *second = ks_app_new(t, c, &e);
@@ -488,14 +362,9 @@ static void read_group_offsets(fixture_t *f,
                 rd_kafka_topic_partition_list_add(all, f->in, p);
                 rd_kafka_topic_partition_list_add(all, f->words_topic, p);
         }
-        char err[256];
-        rd_kafka_conf_t *c = rd_kafka_conf_new();
-        rd_kafka_conf_set(c, "bootstrap.servers",
-                          kst_broker_bootstrap(f->broker), err, sizeof(err));
-        rd_kafka_conf_set(c, "group.id", f->app_id, err, sizeof(err));
-        rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err));
-        if (!rk)
-                fail_msg("%s", err);
+        rd_kafka_t *rk = kst_broker_client(
+                f->broker, RD_KAFKA_CONSUMER,
+                (const char *const[]){"group.id", f->app_id, NULL});
         rd_kafka_resp_err_t e = rd_kafka_committed(rk, all, 30000);
         if (e)
                 fail_msg("reading the group's offsets: %s",
@@ -529,18 +398,12 @@ static void read_group_offsets(fixture_t *f,
  * then commit. */
 static void commit_group_offsets(fixture_t *f,
                                  const rd_kafka_topic_partition_list_t *l) {
-        char err[256];
-        rd_kafka_conf_t *c = rd_kafka_conf_new();
-        rd_kafka_conf_set(c, "bootstrap.servers",
-                          kst_broker_bootstrap(f->broker), err, sizeof(err));
-        rd_kafka_conf_set(c, "group.id", f->app_id, err, sizeof(err));
-        rd_kafka_conf_set(c, "enable.auto.commit", "false", err, sizeof(err));
-        rd_kafka_conf_set(c, "enable.auto.offset.store", "false", err,
-                          sizeof(err));
-        rd_kafka_conf_set(c, "session.timeout.ms", "6000", err, sizeof(err));
-        rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err));
-        if (!rk)
-                fail_msg("%s", err);
+        rd_kafka_t *rk = kst_broker_client(
+                f->broker, RD_KAFKA_CONSUMER,
+                (const char *const[]){"group.id", f->app_id,
+                                      "enable.auto.commit", "false",
+                                      "enable.auto.offset.store", "false",
+                                      "session.timeout.ms", "6000", NULL});
         rd_kafka_poll_set_consumer(rk);
         rd_kafka_topic_partition_list_t *sub =
                 rd_kafka_topic_partition_list_new(2);
@@ -627,8 +490,7 @@ static void test_startup_errors(void **state) {
         ks_error_t *e = NULL;
         /* A source topic that does not exist. */
         char *ghost = kst_unique_name("ghost");
-        ks_config_t *c = kst_config(f->app_id);
-        kst_set(c, "bootstrap.servers", kst_broker_bootstrap(f->broker));
+        ks_config_t *c = kst_app_config(f->broker, f->app_id, NULL);
         ks_topology_t *t = wordcount_topology_on(ghost, f->words_topic, f->out,
                                                  KS_STORE_ROCKSDB, &e);
         ks_app_t *app = ks_app_new(t, c, &e);
@@ -663,8 +525,7 @@ static void test_startup_errors(void **state) {
         char cl[512];
         KST_OK(ks_topology_internal_topic(t, app2, 0, cl, sizeof(cl), NULL));
         kst_broker_create_topic(f->broker, cl, PARTITIONS + 2, NULL);
-        ks_config_t *c2 = kst_config(app2);
-        kst_set(c2, "bootstrap.servers", kst_broker_bootstrap(f->broker));
+        ks_config_t *c2 = kst_app_config(f->broker, app2, NULL);
         app = ks_app_new(t, c2, &e);
         KST_ASSERT_ERROR(ks_app_start(app, &e), e, KS_ERR_TOPOLOGY, cl,
                          "has 5 partitions", f->words_topic, "has 3");

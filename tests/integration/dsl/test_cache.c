@@ -9,8 +9,7 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "kst_broker.h"
-#include "ks_test.h"
+#include "kst_app.h"
 
 #define HOT_UPDATES 1000
 #define COLD_KEYS   5
@@ -29,12 +28,7 @@ static int setup(void **state) {
         f->in = kst_unique_name("cache-in");
         kst_broker_create_topic(f->broker, f->in, 1, NULL);
         /* Hot and cold keys interleaved; all in one partition. */
-        char err[256];
-        rd_kafka_conf_t *c = rd_kafka_conf_new();
-        rd_kafka_conf_set(c, "bootstrap.servers",
-                          kst_broker_bootstrap(f->broker), err, sizeof(err));
-        rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof(err));
-        assert_non_null(p);
+        rd_kafka_t *p = kst_broker_client(f->broker, RD_KAFKA_PRODUCER, NULL);
         int cold = 0;
         for (int i = 0; i < HOT_UPDATES; i++) {
                 char key[16];
@@ -46,19 +40,11 @@ static int setup(void **state) {
                                          cold++ % COLD_KEYS);
                         else
                                 break;
-                        assert_int_equal(
-                                rd_kafka_producev(
-                                        p, RD_KAFKA_V_TOPIC(f->in),
-                                        RD_KAFKA_V_KEY(key, strlen(key)),
-                                        RD_KAFKA_V_VALUE("x", 1),
-                                        RD_KAFKA_V_MSGFLAGS(
-                                                RD_KAFKA_MSG_F_COPY),
-                                        RD_KAFKA_V_END),
-                                0);
+                        kst_produce_str(p, f->in, key, "x");
                 }
         }
         assert_int_equal(cold, COLD_KEYS * COLD_EACH);
-        assert_int_equal(rd_kafka_flush(p, 30000), 0);
+        kst_flush(p);
         rd_kafka_destroy(p);
         *state = f;
         return 0;
@@ -87,45 +73,33 @@ static int key_index(const void *k, size_t n) {
         return -1;
 }
 
+static void check_record(void *opaque, const rd_kafka_message_t *m,
+                         const kst_map_t *map) {
+        int64_t v;
+        key_index(m->key, m->key_len);
+        KST_OK(ks_int64_decode(m->payload, m->len, &v, NULL));
+}
+
 /* Read all of @p topic (one partition) and tally it per key. */
 static tally_t read_topic(fixture_t *f, const char *topic) {
-        char err[256];
-        rd_kafka_conf_t *c = rd_kafka_conf_new();
-        rd_kafka_conf_set(c, "bootstrap.servers",
-                          kst_broker_bootstrap(f->broker), err, sizeof(err));
-        rd_kafka_conf_set(c, "group.id", "unused", err, sizeof(err));
-        rd_kafka_conf_set(c, "enable.partition.eof", "true", err, sizeof(err));
-        rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err));
-        assert_non_null(rk);
-        rd_kafka_topic_partition_list_t *l =
-                rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(l, topic, 0)->offset =
-                RD_KAFKA_OFFSET_BEGINNING;
-        assert_int_equal(rd_kafka_assign(rk, l), 0);
-        rd_kafka_topic_partition_list_destroy(l);
+        kst_reader_t *r = kst_reader_new(f->broker, topic, 1, 0);
+        kst_reader_on_record(r, check_record, NULL);
+        if (!kst_read_to_end(r, 30000))
+                fail_msg("%s: no end of partition in 30 s", topic);
+        const kst_map_t *m = kst_reader_map(r);
         tally_t t;
         memset(&t, 0, sizeof(t));
-        int64_t deadline = kst_now_ms() + 30000;
-        for (;;) {
-                if (kst_now_ms() > deadline)
-                        fail_msg("%s: no end of partition in 30 s", topic);
-                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
-                if (!m)
-                        continue;
-                int eof = m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
-                if (!m->err) {
-                        int i = key_index(m->key, m->key_len);
-                        int64_t v;
-                        KST_OK(ks_int64_decode(m->payload, m->len, &v, NULL));
-                        t.records[i]++;
-                        t.last[i] = v;
-                        t.total++;
-                }
-                rd_kafka_message_destroy(m);
-                if (eof)
-                        break;
+        for (int i = 0; i <= COLD_KEYS; i++) {
+                char key[16];
+                if (i)
+                        snprintf(key, sizeof(key), "cold%d", i - 1);
+                else
+                        snprintf(key, sizeof(key), "hot");
+                t.records[i] = kst_map_count(m, key);
+                t.last[i] = kst_map_int64(m, key);
         }
-        rd_kafka_destroy(rk);
+        t.total = kst_map_records(m);
+        kst_reader_destroy(r);
         return t;
 }
 
@@ -153,31 +127,20 @@ static void run(fixture_t *f, const char *cache_bytes, tally_t *out,
         ks_error_t *e = NULL;
         KST_OK_E(ks_builder_build(b, &t, &e));
         ks_builder_destroy(b);
-        ks_config_t *c = kst_config(app_id);
-        kst_set(c, "bootstrap.servers", kst_broker_bootstrap(f->broker));
         char *dir = kst_unique_name("cache-state");
         char path[512];
         snprintf(path, sizeof(path), "%s/%s", kst_tmpdir(), dir);
-        kst_set(c, "state.dir", path);
-        kst_set(c, "commit.interval.ms", "600000"); /* only at close */
-        kst_set(c, "statestore.cache.max.bytes", cache_bytes);
-        ks_app_t *app = ks_app_new(t, c, &e);
-        if (!app)
-                fail_msg("%s", ks_error_message(e));
+        ks_config_t *c = kst_app_config(
+                f->broker, app_id,
+                (const char *const[]){"state.dir", path,
+                                      /* only at close */
+                                      "commit.interval.ms", "600000",
+                                      "statestore.cache.max.bytes", cache_bytes,
+                                      NULL});
+        ks_app_t *app = kst_app_start(t, c, NULL, NULL);
         ks_topology_destroy(t);
         ks_config_destroy(c);
-        KST_OK_E(ks_app_start(app, &e));
-        int64_t deadline = kst_now_ms() + 120000;
-        while (ks_app_metric(app, "process-total") < TOTAL) {
-                if (ks_app_state(app) == KS_APP_ERROR)
-                        fail_msg("app failed: %s",
-                                 ks_error_message(ks_app_error(app)));
-                if (kst_now_ms() > deadline)
-                        fail_msg("processed %lld of %d in 120 s",
-                                 (long long)ks_app_metric(app, "process-total"),
-                                 TOTAL);
-                ks_app_wait_state(app, KS_APP_ERROR, 50);
-        }
+        kst_wait_processed(app, TOTAL, 120000);
         KST_OK(ks_app_close(app, 60000));
         ks_app_destroy(app);
         *out = read_topic(f, outt);

@@ -10,8 +10,7 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "kst_broker.h"
-#include "ks_test.h"
+#include "kst_app.h"
 
 #define ORDERS   40
 #define PRODUCTS 6
@@ -36,18 +35,6 @@ static ks_err_t with_name(void *o, const void *l, size_t ll, const void *r,
                    : ks_buf_append(out, "?", 1);
 }
 
-static void send_to(rd_kafka_t *p, const char *topic, const char *k,
-                    const char *v) {
-        size_t vl = v ? strlen(v) : 0;
-        assert_int_equal(
-                rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic),
-                                  RD_KAFKA_V_KEY(k, strlen(k)),
-                                  RD_KAFKA_V_VALUE((void *)v, vl),
-                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                  RD_KAFKA_V_END),
-                0);
-}
-
 typedef struct {
         char want[ORDERS][64];
         char got[ORDERS][64];
@@ -59,6 +46,39 @@ static int all_right(const view_t *v) {
                 if (strcmp(v->want[i], v->got[i]))
                         return 0;
         return 1;
+}
+
+/* The latest joined value of each order. */
+static void take_joined(void *opaque, const rd_kafka_message_t *m,
+                        const kst_map_t *map) {
+        view_t *v = opaque;
+        if (m->key_len > 1) {
+                int o = atoi((const char *)m->key + 1);
+                if (o >= 0 && o < ORDERS)
+                        snprintf(v->got[o], sizeof(v->got[o]), "%.*s",
+                                 (int)m->len,
+                                 m->payload ? (char *)m->payload : "");
+                v->records++;
+        }
+}
+
+static int joined_right(void *opaque, const kst_map_t *m) {
+        return all_right(opaque);
+}
+
+/* The mock has no CreateTopics: the internal topics of the products side
+ * have 2 partitions, those of the orders side 3. */
+static int fk_partitions(void *opaque, const char *name) {
+        size_t n = strlen(name);
+        const char *two_of[] = {"-subscription-registration",
+                                "-subscriptions-changelog",
+                                "-products-changelog"};
+        int two = 0;
+        for (int k = 0; k < 3; k++)
+                two |= n > strlen(two_of[k]) &&
+                       !strcmp(name + n - strlen(two_of[k]), two_of[k]) &&
+                       !strstr(name, "-order-products-changelog");
+        return two ? 2 : 3;
 }
 
 static void test_fk_join_runtime(void **state) {
@@ -85,51 +105,24 @@ static void test_fk_join_runtime(void **state) {
         ks_error_t *e = NULL;
         KST_OK_E(ks_builder_build(b, &t, &e));
         ks_builder_destroy(b);
-        if (kst_broker_is_mock(br)) {
-                /* No CreateTopics there: the products side has 2
-                 * partitions, the orders side 3. */
-                for (size_t i = 0; i < ks_topology_internal_topic_count(t);
-                     i++) {
-                        char name[512];
-                        KST_OK(ks_topology_internal_topic(t, app_id, i, name,
-                                                          sizeof(name), NULL));
-                        size_t n = strlen(name);
-                        const char *two_of[] = {"-subscription-registration",
-                                                "-subscriptions-changelog",
-                                                "-products-changelog"};
-                        int two = 0;
-                        for (int k = 0; k < 3; k++)
-                                two |= n > strlen(two_of[k]) &&
-                                       !strcmp(name + n - strlen(two_of[k]),
-                                               two_of[k]) &&
-                                       !strstr(name, "-order-products-"
-                                                     "changelog");
-                        kst_broker_create_topic(br, name, two ? 2 : 3, NULL);
-                }
-        }
-        ks_config_t *c = kst_config(app_id);
-        kst_set(c, "bootstrap.servers", kst_broker_bootstrap(br));
+        if (kst_broker_is_mock(br))
+                kst_create_internal_topics(br, t, app_id, 3, fk_partitions,
+                                           NULL);
         char dir[512];
         snprintf(dir, sizeof(dir), "%s/%s", kst_tmpdir(), app_id);
-        kst_set(c, "state.dir", dir);
-        kst_set(c, "commit.interval.ms", "100");
-        ks_app_t *app = ks_app_new(t, c, &e);
-        if (!app)
-                fail_msg("%s", ks_error_message(e));
+        ks_config_t *c = kst_app_config(
+                br, app_id,
+                (const char *const[]){"state.dir", dir, "commit.interval.ms",
+                                      "100", NULL});
+        ks_app_t *app = kst_app_start(t, c, NULL, NULL);
         ks_topology_destroy(t);
         ks_config_destroy(c);
-        KST_OK_E(ks_app_start(app, &e));
 
-        char err[256];
-        rd_kafka_conf_t *pc = rd_kafka_conf_new();
-        rd_kafka_conf_set(pc, "bootstrap.servers", kst_broker_bootstrap(br),
-                          err, sizeof(err));
         /* Keys partitioned as the Java client and the library's sinks do
          * (the response topic must match the orders topic). */
-        rd_kafka_conf_set(pc, "partitioner", "murmur2_random", err,
-                          sizeof(err));
-        rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, pc, err, sizeof(err));
-        assert_non_null(p);
+        rd_kafka_t *p = kst_broker_client(
+                br, RD_KAFKA_PRODUCER,
+                (const char *const[]){"partitioner", "murmur2_random", NULL});
         char pname[PRODUCTS][16];
         int pexists[PRODUCTS] = {0};
         int oprod[ORDERS];
@@ -139,7 +132,7 @@ static void test_fk_join_runtime(void **state) {
                 snprintf(k, sizeof(k), "p%d", i);
                 snprintf(pname[i], sizeof(pname[i]), "name%d", i);
                 pexists[i] = 1;
-                send_to(p, products, k, pname[i]);
+                kst_produce_str(p, products, k, pname[i]);
         }
         for (int round = 0; round < 2; round++)
                 for (int o = 0; o < ORDERS; o++) {
@@ -147,14 +140,14 @@ static void test_fk_join_runtime(void **state) {
                         snprintf(k, sizeof(k), "o%d", o);
                         oprod[o] = (o + round * 3) % PRODUCTS;
                         snprintf(v, sizeof(v), "p%d:%d", oprod[o], round);
-                        send_to(p, orders, k, v);
+                        kst_produce_str(p, orders, k, v);
                 }
         /* Product 1 renamed, product 2 removed. */
         snprintf(pname[1], sizeof(pname[1]), "renamed1");
-        send_to(p, products, "p1", pname[1]);
+        kst_produce_str(p, products, "p1", pname[1]);
         pexists[2] = 0;
-        send_to(p, products, "p2", NULL);
-        assert_int_equal(rd_kafka_flush(p, 30000), 0);
+        kst_produce_str(p, products, "p2", NULL);
+        kst_flush(p);
         rd_kafka_destroy(p);
 
         view_t v;
@@ -164,38 +157,10 @@ static void test_fk_join_runtime(void **state) {
                 snprintf(v.want[o], sizeof(v.want[o]), "p%d:1=%s", pr,
                          pexists[pr] ? pname[pr] : "?");
         }
-        rd_kafka_conf_t *cc = rd_kafka_conf_new();
-        rd_kafka_conf_set(cc, "bootstrap.servers", kst_broker_bootstrap(br),
-                          err, sizeof(err));
-        rd_kafka_conf_set(cc, "group.id", "unused", err, sizeof(err));
-        rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, cc, err, sizeof(err));
-        assert_non_null(rk);
-        rd_kafka_topic_partition_list_t *l =
-                rd_kafka_topic_partition_list_new(3);
-        for (int q = 0; q < 3; q++)
-                rd_kafka_topic_partition_list_add(l, out, q)->offset =
-                        RD_KAFKA_OFFSET_BEGINNING;
-        assert_int_equal(rd_kafka_assign(rk, l), 0);
-        rd_kafka_topic_partition_list_destroy(l);
-        int64_t deadline = kst_now_ms() + 90000;
-        while (!all_right(&v) && kst_now_ms() < deadline) {
-                if (ks_app_state(app) == KS_APP_ERROR)
-                        fail_msg("app failed: %s",
-                                 ks_error_message(ks_app_error(app)));
-                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
-                if (!m)
-                        continue;
-                if (!m->err && m->key_len > 1) {
-                        int o = atoi((const char *)m->key + 1);
-                        if (o >= 0 && o < ORDERS)
-                                snprintf(v.got[o], sizeof(v.got[o]), "%.*s",
-                                         (int)m->len,
-                                         m->payload ? (char *)m->payload : "");
-                        v.records++;
-                }
-                rd_kafka_message_destroy(m);
-        }
-        rd_kafka_destroy(rk);
+        kst_reader_t *r = kst_reader_new(br, out, 3, 0);
+        kst_reader_on_record(r, take_joined, &v);
+        kst_read_until(r, app, 90000, joined_right, &v);
+        kst_reader_destroy(r);
         for (int o = 0; o < ORDERS; o++)
                 if (strcmp(v.want[o], v.got[o]))
                         fail_msg("order o%d: joined \"%s\", want \"%s\" (%lld "

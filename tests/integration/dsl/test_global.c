@@ -10,42 +10,18 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "kst_broker.h"
-#include "ks_test.h"
+#include "kst_app.h"
 
 #define USERS 12
 
 typedef struct {
         kst_broker_t *broker;
         char *users, *views, *out, *app_id;
-        rd_kafka_t *producer, *reader;
+        rd_kafka_t *producer;
+        kst_reader_t *reader;
         int moved_seen[USERS]; /* the user's views show the new region */
         int64_t joined;        /* output records read */
 } fixture_t;
-
-static rd_kafka_t *client(fixture_t *f, rd_kafka_type_t type) {
-        char err[256];
-        rd_kafka_conf_t *c = rd_kafka_conf_new();
-        rd_kafka_conf_set(c, "bootstrap.servers",
-                          kst_broker_bootstrap(f->broker), err, sizeof(err));
-        if (type == RD_KAFKA_CONSUMER)
-                rd_kafka_conf_set(c, "group.id", "unused", err, sizeof(err));
-        rd_kafka_t *rk = rd_kafka_new(type, c, err, sizeof(err));
-        if (!rk)
-                fail_msg("%s", err);
-        return rk;
-}
-
-static void send_to(fixture_t *f, const char *topic, const char *key,
-                    char *value) {
-        assert_int_equal(
-                rd_kafka_producev(f->producer, RD_KAFKA_V_TOPIC(topic),
-                                  RD_KAFKA_V_KEY(key, strlen(key)),
-                                  RD_KAFKA_V_VALUE(value, strlen(value)),
-                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                  RD_KAFKA_V_END),
-                0);
-}
 
 static void region_of(int user, int moved, char *buf, size_t size) {
         snprintf(buf, size, moved ? "moved-%d" : "region-%d",
@@ -59,42 +35,41 @@ static void send_views(fixture_t *f, int round) {
                 char key[32], value[64];
                 snprintf(key, sizeof(key), "session-%d", u);
                 snprintf(value, sizeof(value), "page%d@user-%d", round, u);
-                send_to(f, f->views, key, value);
+                kst_produce_str(f->producer, f->views, key, value);
         }
-        assert_int_equal(rd_kafka_flush(f->producer, 30000), 0);
+        kst_flush(f->producer);
+}
+
+/* Check one joined view: per user, the region moves forward (old, then
+ * new, never back) and always is one of the two. */
+static void check_joined(void *opaque, const rd_kafka_message_t *m,
+                         const kst_map_t *map) {
+        fixture_t *f = opaque;
+        int u, round;
+        char region[32];
+        char v[128];
+        snprintf(v, sizeof(v), "%.*s", (int)m->len, (const char *)m->payload);
+        if (sscanf(v, "page%d@user-%d|%31s", &round, &u, region) != 3 ||
+            u < 0 || u >= USERS)
+                fail_msg("unexpected output %s", v);
+        char before[32], after[32];
+        region_of(u, 0, before, sizeof(before));
+        region_of(u, 1, after, sizeof(after));
+        if (!strcmp(region, after))
+                f->moved_seen[u] = 1;
+        else if (strcmp(region, before))
+                fail_msg("user %d joined with %s", u, region);
+        else if (f->moved_seen[u])
+                fail_msg("user %d went back to %s", u, region);
+        f->joined++;
 }
 
 /* Read the output for up to @p ms: check each joined view, count how many
  * users show the new region. */
 static int read_joined(fixture_t *f, int ms) {
         int64_t until = kst_now_ms() + ms;
-        while (kst_now_ms() < until) {
-                rd_kafka_message_t *m = rd_kafka_consumer_poll(f->reader, 100);
-                if (!m)
-                        continue;
-                if (!m->err) {
-                        int u, round;
-                        char region[32];
-                        char v[128];
-                        snprintf(v, sizeof(v), "%.*s", (int)m->len,
-                                 (const char *)m->payload);
-                        if (sscanf(v, "page%d@user-%d|%31s", &round, &u,
-                                   region) != 3 ||
-                            u < 0 || u >= USERS)
-                                fail_msg("unexpected output %s", v);
-                        char before[32], after[32];
-                        region_of(u, 0, before, sizeof(before));
-                        region_of(u, 1, after, sizeof(after));
-                        if (!strcmp(region, after))
-                                f->moved_seen[u] = 1;
-                        else if (strcmp(region, before))
-                                fail_msg("user %d joined with %s", u, region);
-                        else if (f->moved_seen[u])
-                                fail_msg("user %d went back to %s", u, region);
-                        f->joined++;
-                }
-                rd_kafka_message_destroy(m);
-        }
+        while (kst_now_ms() < until)
+                kst_reader_poll(f->reader, 100);
         int moved = 0;
         for (int u = 0; u < USERS; u++)
                 moved += f->moved_seen[u];
@@ -134,14 +109,14 @@ static void test_global_updates(void **state) {
         kst_broker_create_topic(f->broker, f->users, 3, NULL);
         kst_broker_create_topic(f->broker, f->views, 2, NULL);
         kst_broker_create_topic(f->broker, f->out, 2, NULL);
-        f->producer = client(f, RD_KAFKA_PRODUCER);
+        f->producer = kst_broker_client(f->broker, RD_KAFKA_PRODUCER, NULL);
         for (int u = 0; u < USERS; u++) {
                 char key[32], region[32];
                 snprintf(key, sizeof(key), "user-%d", u);
                 region_of(u, 0, region, sizeof(region));
-                send_to(f, f->users, key, region);
+                kst_produce_str(f->producer, f->users, key, region);
         }
-        assert_int_equal(rd_kafka_flush(f->producer, 30000), 0);
+        kst_flush(f->producer);
 
         /* views, left-joined with the user's region. */
         ks_builder_t *b = ks_builder_new();
@@ -156,27 +131,18 @@ static void test_global_updates(void **state) {
         ks_error_t *e = NULL;
         KST_OK_E(ks_builder_build(b, &t, &e));
         ks_builder_destroy(b);
-        ks_config_t *c = kst_config(f->app_id);
-        kst_set(c, "bootstrap.servers", kst_broker_bootstrap(f->broker));
         char dir[512];
         snprintf(dir, sizeof(dir), "%s/%s", kst_tmpdir(), f->app_id);
-        kst_set(c, "state.dir", dir);
-        kst_set(c, "commit.interval.ms", "100");
-        ks_app_t *app = ks_app_new(t, c, &e);
-        if (!app)
-                fail_msg("%s", ks_error_message(e));
+        ks_config_t *c = kst_app_config(
+                f->broker, f->app_id,
+                (const char *const[]){"state.dir", dir, "commit.interval.ms",
+                                      "100", NULL});
+        ks_app_t *app = kst_app_start(t, c, NULL, NULL);
         ks_topology_destroy(t);
         ks_config_destroy(c);
-        KST_OK_E(ks_app_start(app, &e));
 
-        f->reader = client(f, RD_KAFKA_CONSUMER);
-        rd_kafka_topic_partition_list_t *l =
-                rd_kafka_topic_partition_list_new(2);
-        for (int p = 0; p < 2; p++)
-                rd_kafka_topic_partition_list_add(l, f->out, p)->offset =
-                        RD_KAFKA_OFFSET_BEGINNING;
-        assert_int_equal(rd_kafka_assign(f->reader, l), 0);
-        rd_kafka_topic_partition_list_destroy(l);
+        f->reader = kst_reader_new(f->broker, f->out, 2, 0);
+        kst_reader_on_record(f->reader, check_joined, f);
 
         /* Loaded at start: the first views join the first regions. */
         send_views(f, 0);
@@ -190,9 +156,9 @@ static void test_global_updates(void **state) {
                 char key[32], region[32];
                 snprintf(key, sizeof(key), "user-%d", u);
                 region_of(u, 1, region, sizeof(region));
-                send_to(f, f->users, key, region);
+                kst_produce_str(f->producer, f->users, key, region);
         }
-        assert_int_equal(rd_kafka_flush(f->producer, 30000), 0);
+        kst_flush(f->producer);
         int64_t deadline = kst_now_ms() + 60000;
         int moved = 0, round = 1;
         while (moved < USERS && kst_now_ms() < deadline) {
@@ -211,7 +177,7 @@ static void test_global_updates(void **state) {
                       USERS, round - 1);
         KST_OK(ks_app_close(app, 30000));
         ks_app_destroy(app);
-        rd_kafka_destroy(f->reader);
+        kst_reader_destroy(f->reader);
         rd_kafka_destroy(f->producer);
         kst_broker_destroy(f->broker);
         free(f->users);

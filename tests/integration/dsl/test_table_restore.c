@@ -9,8 +9,7 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "kst_broker.h"
-#include "ks_test.h"
+#include "kst_app.h"
 
 #define USERS 20
 
@@ -59,30 +58,48 @@ static ks_app_t *start(fixture_t *f, const char *dir) {
         KST_OK_E(ks_builder_build(b, &topo, &e));
         ks_builder_destroy(b);
         assert_int_equal(ks_topology_internal_topic_count(topo), 0);
-        ks_config_t *c = kst_config(f->app_id);
-        kst_set(c, "bootstrap.servers", kst_broker_bootstrap(f->br));
-        kst_set(c, "state.dir", dir);
-        kst_set(c, "commit.interval.ms", "100");
-        ks_app_t *app = ks_app_new(topo, c, &e);
-        if (!app)
-                fail_msg("%s", ks_error_message(e));
+        ks_config_t *c = kst_app_config(
+                f->br, f->app_id,
+                (const char *const[]){"state.dir", dir, "commit.interval.ms",
+                                      "100", NULL});
+        ks_app_t *app = kst_app_start(topo, c, on_restore, f);
         ks_topology_destroy(topo);
         ks_config_destroy(c);
-        ks_app_set_restore_listener(app, on_restore, f);
-        KST_OK_E(ks_app_start(app, &e));
         return app;
 }
 
-static void send_to(rd_kafka_t *p, const char *topic, const char *k,
-                    const char *v) {
-        size_t vl = v ? strlen(v) : 0;
-        assert_int_equal(
-                rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic),
-                                  RD_KAFKA_V_KEY(k, strlen(k)),
-                                  RD_KAFKA_V_VALUE((void *)v, vl),
-                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                  RD_KAFKA_V_END),
-                0);
+/* Each joined view: "view|<the row's last value>", "view|none" without
+ * one. */
+static void check_view(void *opaque, const rd_kafka_message_t *m,
+                       const kst_map_t *map) {
+        char(*want)[32] = opaque;
+        int u = atoi((const char *)m->key + 1);
+        char exp[64], got[64];
+        snprintf(exp, sizeof(exp), "view|%s", want[u][0] ? want[u] : "none");
+        snprintf(got, sizeof(got), "%.*s", (int)m->len,
+                 (const char *)m->payload);
+        assert_string_equal(got, exp);
+}
+
+static int read_to(void *opaque, const kst_map_t *m) {
+        return kst_map_records(m) >= *(const int *)opaque;
+}
+
+typedef struct {
+        ks_app_t *app;
+        int64_t processed;
+        fixture_t *f;
+        int64_t ends;
+} until_t;
+
+static int processed(void *opaque) {
+        until_t *u = opaque;
+        return ks_app_metric(u->app, "process-total") >= u->processed;
+}
+
+static int restores_ended(void *opaque) {
+        until_t *u = opaque;
+        return __atomic_load_n(&u->f->ends, __ATOMIC_SEQ_CST) >= u->ends;
 }
 
 static void test_restore_from_source(void **state) {
@@ -96,12 +113,7 @@ static void test_restore_from_source(void **state) {
         kst_broker_create_topic(f->br, f->users, 2, NULL);
         kst_broker_create_topic(f->br, f->views, 2, NULL);
         kst_broker_create_topic(f->br, f->out, 2, NULL);
-        char err[256];
-        rd_kafka_conf_t *pc = rd_kafka_conf_new();
-        rd_kafka_conf_set(pc, "bootstrap.servers", kst_broker_bootstrap(f->br),
-                          err, sizeof(err));
-        rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, pc, err, sizeof(err));
-        assert_non_null(p);
+        rd_kafka_t *p = kst_broker_client(f->br, RD_KAFKA_PRODUCER, NULL);
         /* Rows written, rewritten and some deleted: 20 + 20 + 5 records. */
         char want[USERS][32];
         for (int round = 0; round < 2; round++)
@@ -110,24 +122,22 @@ static void test_restore_from_source(void **state) {
                         snprintf(k, sizeof(k), "u%d", u);
                         snprintf(want[u], sizeof(want[u]), "r%d-%d", u % 3,
                                  round);
-                        send_to(p, f->users, k, want[u]);
+                        kst_produce_str(p, f->users, k, want[u]);
                 }
         for (int u = 0; u < USERS; u += 4) {
                 char k[16];
                 snprintf(k, sizeof(k), "u%d", u);
-                send_to(p, f->users, k, NULL);
+                kst_produce_str(p, f->users, k, NULL);
                 want[u][0] = 0;
         }
-        assert_int_equal(rd_kafka_flush(p, 30000), 0);
+        kst_flush(p);
 
         char dir1[512], dir2[512];
         snprintf(dir1, sizeof(dir1), "%s/%s-1", kst_tmpdir(), f->app_id);
         snprintf(dir2, sizeof(dir2), "%s/%s-2", kst_tmpdir(), f->app_id);
         ks_app_t *app = start(f, dir1);
-        int64_t deadline = kst_now_ms() + 60000;
-        while (ks_app_metric(app, "process-total") < 45 &&
-               kst_now_ms() < deadline)
-                ks_app_wait_state(app, KS_APP_ERROR, 50);
+        until_t until = {app, 45, f, 2};
+        kst_wait_for(app, 60000, 50, processed, &until);
         assert_int_equal(ks_app_metric(app, "process-total"), 45);
         KST_OK(ks_app_close(app, 30000));
         ks_app_destroy(app);
@@ -136,58 +146,27 @@ static void test_restore_from_source(void **state) {
         /* A new instance on an empty directory: the store comes back from
          * the table's topic, all 45 records of it. */
         app = start(f, dir2);
-        deadline = kst_now_ms() + 60000;
-        while (__atomic_load_n(&f->ends, __ATOMIC_SEQ_CST) < 2 &&
-               kst_now_ms() < deadline)
-                ks_app_wait_state(app, KS_APP_ERROR, 50);
+        until.app = app;
+        kst_wait_for(app, 60000, 50, restores_ended, &until);
         assert_int_equal(f->ends, 2);
         assert_int_equal(f->restored, 45);
         assert_string_equal(f->topic, f->users);
         for (int u = 0; u < USERS; u++) {
                 char k[16];
                 snprintf(k, sizeof(k), "u%d", u);
-                send_to(p, f->views, k, "view");
+                kst_produce_str(p, f->views, k, "view");
         }
-        assert_int_equal(rd_kafka_flush(p, 30000), 0);
+        kst_flush(p);
         rd_kafka_destroy(p);
 
-        rd_kafka_conf_t *cc = rd_kafka_conf_new();
-        rd_kafka_conf_set(cc, "bootstrap.servers", kst_broker_bootstrap(f->br),
-                          err, sizeof(err));
-        rd_kafka_conf_set(cc, "group.id", "unused", err, sizeof(err));
-        rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, cc, err, sizeof(err));
-        rd_kafka_topic_partition_list_t *l =
-                rd_kafka_topic_partition_list_new(2);
-        for (int q = 0; q < 2; q++)
-                rd_kafka_topic_partition_list_add(l, f->out, q)->offset =
-                        RD_KAFKA_OFFSET_BEGINNING;
-        assert_int_equal(rd_kafka_assign(rk, l), 0);
-        rd_kafka_topic_partition_list_destroy(l);
-        int seen = 0;
-        deadline = kst_now_ms() + 60000;
-        while (seen < USERS && kst_now_ms() < deadline) {
-                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
-                if (!m)
-                        continue;
-                if (!m->err) {
-                        int u = atoi((const char *)m->key + 1);
-                        char exp[64], got[64];
-                        snprintf(exp, sizeof(exp), "view|%s",
-                                 want[u][0] ? want[u] : "none");
-                        snprintf(got, sizeof(got), "%.*s", (int)m->len,
-                                 (const char *)m->payload);
-                        assert_string_equal(got, exp);
-                        seen++;
-                }
-                rd_kafka_message_destroy(m);
-        }
-        assert_int_equal(seen, USERS);
-        rd_kafka_destroy(rk);
+        kst_reader_t *r = kst_reader_new(f->br, f->out, 2, 0);
+        kst_reader_on_record(r, check_view, want);
+        int users = USERS;
+        kst_read_until(r, NULL, 60000, read_to, &users);
+        assert_int_equal(kst_map_records(kst_reader_map(r)), USERS);
+        kst_reader_destroy(r);
         /* No changelog topic was made for the table's store. */
-        rd_kafka_conf_t *mc = rd_kafka_conf_new();
-        rd_kafka_conf_set(mc, "bootstrap.servers", kst_broker_bootstrap(f->br),
-                          err, sizeof(err));
-        rd_kafka_t *mk = rd_kafka_new(RD_KAFKA_PRODUCER, mc, err, sizeof(err));
+        rd_kafka_t *mk = kst_broker_client(f->br, RD_KAFKA_PRODUCER, NULL);
         const struct rd_kafka_metadata *md = NULL;
         assert_int_equal(rd_kafka_metadata(mk, 1, NULL, &md, 10000), 0);
         char cl[512];

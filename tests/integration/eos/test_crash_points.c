@@ -7,7 +7,6 @@
  * exactly 1, 2, ..., N with N the independent count, and the restore
  * listener must show that only the changes after the local checkpoint were
  * replayed (none but when the crash fell between the two writes). */
-#include <ctype.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,149 +16,64 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "kst_broker.h"
-#include "ks_test.h"
+#include "kst_wordcount.h"
 #include "wordcount_topology.h"
 
 #define PARTITIONS 2
 #define VOCAB      30
 #define LINES      20000
 
-typedef struct {
-        kst_broker_t *broker;
-        char *in, *words_topic, *out, *app_id;
-        char *words[VOCAB];
-        int64_t expect[VOCAB];
-        unsigned seed;
-} fixture_t;
+typedef kst_wc_t fixture_t;
 
 static int setup(void **state) {
-        fixture_t *f = calloc(1, sizeof(*f));
-        f->broker = kst_broker_get(NULL, 1);
+        fixture_t *f = kst_wc_new(NULL, 1, "crash", PARTITIONS, VOCAB, 4242);
         if (kst_broker_is_mock(f->broker))
                 fail_msg("the crash-point tests need the real broker");
-        f->in = kst_unique_name("crash-in");
-        f->out = kst_unique_name("crash-out");
-        f->words_topic = kst_unique_name("crash-words");
-        f->app_id = kst_unique_name("crash-app");
-        f->seed = 4242;
-        for (int i = 0; i < VOCAB; i++)
-                if (asprintf(&f->words[i], "w%02d", i) < 0)
-                        return -1;
-        kst_broker_create_topic(f->broker, f->in, PARTITIONS, NULL);
-        kst_broker_create_topic(f->broker, f->out, PARTITIONS, NULL);
-        kst_broker_create_topic(f->broker, f->words_topic, PARTITIONS, NULL);
         *state = f;
         return 0;
 }
 
 static int teardown(void **state) {
-        fixture_t *f = *state;
-        for (int i = 0; i < VOCAB; i++)
-                free(f->words[i]);
-        kst_broker_destroy(f->broker);
-        free(f->in);
-        free(f->out);
-        free(f->words_topic);
-        free(f->app_id);
-        free(f);
+        kst_wc_destroy(*state);
         return 0;
 }
 
-static rd_kafka_t *client(fixture_t *f, rd_kafka_type_t type) {
-        char err[256];
-        rd_kafka_conf_t *c = rd_kafka_conf_new();
-        rd_kafka_conf_set(c, "bootstrap.servers",
-                          kst_broker_bootstrap(f->broker), err, sizeof(err));
-        if (type == RD_KAFKA_CONSUMER) {
-                rd_kafka_conf_set(c, "group.id", "unused", err, sizeof(err));
-                rd_kafka_conf_set(c, "isolation.level", "read_committed", err,
-                                  sizeof(err));
-                rd_kafka_conf_set(c, "enable.partition.eof", "true", err,
-                                  sizeof(err));
-        }
-        rd_kafka_t *rk = rd_kafka_new(type, c, err, sizeof(err));
-        if (!rk)
-                fail_msg("%s", err);
-        return rk;
+static void produce_lines(fixture_t *f) {
+        kst_wc_produce(f, LINES, 6, KST_WC_SPREAD);
 }
 
-static void produce_lines(fixture_t *f) {
-        rd_kafka_t *p = client(f, RD_KAFKA_PRODUCER);
-        for (int l = 0; l < LINES; l++) {
-                char line[128] = "";
-                f->seed = f->seed * 1103515245u + 12345u;
-                int n = 1 + (int)((f->seed >> 16) % 6);
-                for (int w = 0; w < n; w++) {
-                        f->seed = f->seed * 1103515245u + 12345u;
-                        int wi = (int)((f->seed >> 16) % VOCAB);
-                        strcat(line, w ? " " : "");
-                        strcat(line, f->words[wi]);
-                        f->expect[wi]++;
-                }
-                rd_kafka_resp_err_t e = rd_kafka_producev(
-                        p, RD_KAFKA_V_TOPIC(f->in),
-                        RD_KAFKA_V_PARTITION(l % PARTITIONS),
-                        RD_KAFKA_V_VALUE(line, strlen(line)),
-                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                        RD_KAFKA_V_END);
-                if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-                        rd_kafka_poll(p, 100);
-                        l--;
-                        continue;
-                }
-                assert_int_equal(e, 0);
-        }
-        assert_int_equal(rd_kafka_flush(p, 30000), 0);
-        rd_kafka_destroy(p);
+/* Per word, the counts must run 1, 2, ... without a duplicate or a gap:
+ * each record is checked against the word's previous count. */
+static void check_next(void *opaque, const rd_kafka_message_t *m,
+                       const kst_map_t *map) {
+        fixture_t *f = opaque;
+        int wi = kst_wc_word(f, m->key, m->key_len);
+        int64_t v;
+        if (wi < 0 || ks_int64_decode(m->payload, m->len, &v, NULL))
+                fail_msg("unexpected output record");
+        int64_t last = kst_map_int64(map, f->words[wi]);
+        if (v != last + 1)
+                fail_msg("word %s: count %lld after %lld (offset %lld of "
+                         "partition %d)",
+                         f->words[wi], (long long)v, (long long)last,
+                         (long long)m->offset, (int)m->partition);
 }
 
 /* The whole output, read with read_committed to the end of every
  * partition: per word, the counts must run 1, 2, ... without a duplicate
  * or a gap. 1 when every word has reached its independent count. */
 static int read_output(fixture_t *f, int64_t *records) {
-        rd_kafka_t *c = client(f, RD_KAFKA_CONSUMER);
-        rd_kafka_topic_partition_list_t *l =
-                rd_kafka_topic_partition_list_new(PARTITIONS);
-        for (int p = 0; p < PARTITIONS; p++)
-                rd_kafka_topic_partition_list_add(l, f->out, p)->offset =
-                        RD_KAFKA_OFFSET_BEGINNING;
-        assert_int_equal(rd_kafka_assign(c, l), 0);
-        rd_kafka_topic_partition_list_destroy(l);
-        int64_t last[VOCAB] = {0};
-        int eofs = 0;
-        int64_t deadline = kst_now_ms() + 60000;
-        *records = 0;
-        while (eofs < PARTITIONS && kst_now_ms() < deadline) {
-                rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 200);
-                if (!m)
-                        continue;
-                if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                        eofs++;
-                } else if (!m->err) {
-                        int wi = -1;
-                        for (int i = 0; i < VOCAB; i++)
-                                if (m->key_len == strlen(f->words[i]) &&
-                                    !memcmp(m->key, f->words[i], m->key_len))
-                                        wi = i;
-                        int64_t v;
-                        if (wi < 0 ||
-                            ks_int64_decode(m->payload, m->len, &v, NULL))
-                                fail_msg("unexpected output record");
-                        if (v != last[wi] + 1)
-                                fail_msg("word %s: count %lld after %lld "
-                                         "(offset %lld of partition %d)",
-                                         f->words[wi], (long long)v,
-                                         (long long)last[wi],
-                                         (long long)m->offset,
-                                         (int)m->partition);
-                        last[wi] = v;
-                        (*records)++;
-                }
-                rd_kafka_message_destroy(m);
-        }
-        rd_kafka_destroy(c);
-        assert_int_equal(eofs, PARTITIONS);
+        kst_reader_t *r = kst_reader_new(f->broker, f->out, PARTITIONS,
+                                         KST_READ_COMMITTED);
+        kst_reader_on_record(r, check_next, f);
+        int at_end = kst_read_to_end(r, 60000);
+        const kst_map_t *m = kst_reader_map(r);
+        *records = kst_map_records(m);
+        int64_t last[VOCAB];
+        for (int i = 0; i < VOCAB; i++)
+                last[i] = kst_map_int64(m, f->words[i]);
+        kst_reader_destroy(r);
+        assert_true(at_end);
         for (int i = 0; i < VOCAB; i++) {
                 if (last[i] > f->expect[i])
                         fail_msg("word %s: counted %lld, input has %lld",
@@ -203,7 +117,10 @@ static void check_one_transaction(fixture_t *f, int32_t p, int64_t start,
         char topic[512];
         snprintf(topic, sizeof(topic), "%s-%s-changelog", f->app_id,
                  WORDCOUNT_STORE);
-        rd_kafka_t *c = client(f, RD_KAFKA_CONSUMER);
+        rd_kafka_t *c = kst_broker_client(
+                f->broker, RD_KAFKA_CONSUMER,
+                (const char *const[]){"isolation.level", "read_committed",
+                                      "enable.partition.eof", "true", NULL});
         rd_kafka_topic_partition_list_t *l =
                 rd_kafka_topic_partition_list_new(1);
         rd_kafka_topic_partition_list_add(l, topic, p)->offset = start;
@@ -230,6 +147,16 @@ static void check_one_transaction(fixture_t *f, int32_t p, int64_t start,
         }
         assert_true(next >= end);
         rd_kafka_destroy(c);
+}
+
+typedef struct {
+        fixture_t *f;
+        int64_t records;
+} output_t;
+
+static int output_complete(void *opaque) {
+        output_t *o = opaque;
+        return read_output(o->f, &o->records);
 }
 
 static void run(void **state, const char *point, int replay) {
@@ -270,30 +197,22 @@ static void run(void **state, const char *point, int replay) {
         /* Restart on the same state directory. */
         restores_t r = {0};
         ks_error_t *e = NULL;
-        ks_config_t *c = kst_config(f->app_id);
-        kst_set(c, "bootstrap.servers", kst_broker_bootstrap(f->broker));
-        kst_set(c, "state.dir", dir);
-        kst_set(c, "processing.guarantee", "exactly_once_v2");
-        kst_set(c, "consumer.session.timeout.ms", "6000");
+        ks_config_t *c = kst_app_config(
+                f->broker, f->app_id,
+                (const char *const[]){"state.dir", dir, "processing.guarantee",
+                                      "exactly_once_v2",
+                                      "consumer.session.timeout.ms", "6000",
+                                      NULL});
         ks_topology_t *t = wordcount_topology_on(f->in, f->words_topic, f->out,
                                                  KS_STORE_ROCKSDB, &e);
         assert_non_null(t);
-        ks_app_t *app = ks_app_new(t, c, &e);
-        assert_non_null(app);
-        ks_app_set_restore_listener(app, on_restore, &r);
-        KST_OK_E(ks_app_start(app, &e));
+        ks_app_t *app = kst_app_start(t, c, on_restore, &r);
+        output_t out = {f, 0};
+        if (!kst_wait_for(app, 120000, 500, output_complete, &out))
+                fail_msg("the counts are not complete after 120 s "
+                         "(%lld output records)",
+                         (long long)out.records);
         int64_t records = 0;
-        deadline = kst_now_ms() + 120000;
-        while (!read_output(f, &records)) {
-                if (ks_app_state(app) == KS_APP_ERROR)
-                        fail_msg("app failed: %s",
-                                 ks_error_message(ks_app_error(app)));
-                if (kst_now_ms() > deadline)
-                        fail_msg("the counts are not complete after 120 s "
-                                 "(%lld output records)",
-                                 (long long)records);
-                ks_app_wait_state(app, KS_APP_ERROR, 500);
-        }
         assert_int_equal(ks_app_close(app, 30000), 0);
         /* Nothing more after the close either. */
         assert_true(read_output(f, &records));

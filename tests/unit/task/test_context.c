@@ -97,95 +97,100 @@ static ks_err_t p_flush(ks_context_t *ctx, void *state) {
         return KS_ERR_NO_ERROR;
 }
 
-static ks_test_driver_t *driver(behave_t *b, ks_topology_t **tp,
-                                ks_config_t **cp) {
+/* src -> p -> {c, sink}; p has a flush callback, like a DSL step with a
+ * record cache. */
+typedef struct {
+        behave_t b;
+        ks_topology_t *t;
+        ks_config_t *c;
+        ks_test_driver_t *d;
+} fixture_t;
+
+static int setup(void **state) {
+        fixture_t *f = calloc(1, sizeof(*f));
         ks_error_t *e = NULL;
-        ks_topology_t *t = ks_topology_new();
-        KST_OK_E(ks_topology_add_source(t, "src", P("in"), 1, NULL, NULL, &e));
-        KST_OK_E(ks_topology_add_processor(t, "p", p_init, p_process, NULL, b,
-                                           P("src"), 1, &e));
-        KST_OK_E(ks_topology_add_processor(t, "c", NULL, c_process, NULL, NULL,
-                                           P("p"), 1, &e));
-        KST_OK_E(ks_topology_add_sink(t, "sink", "out", NULL, NULL, P("p"), 1,
-                                      &e));
-        KST_OK(ks__topology_set_flush(t, "p", p_flush));
-        *cp = kst_config("context");
-        ks_test_driver_t *d = ks_test_driver_new(t, *cp, 0, &e);
-        assert_non_null(d);
-        *tp = t;
-        return d;
+        f->t = ks_topology_new();
+        KST_OK_E(ks_topology_add_source(f->t, "src", P("in"), 1, NULL, NULL,
+                                        &e));
+        KST_OK_E(ks_topology_add_processor(f->t, "p", p_init, p_process, NULL,
+                                           &f->b, P("src"), 1, &e));
+        KST_OK_E(ks_topology_add_processor(f->t, "c", NULL, c_process, NULL,
+                                           NULL, P("p"), 1, &e));
+        KST_OK_E(ks_topology_add_sink(f->t, "sink", "out", NULL, NULL, P("p"),
+                                      1, &e));
+        KST_OK(ks__topology_set_flush(f->t, "p", p_flush));
+        f->c = kst_config("context");
+        f->d = ks_test_driver_new(f->t, f->c, 0, &e);
+        assert_non_null(f->d);
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state) {
+        fixture_t *f = *state;
+        ks_test_driver_destroy(f->d);
+        ks_topology_destroy(f->t);
+        ks_config_destroy(f->c);
+        free(f);
+        return 0;
+}
+
+static void pipe_ok(fixture_t *f, const char *value, int64_t ts) {
+        ks_error_t *e = NULL;
+        KST_OK_E(ks_test_driver_pipe(f->d, "in", NULL, 0, value, strlen(value),
+                                     ts, NULL, &e));
+}
+
+/* Pipe a record that fails with exactly @p message. */
+static void pipe_fails(fixture_t *f, const char *value, int64_t ts,
+                       const char *message) {
+        ks_error_t *e = NULL;
+        KST_ASSERT_ERROR(ks_test_driver_pipe(f->d, "in", NULL, 0, value,
+                                             strlen(value), ts, NULL, &e),
+                         e, KS_ERR_PROCESSOR, message);
 }
 
 static void test_process_errors(void **state) {
-        behave_t b = {0};
-        ks_topology_t *t;
-        ks_config_t *c;
-        ks_test_driver_t *d = driver(&b, &t, &c);
-        ks_error_t *e = NULL;
-        KST_OK_E(ks_test_driver_pipe(d, "in", NULL, 0, "ok", 2, 1, NULL, &e));
-        kst_expect_output(d, "out", NULL, 0, "ok", 2, 1);
-        KST_ASSERT_ERROR(
-                ks_test_driver_pipe(d, "in", NULL, 0, "fail", 4, 2, NULL, &e),
-                e, KS_ERR_PROCESSOR,
-                "processor \"p\" failed in task 0_0 (KS_ERR_PROCESSOR): bad "
-                "value fail");
+        fixture_t *f = *state;
+        pipe_ok(f, "ok", 1);
+        kst_expect_output(f->d, "out", NULL, 0, "ok", 2, 1);
+        pipe_fails(f, "fail", 2,
+                   "processor \"p\" failed in task 0_0 (KS_ERR_PROCESSOR): "
+                   "bad value fail");
         /* The child's error, although its parent returned success. */
-        KST_ASSERT_ERROR(ks_test_driver_pipe(d, "in", NULL, 0, "swallow", 7, 3,
-                                             NULL, &e),
-                         e, KS_ERR_PROCESSOR,
-                         "processor \"c\" failed in task 0_0 "
-                         "(KS_ERR_PROCESSOR): child says no");
+        pipe_fails(f, "swallow", 3,
+                   "processor \"c\" failed in task 0_0 (KS_ERR_PROCESSOR): "
+                   "child says no");
         /* Each failure was reported once: the next record is fine. */
-        KST_OK_E(ks_test_driver_pipe(d, "in", NULL, 0, "ok", 2, 4, NULL, &e));
-        kst_expect_output(d, "out", NULL, 0, "ok", 2, 4);
-        assert_string_equal(b.seen, "in@0/p;in@1/p;in@2/p;in@3/p;");
-        ks_test_driver_destroy(d);
-        ks_topology_destroy(t);
-        ks_config_destroy(c);
+        pipe_ok(f, "ok", 4);
+        kst_expect_output(f->d, "out", NULL, 0, "ok", 2, 4);
+        assert_string_equal(f->b.seen, "in@0/p;in@1/p;in@2/p;in@3/p;");
 }
 
 static void test_punctuator_error(void **state) {
-        behave_t b = {0};
-        ks_topology_t *t;
-        ks_config_t *c;
-        ks_test_driver_t *d = driver(&b, &t, &c);
-        ks_error_t *e = NULL;
-        KST_OK_E(ks_test_driver_pipe(d, "in", NULL, 0, "ok", 2, 10, NULL, &e));
-        assert_int_equal(b.punctuations, 1);
-        KST_ASSERT_ERROR(
-                ks_test_driver_pipe(d, "in", NULL, 0, "ok", 2, 1000, NULL, &e),
-                e, KS_ERR_PROCESSOR,
-                "punctuator of processor \"p\" failed in task 0_0 "
-                "(KS_ERR_PROCESSOR): late at 1000");
-        assert_int_equal(b.punctuations, 2);
+        fixture_t *f = *state;
+        pipe_ok(f, "ok", 10);
+        assert_int_equal(f->b.punctuations, 1);
+        pipe_fails(f, "ok", 1000,
+                   "punctuator of processor \"p\" failed in task 0_0 "
+                   "(KS_ERR_PROCESSOR): late at 1000");
+        assert_int_equal(f->b.punctuations, 2);
         /* The record itself went through before its punctuation. */
-        kst_expect_output(d, "out", NULL, 0, "ok", 2, 10);
-        kst_expect_output(d, "out", NULL, 0, "ok", 2, 1000);
+        kst_expect_output(f->d, "out", NULL, 0, "ok", 2, 10);
+        kst_expect_output(f->d, "out", NULL, 0, "ok", 2, 1000);
         /* The process callbacks saw their records, not the punctuation. */
-        assert_string_equal(b.seen, "in@0/p;in@1/p;");
-        ks_test_driver_destroy(d);
-        ks_topology_destroy(t);
-        ks_config_destroy(c);
+        assert_string_equal(f->b.seen, "in@0/p;in@1/p;");
 }
 
 static void test_flush_error(void **state) {
-        behave_t b = {0};
-        ks_topology_t *t;
-        ks_config_t *c;
-        ks_test_driver_t *d = driver(&b, &t, &c);
-        ks_error_t *e = NULL;
-        KST_OK_E(ks_test_driver_pipe(d, "in", NULL, 0, "ok", 2, 1, NULL, &e));
-        assert_int_equal(b.flushes, 1); /* every pipe ends with a commit */
-        b.fail_flush = 1;
-        KST_ASSERT_ERROR(
-                ks_test_driver_pipe(d, "in", NULL, 0, "ok", 2, 2, NULL, &e), e,
-                KS_ERR_PROCESSOR,
-                "flushing the record cache of processor \"p\" in task 0_0 "
-                "(KS_ERR_PROCESSOR): cache full");
-        assert_int_equal(b.flushes, 2);
-        ks_test_driver_destroy(d);
-        ks_topology_destroy(t);
-        ks_config_destroy(c);
+        fixture_t *f = *state;
+        pipe_ok(f, "ok", 1);
+        assert_int_equal(f->b.flushes, 1); /* every pipe ends with a commit */
+        f->b.fail_flush = 1;
+        pipe_fails(f, "ok", 2,
+                   "flushing the record cache of processor \"p\" in task 0_0 "
+                   "(KS_ERR_PROCESSOR): cache full");
+        assert_int_equal(f->b.flushes, 2);
 }
 
 static ks_err_t failing_init(ks_context_t *ctx, void *o, void **statep) {
@@ -209,9 +214,12 @@ static void test_init_error(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_process_errors),
-                cmocka_unit_test(test_punctuator_error),
-                cmocka_unit_test(test_flush_error),
+                cmocka_unit_test_setup_teardown(test_process_errors, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_punctuator_error, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_flush_error, setup,
+                                                teardown),
                 cmocka_unit_test(test_init_error),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
