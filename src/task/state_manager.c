@@ -86,7 +86,8 @@ static ks_err_t open_db(ks__task_t *t, const char **names, size_t cnt,
                 if (err == KS_ERR_STORE && all_persistent_logged(t)) {
                         ks__log(t->env.conf, KS_LOG_WARNING, "TASK",
                                 "task %s: %s; the state is corrupt: wiping "
-                                "it and restoring it from the changelogs",
+                                "the local state and restoring it from the "
+                                "changelogs",
                                 t->id, ks_error_message(e));
                         ks_error_destroy(e);
                         e = NULL;

@@ -134,7 +134,8 @@ static void on_restore(void *opaque, ks_restore_phase_t phase,
                        const char *store, const char *topic, int32_t p,
                        int64_t start, int64_t end, int64_t restored) {
         restore_count_t *rc = opaque;
-        if (phase == KS_RESTORE_END) {
+        /* The counts (the duplicate marks restore beside them). */
+        if (phase == KS_RESTORE_END && !strcmp(store, WORDCOUNT_STORE)) {
                 __atomic_add_fetch(&rc->restored, restored, __ATOMIC_SEQ_CST);
                 __atomic_add_fetch(&rc->ends, 1, __ATOMIC_SEQ_CST);
         }
