@@ -51,6 +51,22 @@ ks_err_t ks__topic_name_check(const char *name, const char *what,
         return KS_ERR_NO_ERROR;
 }
 
+uint32_t ks__fnv1a32(const void *p, size_t n) {
+        const unsigned char *b = p;
+        uint32_t h = 2166136261u;
+        for (size_t i = 0; i < n; i++)
+                h = (h ^ b[i]) * 16777619u;
+        return h;
+}
+
+uint64_t ks__fnv1a64(const void *p, size_t n) {
+        const unsigned char *b = p;
+        uint64_t h = 14695981039346656037ULL;
+        for (size_t i = 0; i < n; i++)
+                h = (h ^ b[i]) * 1099511628211ULL;
+        return h;
+}
+
 int64_t ks__now_ms(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);

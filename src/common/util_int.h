@@ -24,6 +24,13 @@ void *ks__memdup(const void *p, size_t len);
 ks_err_t ks__topic_name_check(const char *name, const char *what,
                               ks_error_t **errp);
 
+/** 32-bit FNV-1a hash of @p n bytes (hash tables). */
+uint32_t ks__fnv1a32(const void *p, size_t n);
+
+/** 64-bit FNV-1a hash of @p n bytes. Its values travel between instances
+ *  (the foreign-key join's value hashes): never change it. */
+uint64_t ks__fnv1a64(const void *p, size_t n);
+
 /** Monotonic wall-clock milliseconds. */
 int64_t ks__now_ms(void);
 

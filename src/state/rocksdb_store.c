@@ -69,11 +69,12 @@ typedef struct {
 #define SLOTS_MIN  1024
 #define SLOTS_KEEP 16384 /* larger tables are dropped at the commit */
 
+/* The hash of key @p k in column family @p cf: a key staged in two
+ * families hashes apart (the odd multiplier keeps distinct families
+ * distinct in the low bits, which pick the slot). */
 static uint64_t stage_hash(size_t cf, const void *k, size_t kl) {
-        uint64_t h = 1469598103934665603ULL ^ (uint64_t)cf;
-        const unsigned char *p = k;
-        for (size_t i = 0; i < kl; i++)
-                h = (h ^ p[i]) * 1099511628211ULL;
+        uint64_t h =
+                ks__fnv1a64(k, kl) ^ ((uint64_t)cf * 0x9e3779b97f4a7c15ULL);
         return h ^ (h >> 29);
 }
 

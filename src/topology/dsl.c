@@ -402,14 +402,6 @@ static ks_table_t *table_new(ks_builder_t *b, char *node, const char *store,
 
 #define CENTRY_OVERHEAD 64 /* bookkeeping per entry, counted as used */
 
-static uint32_t hash_bytes(const void *p, size_t n) {
-        const unsigned char *b = p;
-        uint32_t h = 2166136261u;
-        for (size_t i = 0; i < n; i++)
-                h = (h ^ b[i]) * 16777619u;
-        return h;
-}
-
 static int64_t centry_size(const centry_t *e) {
         return (int64_t)(e->klen + e->vlen + CENTRY_OVERHEAD);
 }
@@ -486,7 +478,7 @@ static ks_err_t state_get(inst_t *in, const void *key, size_t klen,
                           const void **valuep, size_t *vlenp) {
         if (caching(in)) {
                 centry_t *e = cache_find(&in->cache, key, klen,
-                                         hash_bytes(key, klen));
+                                         ks__fnv1a32(key, klen));
                 if (e) {
                         if (e->tomb)
                                 return KS_ERR_NOT_FOUND;
@@ -545,7 +537,7 @@ static ks_err_t state_put(ks_context_t *ctx, inst_t *in, const void *key,
         if (!caching(in))
                 return write_out(ctx, in, key, klen, value, vlen, 0, 0);
         cache_t *c = &in->cache;
-        uint32_t h = hash_bytes(key, klen);
+        uint32_t h = ks__fnv1a32(key, klen);
         centry_t *e = cache_find(c, key, klen, h);
         if (!e) {
                 if (c->cnt >= c->nb && cache_grow(c))
@@ -1149,14 +1141,6 @@ static ks_err_t run_global_join(ks_context_t *ctx, const ks_record_t *rec,
 #define FK_VALUE       1
 #define FK_DELETED     2 /* response: the left row is gone */
 
-static uint64_t hash64(const void *p, size_t n) {
-        const unsigned char *b = p;
-        uint64_t h = 14695981039346656037ULL;
-        for (size_t i = 0; i < n; i++)
-                h = (h ^ b[i]) * 1099511628211ULL;
-        return h;
-}
-
 /* "<kind or instruction><hash><bytes>" into @p out. */
 static ks_err_t fk_encode(ks_buf_t *out, int tag, uint64_t hash,
                           const void *data, size_t n) {
@@ -1219,7 +1203,7 @@ static ks_err_t run_fk_subscribe(ks_context_t *ctx, const ks_record_t *rec,
                                                     plen, ks_buf_data(msg),
                                                     ks_buf_len(msg));
         }
-        uint64_t h = value ? hash64(value, vlen) : 0;
+        uint64_t h = value ? ks__fnv1a64(value, vlen) : 0;
         if (!err && value && !out.key_null) {
                 err = fk_encode(msg, FK_SUBSCRIBE, h, key, klen);
                 if (!err)
@@ -1363,7 +1347,7 @@ static ks_err_t run_fk_response(ks_context_t *ctx, const ks_record_t *rec,
                 return err;
         if (m[0] == FK_DELETED || !lv)
                 return ks_context_forward(ctx, key, kl, NULL, 0);
-        if (ks__be64_get(m + 1) != hash64(lv, ll))
+        if (ks__be64_get(m + 1) != ks__fnv1a64(lv, ll))
                 return KS_ERR_NO_ERROR; /* about an older value: stale */
         if (m[0] == FK_NO_VALUE && st->join_kind == KS_JOIN_INNER)
                 return ks_context_forward(ctx, key, kl, NULL, 0);
