@@ -63,16 +63,6 @@ typedef struct {
                                    ks_error_t **errp);
 } ks__collector_t;
 
-/** A record handed to a processor (borrowed slices). */
-struct ks_record_s {
-        const void *key;
-        size_t klen;
-        const void *value;
-        size_t vlen;
-        int64_t timestamp;
-        const ks_headers_t *headers;
-};
-
 /** The record cache budget (statestore.cache.max.bytes) shared by the
  *  caches of the tasks of one stream thread (or of the test driver). */
 typedef struct {
