@@ -546,10 +546,6 @@ ks__global_t *ks__context_global(ks_context_t *ctx, const char *name) {
         return NULL;
 }
 
-ks__cache_budget_t *ks__context_cache(ks_context_t *ctx) {
-        return ctx && ctx->task ? ctx->task->env.cache : NULL;
-}
-
 ks_err_t ks__task_flush_caches(ks__task_t *t, ks_error_t **errp) {
         ks_err_t err = KS_ERR_NO_ERROR;
         if (!t->env.cache || t->state != KS_TASK_RUNNING)
@@ -909,6 +905,8 @@ static ks_err_t open_stores(ks__task_t *t, ks_error_t **errp) {
                         t->stores[i] = ks__kv_store_new(def->name, def->type,
                                                         def->backend, ops, impl,
                                                         t->env.conf);
+                if (t->stores[i])
+                        t->stores[i]->cache_budget = t->env.cache;
                 if (t->stores[i] && def->type == KS_STORE_TYPE_WINDOW &&
                     !(t->stores[i]->window = ks__window_store_new(
                               t->stores[i], def->retention_ms,

@@ -14,7 +14,8 @@
 #include "../common/error_int.h"
 #include "../common/util_int.h"
 #include "../serde/serde_int.h"
-#include "../task/task_int.h"
+#include "../state/global_store_int.h"
+#include "../state/store_int.h"
 #include "topology_int.h"
 
 /* What a step's processor runs. */
@@ -85,33 +86,11 @@ typedef struct {
         char *default_child;
 } step_t;
 
-/* A record cache entry: the latest value of a key (or its deletion) not
- * yet written to the store and forwarded (dirty), or written (clean). */
-typedef struct centry_s {
-        struct centry_s *hnext, *older, *newer;
-        uint32_t hash;
-        int dirty, tomb;
-        int64_t ts;
-        size_t klen, vlen;
-        unsigned char *val;
-        unsigned char key[];
-} centry_t;
-
-/* One step's record cache, its entries from least to most recently
- * written; its bytes count against the thread's budget. */
-typedef struct {
-        centry_t **buckets;
-        size_t nb, cnt;
-        centry_t *oldest, *newest;
-} cache_t;
-
 /* Per-task state of a step. */
 typedef struct {
         step_t *step;
         ks_kv_store_t *store;
         ks_buf_t *buf, *buf2;
-        ks__cache_budget_t *budget; /* NULL or max 0: no cache */
-        cache_t cache;
         ks_headers_t *no_headers;
         ks_headers_t *add, *sub; /* STEP_TABLE_GROUP: the change headers */
         ks__global_t *global;    /* STEP_GLOBAL_JOIN */
@@ -400,104 +379,17 @@ static ks_table_t *table_new(ks_builder_t *b, char *node, const char *store,
 
 /* --- the record cache --------------------------------------------------- */
 
-#define CENTRY_OVERHEAD 64 /* bookkeeping per entry, counted as used */
-
-static int64_t centry_size(const centry_t *e) {
-        return (int64_t)(e->klen + e->vlen + CENTRY_OVERHEAD);
-}
-
-static centry_t *cache_find(cache_t *c, const void *key, size_t klen,
-                            uint32_t h) {
-        if (!c->nb)
-                return NULL;
-        for (centry_t *e = c->buckets[h & (c->nb - 1)]; e; e = e->hnext)
-                if (e->hash == h && e->klen == klen &&
-                    !memcmp(e->key, key, klen))
-                        return e;
-        return NULL;
-}
-
-static void lru_unlink(cache_t *c, centry_t *e) {
-        if (e->older)
-                e->older->newer = e->newer;
-        else
-                c->oldest = e->newer;
-        if (e->newer)
-                e->newer->older = e->older;
-        else
-                c->newest = e->older;
-        e->older = e->newer = NULL;
-}
-
-static void lru_push(cache_t *c, centry_t *e) {
-        e->older = c->newest;
-        e->newer = NULL;
-        if (c->newest)
-                c->newest->newer = e;
-        else
-                c->oldest = e;
-        c->newest = e;
-}
-
-static void cache_remove(inst_t *in, centry_t *e) {
-        cache_t *c = &in->cache;
-        centry_t **pp = &c->buckets[e->hash & (c->nb - 1)];
-        while (*pp != e)
-                pp = &(*pp)->hnext;
-        *pp = e->hnext;
-        lru_unlink(c, e);
-        c->cnt--;
-        in->budget->used -= centry_size(e);
-        free(e->val);
-        free(e);
-}
-
-static int cache_grow(cache_t *c) {
-        size_t nb = c->nb ? c->nb * 2 : 64;
-        centry_t **b = calloc(nb, sizeof(*b));
-        if (!b)
-                return -1;
-        for (size_t i = 0; i < c->nb; i++)
-                for (centry_t *e = c->buckets[i], *nx; e; e = nx) {
-                        nx = e->hnext;
-                        e->hnext = b[e->hash & (nb - 1)];
-                        b[e->hash & (nb - 1)] = e;
-                }
-        free(c->buckets);
-        c->buckets = b;
-        c->nb = nb;
-        return 0;
-}
-
-static int caching(const inst_t *in) {
-        return in->budget && in->budget->max > 0;
-}
-
 /* The key's current value: the cache's, else the store's. */
 static ks_err_t state_get(inst_t *in, const void *key, size_t klen,
                           const void **valuep, size_t *vlenp) {
-        if (caching(in)) {
-                centry_t *e = cache_find(&in->cache, key, klen,
-                                         ks__fnv1a32(key, klen));
-                if (e) {
-                        if (e->tomb)
-                                return KS_ERR_NOT_FOUND;
-                        *valuep = e->val;
-                        *vlenp = e->vlen;
-                        return KS_ERR_NO_ERROR;
-                }
-        }
-        return ks_kv_store_get(in->store, key, klen, valuep, vlenp);
+        return ks__record_cache_get(in->store, key, klen, valuep, vlenp);
 }
 
 /* A join's view of the other side's store: through its record cache. */
 static ks_err_t store_get_cached(ks_kv_store_t *store, const void *key,
                                  size_t klen, const void **valuep,
                                  size_t *vlenp) {
-        inst_t *owner = store->cache_owner;
-        if (owner)
-                return state_get(owner, key, klen, valuep, vlenp);
-        return ks_kv_store_get(store, key, klen, valuep, vlenp);
+        return ks__record_cache_get(store, key, klen, valuep, vlenp);
 }
 
 static ks_err_t table_get(inst_t *in, const void *key, size_t klen,
@@ -523,10 +415,11 @@ static ks_err_t write_out(ks_context_t *ctx, inst_t *in, const void *key,
                                          in->no_headers);
 }
 
-static ks_err_t write_entry(ks_context_t *ctx, inst_t *in, centry_t *e) {
-        e->dirty = 0;
-        return write_out(ctx, in, e->key, e->klen, e->tomb ? NULL : e->val,
-                         e->vlen, e->ts, 1);
+/* What the cache lets out: written and forwarded as it left. */
+static ks_err_t cache_write(void *opaque, void *arg, const void *key,
+                            size_t klen, const void *value, size_t vlen,
+                            int64_t ts) {
+        return write_out(arg, opaque, key, klen, value, vlen, ts, 1);
 }
 
 /* Set the key's value (NULL: delete). With a cache, the change waits
@@ -534,79 +427,19 @@ static ks_err_t write_entry(ks_context_t *ctx, inst_t *in, centry_t *e) {
  * times in between goes out once. Without, it goes out now. */
 static ks_err_t state_put(ks_context_t *ctx, inst_t *in, const void *key,
                           size_t klen, const void *value, size_t vlen) {
-        if (!caching(in))
+        if (!in->store->cache)
                 return write_out(ctx, in, key, klen, value, vlen, 0, 0);
-        cache_t *c = &in->cache;
-        uint32_t h = ks__fnv1a32(key, klen);
-        centry_t *e = cache_find(c, key, klen, h);
-        if (!e) {
-                if (c->cnt >= c->nb && cache_grow(c))
-                        return KS_ERR_NO_MEMORY;
-                if (!(e = calloc(1, sizeof(*e) + klen)))
-                        return KS_ERR_NO_MEMORY;
-                memcpy(e->key, key, klen);
-                e->klen = klen;
-                e->hash = h;
-                e->hnext = c->buckets[h & (c->nb - 1)];
-                c->buckets[h & (c->nb - 1)] = e;
-                c->cnt++;
-        } else {
-                lru_unlink(c, e);
-                in->budget->used -= centry_size(e);
-        }
-        lru_push(c, e);
-        unsigned char *v = value ? realloc(e->val, vlen ? vlen : 1) : e->val;
-        if (!v && value) {
-                in->budget->used += centry_size(e);
-                cache_remove(in, e);
-                return KS_ERR_NO_MEMORY;
-        }
-        if (value)
-                memcpy(v, value, vlen);
-        e->val = v;
-        e->vlen = value ? vlen : 0;
-        e->tomb = !value;
-        e->dirty = 1;
-        e->ts = ks_context_timestamp(ctx);
-        in->budget->used += centry_size(e);
-        /* Over budget: let out the least recently written entries. */
-        while (in->budget->used > in->budget->max && c->oldest &&
-               c->oldest != e) {
-                centry_t *old = c->oldest;
-                ks_err_t err = old->dirty ? write_entry(ctx, in, old)
-                                          : KS_ERR_NO_ERROR;
-                cache_remove(in, old);
-                if (err)
-                        return err;
-        }
-        return KS_ERR_NO_ERROR;
+        return ks__record_cache_put(in->store->cache, key, klen, value, vlen,
+                                    ks_context_timestamp(ctx), ctx);
 }
 
 /* Before a commit: write out every dirty entry, oldest first; the entries
  * stay, clean, for reads. */
 static ks_err_t step_flush(ks_context_t *ctx, void *state) {
         inst_t *in = state;
-        if (!in || !caching(in))
+        if (!in || !in->step->owns_store || !in->store->cache)
                 return KS_ERR_NO_ERROR;
-        for (centry_t *e = in->cache.oldest; e; e = e->newer) {
-                if (!e->dirty)
-                        continue;
-                ks_err_t err = write_entry(ctx, in, e);
-                if (err)
-                        return err;
-        }
-        return KS_ERR_NO_ERROR;
-}
-
-/* The task closes: drop the cache. Dirty entries are not written: a task
- * closes after its last commit flushed them, or without committing (the
- * changes are void and the input is processed again). */
-static void cache_free(inst_t *in) {
-        cache_t *c = &in->cache;
-        while (c->oldest)
-                cache_remove(in, c->oldest);
-        free(c->buckets);
-        memset(c, 0, sizeof(*c));
+        return ks__record_cache_flush(in->store->cache, ctx);
 }
 
 /* --- processors --------------------------------------------------------- */
@@ -626,10 +459,6 @@ static ks_err_t inst_init(ks_context_t *ctx, void *opaque, void **statep) {
                                 ctx, "step %s: store %s: %s", st->name,
                                 st->store, ks_err2str(err));
                 }
-        }
-        if (st->owns_store) {
-                in->budget = ks__context_cache(ctx);
-                in->store->cache_owner = in;
         }
         if (st->store2) {
                 ks_err_t err =
@@ -656,7 +485,10 @@ static ks_err_t inst_init(ks_context_t *ctx, void *opaque, void **statep) {
                 return KS_ERR_NO_MEMORY;
         }
         if (!(in->buf = ks_buf_new()) || !(in->buf2 = ks_buf_new()) ||
-            !(in->no_headers = ks_headers_new())) {
+            !(in->no_headers = ks_headers_new()) ||
+            (st->owns_store &&
+             ks__record_cache_attach(in->store, cache_write, in))) {
+                ks_headers_destroy(in->no_headers);
                 ks_buf_destroy(in->buf);
                 ks_buf_destroy(in->buf2);
                 free(in);
@@ -671,10 +503,11 @@ static void inst_close(ks_context_t *ctx, void *state) {
         inst_t *in = state;
         if (!in)
                 return;
-        if (in->budget)
-                cache_free(in);
-        if (in->store && in->store->cache_owner == in)
-                in->store->cache_owner = NULL;
+        /* Dirty entries are not written: a task closes after its last
+         * commit flushed them, or without committing (the changes are void
+         * and the input is processed again). */
+        if (in->step->owns_store)
+                ks__record_cache_detach(in->store);
         ks_headers_destroy(in->no_headers);
         ks_headers_destroy(in->add);
         ks_headers_destroy(in->sub);
