@@ -16,7 +16,7 @@
 #include "../serde/serde_int.h"
 #include "../state/global_store_int.h"
 #include "../state/store_int.h"
-#include "topology_int.h"
+#include "../topology/topology_int.h"
 
 /* What a step's processor runs. */
 typedef enum {
