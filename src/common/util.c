@@ -51,20 +51,23 @@ ks_err_t ks__topic_name_check(const char *name, const char *what,
         return KS_ERR_NO_ERROR;
 }
 
-uint32_t ks__fnv1a32(const void *p, size_t n) {
+/* FNV-1a with @p basis and @p prime, in arithmetic modulo @p mask + 1. */
+static uint64_t fnv1a(uint64_t basis, uint64_t prime, uint64_t mask,
+                      const void *p, size_t n) {
         const unsigned char *b = p;
-        uint32_t h = 2166136261u;
+        uint64_t h = basis;
         for (size_t i = 0; i < n; i++)
-                h = (h ^ b[i]) * 16777619u;
+                h = ((h ^ b[i]) * prime) & mask;
         return h;
 }
 
+uint32_t ks__fnv1a32(const void *p, size_t n) {
+        return (uint32_t)fnv1a(2166136261u, 16777619u, UINT32_MAX, p, n);
+}
+
 uint64_t ks__fnv1a64(const void *p, size_t n) {
-        const unsigned char *b = p;
-        uint64_t h = 14695981039346656037ULL;
-        for (size_t i = 0; i < n; i++)
-                h = (h ^ b[i]) * 1099511628211ULL;
-        return h;
+        return fnv1a(14695981039346656037ULL, 1099511628211ULL, UINT64_MAX, p,
+                     n);
 }
 
 int64_t ks__now_ms(void) {

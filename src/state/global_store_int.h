@@ -29,4 +29,9 @@ int64_t ks__global_applied(ks__global_t *g);
 
 void ks__global_destroy(ks__global_t *g);
 
+/** The global store @p name of the task running @p ctx, NULL if there is
+ *  none. Implemented by the task, which holds its driver's global stores;
+ *  declared here so that processors below the task can reach them. */
+ks__global_t *ks__context_global(ks_context_t *ctx, const char *name);
+
 #endif

@@ -73,6 +73,7 @@ void ks__kv_store_close(ks_kv_store_t *store) {
                         it->err = KS_ERR_STORE_CLOSED;
                 }
         }
+        ks__record_cache_detach(store);
         store->ops->close(store->impl);
         store->impl = NULL;
         store->closed = 1;

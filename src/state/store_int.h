@@ -14,6 +14,7 @@
 
 #include "kstreams/config.h"
 #include "kstreams/store.h"
+#include "record_cache_int.h"
 
 typedef struct ks__kv_backend_ops_s {
         const char *name;
@@ -57,9 +58,12 @@ struct ks_kv_store_s {
         ks_err_t (*log)(void *opaque, const void *key, size_t klen,
                         const void *value, size_t vlen);
         void *log_opaque;
-        /* The DSL step whose record cache fronts this store in this task:
-         * other steps (joins) read through it. */
-        void *cache_owner;
+        /* The record cache budget of the store's task (NULL: no caches),
+         * and the cache fronting the store, if its writer attached one:
+         * readers of the store's latest state read through it
+         * (ks__record_cache_get). */
+        ks__cache_budget_t *cache_budget;
+        ks__record_cache_t *cache;
 };
 
 /** A store handle over @p impl (taken over; closed by ks__kv_store_close).
@@ -68,8 +72,9 @@ ks_kv_store_t *ks__kv_store_new(const char *name, ks_store_backend_t backend,
                                 const ks__kv_backend_ops_t *ops, void *impl,
                                 const ks_config_t *conf);
 
-/** Close the backend and every open iterator; the handle stays valid and
- *  answers KS_ERR_STORE_CLOSED. Idempotent. */
+/** Close the backend and every open iterator, and drop the record cache
+ *  (unwritten); the handle stays valid and answers KS_ERR_STORE_CLOSED.
+ *  Idempotent. */
 void ks__kv_store_close(ks_kv_store_t *store);
 
 /** Close (if needed) and free the handle. NULL is a no-op. Open iterators

@@ -106,10 +106,6 @@ ks__global_t *ks__context_global(ks_context_t *ctx, const char *name) {
         return NULL;
 }
 
-ks__cache_budget_t *ks__context_cache(ks_context_t *ctx) {
-        return ctx && ctx->task ? ctx->task->env.cache : NULL;
-}
-
 /* --- stores ------------------------------------------------------------ */
 
 static ks_err_t context_store(ks_context_t *ctx, const char *name,

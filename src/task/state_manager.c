@@ -197,6 +197,8 @@ ks_err_t ks__state_mgr_open(ks__task_t *t, ks_error_t **errp) {
                         impl ? ks__kv_store_new(def->name, def->backend, ops,
                                                 impl, t->env.conf)
                              : NULL;
+                if (kv)
+                        kv->cache_budget = t->env.cache;
                 if (kv && def->type == KS_STORE_TYPE_WINDOW) {
                         slot->window = ks__window_store_new(
                                 kv, def->retention_ms, def->window_size_ms);

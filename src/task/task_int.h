@@ -21,6 +21,7 @@
 #include "kstreams/config.h"
 #include "kstreams/processor.h"
 #include "../state/global_store_int.h"
+#include "../state/record_cache_int.h"
 
 #include "../state/rocksdb_int.h"
 #include "../topology/topology_int.h"
@@ -70,22 +71,6 @@ typedef struct {
         int64_t (*slot_offset)(void *opaque, uint64_t slot);
 } ks__collector_t;
 
-/** A record handed to a processor (borrowed slices). */
-struct ks_record_s {
-        const void *key;
-        size_t klen;
-        const void *value;
-        size_t vlen;
-        int64_t timestamp;
-        const ks_headers_t *headers;
-};
-
-/** The record cache budget (statestore.cache.max.bytes) shared by the
- *  caches of the tasks of one stream thread (or of the test driver). */
-typedef struct {
-        int64_t used, max;
-} ks__cache_budget_t;
-
 /** What a task needs from its driver. */
 typedef struct {
         const ks_config_t *conf;
@@ -98,12 +83,6 @@ typedef struct {
         /* The global stores, one per topology global table, in order. */
         ks__global_t *const *globals;
 } ks__task_env_t;
-
-/** The global store @p name, NULL if there is none. */
-ks__global_t *ks__context_global(ks_context_t *ctx, const char *name);
-
-/** The cache budget of the task running @p ctx, NULL if none. */
-ks__cache_budget_t *ks__context_cache(ks_context_t *ctx);
 
 typedef enum {
         KS_TASK_CREATED,

@@ -25,6 +25,17 @@ typedef enum {
 
 typedef struct ks__node_s ks__node_t;
 
+/** A record handed to a processor (borrowed slices). The task makes them
+ *  from its input; the DSL makes them for callbacks on rows it keeps. */
+struct ks_record_s {
+        const void *key;
+        size_t klen;
+        const void *value;
+        size_t vlen;
+        int64_t timestamp;
+        const ks_headers_t *headers;
+};
+
 /** The topic of one record, for a sink without a fixed topic. */
 typedef const char *(ks__topic_extractor_cb)(void *opaque,
                                              const ks_record_t *rec);

@@ -1,0 +1,272 @@
+/* Tables: the steps that keep a table's rows in a store of their own, the
+ * record cache in front of that store, and the table operators that keep
+ * no rows (filter, map_values, to_stream).
+ *
+ * A materialized table's rows live in a logged RocksDB store written by
+ * exactly one step: a table source, to_table, or an aggregation
+ * (grouped.c). When its task has a cache budget, that step attaches a
+ * record cache to the store (src/state/record_cache.c) and a change waits
+ * there until the cache lets it out (eviction, or the flush before each
+ * commit): then it is written to the store, which logs it, and forwarded
+ * with the timestamp of its last update and no headers. Without a cache a
+ * change goes out at once, with the record being processed. Joins read the
+ * store through the cache (ks__dsl_lookup). A filtered or mapped table has
+ * no store of its own (ks_table_t.store NULL) and cannot be joined. */
+#include "dsl_int.h"
+
+#include <stdlib.h>
+
+/* --- steps writing their own store through a record cache ---------------- */
+
+/* Write a change to the store and forward it with @p headers and @p ts
+ * (@p headers NULL: as the record being processed). */
+static ks_err_t write_out(ks_context_t *ctx, ks__dsl_state_t *in,
+                          const void *key, size_t klen, const void *value,
+                          size_t vlen, int64_t ts,
+                          const ks_headers_t *headers) {
+        ks_err_t err =
+                value ? ks_kv_store_put(in->store, key, klen, value, vlen)
+                      : ks_kv_store_delete(in->store, key, klen, NULL, NULL);
+        if (err && err != KS_ERR_NOT_FOUND)
+                return err;
+        if (!headers)
+                return ks_context_forward(ctx, key, klen, value, vlen);
+        return ks_context_forward_record(ctx, NULL, key, klen, value, vlen, ts,
+                                         headers);
+}
+
+/* The record cache's listener: what it lets out (@p arg: the context). */
+static ks_err_t cache_write(void *opaque, void *arg, const void *key,
+                            size_t klen, const void *value, size_t vlen,
+                            int64_t ts) {
+        ks__dsl_state_t *in = opaque;
+        return write_out(arg, in, key, klen, value, vlen, ts, in->no_headers);
+}
+
+ks_err_t ks__dsl_cached_put(ks_context_t *ctx, ks__dsl_state_t *in,
+                            const void *key, size_t klen, const void *value,
+                            size_t vlen, int drop_headers) {
+        int64_t ts = ks_context_timestamp(ctx);
+        if (in->store->cache)
+                return ks__record_cache_put(in->store->cache, key, klen, value,
+                                            vlen, ts, ctx);
+        return write_out(ctx, in, key, klen, value, vlen, ts,
+                         drop_headers ? in->no_headers : NULL);
+}
+
+ks_err_t ks__dsl_cached_open(ks_context_t *ctx, ks__dsl_state_t *in) {
+        (void)ctx;
+        return ks__record_cache_attach(in->store, cache_write, in);
+}
+
+void ks__dsl_cached_release(ks__dsl_state_t *in) {
+        /* Dirty entries are not written: a task closes after its last
+         * commit flushed them, or without committing (the changes are void
+         * and the input is processed again). */
+        ks__record_cache_detach(in->store);
+}
+
+ks_err_t ks__dsl_cached_flush(ks_context_t *ctx, void *state) {
+        ks__dsl_state_t *in = state;
+        if (!in || !in->store->cache)
+                return KS_ERR_NO_ERROR;
+        return ks__record_cache_flush(in->store->cache, ctx);
+}
+
+ks_table_t *ks__dsl_table_step(ks_builder_t *b, ks__dsl_step_t *st,
+                               const char *parent, ks_serde_t *ks,
+                               ks_serde_t *vs) {
+        char *store = parent ? ks__strdup(st->store) : NULL;
+        if (!store) {
+                ks__dsl_step_free(st);
+                ks__dsl_oom(b); /* unless the builder failed before */
+                return NULL;
+        }
+        char *node = ks__dsl_chain(b, parent, st);
+        ks_table_t *t = ks__dsl_table_new(b, node, store, ks, vs);
+        free(store);
+        return t;
+}
+
+/* --- materializing: table sources, to_table ------------------------------ */
+
+/* Set the row of the record's key to its value (a tombstone deletes it).
+ * Records without a key are skipped, as in Kafka Streams. */
+static ks_err_t materialize_process(ks_context_t *ctx, const ks_record_t *rec,
+                                    void *state) {
+        ks__dsl_state_t *in = state;
+        size_t klen, vlen;
+        const void *key = ks_record_key(rec, &klen);
+        const void *value = ks_record_value(rec, &vlen);
+        return key ? ks__dsl_cached_put(ctx, in, key, klen, value, vlen, 0)
+                   : KS_ERR_NO_ERROR;
+}
+
+static const ks__dsl_class_t materialize_class = {
+        KS__DSL_CACHED(materialize_process)};
+
+/* A materializing step named @p name (default "<kind>-<index>") under
+ * @p parent, with a store named @p store (default
+ * "<store_prefix>-STATE-STORE-<index>"). */
+static ks_table_t *materialize(ks_builder_t *b, const char *parent,
+                               const char *store, const char *store_prefix,
+                               const char *name, const char *kind,
+                               ks_serde_t *ks, ks_serde_t *vs) {
+        ks__dsl_step_t *st = ks__dsl_step_new(b, &materialize_class,
+                                              sizeof(*st), name, kind, NULL);
+        if (!st || !ks__dsl_own_store(b, st, store, store_prefix))
+                return NULL;
+        return ks__dsl_table_step(b, st, parent, ks, vs);
+}
+
+ks_table_t *ks_builder_table(ks_builder_t *b, const char *topic,
+                             ks_serde_t *key_serde, ks_serde_t *value_serde,
+                             const char *store_name) {
+        if (!ks__dsl_start(b, "table", topic, "topic"))
+                return NULL;
+        char *src = ks__dsl_name(b, NULL, "KSTREAM-SOURCE");
+        if (!src)
+                return NULL;
+        const char *topics[] = {topic};
+        ks_error_t *e = NULL;
+        ks_err_t err = ks_topology_add_source(b->topo, src, topics, 1,
+                                              key_serde, value_serde, &e);
+        ks_table_t *t = NULL;
+        if (!ks__dsl_failed_call(b, err, e, src))
+                t = materialize(b, src, store_name, topic, NULL,
+                                "KTABLE-SOURCE",
+                                ks__dsl_keep_serde(b, key_serde),
+                                ks__dsl_keep_serde(b, value_serde));
+        /* The topic is the store's changelog (as Kafka Streams' source
+         * table optimization): no changelog topic of its own. */
+        if (t && ks__topology_store_source(b->topo, t->store, topic))
+                ks__dsl_oom(b);
+        free(src);
+        return t;
+}
+
+ks_table_t *ks_stream_to_table(ks_stream_t *s, const char *store_name,
+                               const char *name) {
+        if (!s || !ks__dsl_usable(s->b, "to_table"))
+                return NULL;
+        if (s->repartition_required) {
+                /* The key changed upstream: a table needs its rows where
+                 * their keys are partitioned, as Kafka Streams does. */
+                ks_stream_t *r = ks_stream_repartition(s, 0, NULL);
+                if (!r)
+                        return NULL;
+                s = r;
+        }
+        return materialize(s->b, s->node, store_name, "KSTREAM-TOTABLE", name,
+                           "KSTREAM-TOTABLE", s->key_serde, s->value_serde);
+}
+
+const char *ks_table_store_name(const ks_table_t *t) {
+        return t ? t->store : NULL;
+}
+
+int ks__dsl_materialized(ks_builder_t *b, const ks_table_t *t,
+                         const char *what) {
+        if (!t || t->b != b) {
+                ks__dsl_fail(b, KS_ERR_INVALID_ARG, "%s: the table is %s", what,
+                             t ? "from another builder" : "NULL");
+                return 0;
+        }
+        if (!t->store)
+                ks__dsl_fail(b, KS_ERR_INVALID_ARG,
+                             "%s: table %s has no store (a filtered or mapped "
+                             "table); join the table it came from, or make "
+                             "one with ks_stream_to_table()",
+                             what, t->node);
+        return t->store != NULL;
+}
+
+ks_builder_t *ks__dsl_table_join_start(const ks_table_t *left,
+                                       const ks_table_t *right,
+                                       const char *what, const void *cb,
+                                       const char *cb_name) {
+        ks_builder_t *b = left ? left->b : NULL;
+        if (!ks__dsl_usable(b, what) || !ks__dsl_materialized(b, left, what) ||
+            !ks__dsl_materialized(b, right, what) ||
+            !ks__dsl_need(b, cb, what, cb_name))
+                return NULL;
+        return b;
+}
+
+/* --- filter, map_values, to_stream --------------------------------------- */
+
+/* A row the predicate does not keep becomes a tombstone: downstream, it
+ * leaves the filtered table. */
+static ks_err_t table_filter_process(ks_context_t *ctx, const ks_record_t *rec,
+                                     void *state) {
+        size_t klen, vlen;
+        const void *key = ks_record_key(rec, &klen);
+        const void *value = ks_record_value(rec, &vlen);
+        if (value && !ks__dsl_filter_keeps(state, rec))
+                value = NULL, vlen = 0;
+        return ks_context_forward(ctx, key, klen, value, vlen);
+}
+
+static const ks__dsl_class_t table_filter_class = {
+        KS__DSL_STATELESS(table_filter_process)};
+
+/* Tombstones pass without calling the mapper. */
+static ks_err_t table_map_values_process(ks_context_t *ctx,
+                                         const ks_record_t *rec, void *state) {
+        size_t klen, vlen;
+        const void *key = ks_record_key(rec, &klen);
+        if (!ks_record_value(rec, &vlen))
+                return ks_context_forward(ctx, key, klen, NULL, 0);
+        return ks__dsl_map_run(ctx, state, rec, NULL, NULL);
+}
+
+static const ks__dsl_class_t table_map_values_class = {
+        KS__DSL_STATELESS(table_map_values_process)};
+
+/* The table out of step @p st, added after table @p t. */
+static ks_table_t *table_after(ks_table_t *t, void *st, int new_value) {
+        char *node = ks__dsl_chain(t->b, t->node, st);
+        return ks__dsl_table_new(t->b, node, NULL, t->key_serde,
+                                 new_value ? NULL : t->value_serde);
+}
+
+static ks_table_t *table_filter(ks_table_t *t, ks_predicate_cb *pred,
+                                void *opaque, const char *name, int negate) {
+        const char *kind = "KTABLE-FILTER";
+        if (!t || !ks__dsl_start(t->b, kind, (void *)pred, "predicate"))
+                return NULL;
+        return table_after(t,
+                           ks__dsl_filter_new(t->b, &table_filter_class, name,
+                                              kind, pred, opaque, negate),
+                           0);
+}
+
+ks_table_t *ks_table_filter(ks_table_t *t, ks_predicate_cb *pred, void *opaque,
+                            const char *name) {
+        return table_filter(t, pred, opaque, name, 0);
+}
+
+ks_table_t *ks_table_filter_not(ks_table_t *t, ks_predicate_cb *pred,
+                                void *opaque, const char *name) {
+        return table_filter(t, pred, opaque, name, 1);
+}
+
+ks_table_t *ks_table_map_values(ks_table_t *t, ks_mapper_cb *mapper,
+                                void *opaque, const char *name) {
+        const char *kind = "KTABLE-MAPVALUES";
+        if (!t || !ks__dsl_start(t->b, kind, (void *)mapper, "mapper"))
+                return NULL;
+        return table_after(t,
+                           ks__dsl_map_new(t->b, &table_map_values_class, name,
+                                           kind, mapper, opaque, KS__EMIT_VALUE,
+                                           1),
+                           1);
+}
+
+ks_stream_t *ks_table_to_stream(ks_table_t *t, const char *name) {
+        if (!t || !ks__dsl_usable(t->b, "to_stream"))
+                return NULL;
+        void *st = ks__dsl_pass_new(t->b, name, "KTABLE-TOSTREAM");
+        char *node = ks__dsl_chain(t->b, t->node, st);
+        return ks__dsl_stream_new(t->b, node, t->key_serde, t->value_serde, 0);
+}
