@@ -41,9 +41,9 @@ static ks_err_t listen(void *opaque, void *arg, const void *key, size_t klen,
 }
 
 static ks_kv_store_t *store_new(ks__cache_budget_t *budget) {
-        ks_kv_store_t *s = ks__kv_store_new(
-                "s", KS_STORE_TYPE_KEY_VALUE, KS_STORE_IN_MEMORY,
-                &ks__memory_store_ops, ks__memory_store_new(), NULL);
+        ks_kv_store_t *s =
+                ks__kv_store_new("s", KS_STORE_IN_MEMORY, &ks__memory_store_ops,
+                                 ks__memory_store_new(), NULL);
         assert_non_null(s);
         s->cache_budget = budget;
         return s;
