@@ -4,9 +4,10 @@
  * consumer is assigned the changelog partition of each that is not done,
  * from where it stands. A finished store's partition is paused rather than
  * the assignment rebuilt, which would throw away what the consumer
- * prefetched for the others; the assignment goes when none is left. Any
- * change of the set (a store added, a task removed) bumps a generation,
- * and records fetched under an older one are dropped. */
+ * prefetched for the others; the assignment goes when none is left. A new
+ * assignment (a store added, a task removed) bumps a generation, and
+ * records fetched under an older one are dropped: the new assignment
+ * fetches them again from where each restore stands. */
 #include "changelog_reader_int.h"
 
 #include <inttypes.h>
@@ -229,7 +230,10 @@ static void drop(ks__creader_t *rd, ks__restoring_t *r) {
                         break;
                 }
         ks__restoring_clear(r);
-        rd->gen++;
+        /* The rest of a batch still counts for the others: only forget
+         * the lookup. */
+        rd->last = NULL;
+        rd->last_rkt = NULL;
 }
 
 void ks__creader_remove_task(ks__creader_t *rd, const ks__task_t *task) {
@@ -300,8 +304,8 @@ static ks_err_t finish(ks__creader_t *rd, ks__restoring_t *r,
 }
 
 static ks__restoring_t *lookup(ks__creader_t *rd, const rd_kafka_message_t *m) {
-        if (m->rkt == rd->last_rkt && m->partition == rd->last_partition &&
-            rd->last_gen == rd->gen)
+        if (rd->last && m->rkt == rd->last_rkt &&
+            m->partition == rd->last_partition && rd->last_gen == rd->gen)
                 return rd->last;
         const char *topic = rd_kafka_topic_name(m->rkt);
         for (size_t i = 0; i < rd->cnt; i++) {
