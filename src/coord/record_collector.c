@@ -232,7 +232,7 @@ static ks_err_t coll_send(void *opaque, const char *topic, int32_t partition,
                           const ks__origin_t *origin, ks_error_t **errp) {
         ks__rcollector_t *c = opaque;
         ks__origin_rec_t o;
-        int stamp = !c->eos && origin && origin->offset >= 0 &&
+        int stamp = origin && origin->offset >= 0 &&
                     origin->topic_index >= 0 && is_through(c, topic);
         if (stamp)
                 o = (ks__origin_rec_t){origin->topic_index, origin->partition,

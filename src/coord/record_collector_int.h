@@ -3,8 +3,8 @@
  *
  * Sends go through the thread's producer (streams_producer_int.h); under
  * exactly_once_v2 the first send after a commit opens a transaction.
- * Records to a through topic get an origin header under at-least-once
- * (origin_int.h); a user header of that name is never passed on.
+ * Records to a through topic get an origin header (origin_int.h); a user
+ * header of that name is never passed on.
  *
  * Changelog positions: a task learns where its changelog stands from the
  * delivery reports of its changelog records. The collector keeps those
@@ -28,8 +28,8 @@
 typedef struct ks__rcollector_s ks__rcollector_t;
 
 /** A collector for @p topo's tasks. @p scope (copied, its partition table
- *  borrowed) tags origins; @p eos: no origins, failed sends fail the
- *  transaction. */
+ *  borrowed) tags origins; @p eos: a failed send fails the transaction
+ *  rather than the next flush. */
 ks__rcollector_t *ks__rcollector_new(const ks_config_t *conf,
                                      const ks_topology_t *topo,
                                      const ks__origin_scope_t *scope, int eos,

@@ -234,7 +234,7 @@ static void restore_event(void *opaque, ks__restoring_t *r,
 /* Load the task's duplicate marks from its marks store. */
 static ks_err_t load_marks(ks__tmgr_t *m, entry_t *te, ks_error_t **errp) {
         const char *name = ks__topology_marks_store(m->env.topo, te->sub);
-        if (m->env.eos || !name)
+        if (!name)
                 return KS_ERR_NO_ERROR;
         te->marks_store = ks__task_store(te->task, name);
         if (!te->marks_store || !(te->marks = ks__marks_new(m->env.scope.tag)))

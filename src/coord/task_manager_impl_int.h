@@ -23,7 +23,7 @@ typedef struct {
         int64_t *committed;  /* per store: the committed position, -1 */
         int task_committed;  /* some input partition has a commit */
         int offsets_known;   /* committed offsets read */
-        ks__marks_t *marks;  /* NULL: no through input, or exactly-once */
+        ks__marks_t *marks;  /* NULL: no through input */
         ks_kv_store_t *marks_store;
 } entry_t;
 

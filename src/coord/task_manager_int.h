@@ -15,9 +15,11 @@
  * partitions stay paused until it runs; resuming one seeks it to the next
  * offset the task needs.
  *
- * Under at-least-once a task reading a through topic keeps duplicate marks
- * (origin_int.h) in its marks store; they are loaded when it starts and
- * written before every commit.
+ * A task reading a through topic keeps duplicate marks (origin_int.h) in
+ * its marks store; they are loaded when it starts and written before every
+ * commit. (Under exactly_once_v2 a broker never shows a replay's first
+ * attempt, which aborted; the marks cost little and keep the guarantee
+ * where aborted records are visible.)
  *
  * @locality the owning stream thread; the counters are read with atomics
  * from any thread. */

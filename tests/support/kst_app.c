@@ -39,20 +39,22 @@ ks_app_t *kst_app_start(ks_topology_t *topo, const ks_config_t *conf,
 size_t kst_create_internal_topics(kst_broker_t *b, ks_topology_t *topo,
                                   const char *app_id, int partitions,
                                   int (*partitions_of)(void *opaque,
-                                                       const char *topic),
+                                                       const char *topic,
+                                                       const char *source),
                                   void *opaque) {
         ks_error_t *e = NULL;
         KST_OK_E(ks_topology_build(topo, &e));
         size_t n = ks_topology_internal_topic_count(topo);
         for (size_t i = 0; i < n; i++) {
                 char name[512];
+                const char *src = NULL;
                 KST_OK(ks_topology_internal_topic(topo, app_id, i, name,
-                                                  sizeof(name), NULL));
-                kst_broker_create_topic(b, name,
-                                        partitions_of
-                                                ? partitions_of(opaque, name)
-                                                : partitions,
-                                        NULL);
+                                                  sizeof(name), &src));
+                kst_broker_create_topic(
+                        b, name,
+                        partitions_of ? partitions_of(opaque, name, src)
+                                      : partitions,
+                        NULL);
         }
         return n;
 }

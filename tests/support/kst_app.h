@@ -31,7 +31,8 @@ ks_app_t *kst_app_start(ks_topology_t *topo, const ks_config_t *conf,
 size_t kst_create_internal_topics(kst_broker_t *b, ks_topology_t *topo,
                                   const char *app_id, int partitions,
                                   int (*partitions_of)(void *opaque,
-                                                       const char *topic),
+                                                       const char *topic,
+                                                       const char *source),
                                   void *opaque);
 
 /* --- waiting ------------------------------------------------------------ */

@@ -68,7 +68,12 @@ static int joined_right(void *opaque, const kst_map_t *m) {
 
 /* The mock has no CreateTopics: the internal topics of the products side
  * have 2 partitions, those of the orders side 3. */
-static int fk_partitions(void *opaque, const char *name) {
+static int fk_partitions(void *opaque, const char *name, const char *src) {
+        /* Duplicate marks: as the sub-topology's sources (the products
+         * topic, @p opaque, has two partitions). */
+        if (strstr(name, "KSTREAM-ORIGIN-MARKS") && src)
+                return !strcmp(src, opaque) ? 2
+                                            : fk_partitions(opaque, src, "");
         size_t n = strlen(name);
         const char *two_of[] = {"-subscription-registration",
                                 "-subscriptions-changelog",
@@ -107,7 +112,7 @@ static void test_fk_join_runtime(void **state) {
         ks_builder_destroy(b);
         if (kst_broker_is_mock(br))
                 kst_create_internal_topics(br, t, app_id, 3, fk_partitions,
-                                           NULL);
+                                           products);
         char dir[512];
         snprintf(dir, sizeof(dir), "%s/%s", kst_tmpdir(), app_id);
         ks_config_t *c = kst_app_config(
