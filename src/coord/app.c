@@ -356,6 +356,7 @@ ks_err_t ks_app_start(ks_app_t *app, ks_error_t **errp) {
                 err = ks__globals_start(&genv, &app->globals, &e);
         }
         int n = (int)ks__config_int(app->conf, "num.stream.threads");
+        app->thread_target = n;
         if (!err && !(app->threads = calloc((size_t)n, sizeof(*app->threads))))
                 err = ks__error_set(&e, KS_ERR_NO_MEMORY, "out of memory");
         if (!err)

@@ -48,7 +48,8 @@ struct ks_app_s {
         void *uncaught_opaque;
 
         ks__thread_t **threads;
-        int thread_cnt;
+        int thread_cnt;    /* started so far */
+        int thread_target; /* num.stream.threads */
         ks__thread_t **retired; /* replaced threads, joined at destroy */
         int retired_cnt;
         ks__global_runner_t *globals; /* NULL without global tables */

@@ -96,7 +96,8 @@ void ks__app_fail(ks_app_t *app, ks_error_t *err) {
 void ks__app_threads_changed(ks_app_t *app) {
         ks_app_state_t from;
         pthread_mutex_lock(&app->lock);
-        int all_running = 1;
+        /* RUNNING only once every thread has started and runs. */
+        int all_running = app->thread_cnt == app->thread_target;
         for (int i = 0; i < app->thread_cnt; i++)
                 if (app->threads[i] &&
                     ks__thread_state(app->threads[i]) != KS_THREAD_RUNNING)

@@ -271,8 +271,7 @@ static void stop_failed(ks__thread_t *thr) {
  * would refuse the others' commits). */
 static void stop_clean(ks__thread_t *thr) {
         ks_error_t *e = NULL;
-        if (ks__tmgr_task_count(thr->tasks) && !ks__tmgr_restoring(thr->tasks) &&
-            ks__thread_commit(thr, 1, &e))
+        if (ks__tmgr_task_count(thr->tasks) && ks__thread_commit(thr, 1, &e))
                 ks__thread_fail(thr, e, 1);
         thr->closing = 1;
         thr->env.listener.closing(thr->env.listener.opaque);

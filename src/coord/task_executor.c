@@ -54,8 +54,8 @@ ks_err_t ks__tmgr_enqueue(ks__tmgr_t *m, rd_kafka_message_t *msg,
 void ks__tmgr_mark_end(ks__tmgr_t *m, const char *topic, int32_t partition) {
         entry_t *te;
         ks__rqueue_t *q = ks__tmgr_find_queue(m, topic, partition, &te);
-        if (q && !q->cnt)
-                q->at_end = 1;
+        if (q)
+                q->at_end = 1; /* what came before is queued already */
 }
 
 /* The record's headers without the origin (NULL when it has no others:

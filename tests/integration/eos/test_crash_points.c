@@ -97,7 +97,8 @@ static void on_restore(void *opaque, ks_restore_phase_t phase,
                        const char *store, const char *topic, int32_t p,
                        int64_t start, int64_t end, int64_t restored) {
         restores_t *r = opaque;
-        if (phase != KS_RESTORE_END)
+        /* The counts (the duplicate marks restore beside them). */
+        if (phase != KS_RESTORE_END || strcmp(store, WORDCOUNT_STORE))
                 return;
         __atomic_add_fetch(&r->restored, restored, __ATOMIC_SEQ_CST);
         int64_t i = __atomic_fetch_add(&r->events, 1, __ATOMIC_SEQ_CST);
