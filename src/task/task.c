@@ -66,19 +66,6 @@ int64_t ks__task_clock(const ks__task_t *t) {
 
 /* --- input -------------------------------------------------------------- */
 
-/* A stable index of @p topic among the topology's source topics. */
-static int32_t topic_index(const ks_topology_t *topo, const char *topic) {
-        int32_t idx = 0;
-        for (size_t i = 0; i < topo->node_cnt; i++) {
-                const ks__node_t *n = topo->nodes[i];
-                for (size_t j = 0;
-                     n->kind == KS_NODE_SOURCE && j < n->topic_cnt; j++, idx++)
-                        if (!strcmp(n->topics[j], topic))
-                                return idx;
-        }
-        return -1;
-}
-
 ks__source_part_t *ks__task_source_part(const ks__task_t *t,
                                         const char *topic) {
         for (size_t i = 0; i < t->part_cnt; i++)
@@ -280,7 +267,7 @@ ks_err_t ks__task_new(ks_topology_t *topo, int sub, int32_t partition,
                      n->kind == KS_NODE_SOURCE && j < n->topic_cnt; j++)
                         t->parts[k++] = (ks__source_part_t){
                                 n, n->topics[j], -1, -1,
-                                topic_index(topo, n->topics[j])};
+                                ks__topology_topic_index(topo, n->topics[j])};
         }
         ks_err_t err = ks__state_mgr_open(t, errp);
         if (err) {
