@@ -107,8 +107,7 @@ void ks_app_set_restore_listener(ks_app_t *app, ks_restore_cb *cb,
         app->restore_opaque = opaque;
 }
 
-void ks_app_set_uncaught_error_handler(ks_app_t *app,
-                                       ks_uncaught_error_cb *cb,
+void ks_app_set_uncaught_error_handler(ks_app_t *app, ks_uncaught_error_cb *cb,
                                        void *opaque) {
         if (!app)
                 return;
@@ -189,7 +188,8 @@ static ks_err_t load_process_id(ks_app_t *app, ks_error_t **errp) {
         return err;
 }
 
-/* --- the stream threads ---------------------------------------------------- */
+/* --- the stream threads ----------------------------------------------------
+ */
 
 static ks__thread_env_t thread_env(ks_app_t *app, int index) {
         return (ks__thread_env_t){
@@ -246,11 +246,11 @@ static int replace_thread(ks_app_t *app, ks__thread_t *thr) {
         int i = 0;
         while (i < app->thread_cnt && app->threads[i] != thr)
                 i++;
-        ks__thread_t **nr = i < app->thread_cnt
-                                    ? realloc(app->retired,
-                                              (size_t)(app->retired_cnt + 1) *
-                                                      sizeof(*nr))
-                                    : NULL;
+        ks__thread_t **nr =
+                i < app->thread_cnt
+                        ? realloc(app->retired,
+                                  (size_t)(app->retired_cnt + 1) * sizeof(*nr))
+                        : NULL;
         int ok = 0;
         if (nr && !__atomic_load_n(&app->stopping, __ATOMIC_SEQ_CST)) {
                 app->retired = nr;
@@ -297,7 +297,8 @@ ks__thread_listener_t ks__app_thread_listener(ks_app_t *app) {
                                        on_thread_failed};
 }
 
-/* --- the state cleaner ------------------------------------------------------ */
+/* --- the state cleaner ------------------------------------------------------
+ */
 
 /* Every state.cleanup.delay.ms, remove the task directories no task has
  * used for that long (tasks that moved to other instances). */

@@ -48,8 +48,8 @@ struct ks_app_s {
         void *uncaught_opaque;
 
         ks__thread_t **threads;
-        int thread_cnt;    /* started so far */
-        int thread_target; /* num.stream.threads */
+        int thread_cnt;         /* started so far */
+        int thread_target;      /* num.stream.threads */
         ks__thread_t **retired; /* replaced threads, joined at destroy */
         int retired_cnt;
         ks__global_runner_t *globals; /* NULL without global tables */
@@ -78,7 +78,8 @@ void ks__app_threads_changed(ks_app_t *app);
  *  app->topic_partitions. */
 ks_err_t ks__topics_check(ks_app_t *app, ks_error_t **errp);
 
-/* --- app.c ------------------------------------------------------------------ */
+/* --- app.c ------------------------------------------------------------------
+ */
 
 /** The stream threads' listener. */
 ks__thread_listener_t ks__app_thread_listener(ks_app_t *app);

@@ -189,10 +189,11 @@ static ks_err_t reassign(ks__creader_t *rd, ks_error_t **errp) {
                 ks__restoring_t *r = rd->rs[i];
                 r->paused = 0;
                 rd_kafka_topic_partition_list_add(l, r->topic, r->partition)
-                        ->offset = r->compensating ? r->end
-                                                   : r->start + r->restored;
+                        ->offset =
+                        r->compensating ? r->end : r->start + r->restored;
         }
-        rd_kafka_resp_err_t e = rd_kafka_assign(rd->consumer, l->cnt ? l : NULL);
+        rd_kafka_resp_err_t e =
+                rd_kafka_assign(rd->consumer, l->cnt ? l : NULL);
         /* A partition paused earlier stays paused across assignments. */
         if (!e && l->cnt)
                 e = rd_kafka_resume_partitions(rd->consumer, l);
@@ -272,8 +273,8 @@ static ks_err_t release(ks__creader_t *rd, ks__restoring_t *r,
 static ks_err_t end_replay(ks__creader_t *rd, ks__restoring_t *r,
                            ks_error_t **errp) {
         r->restored = r->end - r->start;
-        ks_err_t err = ks__task_restore_checkpoint(r->task, r->store, r->end,
-                                                   1, errp);
+        ks_err_t err =
+                ks__task_restore_checkpoint(r->task, r->store, r->end, 1, errp);
         r->batch = 0;
         r->compensating = 1;
         (void)rd;
@@ -359,13 +360,13 @@ static ks_err_t restore_one(ks__creader_t *rd, rd_kafka_message_t *m,
                 err = ks__task_restore_put(r->task, r->store, m->key,
                                            m->key_len, m->payload, m->len);
                 if (err)
-                        return ks__error_set(errp, err,
-                                             "task %s: restoring store %s "
-                                             "failed: %s",
-                                             ks__task_id(r->task),
-                                             ks__task_store_name(r->task,
-                                                                 r->store),
-                                             ks_err2str(err));
+                        return ks__error_set(
+                                errp, err,
+                                "task %s: restoring store %s "
+                                "failed: %s",
+                                ks__task_id(r->task),
+                                ks__task_store_name(r->task, r->store),
+                                ks_err2str(err));
                 r->restored = m->offset + 1 - r->start;
                 __atomic_add_fetch(&rd->restored, 1, __ATOMIC_RELAXED);
                 if (m->offset + 1 >= r->end) {
@@ -387,8 +388,7 @@ static ks_err_t restore_one(ks__creader_t *rd, rd_kafka_message_t *m,
                 return err;
         if (m->offset < r->junk_end &&
             !keyset_seen(&r->relogged, m->key ? m->key : "", m->key_len) &&
-            (err = ks__task_relog(r->task, r->store, m->key, m->key_len,
-                                  errp)))
+            (err = ks__task_relog(r->task, r->store, m->key, m->key_len, errp)))
                 return err;
         if (m->offset + 1 >= r->junk_end)
                 return finish(rd, r, errp);

@@ -30,19 +30,19 @@
 
 #include "../task/task_int.h"
 
-#define KS_RESTORE_BATCH 10000      /* records per restore write batch */
-#define KS_RELOG_MEMORY  (8 << 20)  /* bytes of keys remembered */
+#define KS_RESTORE_BATCH 10000     /* records per restore write batch */
+#define KS_RELOG_MEMORY  (8 << 20) /* bytes of keys remembered */
 
 /** What a store's restore is planned from. */
 typedef struct {
-        int64_t checkpoint;  /* the local checkpoint, -1: none */
-        int64_t committed;   /* the position committed with the task's
-                                input offsets, -1: none known */
-        int task_committed;  /* the task's input has a committed offset */
-        int64_t lo, hi;      /* the changelog partition's watermarks */
-        int eos;             /* exactly_once_v2: nothing uncommitted is
-                                visible */
-        int from_source;     /* the changelog is the table's source topic */
+        int64_t checkpoint; /* the local checkpoint, -1: none */
+        int64_t committed;  /* the position committed with the task's
+                               input offsets, -1: none known */
+        int task_committed; /* the task's input has a committed offset */
+        int64_t lo, hi;     /* the changelog partition's watermarks */
+        int eos;            /* exactly_once_v2: nothing uncommitted is
+                               visible */
+        int from_source;    /* the changelog is the table's source topic */
 } ks__restore_in_t;
 
 typedef struct {
@@ -64,9 +64,9 @@ typedef struct {
         const char *topic; /* the task's */
         int32_t partition;
         int64_t start, end, junk_end;
-        int64_t restored;  /* [start, start + restored) applied */
-        int64_t batch;     /* applied since the last checkpoint */
-        int compensating;  /* in the tail */
+        int64_t restored; /* [start, start + restored) applied */
+        int64_t batch;    /* applied since the last checkpoint */
+        int compensating; /* in the tail */
         int done;
         int paused;
         ks__keyset_t *relogged;

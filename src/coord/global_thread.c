@@ -137,13 +137,17 @@ ks_err_t ks__globals_start(const ks__globals_env_t *env,
         snprintf(gid, sizeof(gid), "%s-global", env->app_id);
         snprintf(cid, sizeof(cid), "%s-%s-global-consumer", env->app_id,
                  env->process_id);
-        const char *fixed[] = {"group.id",         gid,
-                               "enable.auto.commit", "false",
-                               "enable.partition.eof", "true",
-                               "isolation.level",  "read_committed",
+        const char *fixed[] = {"group.id",
+                               gid,
+                               "enable.auto.commit",
+                               "false",
+                               "enable.partition.eof",
+                               "true",
+                               "isolation.level",
+                               "read_committed",
                                NULL};
-        ks__client_spec_t spec = {KS_CLIENT_GLOBAL_CONSUMER, cid, NULL, fixed,
-                                  NULL, NULL};
+        ks__client_spec_t spec = {
+                KS_CLIENT_GLOBAL_CONSUMER, cid, NULL, fixed, NULL, NULL};
         if (!(r->consumer = ks__client_new(env->conf, &spec, errp)))
                 return KS_ERR_KAFKA;
         /* Every partition of every global topic, from the start. */

@@ -185,8 +185,7 @@ int ks__marks_load(ks__marks_t *m, const ks__origin_scope_t *scope,
             (int32_t)part >= scope->partitions[topic] ||
             off >= (uint64_t)INT64_MAX || seq >= (uint32_t)INT32_MAX)
                 return 1;
-        mark_t *s =
-                find(m, (int32_t)input, (int32_t)topic, (int32_t)part, 1);
+        mark_t *s = find(m, (int32_t)input, (int32_t)topic, (int32_t)part, 1);
         if (!s)
                 return -1;
         s->offset = (int64_t)off;

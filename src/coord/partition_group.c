@@ -38,8 +38,8 @@ ks__rqueue_t *ks__pgroup_find(ks__pgroup_t *pg, const char *topic) {
         return NULL;
 }
 
-int ks__pgroup_add(ks__pgroup_t *pg, ks__rqueue_t *q, void *msg,
-                   int64_t offset, int64_t timestamp) {
+int ks__pgroup_add(ks__pgroup_t *pg, ks__rqueue_t *q, void *msg, int64_t offset,
+                   int64_t timestamp) {
         (void)pg;
         if (q->cnt == q->cap) {
                 size_t nc = q->cap ? q->cap * 2 : 64;

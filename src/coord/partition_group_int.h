@@ -64,8 +64,8 @@ ks__rqueue_t *ks__pgroup_find(ks__pgroup_t *pg, const char *topic);
 
 /** Queue @p msg at the tail of @p q (taken over on success). -1 when out
  *  of memory (then @p msg is the caller's). */
-int ks__pgroup_add(ks__pgroup_t *pg, ks__rqueue_t *q, void *msg,
-                   int64_t offset, int64_t timestamp);
+int ks__pgroup_add(ks__pgroup_t *pg, ks__rqueue_t *q, void *msg, int64_t offset,
+                   int64_t timestamp);
 
 /** Records queued in all. */
 size_t ks__pgroup_queued(const ks__pgroup_t *pg);

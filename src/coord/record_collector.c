@@ -232,8 +232,8 @@ static ks_err_t coll_send(void *opaque, const char *topic, int32_t partition,
                           const ks__origin_t *origin, ks_error_t **errp) {
         ks__rcollector_t *c = opaque;
         ks__origin_rec_t o;
-        int stamp = origin && origin->offset >= 0 &&
-                    origin->topic_index >= 0 && is_through(c, topic);
+        int stamp = origin && origin->offset >= 0 && origin->topic_index >= 0 &&
+                    is_through(c, topic);
         if (stamp)
                 o = (ks__origin_rec_t){origin->topic_index, origin->partition,
                                        origin->offset, origin->seq};
@@ -270,9 +270,9 @@ static int32_t coll_partition_count(void *opaque, const char *topic) {
         }
         if (rkt)
                 rd_kafka_topic_destroy(rkt);
-        pcount_t *nv = cnt > 0 ? realloc(c->pcounts,
-                                         (c->pcount_cnt + 1) * sizeof(*nv))
-                               : NULL;
+        pcount_t *nv =
+                cnt > 0 ? realloc(c->pcounts, (c->pcount_cnt + 1) * sizeof(*nv))
+                        : NULL;
         if (nv) {
                 c->pcounts = nv;
                 nv[c->pcount_cnt].topic = ks__strdup(topic);
@@ -342,8 +342,8 @@ ks__rcollector_t *ks__rcollector_new(const ks_config_t *conf,
         c->topo = topo;
         c->scope = *scope;
         c->eos = eos;
-        c->prod_continue = ks__config_enum(
-                conf, "default.production.exception.handler");
+        c->prod_continue =
+                ks__config_enum(conf, "default.production.exception.handler");
         snprintf(c->client_id, sizeof(c->client_id), "%s", client_id);
         c->through = calloc(topo->node_cnt + 1, sizeof(*c->through));
         if (!c->through) {

@@ -64,9 +64,8 @@ static ks_err_t commit_offsets(ks__thread_t *thr, ks_error_t **errp) {
         rd_kafka_topic_partition_list_t *l = ks__tmgr_offsets(thr->tasks);
         if (!l)
                 return ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
-        rd_kafka_resp_err_t e =
-                l->cnt ? rd_kafka_commit(thr->consumer, l, 0)
-                       : RD_KAFKA_RESP_ERR_NO_ERROR;
+        rd_kafka_resp_err_t e = l->cnt ? rd_kafka_commit(thr->consumer, l, 0)
+                                       : RD_KAFKA_RESP_ERR_NO_ERROR;
         const char *topic = NULL;
         for (int k = 0; !e && k < l->cnt; k++)
                 if ((e = l->elems[k].err)) /* per-partition failures */
@@ -163,8 +162,8 @@ static ks_err_t txn_recover(ks__thread_t *thr, ks__txn_outcome_t out,
         rd_kafka_assign(thr->consumer, NULL);
         for (int i = 0; i < a->cnt; i++)
                 a->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
-        ks_err_t err = a->cnt ? ks__tmgr_assign(thr->tasks, a, errp)
-                              : KS_ERR_NO_ERROR;
+        ks_err_t err =
+                a->cnt ? ks__tmgr_assign(thr->tasks, a, errp) : KS_ERR_NO_ERROR;
         rd_kafka_topic_partition_list_destroy(a);
         return err;
 }
@@ -174,8 +173,7 @@ static ks_err_t txn_recover(ks__thread_t *thr, ks__txn_outcome_t out,
  * stores' staged writes and checkpoints written. A crash in between leaves
  * a checkpoint behind the committed changelog: the restore replays just
  * that transaction's changes. */
-static ks_err_t commit_eos(ks__thread_t *thr, int revoking,
-                           ks_error_t **errp) {
+static ks_err_t commit_eos(ks__thread_t *thr, int revoking, ks_error_t **errp) {
         int64_t now_progress = ks__thread_progress(thr);
         thr->last_commit = ks__now_ms();
         if (!ks__sproducer_in_txn(thr->producer) &&
@@ -226,8 +224,7 @@ static ks_err_t commit_eos(ks__thread_t *thr, int revoking,
                                 return err;
                         commit_point(thr, KS_COMMIT_POINT_AFTER_STATE,
                                      state_changes);
-                        __atomic_add_fetch(&thr->commits, 1,
-                                           __ATOMIC_RELAXED);
+                        __atomic_add_fetch(&thr->commits, 1, __ATOMIC_RELAXED);
                         return KS_ERR_NO_ERROR;
                 }
         }
@@ -237,9 +234,7 @@ static ks_err_t commit_eos(ks__thread_t *thr, int revoking,
         return txn_recover(thr, out, why, revoking, errp);
 }
 
-ks_err_t ks__thread_commit(ks__thread_t *thr, int revoking,
-                           ks_error_t **errp) {
+ks_err_t ks__thread_commit(ks__thread_t *thr, int revoking, ks_error_t **errp) {
         return thr->eos ? commit_eos(thr, revoking, errp)
                         : commit_alos(thr, errp);
 }
-

@@ -27,10 +27,10 @@
 #include "clients_int.h"
 #include "stream_thread_impl_int.h"
 
-#define RESTORE_STEP_MS   100  /* restore time between consumer polls */
-#define PROCESS_STEP      1000 /* records processed between polls */
-#define POLL_BATCH        500  /* records taken from the consumer at once */
-#define TXN_CALL_MS       30000 /* each transactional call */
+#define RESTORE_STEP_MS 100   /* restore time between consumer polls */
+#define PROCESS_STEP    1000  /* records processed between polls */
+#define POLL_BATCH      500   /* records taken from the consumer at once */
+#define TXN_CALL_MS     30000 /* each transactional call */
 
 /* Records the main consumer keeps prefetched. Once that many are queued,
  * librdkafka (2.0) stops fetching until its broker thread next wakes, up
@@ -352,16 +352,22 @@ static ks_err_t make_clients(ks__thread_t *thr, ks_error_t **errp) {
         /* Delivery reports of successful sends only matter for changelog
          * records (their offsets are the changelog positions). */
         int reports = ks_topology_internal_topic_count(env->topo) || thr->eos;
-        const char *p_fixed[] = {
-                "enable.idempotence", "true", "partitioner", "murmur2_random",
-                "delivery.report.only.error", reports ? "false" : "true",
-                "transactional.id", thr->eos ? txn_id : NULL, NULL};
+        const char *p_fixed[] = {"enable.idempotence",
+                                 "true",
+                                 "partitioner",
+                                 "murmur2_random",
+                                 "delivery.report.only.error",
+                                 reports ? "false" : "true",
+                                 "transactional.id",
+                                 thr->eos ? txn_id : NULL,
+                                 NULL};
         /* Kafka Streams' default: a dead instance's open transaction
          * blocks read_committed readers this long at most. */
-        const char *p_defaults[] = {
-                "transaction.timeout.ms", thr->eos ? "10000" : NULL, NULL};
+        const char *p_defaults[] = {"transaction.timeout.ms",
+                                    thr->eos ? "10000" : NULL, NULL};
         snprintf(cid, sizeof(cid), "%s-producer", thr->client_id);
-        ks__client_spec_t ps = {KS_CLIENT_PRODUCER, cid, p_defaults, p_fixed,
+        ks__client_spec_t ps = {KS_CLIENT_PRODUCER,   cid,
+                                p_defaults,           p_fixed,
                                 ks__rcollector_setup, thr->collector};
         if (!(thr->producer = ks__sproducer_new(env->conf, &ps, thr->eos,
                                                 TXN_CALL_MS, errp)))
@@ -369,32 +375,51 @@ static ks_err_t make_clients(ks__thread_t *thr, ks_error_t **errp) {
         ks__rcollector_set_producer(thr->collector, thr->producer);
         /* librdkafka's assign() needs a group id; this consumer never
          * subscribes or commits, so it never joins that group. */
-        const char *r_fixed[] = {"group.id", restore_group,
-                                 "enable.auto.commit", "false",
-                                 "enable.partition.eof", "true",
-                                 "auto.offset.reset", "earliest",
-                                 "isolation.level", isolation, NULL};
+        const char *r_fixed[] = {"group.id",
+                                 restore_group,
+                                 "enable.auto.commit",
+                                 "false",
+                                 "enable.partition.eof",
+                                 "true",
+                                 "auto.offset.reset",
+                                 "earliest",
+                                 "isolation.level",
+                                 isolation,
+                                 NULL};
         /* A restore is a burst: twice the prefetch. */
         const char *r_defaults[] = {"queued.min.messages", "1000000", NULL};
         snprintf(cid, sizeof(cid), "%s-restore-consumer", thr->client_id);
-        ks__client_spec_t rs = {KS_CLIENT_RESTORE_CONSUMER, cid, r_defaults,
-                                r_fixed, NULL, NULL};
+        ks__client_spec_t rs = {KS_CLIENT_RESTORE_CONSUMER,
+                                cid,
+                                r_defaults,
+                                r_fixed,
+                                NULL,
+                                NULL};
         if (!(thr->restore = ks__client_new(env->conf, &rs, errp)))
                 return KS_ERR_KAFKA;
-        const char *c_fixed[] = {"group.id", env->app_id,
-                                 "partition.assignment.strategy", "range",
-                                 "enable.auto.commit", "false",
-                                 "enable.auto.offset.store", "false",
-                                 "auto.offset.reset", "earliest",
-                                 "enable.partition.eof", "true",
-                                 "isolation.level", isolation,
+        const char *c_fixed[] = {"group.id",
+                                 env->app_id,
+                                 "partition.assignment.strategy",
+                                 "range",
+                                 "enable.auto.commit",
+                                 "false",
+                                 "enable.auto.offset.store",
+                                 "false",
+                                 "auto.offset.reset",
+                                 "earliest",
+                                 "enable.partition.eof",
+                                 "true",
+                                 "isolation.level",
+                                 isolation,
                                  "group.instance.id",
-                                 *static_id ? static_id : NULL, NULL};
+                                 *static_id ? static_id : NULL,
+                                 NULL};
         const char *c_defaults[] = {"queued.min.messages", QUEUED_MIN_MESSAGES,
                                     NULL};
         snprintf(cid, sizeof(cid), "%s-consumer", thr->client_id);
-        ks__client_spec_t cs = {KS_CLIENT_MAIN_CONSUMER, cid, c_defaults,
-                                c_fixed, consumer_setup, thr};
+        ks__client_spec_t cs = {
+                KS_CLIENT_MAIN_CONSUMER, cid, c_defaults, c_fixed,
+                consumer_setup,          thr};
         if (!(thr->consumer = ks__client_new(env->conf, &cs, errp)))
                 return KS_ERR_KAFKA;
         return KS_ERR_NO_ERROR;
@@ -493,10 +518,15 @@ void ks__thread_join(ks__thread_t *thr) {
 }
 
 int64_t ks__thread_metric(const ks__thread_t *thr, const char *name) {
-        static const char *const names[] = {
-                "process-total",    "dropped-records",    "restored-records",
-                "commit-total",     "tasks",              "duplicates-skipped",
-                "transactions-aborted", "enforced-processing", NULL};
+        static const char *const names[] = {"process-total",
+                                            "dropped-records",
+                                            "restored-records",
+                                            "commit-total",
+                                            "tasks",
+                                            "duplicates-skipped",
+                                            "transactions-aborted",
+                                            "enforced-processing",
+                                            NULL};
         size_t i = 0;
         while (names[i] && strcmp(names[i], name))
                 i++;

@@ -46,8 +46,7 @@ int64_t ks__thread_progress(const ks__thread_t *thr);
 
 /** Commit every running task: at-least-once or exactly-once. While
  *  @p revoking the caller closes the tasks afterwards. */
-ks_err_t ks__thread_commit(ks__thread_t *thr, int revoking,
-                           ks_error_t **errp);
+ks_err_t ks__thread_commit(ks__thread_t *thr, int revoking, ks_error_t **errp);
 
 /** Errors that mean the cluster refuses the application (no new thread
  *  would get past them). */

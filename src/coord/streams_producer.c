@@ -19,9 +19,9 @@ struct ks__sproducer_s {
         rd_kafka_t *rk;
         ks__txn_state_t state;
         int64_t timeout_ms; /* each transactional call */
-        int64_t aborts; /* atomic: read by metrics */
-        char why[512];  /* why the open transaction is BROKEN */
-        int begun;      /* OPEN or BROKEN: the broker knows of it */
+        int64_t aborts;     /* atomic: read by metrics */
+        char why[512];      /* why the open transaction is BROKEN */
+        int begun;          /* OPEN or BROKEN: the broker knows of it */
 };
 
 /* Legal transitions of the diagram in streams_producer_int.h. */
@@ -207,9 +207,8 @@ static ks_err_t replace(ks__sproducer_t *p, ks_error_t **errp) {
         p->rk = NULL;
         set_state(p, KS_TXN_UNINIT);
         if (!(p->rk = ks__client_new(p->conf, &p->spec, errp)))
-                return ks_error_code(errp ? *errp : NULL)
-                               ? ks_error_code(*errp)
-                               : KS_ERR_KAFKA;
+                return ks_error_code(errp ? *errp : NULL) ? ks_error_code(*errp)
+                                                          : KS_ERR_KAFKA;
         return ks__sproducer_init(p, errp);
 }
 
@@ -247,7 +246,8 @@ static ks__txn_outcome_t recover(ks__sproducer_t *p, const char *what,
         }
         set_state(p, KS_TXN_FATAL);
         char fbuf[256] = "";
-        rd_kafka_resp_err_t fe = rd_kafka_fatal_error(p->rk, fbuf, sizeof(fbuf));
+        rd_kafka_resp_err_t fe =
+                rd_kafka_fatal_error(p->rk, fbuf, sizeof(fbuf));
         if (permanent(fe ? fe : code)) {
                 ks__error_set(errp, KS_ERR_KAFKA,
                               "fatal transactional error (%s): %s", fbuf,
@@ -258,7 +258,8 @@ static ks__txn_outcome_t recover(ks__sproducer_t *p, const char *what,
                      fe == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH ||
                      fe == RD_KAFKA_RESP_ERR__FENCED ||
                      code == RD_KAFKA_RESP_ERR__FENCED;
-        snprintf(why, why_size, "%s (%s%s%s): its transaction is void; the "
+        snprintf(why, why_size,
+                 "%s (%s%s%s): its transaction is void; the "
                  "producer is replaced",
                  fenced ? "producer fenced" : "producer in a fatal state",
                  cause, *fbuf ? "; " : "", fbuf);
@@ -282,7 +283,8 @@ ks__txn_outcome_t ks__sproducer_abort(ks__sproducer_t *p, const char *why,
                                       char *why_out, size_t why_size,
                                       ks_error_t **errp) {
         char fbuf[256] = "";
-        rd_kafka_resp_err_t fe = rd_kafka_fatal_error(p->rk, fbuf, sizeof(fbuf));
+        rd_kafka_resp_err_t fe =
+                rd_kafka_fatal_error(p->rk, fbuf, sizeof(fbuf));
         return recover(p, "processing", fe ? fe : RD_KAFKA_RESP_ERR__STATE,
                        fe != 0, p->state == KS_TXN_BROKEN ? p->why : why,
                        why_out, why_size, errp);
@@ -298,8 +300,8 @@ ks__txn_outcome_t ks__sproducer_commit(ks__sproducer_t *p,
         rd_kafka_error_t *ke = NULL;
         if (p->state == KS_TXN_READY && offsets->cnt) {
                 if ((ke = rd_kafka_begin_transaction(p->rk)))
-                        return recover_ke(p, "beginning a transaction", ke,
-                                          why, why_size, errp);
+                        return recover_ke(p, "beginning a transaction", ke, why,
+                                          why_size, errp);
                 set_state(p, KS_TXN_OPEN);
         }
         if (p->state != KS_TXN_OPEN)

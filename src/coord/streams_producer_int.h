@@ -45,7 +45,7 @@ typedef enum {
         KS_TXN_MIGRATED,  /* aborted, and the group moved on: the tasks
                              are no longer ours */
         KS_TXN_FAILED,    /* an error no new producer would get past:
-                             *errp says which */
+                           *errp says which */
 } ks__txn_outcome_t;
 
 typedef struct ks__sproducer_s ks__sproducer_t;

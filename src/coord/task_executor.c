@@ -27,9 +27,8 @@ int ks__tmgr_has_room(const ks__tmgr_t *m) {
 ks_err_t ks__tmgr_enqueue(ks__tmgr_t *m, rd_kafka_message_t *msg,
                           ks_error_t **errp) {
         entry_t *te;
-        ks__rqueue_t *q =
-                ks__tmgr_find_queue(m, rd_kafka_topic_name(msg->rkt), msg->partition,
-                           &te);
+        ks__rqueue_t *q = ks__tmgr_find_queue(m, rd_kafka_topic_name(msg->rkt),
+                                              msg->partition, &te);
         if (!q || q->paused) {
                 /* No longer ours, or fetched before a pause: dropped, and
                  * fetched again from q->next on resume. */
@@ -67,8 +66,8 @@ static ks_headers_t *headers_of(const rd_kafka_message_t *msg) {
         size_t hc = rd_kafka_header_cnt(rh);
         const void *ov;
         size_t ol;
-        if (!hc || (hc == 1 && !rd_kafka_header_get_last(rh, KS_ORIGIN_HEADER,
-                                                         &ov, &ol)))
+        if (!hc || (hc == 1 &&
+                    !rd_kafka_header_get_last(rh, KS_ORIGIN_HEADER, &ov, &ol)))
                 return NULL;
         ks_headers_t *h = ks_headers_new();
         const char *name;
@@ -122,8 +121,8 @@ static int process_one(ks__tmgr_t *m, entry_t *te, ks_err_t *errp,
                 ks_headers_t *h = headers_of(msg);
                 *errp = ks__task_process(te->task, q->topic, msg->partition,
                                          msg->offset, msg->key, msg->key_len,
-                                         msg->payload, msg->len,
-                                         rec.timestamp, h, ep);
+                                         msg->payload, msg->len, rec.timestamp,
+                                         h, ep);
                 ks_headers_destroy(h);
                 __atomic_add_fetch(&m->processed, 1, __ATOMIC_RELAXED);
         }
@@ -134,8 +133,7 @@ static int process_one(ks__tmgr_t *m, entry_t *te, ks_err_t *errp,
         return 1;
 }
 
-ks_err_t ks__tmgr_process(ks__tmgr_t *m, int max, int *did,
-                          ks_error_t **errp) {
+ks_err_t ks__tmgr_process(ks__tmgr_t *m, int max, int *did, ks_error_t **errp) {
         int n = 0, progress = 1;
         ks_err_t err = KS_ERR_NO_ERROR;
         m->blocked = 0;

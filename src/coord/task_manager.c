@@ -74,7 +74,7 @@ static entry_t *find_task(ks__tmgr_t *m, int sub, int32_t p) {
 }
 
 ks__rqueue_t *ks__tmgr_find_queue(ks__tmgr_t *m, const char *topic, int32_t p,
-                                entry_t **tep) {
+                                  entry_t **tep) {
         const ks__node_t *src = ks__topology_source_for(m->env.topo, topic);
         entry_t *te = src ? find_task(m, src->subtopology, p) : NULL;
         *tep = te;
@@ -190,8 +190,8 @@ ks_err_t ks__tmgr_assign(ks__tmgr_t *m, rd_kafka_topic_partition_list_t *parts,
         for (int i = 0; !err && i < parts->cnt; i++) {
                 const ks__node_t *src = ks__topology_source_for(
                         m->env.topo, parts->elems[i].topic);
-                if (src && !find_task(m, src->subtopology,
-                                      parts->elems[i].partition))
+                if (src &&
+                    !find_task(m, src->subtopology, parts->elems[i].partition))
                         err = open_task(m, src->subtopology,
                                         parts->elems[i].partition, errp);
         }
@@ -206,12 +206,13 @@ ks_err_t ks__tmgr_assign(ks__tmgr_t *m, rd_kafka_topic_partition_list_t *parts,
                 for (size_t i = 0; m->tasks[t]->state == TE_CREATED &&
                                    i < m->tasks[t]->pg.cnt;
                      i++)
-                        ks__tmgr_pause_resume(m, m->tasks[t], &m->tasks[t]->pg.queues[i],
-                                     1);
+                        ks__tmgr_pause_resume(m, m->tasks[t],
+                                              &m->tasks[t]->pg.queues[i], 1);
         return KS_ERR_NO_ERROR;
 }
 
-/* --- initialization --------------------------------------------------------- */
+/* --- initialization ---------------------------------------------------------
+ */
 
 static void restore_event(void *opaque, ks__restoring_t *r,
                           ks_restore_phase_t phase) {
@@ -304,8 +305,7 @@ static ks_err_t init_failed(ks__tmgr_t *m, const char *what,
         if (now - m->init_failing < m->task_timeout)
                 return KS_ERR_NO_ERROR;
         return ks__error_set(errp, KS_ERR_KAFKA,
-                             "%s: %s: %s (for %" PRId64
-                             " ms, task.timeout.ms)",
+                             "%s: %s: %s (for %" PRId64 " ms, task.timeout.ms)",
                              m->env.client_id, what, rd_kafka_err2str(e),
                              now - m->init_failing);
 }
@@ -343,7 +343,8 @@ static int read_committed(ks__tmgr_t *m, ks_err_t *errp, ks_error_t **ep) {
         for (int i = 0; i < l->cnt; i++) {
                 rd_kafka_topic_partition_t *tp = &l->elems[i];
                 entry_t *te;
-                ks__rqueue_t *q = ks__tmgr_find_queue(m, tp->topic, tp->partition, &te);
+                ks__rqueue_t *q =
+                        ks__tmgr_find_queue(m, tp->topic, tp->partition, &te);
                 if (!q)
                         continue;
                 if (tp->offset >= 0) {
@@ -356,10 +357,9 @@ static int read_committed(ks__tmgr_t *m, ks_err_t *errp, ks_error_t **ep) {
                         continue;
                 int64_t *pos = calloc(te->store_cnt + 1, sizeof(*pos));
                 if (pos &&
-                    !ks__commit_meta_decode(tp->metadata, tp->metadata_size,
-                                            m->env.scope.tag, te->sub,
-                                            te->partition, pos,
-                                            te->store_cnt)) {
+                    !ks__commit_meta_decode(
+                            tp->metadata, tp->metadata_size, m->env.scope.tag,
+                            te->sub, te->partition, pos, te->store_cnt)) {
                         for (size_t s = 0; s < te->store_cnt; s++)
                                 if (pos[s] >= 0)
                                         te->committed[s] = pos[s];
@@ -369,8 +369,8 @@ static int read_committed(ks__tmgr_t *m, ks_err_t *errp, ks_error_t **ep) {
                                 "[%" PRId32 "] is not this application's "
                                 "(%zu bytes); its stores are restored to the "
                                 "end of their changelogs",
-                                ks__task_id(te->task), tp->topic,
-                                tp->partition, tp->metadata_size);
+                                ks__task_id(te->task), tp->topic, tp->partition,
+                                tp->metadata_size);
                 }
                 free(pos);
         }
@@ -384,8 +384,7 @@ static int read_committed(ks__tmgr_t *m, ks_err_t *errp, ks_error_t **ep) {
 static ks_err_t plan_task(ks__tmgr_t *m, entry_t *te, int *ok,
                           ks_error_t **errp) {
         ks__restore_plan_t plans[64], *pl = plans;
-        if (te->store_cnt > 64 &&
-            !(pl = calloc(te->store_cnt, sizeof(*pl))))
+        if (te->store_cnt > 64 && !(pl = calloc(te->store_cnt, sizeof(*pl))))
                 return ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
         ks_err_t err = KS_ERR_NO_ERROR;
         *ok = 1;
@@ -424,8 +423,7 @@ static ks_err_t plan_task(ks__tmgr_t *m, entry_t *te, int *ok,
                         "task %s store %s: local state (changelog offset "
                         "%" PRId64 ") is ahead of the committed state "
                         "(%" PRId64 "); rebuilding it",
-                        ks__task_id(te->task),
-                        ks__task_store_name(te->task, i),
+                        ks__task_id(te->task), ks__task_store_name(te->task, i),
                         ks__task_changelog_offset(te->task, i),
                         te->committed[i]);
                 err = ks__task_store_clear(te->task, i, errp);
@@ -487,4 +485,3 @@ ks_err_t ks__tmgr_restore(ks__tmgr_t *m, int64_t budget_ms, ks_error_t **errp) {
 int ks__tmgr_restore_active(const ks__tmgr_t *m) {
         return ks__creader_active(m->reader);
 }
-

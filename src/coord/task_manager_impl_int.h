@@ -19,11 +19,11 @@ typedef struct {
         ks__pgroup_t pg;
         ks__restoring_t *rs; /* per store */
         size_t store_cnt;
-        int restoring;       /* stores left to restore */
-        int64_t *committed;  /* per store: the committed position, -1 */
-        int task_committed;  /* some input partition has a commit */
-        int offsets_known;   /* committed offsets read */
-        ks__marks_t *marks;  /* NULL: no through input */
+        int restoring;      /* stores left to restore */
+        int64_t *committed; /* per store: the committed position, -1 */
+        int task_committed; /* some input partition has a commit */
+        int offsets_known;  /* committed offsets read */
+        ks__marks_t *marks; /* NULL: no through input */
         ks_kv_store_t *marks_store;
 } entry_t;
 
@@ -46,7 +46,7 @@ void ks__tmgr_pause_resume(ks__tmgr_t *m, entry_t *te, ks__rqueue_t *q,
                            int pause);
 
 /** The task and queue of @p topic [@p p], or NULL. */
-ks__rqueue_t *ks__tmgr_find_queue(ks__tmgr_t *m, const char *topic,
-                                  int32_t p, entry_t **tep);
+ks__rqueue_t *ks__tmgr_find_queue(ks__tmgr_t *m, const char *topic, int32_t p,
+                                  entry_t **tep);
 
 #endif

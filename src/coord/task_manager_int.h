@@ -86,8 +86,7 @@ void ks__tmgr_mark_end(ks__tmgr_t *m, const char *topic, int32_t partition);
 int ks__tmgr_has_room(const ks__tmgr_t *m);
 
 /** Process up to @p max records; *did: how many were taken. */
-ks_err_t ks__tmgr_process(ks__tmgr_t *m, int max, int *did,
-                          ks_error_t **errp);
+ks_err_t ks__tmgr_process(ks__tmgr_t *m, int max, int *did, ks_error_t **errp);
 
 /** Fire the wall-clock punctuators due at @p now. */
 ks_err_t ks__tmgr_punctuate(ks__tmgr_t *m, int64_t now, ks_error_t **errp);

@@ -22,7 +22,6 @@
 #define METADATA_TIMEOUT_MS 10000
 #define CREATE_TIMEOUT_MS   5000
 
-
 static const rd_kafka_metadata_topic_t *
 md_topic(const struct rd_kafka_metadata *md, const char *name) {
         for (int i = 0; i < md->topic_cnt; i++)
@@ -288,11 +287,10 @@ static ks_err_t fill_partitions(ks_app_t *app, const int *sub_parts,
                 return ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
         for (size_t i = 0; i < topo->node_cnt; i++) {
                 const ks__node_t *nd = topo->nodes[i];
-                for (size_t j = 0; nd->kind == KS_NODE_SOURCE &&
-                                   j < nd->topic_cnt;
-                     j++) {
-                        int32_t ti = ks__topology_topic_index(topo,
-                                                              nd->topics[j]);
+                for (size_t j = 0;
+                     nd->kind == KS_NODE_SOURCE && j < nd->topic_cnt; j++) {
+                        int32_t ti =
+                                ks__topology_topic_index(topo, nd->topics[j]);
                         if (ti >= 0)
                                 app->topic_partitions[ti] =
                                         sub_parts[nd->subtopology];
@@ -326,10 +324,8 @@ ks_err_t ks__topics_check(ks_app_t *app, ks_error_t **errp) {
         if (err)
                 return err;
         char cid[300];
-        snprintf(cid, sizeof(cid), "%s-%s-admin", app->app_id,
-                 app->process_id);
-        ks__client_spec_t spec = {KS_CLIENT_ADMIN, cid, NULL, NULL, NULL,
-                                  NULL};
+        snprintf(cid, sizeof(cid), "%s-%s-admin", app->app_id, app->process_id);
+        ks__client_spec_t spec = {KS_CLIENT_ADMIN, cid, NULL, NULL, NULL, NULL};
         rd_kafka_t *rk = ks__client_new(app->conf, &spec, errp);
         if (!rk)
                 return KS_ERR_KAFKA;
@@ -351,4 +347,3 @@ ks_err_t ks__topics_check(ks_app_t *app, ks_error_t **errp) {
         rd_kafka_destroy(rk);
         return err;
 }
-

@@ -108,8 +108,8 @@ int cnd_broadcast(cnd_t *c) {
 }
 
 int cnd_wait(cnd_t *c, mtx_t *m) {
-        return c11(pthread_cond_wait((pthread_cond_t *)c,
-                                     (pthread_mutex_t *)m));
+        return c11(
+                pthread_cond_wait((pthread_cond_t *)c, (pthread_mutex_t *)m));
 }
 
 int cnd_timedwait(cnd_t *restrict c, mtx_t *restrict m,
