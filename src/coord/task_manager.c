@@ -360,8 +360,12 @@ static int read_committed(ks__tmgr_t *m, ks_err_t *errp, ks_error_t **ep) {
                     !ks__commit_meta_decode(
                             tp->metadata, tp->metadata_size, m->env.scope.tag,
                             te->sub, te->partition, pos, te->store_cnt)) {
+                        /* Each input partition's metadata is the state
+                         * of the commit that last included it: one that
+                         * saw no input since is older. Positions only
+                         * grow, so the newest commit's are the highest. */
                         for (size_t s = 0; s < te->store_cnt; s++)
-                                if (pos[s] >= 0)
+                                if (pos[s] > te->committed[s])
                                         te->committed[s] = pos[s];
                 } else if (pos) {
                         ks__log(m->env.conf, KS_LOG_WARNING, "TASK",
