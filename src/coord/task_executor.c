@@ -35,7 +35,8 @@ ks_err_t ks__tmgr_enqueue(ks__tmgr_t *m, rd_kafka_message_t *msg,
                 rd_kafka_message_destroy(msg);
                 return KS_ERR_NO_ERROR;
         }
-        if (te->state == TE_RUNNING && q->cnt >= (size_t)m->buffered_max) {
+        if (m->blocked && te->state == TE_RUNNING &&
+            q->cnt >= (size_t)m->buffered_max) {
                 /* Taking records past the limit only happens while a task
                  * waits for another partition: this one waits too. */
                 ks__tmgr_pause_resume(m, te, q, 1);
