@@ -1,6 +1,7 @@
 /* Small helpers shared by every subsystem. */
 #include "util_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -12,6 +13,19 @@ char *ks__strdup(const char *s) {
         if (d)
                 memcpy(d, s, n);
         return d;
+}
+
+char *ks__vstrdupf(const char *fmt, va_list ap) {
+        va_list ap2;
+        va_copy(ap2, ap);
+        int n = vsnprintf(NULL, 0, fmt, ap2);
+        va_end(ap2);
+        if (n < 0)
+                n = 0;
+        char *s = malloc((size_t)n + 1);
+        if (s)
+                vsnprintf(s, (size_t)n + 1, fmt, ap);
+        return s;
 }
 
 void *ks__memdup(const void *p, size_t len) {

@@ -2,6 +2,7 @@
 #ifndef KS_UTIL_INT_H
 #define KS_UTIL_INT_H
 
+#include <stdarg.h>
 #include <stdint.h>
 #include <stddef.h>
 #include <string.h>
@@ -13,6 +14,10 @@
 
 /** strdup that tolerates NULL (returns NULL). */
 char *ks__strdup(const char *s);
+
+/** A new string formatted from @p fmt and @p ap, as long as it needs to
+ *  be (NULL when out of memory). @p ap is used up, as by vsnprintf(). */
+char *ks__vstrdupf(const char *fmt, va_list ap) KS_PRINTF(1, 0);
 
 /** Copy of a byte range (NULL for len 0 or on OOM; check with the source). */
 void *ks__memdup(const void *p, size_t len);
