@@ -28,6 +28,27 @@ char *ks__vstrdupf(const char *fmt, va_list ap) {
         return s;
 }
 
+void ks__strv_free(char **v, size_t n) {
+        if (!v)
+                return;
+        for (size_t i = 0; i < n; i++)
+                free(v[i]);
+        free(v);
+}
+
+char **ks__strv_dup(const char *const *v, size_t n) {
+        char **d = n ? calloc(n, sizeof(*d)) : NULL;
+        if (!d)
+                return NULL;
+        for (size_t i = 0; i < n; i++) {
+                if (!(d[i] = ks__strdup(v[i]))) {
+                        ks__strv_free(d, i);
+                        return NULL;
+                }
+        }
+        return d;
+}
+
 void *ks__memdup(const void *p, size_t len) {
         if (!len)
                 return NULL;

@@ -19,6 +19,14 @@ char *ks__strdup(const char *s);
  *  be (NULL when out of memory). @p ap is used up, as by vsnprintf(). */
 char *ks__vstrdupf(const char *fmt, va_list ap) KS_PRINTF(1, 0);
 
+/** Free the @p n strings of array @p v, then @p v (NULL: no-op). Entries
+ *  may be NULL. */
+void ks__strv_free(char **v, size_t n);
+
+/** A malloc'd array of copies of the @p n strings of @p v, freed with
+ *  ks__strv_free(); NULL when out of memory or @p n is 0. */
+char **ks__strv_dup(const char *const *v, size_t n);
+
 /** Copy of a byte range (NULL for len 0 or on OOM; check with the source). */
 void *ks__memdup(const void *p, size_t len);
 
