@@ -382,6 +382,21 @@ ssize_t ks__topology_store_index(const ks_topology_t *topo, const char *name) {
         return -1;
 }
 
+ks__store_def_t *ks__topology_store_append(ks_topology_t *topo,
+                                           const char *name) {
+        ks__store_def_t *nv =
+                realloc(topo->stores, (topo->store_cnt + 1) * sizeof(*nv));
+        if (!nv)
+                return NULL;
+        topo->stores = nv;
+        ks__store_def_t *s = &topo->stores[topo->store_cnt];
+        memset(s, 0, sizeof(*s));
+        if (!(s->name = ks__strdup(name)))
+                return NULL;
+        topo->store_cnt++;
+        return s;
+}
+
 static ks_err_t add_store(ks_topology_t *topo, const char *name,
                           ks_store_type_t type, ks_store_backend_t backend,
                           int flags, int64_t retention_ms,
@@ -403,14 +418,8 @@ static ks_err_t add_store(ks_topology_t *topo, const char *name,
         if (ks__topology_store_index(topo, name) >= 0)
                 return ks__error_set(errp, KS_ERR_TOPOLOGY,
                                      "store \"%s\" already exists", name);
-        ks__store_def_t *nv =
-                realloc(topo->stores, (topo->store_cnt + 1) * sizeof(*nv));
-        if (!nv)
-                return OOM(errp);
-        topo->stores = nv;
-        ks__store_def_t *s = &topo->stores[topo->store_cnt];
-        memset(s, 0, sizeof(*s));
-        if (!(s->name = ks__strdup(name)))
+        ks__store_def_t *s = ks__topology_store_append(topo, name);
+        if (!s)
                 return OOM(errp);
         s->type = type;
         s->retention_ms = retention_ms;
@@ -418,7 +427,6 @@ static ks_err_t add_store(ks_topology_t *topo, const char *name,
         s->backend = backend;
         s->flags = flags;
         s->subtopology = -1;
-        topo->store_cnt++;
         return KS_ERR_NO_ERROR;
 }
 
