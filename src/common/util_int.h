@@ -47,6 +47,9 @@ uint64_t ks__fnv1a64(const void *p, size_t n);
 /** Monotonic wall-clock milliseconds. */
 int64_t ks__now_ms(void);
 
+/** Wall-clock (epoch) milliseconds, the time wall-clock punctuation uses. */
+int64_t ks__wallclock_ms(void);
+
 static inline void ks__be32_put(uint8_t *p, uint32_t v) {
         p[0] = (uint8_t)(v >> 24);
         p[1] = (uint8_t)(v >> 16);
@@ -97,6 +100,3 @@ static inline int ks__bytes_cmp(const void *a, size_t alen, const void *b,
 }
 
 #endif
-
-/** Wall-clock (epoch) milliseconds, the time wall-clock punctuation uses. */
-int64_t ks__wallclock_ms(void);
