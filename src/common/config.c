@@ -57,15 +57,19 @@ static const key_def_t keys[] = {
         {"commit.interval.ms", T_INT, "30000", 0, I64MAX, NULL, NULL},
         {"poll.ms", T_INT, "100", 0, I64MAX, NULL, NULL},
         {"max.task.idle.ms", T_INT, "0", -1, I64MAX, NULL, NULL},
-        {"buffered.records.per.partition", T_INT, "1000", 1, I64MAX, NULL, NULL},
-        {"statestore.cache.max.bytes", T_INT, "10485760", 0, I64MAX, NULL, NULL},
+        {"buffered.records.per.partition", T_INT, "1000", 1, I64MAX, NULL,
+         NULL},
+        {"statestore.cache.max.bytes", T_INT, "10485760", 0, I64MAX, NULL,
+         NULL},
         {"cache.max.bytes.buffering", T_INT, "10485760", 0, I64MAX, NULL, NULL},
         {"replication.factor", T_INT, "-1", -1, 32767, NULL, NULL},
         {"state.cleanup.delay.ms", T_INT, "600000", 0, I64MAX, NULL, NULL},
         {"task.timeout.ms", T_INT, "300000", 0, I64MAX, NULL, NULL},
         {"rocksdb.block.cache.bytes", T_INT, "52428800", 0, I64MAX, NULL, NULL},
-        {"rocksdb.write.buffer.bytes", T_INT, "16777216", 65536, I64MAX, NULL, NULL},
-        {"processing.guarantee", T_ENUM, "at_least_once", 0, 0, guarantees, NULL},
+        {"rocksdb.write.buffer.bytes", T_INT, "16777216", 65536, I64MAX, NULL,
+         NULL},
+        {"processing.guarantee", T_ENUM, "at_least_once", 0, 0, guarantees,
+         NULL},
         {"default.deserialization.exception.handler", T_ENUM, "log_and_fail", 0,
          0, deser_handlers, NULL},
         {"default.production.exception.handler", T_ENUM, "fail", 0, 0,
@@ -78,8 +82,8 @@ static const key_def_t keys[] = {
  * settings first of all); the others one kind of client, and win over
  * "client." where both set a property. */
 static const char *const prefixes[] = {
-        "main.consumer.",   "restore.consumer.", "global.consumer.",
-        "consumer.",        "producer.",         "admin.",
+        "main.consumer.", "restore.consumer.", "global.consumer.",
+        "consumer.",      "producer.",         "admin.",
         "client.",
 };
 

@@ -10,13 +10,13 @@
  * sub-topology's stores. A logged store calls task_log() after every
  * write; the collector keeps the offset of its last acknowledged record in
  * a slot of its own (named by the handle `slot`), so that a delivery
- * report served after the task is gone reaches nothing of the task. A commit stages, beside the stores' data and
- * in the same atomic write, `source:<topic>:<p>` (the next input offset)
- * and `changelog:<topic>:<p>` (the changelog position) for each persistent
- * store, so a store and its checkpoint never disagree. Restores write
- * around the change log (ks__task_restore_put()), and a store whose
- * changelog is its table's source topic takes its position from the
- * task's input. */
+ * report served after the task is gone reaches nothing of the task. A commit
+ * stages, beside the stores' data and in the same atomic write,
+ * `source:<topic>:<p>` (the next input offset) and `changelog:<topic>:<p>` (the
+ * changelog position) for each persistent store, so a store and its checkpoint
+ * never disagree. Restores write around the change log
+ * (ks__task_restore_put()), and a store whose changelog is its table's source
+ * topic takes its position from the task's input. */
 #include "task_impl_int.h"
 
 #include <errno.h>
@@ -491,6 +491,5 @@ ks_err_t ks__task_relog(ks__task_t *t, size_t i, const void *key, size_t klen,
                                      s->name);
         return t->env.collector.send_changelog(
                 t->env.collector.opaque, cl->topic, t->partition, key, klen, v,
-                vl, t->stream_time >= 0 ? t->stream_time : 0, cl->slot,
-                errp);
+                vl, t->stream_time >= 0 ? t->stream_time : 0, cl->slot, errp);
 }

@@ -266,9 +266,9 @@ static ks_err_t add_marks_stores(ks_topology_t *t, ks_error_t **errp) {
                 ks__subtopology_t *sub = &t->subs[s];
                 int through = 0;
                 for (size_t i = 0; !through && i < sub->node_cnt; i++)
-                        for (size_t j = 0; sub->nodes[i]->kind ==
-                                                   KS_NODE_SOURCE &&
-                                           j < sub->nodes[i]->topic_cnt;
+                        for (size_t j = 0;
+                             sub->nodes[i]->kind == KS_NODE_SOURCE &&
+                             j < sub->nodes[i]->topic_cnt;
                              j++)
                                 through |= ks__topology_is_through(
                                         t, sub->nodes[i]->topics[j]);

@@ -64,8 +64,7 @@ uint32_t ks__topology_tag(const ks_topology_t *topo, const char *app_id) {
         uint32_t h = 2166136261u;
         const char *s = app_id;
         for (size_t i = 0, j = 0;;) {
-                for (const unsigned char *p = (const unsigned char *)s;;
-                     p++) {
+                for (const unsigned char *p = (const unsigned char *)s;; p++) {
                         h = (h ^ *p) * 16777619u;
                         if (!*p)
                                 break;
