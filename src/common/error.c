@@ -3,6 +3,7 @@
  * The code table lives in include/kstreams/error.h (KS_ERR_MAP); everything
  * here is generated from it. An error object owns one heap message. */
 #include "error_int.h"
+#include "util_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,18 +44,10 @@ static ks_error_t *error_vnew(ks_err_t code, int flags, const char *fmt,
                 return NULL;
         e->code = code;
         e->flags = flags;
-        va_list ap2;
-        va_copy(ap2, ap);
-        int n = vsnprintf(NULL, 0, fmt, ap2);
-        va_end(ap2);
-        if (n < 0)
-                n = 0;
-        e->message = malloc((size_t)n + 1);
-        if (!e->message) {
+        if (!(e->message = ks__vstrdupf(fmt, ap))) {
                 free(e);
                 return NULL;
         }
-        vsnprintf(e->message, (size_t)n + 1, fmt, ap);
         return e;
 }
 

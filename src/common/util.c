@@ -1,6 +1,7 @@
 /* Small helpers shared by every subsystem. */
 #include "util_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -11,6 +12,40 @@ char *ks__strdup(const char *s) {
         char *d = malloc(n);
         if (d)
                 memcpy(d, s, n);
+        return d;
+}
+
+char *ks__vstrdupf(const char *fmt, va_list ap) {
+        va_list ap2;
+        va_copy(ap2, ap);
+        int n = vsnprintf(NULL, 0, fmt, ap2);
+        va_end(ap2);
+        if (n < 0)
+                n = 0;
+        char *s = malloc((size_t)n + 1);
+        if (s)
+                vsnprintf(s, (size_t)n + 1, fmt, ap);
+        return s;
+}
+
+void ks__strv_free(char **v, size_t n) {
+        if (!v)
+                return;
+        for (size_t i = 0; i < n; i++)
+                free(v[i]);
+        free(v);
+}
+
+char **ks__strv_dup(const char *const *v, size_t n) {
+        char **d = n ? calloc(n, sizeof(*d)) : NULL;
+        if (!d)
+                return NULL;
+        for (size_t i = 0; i < n; i++) {
+                if (!(d[i] = ks__strdup(v[i]))) {
+                        ks__strv_free(d, i);
+                        return NULL;
+                }
+        }
         return d;
 }
 

@@ -2,6 +2,7 @@
 #ifndef KS_UTIL_INT_H
 #define KS_UTIL_INT_H
 
+#include <stdarg.h>
 #include <stdint.h>
 #include <stddef.h>
 #include <string.h>
@@ -13,6 +14,18 @@
 
 /** strdup that tolerates NULL (returns NULL). */
 char *ks__strdup(const char *s);
+
+/** A new string formatted from @p fmt and @p ap, as long as it needs to
+ *  be (NULL when out of memory). @p ap is used up, as by vsnprintf(). */
+char *ks__vstrdupf(const char *fmt, va_list ap) KS_PRINTF(1, 0);
+
+/** Free the @p n strings of array @p v, then @p v (NULL: no-op). Entries
+ *  may be NULL. */
+void ks__strv_free(char **v, size_t n);
+
+/** A malloc'd array of copies of the @p n strings of @p v, freed with
+ *  ks__strv_free(); NULL when out of memory or @p n is 0. */
+char **ks__strv_dup(const char *const *v, size_t n);
 
 /** Copy of a byte range (NULL for len 0 or on OOM; check with the source). */
 void *ks__memdup(const void *p, size_t len);
@@ -33,6 +46,9 @@ uint64_t ks__fnv1a64(const void *p, size_t n);
 
 /** Monotonic wall-clock milliseconds. */
 int64_t ks__now_ms(void);
+
+/** Wall-clock (epoch) milliseconds, the time wall-clock punctuation uses. */
+int64_t ks__wallclock_ms(void);
 
 static inline void ks__be32_put(uint8_t *p, uint32_t v) {
         p[0] = (uint8_t)(v >> 24);
@@ -84,6 +100,3 @@ static inline int ks__bytes_cmp(const void *a, size_t alen, const void *b,
 }
 
 #endif
-
-/** Wall-clock (epoch) milliseconds, the time wall-clock punctuation uses. */
-int64_t ks__wallclock_ms(void);

@@ -19,12 +19,10 @@
 void ks__dsl_fail(ks_builder_t *b, ks_err_t code, const char *fmt, ...) {
         if (b->err)
                 return;
-        char msg[1024];
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(msg, sizeof(msg), fmt, ap);
+        ks__error_vsetf(&b->err, code, 0, fmt, ap);
         va_end(ap);
-        ks__error_set(&b->err, code, "%s", msg);
 }
 
 void ks__dsl_oom(ks_builder_t *b) {

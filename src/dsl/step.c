@@ -11,7 +11,6 @@
 #include "dsl_int.h"
 
 #include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 
 /* --- steps --------------------------------------------------------------- */
@@ -205,13 +204,9 @@ static ks_err_t emit_check(ks_emitter_t *out, ks__emit_t fn) {
         if (!out || !out->ctx)
                 return KS_ERR_INVALID_ARG;
         if (fn != out->takes) {
-                free(out->error);
-                out->error = NULL;
-                size_t n = 256;
-                if ((out->error = malloc(n)))
-                        snprintf(out->error, n,
-                                 "the mapper called %s; this step takes %s",
-                                 emit_names[fn], emit_names[out->takes]);
+                ks_emitter_set_error(out,
+                                     "the mapper called %s; this step takes %s",
+                                     emit_names[fn], emit_names[out->takes]);
                 return KS_ERR_INVALID_ARG;
         }
         out->count++;
@@ -264,13 +259,12 @@ ks_err_t ks_emit_key(ks_emitter_t *out, const void *key, size_t key_size) {
 ks_err_t ks_emitter_set_error(ks_emitter_t *out, const char *fmt, ...) {
         if (!out)
                 return KS_ERR_PROCESSOR;
-        char msg[1024];
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(msg, sizeof(msg), fmt, ap);
+        char *msg = ks__vstrdupf(fmt, ap);
         va_end(ap);
         free(out->error);
-        out->error = ks__strdup(msg);
+        out->error = msg;
         return KS_ERR_PROCESSOR;
 }
 

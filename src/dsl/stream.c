@@ -474,9 +474,7 @@ static ks_err_t split_process(ks_context_t *ctx, const ks_record_t *rec,
 
 static void split_step_free(ks__dsl_step_t *p) {
         split_step_t *st = (split_step_t *)p;
-        for (size_t i = 0; i < st->branch_cnt; i++)
-                free(st->children[i]);
-        free(st->children);
+        ks__strv_free(st->children, st->branch_cnt);
         free(st->preds);
         free(st->pred_opaques);
         free(st->default_child);

@@ -151,19 +151,22 @@ void ks_int32_encode(int32_t v, uint8_t out[4]) {
         ks__be32_put(out, (uint32_t)v);
 }
 
-static ks_err_t size_error(ks_error_t **errp, const char *type, size_t want,
-                           size_t got) {
+/* The fixed-width decoders' check: @p data holds exactly @p want bytes. */
+static ks_err_t check_size(const void *data, size_t size, size_t want,
+                           const char *type, ks_error_t **errp) {
+        if (data && size == want)
+                return KS_ERR_NO_ERROR;
         return ks__error_set(errp, KS_ERR_SERDE,
                              "%s value must be exactly %zu bytes, got %zu",
-                             type, want, got);
+                             type, want, data ? size : 0);
 }
 
 ks_err_t ks_int32_decode(const void *data, size_t size, int32_t *out,
                          ks_error_t **errp) {
-        if (!data || size != 4)
-                return size_error(errp, "int32", 4, data ? size : 0);
-        *out = (int32_t)ks__be32_get(data);
-        return KS_ERR_NO_ERROR;
+        ks_err_t err = check_size(data, size, 4, "int32", errp);
+        if (!err)
+                *out = (int32_t)ks__be32_get(data);
+        return err;
 }
 
 void ks_int64_encode(int64_t v, uint8_t out[8]) {
@@ -172,10 +175,10 @@ void ks_int64_encode(int64_t v, uint8_t out[8]) {
 
 ks_err_t ks_int64_decode(const void *data, size_t size, int64_t *out,
                          ks_error_t **errp) {
-        if (!data || size != 8)
-                return size_error(errp, "int64", 8, data ? size : 0);
-        *out = (int64_t)ks__be64_get(data);
-        return KS_ERR_NO_ERROR;
+        ks_err_t err = check_size(data, size, 8, "int64", errp);
+        if (!err)
+                *out = (int64_t)ks__be64_get(data);
+        return err;
 }
 
 void ks_double_encode(double v, uint8_t out[8]) {
@@ -186,11 +189,12 @@ void ks_double_encode(double v, uint8_t out[8]) {
 
 ks_err_t ks_double_decode(const void *data, size_t size, double *out,
                           ks_error_t **errp) {
-        if (!data || size != 8)
-                return size_error(errp, "double", 8, data ? size : 0);
-        uint64_t bits = ks__be64_get(data);
-        memcpy(out, &bits, sizeof(bits));
-        return KS_ERR_NO_ERROR;
+        ks_err_t err = check_size(data, size, 8, "double", errp);
+        if (!err) {
+                uint64_t bits = ks__be64_get(data);
+                memcpy(out, &bits, sizeof(bits));
+        }
+        return err;
 }
 
 struct ks_buf_s {

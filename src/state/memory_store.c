@@ -97,6 +97,15 @@ static node_t *find_ge(mem_t *m, const void *k, size_t kl, node_t **update) {
         return x->next[0];
 }
 
+/* The last node, NULL when the list is empty. */
+static node_t *last_node(mem_t *m) {
+        node_t *x = m->head;
+        for (int i = m->level - 1; i >= 0; i--)
+                while (x->next[i])
+                        x = x->next[i];
+        return x == m->head ? NULL : x;
+}
+
 static ks_err_t mem_get(void *impl, const void *k, size_t kl, const void **vp,
                         size_t *vlp) {
         node_t *n = find_ge(impl, k, kl, NULL);
@@ -173,26 +182,15 @@ static ks_err_t mem_cursor_open(void *impl, int reverse, const void *seek,
                 start = seek ? find_ge(m, seek, seeklen, NULL)
                              : m->head->next[0];
         } else if (!seek) {
-                start = m->head;
-                for (int i = m->level - 1; i >= 0; i--)
-                        while (start->next[i])
-                                start = start->next[i];
-                if (start == m->head)
-                        start = NULL;
+                start = last_node(m);
         } else {
                 node_t *ge = find_ge(m, seek, seeklen, NULL);
                 if (ge && !cmp_node(ge, seek, seeklen))
                         start = ge;
                 else if (ge)
                         start = ge->prev;
-                else { /* all keys < seek: the last one */
-                        start = m->head;
-                        for (int i = m->level - 1; i >= 0; i--)
-                                while (start->next[i])
-                                        start = start->next[i];
-                        if (start == m->head)
-                                start = NULL;
-                }
+                else /* all keys < seek: the last one */
+                        start = last_node(m);
         }
         size_t total = 0;
         for (node_t *n = start; n; n = reverse ? n->prev : n->next[0])

@@ -248,14 +248,6 @@ void ks__rocks_env_destroy(ks__rocks_env_t *e) {
         free(e);
 }
 
-static void free_names(char **names, size_t n) {
-        if (!names)
-                return;
-        for (size_t i = 0; i < n; i++)
-                free(names[i]);
-        free(names);
-}
-
 ks_err_t ks__task_db_open(ks__rocks_env_t *env, const char *path,
                           const char *const *stores, size_t store_cnt,
                           ks__task_db_t **dbp, ks_error_t **errp) {
@@ -377,7 +369,7 @@ void ks__task_db_close(ks__task_db_t *db) {
         }
         if (db->db)
                 rocksdb_close(db->db);
-        free_names(db->cf_names, db->cf_cnt);
+        ks__strv_free(db->cf_names, db->cf_cnt);
         free(db->path);
         free(db);
 }

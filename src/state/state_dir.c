@@ -25,35 +25,37 @@
 
 #include "../common/util_int.h"
 
+/* The I/O error of a failed call, from errno: "<what> <path>: <reason>". */
+static ks_err_t errno_error(ks_error_t **errp, const char *what,
+                            const char *path) {
+        int e = errno;
+        return ks__error_set(errp, KS_ERR_IO, "%s %s: %s", what, path,
+                             strerror(e));
+}
+
 ks_err_t ks__mkdirs(const char *path, ks_error_t **errp) {
         char *p = ks__strdup(path);
         if (!p)
                 return ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
+        ks_err_t err = KS_ERR_NO_ERROR;
         size_t len = strlen(p);
-        for (size_t i = 1; i <= len; i++) {
+        for (size_t i = 1; i <= len && !err; i++) {
                 if (p[i] != '/' && p[i] != '\0')
                         continue;
                 char c = p[i];
                 p[i] = '\0';
-                if (mkdir(p, 0700) && errno != EEXIST) {
-                        int e = errno;
-                        ks__error_set(errp, KS_ERR_IO,
-                                      "cannot create state directory %s: %s", p,
-                                      strerror(e));
-                        free(p);
-                        return KS_ERR_IO;
-                }
+                if (mkdir(p, 0700) && errno != EEXIST)
+                        err = errno_error(errp, "cannot create state directory",
+                                          p);
                 p[i] = c;
         }
         struct stat st;
-        if (stat(path, &st) || !S_ISDIR(st.st_mode)) {
-                ks__error_set(errp, KS_ERR_IO,
-                              "state directory %s is not a directory", path);
-                free(p);
-                return KS_ERR_IO;
-        }
+        if (!err && (stat(path, &st) || !S_ISDIR(st.st_mode)))
+                err = ks__error_set(errp, KS_ERR_IO,
+                                    "state directory %s is not a directory",
+                                    path);
         free(p);
-        return KS_ERR_NO_ERROR;
+        return err;
 }
 
 ks_err_t ks__mkdtemp(const char *base, const char *prefix, char **outp,
@@ -67,12 +69,9 @@ ks_err_t ks__mkdtemp(const char *base, const char *prefix, char **outp,
                 return ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
         snprintf(tmpl, n, "%s/%sXXXXXX", base, prefix);
         if (!mkdtemp(tmpl)) {
-                int e = errno;
-                ks__error_set(errp, KS_ERR_IO,
-                              "cannot create a directory in %s: %s", base,
-                              strerror(e));
+                err = errno_error(errp, "cannot create a directory in", base);
                 free(tmpl);
-                return KS_ERR_IO;
+                return err;
         }
         *outp = tmpl;
         return KS_ERR_NO_ERROR;

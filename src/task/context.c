@@ -88,13 +88,12 @@ void ks_context_commit(ks_context_t *ctx) {
 }
 
 ks_err_t ks_context_set_error(ks_context_t *ctx, const char *fmt, ...) {
-        char buf[512];
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(buf, sizeof(buf), fmt, ap);
+        char *msg = ks__vstrdupf(fmt, ap);
         va_end(ap);
         free(ctx->user_error);
-        ctx->user_error = ks__strdup(buf);
+        ctx->user_error = msg;
         return KS_ERR_PROCESSOR;
 }
 

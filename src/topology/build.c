@@ -276,20 +276,14 @@ static ks_err_t add_marks_stores(ks_topology_t *t, ks_error_t **errp) {
                         continue;
                 char name[64];
                 ks__topology_marks_store_name(sub->id, name, sizeof(name));
-                ks__store_def_t *nv =
-                        realloc(t->stores, (t->store_cnt + 1) * sizeof(*nv));
-                if (!nv)
-                        return OOM(errp);
-                t->stores = nv;
-                ks__store_def_t *d = &t->stores[t->store_cnt];
-                memset(d, 0, sizeof(*d));
-                if (!(d->name = ks__strdup(name)))
+                ks__store_def_t *d = ks__topology_store_append(t, name);
+                if (!d)
                         return OOM(errp);
                 d->type = KS_STORE_TYPE_KEY_VALUE;
                 d->backend = KS_STORE_ROCKSDB;
                 d->subtopology = sub->id;
                 d->internal = 1;
-                if (push_idx(&sub->stores, &sub->store_cnt, t->store_cnt++))
+                if (push_idx(&sub->stores, &sub->store_cnt, t->store_cnt - 1))
                         return OOM(errp);
         }
         return KS_ERR_NO_ERROR;

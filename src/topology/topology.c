@@ -33,20 +33,12 @@ ks_topology_t *ks__topology_ref(ks_topology_t *topo) {
         return topo;
 }
 
-static void free_strv(char **v, size_t n) {
-        if (!v)
-                return;
-        for (size_t i = 0; i < n; i++)
-                free(v[i]);
-        free(v);
-}
-
 static void node_free(ks__node_t *n) {
         if (!n)
                 return;
         free(n->name);
-        free_strv(n->parent_names, n->parent_cnt);
-        free_strv(n->topics, n->topic_cnt);
+        ks__strv_free(n->parent_names, n->parent_cnt);
+        ks__strv_free(n->topics, n->topic_cnt);
         free(n->topic);
         ks_serde_destroy(n->key_serde);
         ks_serde_destroy(n->value_serde);
@@ -175,18 +167,11 @@ static ks_err_t node_begin(ks_topology_t *topo, const char *name,
         }
         n->kind = kind;
         if (parent_cnt) {
-                n->parent_names = calloc(parent_cnt, sizeof(char *));
-                if (!n->parent_names) {
+                if (!(n->parent_names = ks__strv_dup(parents, parent_cnt))) {
                         node_free(n);
                         return OOM(errp);
                 }
-                for (size_t i = 0; i < parent_cnt; i++) {
-                        n->parent_cnt++;
-                        if (!(n->parent_names[i] = ks__strdup(parents[i]))) {
-                                node_free(n);
-                                return OOM(errp);
-                        }
-                }
+                n->parent_cnt = parent_cnt;
         }
         *np = n;
         return KS_ERR_NO_ERROR;
@@ -243,18 +228,11 @@ ks_err_t ks_topology_add_source(ks_topology_t *topo, const char *name,
         }
         if ((err = node_begin(topo, name, KS_NODE_SOURCE, NULL, 0, &n, errp)))
                 return err;
-        n->topics = calloc(topic_cnt, sizeof(char *));
-        if (!n->topics) {
+        if (!(n->topics = ks__strv_dup(topics, topic_cnt))) {
                 node_free(n);
                 return OOM(errp);
         }
-        for (size_t i = 0; i < topic_cnt; i++) {
-                n->topic_cnt++;
-                if (!(n->topics[i] = ks__strdup(topics[i]))) {
-                        node_free(n);
-                        return OOM(errp);
-                }
-        }
+        n->topic_cnt = topic_cnt;
         n->key_serde = ks__serde_ref(key_serde ? key_serde : ks_serde_bytes());
         n->value_serde =
                 ks__serde_ref(value_serde ? value_serde : ks_serde_bytes());
@@ -404,6 +382,21 @@ ssize_t ks__topology_store_index(const ks_topology_t *topo, const char *name) {
         return -1;
 }
 
+ks__store_def_t *ks__topology_store_append(ks_topology_t *topo,
+                                           const char *name) {
+        ks__store_def_t *nv =
+                realloc(topo->stores, (topo->store_cnt + 1) * sizeof(*nv));
+        if (!nv)
+                return NULL;
+        topo->stores = nv;
+        ks__store_def_t *s = &topo->stores[topo->store_cnt];
+        memset(s, 0, sizeof(*s));
+        if (!(s->name = ks__strdup(name)))
+                return NULL;
+        topo->store_cnt++;
+        return s;
+}
+
 static ks_err_t add_store(ks_topology_t *topo, const char *name,
                           ks_store_type_t type, ks_store_backend_t backend,
                           int flags, int64_t retention_ms,
@@ -425,14 +418,8 @@ static ks_err_t add_store(ks_topology_t *topo, const char *name,
         if (ks__topology_store_index(topo, name) >= 0)
                 return ks__error_set(errp, KS_ERR_TOPOLOGY,
                                      "store \"%s\" already exists", name);
-        ks__store_def_t *nv =
-                realloc(topo->stores, (topo->store_cnt + 1) * sizeof(*nv));
-        if (!nv)
-                return OOM(errp);
-        topo->stores = nv;
-        ks__store_def_t *s = &topo->stores[topo->store_cnt];
-        memset(s, 0, sizeof(*s));
-        if (!(s->name = ks__strdup(name)))
+        ks__store_def_t *s = ks__topology_store_append(topo, name);
+        if (!s)
                 return OOM(errp);
         s->type = type;
         s->retention_ms = retention_ms;
@@ -440,7 +427,6 @@ static ks_err_t add_store(ks_topology_t *topo, const char *name,
         s->backend = backend;
         s->flags = flags;
         s->subtopology = -1;
-        topo->store_cnt++;
         return KS_ERR_NO_ERROR;
 }
 

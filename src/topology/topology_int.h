@@ -237,6 +237,12 @@ const char *ks__node_kind_name(ks__node_kind_t kind);
 /** The index of store @p name in topo->stores, or -1. */
 ssize_t ks__topology_store_index(const ks_topology_t *topo, const char *name);
 
+/** A new store definition named @p name, zeroed but for its name, at the
+ *  end of topo->stores (counted); NULL when out of memory. The pointer
+ *  lasts until the next store is added. */
+ks__store_def_t *ks__topology_store_append(ks_topology_t *topo,
+                                           const char *name);
+
 /** Forget what ks_topology_build() computed: resolved parents, children,
  *  store indexes and sub-topologies (build.c). */
 void ks__topology_build_reset(ks_topology_t *topo);

@@ -212,6 +212,36 @@ static void test_init_error(void **state) {
         ks_config_destroy(c);
 }
 
+/* A message longer than any fixed buffer reaches the task's error whole. */
+static ks_err_t long_error(ks_context_t *ctx, const ks_record_t *rec,
+                           void *state) {
+        return ks_context_set_error(ctx, "%0600d", 7);
+}
+
+static void test_long_error_message(void **state) {
+        ks_error_t *e = NULL;
+        ks_topology_t *t = ks_topology_new();
+        KST_OK_E(ks_topology_add_source(t, "src", P("in"), 1, NULL, NULL, &e));
+        KST_OK_E(ks_topology_add_processor(t, "long", NULL, long_error, NULL,
+                                           NULL, P("src"), 1, &e));
+        ks_config_t *c = kst_config("context-long");
+        ks_test_driver_t *d = ks_test_driver_new(t, c, 0, &e);
+        assert_non_null(d);
+        const char *head =
+                "processor \"long\" failed in task 0_0 (KS_ERR_PROCESSOR): ";
+        char want[700];
+        size_t n = strlen(head);
+        memcpy(want, head, n);
+        memset(want + n, '0', 599);
+        snprintf(want + n + 599, sizeof(want) - n - 599, "7");
+        KST_ASSERT_ERROR(
+                ks_test_driver_pipe(d, "in", NULL, 0, "v", 1, 1, NULL, &e), e,
+                KS_ERR_PROCESSOR, want);
+        ks_test_driver_destroy(d);
+        ks_topology_destroy(t);
+        ks_config_destroy(c);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_process_errors, setup,
@@ -221,6 +251,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_flush_error, setup,
                                                 teardown),
                 cmocka_unit_test(test_init_error),
+                cmocka_unit_test(test_long_error_message),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
