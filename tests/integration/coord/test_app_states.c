@@ -102,14 +102,14 @@ static void test_running_means_tasks_run(void **state) {
                 ks_topology_destroy(t);
                 free(app_id);
         }
+        free(in);
+        free(out);
+        kst_broker_destroy(b);
         if (bad_runs || bad_falls)
                 fail_msg("in %d starts the app was RUNNING %d times without "
                          "its task and went back from RUNNING to "
                          "REBALANCING %d times with no rebalance",
                          STARTS, bad_runs, bad_falls);
-        free(in);
-        free(out);
-        kst_broker_destroy(b);
 }
 
 int main(void) {

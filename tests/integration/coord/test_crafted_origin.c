@@ -15,6 +15,7 @@
  * nothing is skipped as a duplicate or dropped. The records the app
  * relays into mid carry one origin header with this application's tag
  * and their input record's coordinates; out carries none. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +44,25 @@ typedef struct {
         int64_t *in_offset;
         int32_t *in_partition;
         int relayed_checked;
+        /* What went wrong: the first problem and how many; reported once
+         * the app is closed, so that a failure leaves nothing running. */
+        char problem[512];
+        int problems;
 } fixture_t;
+
+static void problem(fixture_t *f, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+static void problem(fixture_t *f, const char *fmt, ...) {
+        char line[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(line, sizeof(line), fmt, ap);
+        va_end(ap);
+        if (!f->problems++)
+                snprintf(f->problem, sizeof(f->problem), "%s", line);
+        if (f->problems <= 10)
+                printf("# problem: %s\n", line);
+}
 
 static ks_err_t forward(ks_context_t *ctx, const ks_record_t *rec,
                         void *state) {
@@ -291,13 +310,13 @@ static void on_out(void *opaque, const rd_kafka_message_t *m,
         size_t hl, hc;
         origin_of(m, &hl, &hc);
         if (hc)
-                fail_msg("out record %s carries %zu origin headers", v, hc);
+                problem(f, "out record %s carries %zu origin headers", v, hc);
         if (v[0] == 'i' && n >= 0 && n < f->in_cnt)
                 f->seen_in[n]++;
         else if (v[0] == 'm' && n >= 0 && n < f->mid_cnt)
                 f->seen_mid[n]++;
         else
-                fail_msg("unexpected record \"%s\" in %s", v, f->out);
+                problem(f, "unexpected record \"%s\" in %s", v, f->out);
 }
 
 /* A record of mid that the app relayed: one origin header, this
@@ -312,21 +331,34 @@ static void on_mid(void *opaque, const rd_kafka_message_t *m,
         if (v[0] != 'i')
                 return; /* produced by the test */
         int n = atoi(v + 1);
-        assert_true(n >= 0 && n < f->in_cnt);
+        if (n < 0 || n >= f->in_cnt) {
+                problem(f, "unexpected record \"%s\" in %s", v, f->mid);
+                return;
+        }
         size_t hl = 0, hc;
         const uint8_t *o = origin_of(m, &hl, &hc);
-        if (hc != 1 || hl != ORIGIN_LEN)
-                fail_msg("relayed %s: %zu origin headers (last %zu bytes)", v,
-                         hc, hl);
+        if (hc != 1 || hl != ORIGIN_LEN) {
+                problem(f, "relayed %s: %zu origin headers (last %zu bytes)", v,
+                        hc, hl);
+                return;
+        }
         if (o[0] != 2 || ks__be32_get(o + 1) != f->tag)
-                fail_msg("relayed %s: origin version %u tag %08x, not this "
-                         "application's %08x",
-                         v, o[0], ks__be32_get(o + 1), f->tag);
-        assert_int_equal(ks__be32_get(o + 5), 0); /* in: topic index 0 */
-        assert_int_equal(ks__be32_get(o + 9), f->in_partition[n]);
-        assert_int_equal((int64_t)ks__be64_get(o + 13), f->in_offset[n]);
-        assert_int_equal(ks__be32_get(o + 21), 0);
-        f->relayed_checked++;
+                problem(f,
+                        "relayed %s: origin version %u tag %08x, not this "
+                        "application's %08x",
+                        v, o[0], ks__be32_get(o + 1), f->tag);
+        else if (ks__be32_get(o + 5) != 0 || /* in: topic index 0 */
+                 (int32_t)ks__be32_get(o + 9) != f->in_partition[n] ||
+                 (int64_t)ks__be64_get(o + 13) != f->in_offset[n] ||
+                 ks__be32_get(o + 21) != 0)
+                problem(f,
+                        "relayed %s (in [%d] offset %lld): origin topic %u "
+                        "[%u] offset %lld rank %u",
+                        v, f->in_partition[n], (long long)f->in_offset[n],
+                        ks__be32_get(o + 5), ks__be32_get(o + 9),
+                        (long long)ks__be64_get(o + 13), ks__be32_get(o + 21));
+        else
+                f->relayed_checked++;
 }
 
 static int got_all(void *opaque, const kst_map_t *m) {
@@ -375,57 +407,72 @@ static void test_crafted_headers(void **state) {
          * record produced to mid once. */
         commits_t all = {app, 2 * (int64_t)f->in_cnt + f->mid_cnt};
         if (!kst_wait_for(app, 60000, 50, handled, &all))
-                fail_msg("%lld records processed and %lld skipped of %lld",
-                         (long long)ks_app_metric(app, "process-total"),
-                         (long long)ks_app_metric(app, "duplicates-skipped"),
-                         (long long)all.until);
+                problem(f, "%lld records processed and %lld skipped of %lld",
+                        (long long)ks_app_metric(app, "process-total"),
+                        (long long)ks_app_metric(app, "duplicates-skipped"),
+                        (long long)all.until);
         commits_t cm = {app, ks_app_metric(app, "commit-total") + 3};
         if (!kst_wait_for(app, 30000, 50, committed, &cm))
-                fail_msg("commit-total stays at %lld",
-                         (long long)ks_app_metric(app, "commit-total"));
+                problem(f, "commit-total stays at %lld",
+                        (long long)ks_app_metric(app, "commit-total"));
 
         kst_reader_t *r = kst_reader_new(f->broker, f->out, PARTITIONS, 0);
         kst_reader_on_record(r, on_out, f);
         kst_read_until(r, app, 30000, got_all, f);
-        assert_true(kst_read_to_end(r, 30000));
-        int missing = 0;
+        if (!kst_read_to_end(r, 30000))
+                problem(f, "%s not read to its end", f->out);
+        int wrong = 0;
         for (int i = 0; i < f->in_cnt; i++)
-                if (f->seen_in[i] != 1) {
+                if (f->seen_in[i] != 1 && wrong++ < 20)
                         printf("# i%d (in [%d] offset %lld) came out %d "
                                "times\n",
                                i, f->in_partition[i],
                                (long long)f->in_offset[i], f->seen_in[i]);
-                        missing++;
-                }
         for (int i = 0; i < f->mid_cnt; i++)
-                if (f->seen_mid[i] != 1) {
+                if (f->seen_mid[i] != 1 && wrong++ < 20)
                         printf("# m%d came out %d times\n", i, f->seen_mid[i]);
-                        missing++;
-                }
-        if (missing)
-                fail_msg("%d of %d records did not come out exactly once "
-                         "(duplicates-skipped %lld)",
-                         missing, f->in_cnt + f->mid_cnt,
-                         (long long)ks_app_metric(app, "duplicates-skipped"));
-        assert_int_equal(kst_map_records(kst_reader_map(r)),
-                         f->in_cnt + f->mid_cnt);
+        if (wrong)
+                problem(f,
+                        "%d of %d records did not come out exactly once "
+                        "(duplicates-skipped %lld)",
+                        wrong, f->in_cnt + f->mid_cnt,
+                        (long long)ks_app_metric(app, "duplicates-skipped"));
+        if (kst_map_records(kst_reader_map(r)) != f->in_cnt + f->mid_cnt)
+                problem(f, "%lld records in %s, not %d",
+                        (long long)kst_map_records(kst_reader_map(r)), f->out,
+                        f->in_cnt + f->mid_cnt);
         kst_reader_destroy(r);
 
         r = kst_reader_new(f->broker, f->mid, PARTITIONS, 0);
         kst_reader_on_record(r, on_mid, f);
-        assert_true(kst_read_to_end(r, 30000));
-        assert_int_equal(f->relayed_checked, f->in_cnt);
+        if (!kst_read_to_end(r, 30000))
+                problem(f, "%s not read to its end", f->mid);
         kst_reader_destroy(r);
+        if (f->relayed_checked != f->in_cnt)
+                problem(f, "%d of %d relayed records carry a right origin",
+                        f->relayed_checked, f->in_cnt);
 
-        assert_int_equal(ks_app_state(app), KS_APP_RUNNING);
-        assert_int_equal(ks_app_metric(app, "duplicates-skipped"), 0);
-        assert_int_equal(ks_app_metric(app, "dropped-records"), 0);
-        assert_int_equal(ks_app_metric(app, "process-total"),
-                         2 * (int64_t)f->in_cnt + f->mid_cnt);
-        KST_OK(ks_app_close(app, 30000));
-        assert_null(ks_app_error(app));
+        if (ks_app_state(app) != KS_APP_RUNNING)
+                problem(f, "the app is %s",
+                        ks_app_state_name(ks_app_state(app)));
+        static const char *const zero[] = {"duplicates-skipped",
+                                           "dropped-records"};
+        for (size_t i = 0; i < 2; i++)
+                if (ks_app_metric(app, zero[i]))
+                        problem(f, "%s is %lld", zero[i],
+                                (long long)ks_app_metric(app, zero[i]));
+        if (ks_app_metric(app, "process-total") != all.until)
+                problem(f, "process-total is %lld, not %lld",
+                        (long long)ks_app_metric(app, "process-total"),
+                        (long long)all.until);
+        if (ks_app_close(app, 30000) || ks_app_error(app))
+                problem(f, "close: %s",
+                        ks_app_error(app) ? ks_error_message(ks_app_error(app))
+                                          : "timed out");
         ks_app_destroy(app);
         ks_topology_destroy(t);
+        if (f->problems)
+                fail_msg("%s (%d problems)", f->problem, f->problems);
 }
 
 int main(void) {
