@@ -147,6 +147,122 @@ static void test_passthrough(void **state) {
         ks_config_destroy(c);
 }
 
+/* Kafka Streams keys whose feature this version lacks: refused with the
+ * reason, the default accepted. */
+static void test_refused_features(void **state) {
+        ks_config_t *c = ks_config_new();
+        ks_error_t *e = NULL;
+        KST_ASSERT_ERROR(ks_config_set(c, "num.standby.replicas", "1", &e), e,
+                         KS_ERR_INVALID_CONFIG, "num.standby.replicas",
+                         "standby replicas do not exist");
+        KST_ASSERT_ERROR(ks_config_set(c, "num.standby.replicas", "2", &e), e,
+                         KS_ERR_INVALID_CONFIG, "num.standby.replicas",
+                         "only 0 is accepted");
+        kst_set(c, "num.standby.replicas", "0");
+        assert_string_equal(ks_config_get(c, "num.standby.replicas"), "0");
+        KST_ASSERT_ERROR(
+                ks_config_set(c, "application.server", "host:8080", &e), e,
+                KS_ERR_INVALID_CONFIG, "application.server",
+                "interactive queries");
+        kst_set(c, "application.server", "");
+        assert_string_equal(ks_config_get(c, "application.server"), "");
+        ks_config_destroy(c);
+}
+
+/* librdkafka properties the library sets itself are refused under every
+ * client prefix, each with the reason it would break the library. */
+static void test_controlled_keys(void **state) {
+        static const char *const prefixes[] = {
+                "consumer.",        "main.consumer.", "restore.consumer.",
+                "global.consumer.", "producer.",      "admin.",
+                "client."};
+        static const struct {
+                const char *key, *value, *why;
+        } keys[] = {
+                {"enable.idempotence", "false", "send order"},
+                {"partitioner", "random", "murmur2"},
+                {"delivery.report.only.error", "true", "delivery reports"},
+                {"group.instance.id", "static-1", "instance.id"},
+                {"auto.offset.reset", "latest", "from its start"},
+                {"enable.partition.eof", "false", "end-of-partition"},
+                {"group.id", "other", "application.id"},
+                {"enable.auto.commit", "true", "committed with the state"},
+                {"isolation.level", "read_committed", "processing.guarantee"},
+                {"bootstrap.servers", "elsewhere:9092", "bootstrap.servers"},
+        };
+        ks_config_t *c = ks_config_new();
+        for (size_t p = 0; p < sizeof(prefixes) / sizeof(*prefixes); p++)
+                for (size_t k = 0; k < sizeof(keys) / sizeof(*keys); k++) {
+                        char full[128];
+                        snprintf(full, sizeof(full), "%s%s", prefixes[p],
+                                 keys[k].key);
+                        ks_error_t *e = NULL;
+                        KST_ASSERT_ERROR(
+                                ks_config_set(c, full, keys[k].value, &e), e,
+                                KS_ERR_INVALID_CONFIG, full,
+                                "set by kstreams itself", keys[k].why);
+                        assert_null(ks_config_get(c, full));
+                }
+        ks_config_destroy(c);
+}
+
+/* "client." reaches every client: librdkafka validates its values, with
+ * its own message. */
+static void test_client_prefix(void **state) {
+        ks_config_t *c = ks_config_new();
+        ks_error_t *e = NULL;
+        kst_set(c, "client.security.protocol", "plaintext");
+        kst_set(c, "client.socket.timeout.ms", "12345");
+        assert_string_equal(ks_config_get(c, "client.security.protocol"),
+                            "plaintext");
+        assert_string_equal(ks_config_get(c, "client.socket.timeout.ms"),
+                            "12345");
+        KST_ASSERT_ERROR(
+                ks_config_set(c, "client.socket.timeout.ms", "soon", &e), e,
+                KS_ERR_INVALID_CONFIG, "client.socket.timeout.ms",
+                "Invalid value");
+        KST_ASSERT_ERROR(ks_config_set(c, "client.security.protocol",
+                                       "carrier-pigeon", &e),
+                         e, KS_ERR_INVALID_CONFIG, "client.security.protocol",
+                         "carrier-pigeon");
+        KST_ASSERT_ERROR(ks_config_set(c, "client.no.such.property", "1", &e),
+                         e, KS_ERR_UNKNOWN_CONFIG, "client.no.such.property",
+                         "not a librdkafka configuration property");
+        /* Failed sets leave the earlier values. */
+        assert_string_equal(ks_config_get(c, "client.socket.timeout.ms"),
+                            "12345");
+        assert_string_equal(ks_config_get(c, "client.security.protocol"),
+                            "plaintext");
+        seen_t acc = {0};
+        ks__config_foreach_passthrough(c, "client.", collect, &acc);
+        assert_int_equal(acc.n, 2);
+        assert_string_equal(acc.seen[0], "security.protocol=plaintext");
+        assert_string_equal(acc.seen[1], "socket.timeout.ms=12345");
+        ks_config_destroy(c);
+}
+
+static void test_timeouts(void **state) {
+        ks_config_t *c = ks_config_new();
+        ks_error_t *e = NULL;
+        assert_string_equal(ks_config_get(c, "task.timeout.ms"), "300000");
+        kst_set(c, "task.timeout.ms", "2000");
+        assert_int_equal(ks__config_int(c, "task.timeout.ms"), 2000);
+        kst_set(c, "task.timeout.ms", "0");
+        assert_int_equal(ks__config_int(c, "task.timeout.ms"), 0);
+        KST_ASSERT_ERROR(ks_config_set(c, "task.timeout.ms", "-1", &e), e,
+                         KS_ERR_INVALID_CONFIG, "task.timeout.ms",
+                         "out of range");
+        assert_string_equal(ks_config_get(c, "state.cleanup.delay.ms"),
+                            "600000");
+        kst_set(c, "state.cleanup.delay.ms", "1500");
+        assert_int_equal(ks__config_int(c, "state.cleanup.delay.ms"), 1500);
+        KST_ASSERT_ERROR(
+                ks_config_set(c, "state.cleanup.delay.ms", "later", &e), e,
+                KS_ERR_INVALID_CONFIG, "state.cleanup.delay.ms",
+                "not an integer");
+        ks_config_destroy(c);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_defaults),
@@ -154,6 +270,10 @@ int main(void) {
                 cmocka_unit_test(test_unknown_key),
                 cmocka_unit_test(test_bad_values),
                 cmocka_unit_test(test_passthrough),
+                cmocka_unit_test(test_refused_features),
+                cmocka_unit_test(test_controlled_keys),
+                cmocka_unit_test(test_client_prefix),
+                cmocka_unit_test(test_timeouts),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
