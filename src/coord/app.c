@@ -84,6 +84,9 @@ ks_app_t *ks_app_new(ks_topology_t *topo, const ks_config_t *conf,
                 return NULL;
         }
         snprintf(app->state_dir, n, "%s/%s", sd, app->app_id);
+        /* What origin headers and committed metadata carry: honoured only
+         * with this application's topology. */
+        app->scope.tag = ks__topology_tag(app->topo, app->app_id);
         if (ks__rocks_env_new(app->conf, &app->rocks, errp)) {
                 ks_app_destroy(app);
                 return NULL;
