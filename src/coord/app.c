@@ -18,6 +18,7 @@
 #include "../common/config_int.h"
 #include "../common/util_int.h"
 #include "../state/state_dir_int.h"
+#include "clients_int.h"
 
 ks_app_t *ks_app_new(ks_topology_t *topo, const ks_config_t *conf,
                      ks_error_t **errp) {
@@ -39,10 +40,18 @@ ks_app_t *ks_app_new(ks_topology_t *topo, const ks_config_t *conf,
         if (ks__config_enum(conf, "processing.guarantee") ==
             KS_GUARANTEE_EXACTLY_ONCE_V2) {
                 /* A transaction spans one commit interval: it must end
-                 * before the broker aborts it. */
-                const char *tt =
-                        ks_config_get(conf, "producer.transaction.timeout.ms");
-                long long timeout = tt ? atoll(tt) : 10000;
+                 * before the broker aborts it. The producer's timeout as
+                 * its client is made: the default, then client.*, then
+                 * producer.*. */
+                rd_kafka_conf_t *rc = rd_kafka_conf_new();
+                char tt[32] = "10000";
+                size_t tl = sizeof(tt);
+                rd_kafka_conf_set(rc, "transaction.timeout.ms", tt, NULL, 0);
+                if (ks__client_conf_apply(conf, KS_CLIENT_PRODUCER, rc, NULL) ||
+                    rd_kafka_conf_get(rc, "transaction.timeout.ms", tt, &tl))
+                        snprintf(tt, sizeof(tt), "10000");
+                rd_kafka_conf_destroy(rc);
+                long long timeout = atoll(tt);
                 if (ks__config_commit_interval_ms(conf) >= timeout) {
                         ks__error_set(
                                 errp, KS_ERR_INVALID_CONFIG,
@@ -242,10 +251,36 @@ static void on_thread_closing(void *opaque) {
         pthread_mutex_unlock(&app->lock);
 }
 
+/* Take the retired threads that have ended out of the table, keeping
+ * their counters; returns them (to join, without the lock), *n of them.
+ * Call with the lock held. */
+static ks__thread_t **take_dead(ks_app_t *app, int *n) {
+        ks__thread_t **dead =
+                calloc((size_t)app->retired_cnt + 1, sizeof(*dead));
+        *n = 0;
+        for (int i = 0; dead && i < app->retired_cnt;) {
+                ks__thread_t *r = app->retired[i];
+                if (ks__thread_state(r) != KS_THREAD_DEAD) {
+                        i++;
+                        continue;
+                }
+                for (int k = 0; k < KS_THREAD_METRICS; k++)
+                        if (strcmp(ks__thread_metric_names[k], "tasks"))
+                                app->gone[k] += ks__thread_metric(
+                                        r, ks__thread_metric_names[k]);
+                dead[(*n)++] = r;
+                app->retired[i] = app->retired[--app->retired_cnt];
+        }
+        return dead;
+}
+
 /* Replace @p thr by a new thread of the same index (its listener runs on
- * the old thread, which then ends; it is joined at destroy). */
+ * the old thread, which then ends; it is joined by a later replacement or
+ * at destroy). */
 static int replace_thread(ks_app_t *app, ks__thread_t *thr) {
         pthread_mutex_lock(&app->lock);
+        int dead_cnt = 0;
+        ks__thread_t **dead = take_dead(app, &dead_cnt);
         int i = 0;
         while (i < app->thread_cnt && app->threads[i] != thr)
                 i++;
@@ -274,6 +309,9 @@ static int replace_thread(ks_app_t *app, ks__thread_t *thr) {
                 app->retired = nr;
         }
         pthread_mutex_unlock(&app->lock);
+        for (int k = 0; k < dead_cnt; k++)
+                ks__thread_join(dead[k]);
+        free(dead);
         return ok;
 }
 
@@ -518,6 +556,9 @@ int64_t ks_app_metric(const ks_app_t *app, const char *name) {
                 if (i < a->thread_cnt || strcmp(name, "tasks"))
                         sum += v;
         }
+        for (int k = 0; sum >= 0 && k < KS_THREAD_METRICS; k++)
+                if (!strcmp(ks__thread_metric_names[k], name))
+                        sum += a->gone[k];
         pthread_mutex_unlock(&a->lock);
         if (!a->thread_cnt && ks__thread_metric(NULL, name) < 0)
                 return -1;

@@ -50,9 +50,10 @@ struct ks_app_s {
         ks__thread_t **threads;
         int thread_cnt;         /* started so far */
         int thread_target;      /* num.stream.threads */
-        ks__thread_t **retired; /* replaced threads, joined at destroy */
+        ks__thread_t **retired; /* replaced threads, joined once dead */
         int retired_cnt;
-        ks__global_runner_t *globals; /* NULL without global tables */
+        int64_t gone[KS_THREAD_METRICS]; /* counters of joined ones */
+        ks__global_runner_t *globals;    /* NULL without global tables */
 
         pthread_t cleaner;
         int cleaner_started;

@@ -85,16 +85,22 @@ static kslot_t *keyset_slot(ks__keyset_t *s, uint64_t h, const void *k,
         }
 }
 
-/* 1 if @p k was seen before; else remembers it (within the budget). */
-static int keyset_seen(ks__keyset_t **sp, const void *k, size_t n) {
+/* 1 if @p k was seen before; else remembers it, within the reader's
+ * budget (*used: the bytes of every set of the reader). */
+static int keyset_seen(ks__keyset_t **sp, size_t *used, const void *k,
+                       size_t n) {
         ks__keyset_t *s = *sp;
         if (!s && !(s = *sp = calloc(1, sizeof(*s))))
                 return 0;
         uint64_t h = key_hash(k, n);
         if (s->cap && keyset_slot(s, h, k, n)->key)
                 return 1;
-        if (s->bytes + n + sizeof(kslot_t) * 2 > KS_RELOG_MEMORY)
+        size_t grow = (s->cnt + 1) * 2 > s->cap
+                              ? (s->cap ? s->cap : 256) * sizeof(kslot_t)
+                              : 0;
+        if (*used + n + 1 + grow > KS_RELOG_MEMORY)
                 return 0; /* full: log it, perhaps again */
+        size_t before = s->bytes;
         if ((s->cnt + 1) * 2 > s->cap) {
                 size_t nc = s->cap ? s->cap * 2 : 256;
                 kslot_t *ns = calloc(nc, sizeof(*ns));
@@ -120,6 +126,7 @@ static int keyset_seen(ks__keyset_t **sp, const void *k, size_t n) {
         e->len = n;
         s->cnt++;
         s->bytes += n + 1;
+        *used += s->bytes - before;
         return 0;
 }
 
@@ -144,7 +151,8 @@ struct ks__creader_s {
         int32_t last_partition;
         unsigned last_gen;
         ks__restoring_t *last;
-        int64_t restored; /* atomic */
+        int64_t restored;  /* atomic */
+        size_t relog_used; /* bytes of the sets of keys logged again */
 };
 
 ks__creader_t *ks__creader_new(rd_kafka_t *consumer, const ks_config_t *conf,
@@ -230,6 +238,8 @@ static void drop(ks__creader_t *rd, ks__restoring_t *r) {
                         rd->rs[i] = rd->rs[--rd->cnt];
                         break;
                 }
+        if (r->relogged)
+                rd->relog_used -= r->relogged->bytes;
         ks__restoring_clear(r);
         /* The rest of a batch still counts for the others: only forget
          * the lookup. */
@@ -328,6 +338,18 @@ static ks_err_t restore_one(ks__creader_t *rd, rd_kafka_message_t *m,
         if (!m->rkt)
                 return KS_ERR_NO_ERROR;
         if (m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                /* A changelog that is gone or not ours to read never
+                 * comes back by waiting; anything else librdkafka retries. */
+                if (m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
+                    m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+                    m->err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION ||
+                    m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)
+                        return ks__error_set(errp, KS_ERR_KAFKA,
+                                             "restoring from changelog %s "
+                                             "[%" PRId32 "]: %s",
+                                             rd_kafka_topic_name(m->rkt),
+                                             m->partition,
+                                             rd_kafka_message_errstr(m));
                 ks__log(rd->conf, KS_LOG_WARNING, "RESTORE",
                         "restore consumer: %s", rd_kafka_message_errstr(m));
                 return KS_ERR_NO_ERROR;
@@ -387,7 +409,8 @@ static ks_err_t restore_one(ks__creader_t *rd, rd_kafka_message_t *m,
         if (!r->compensating && (err = end_replay(rd, r, errp)))
                 return err;
         if (m->offset < r->junk_end &&
-            !keyset_seen(&r->relogged, m->key ? m->key : "", m->key_len) &&
+            !keyset_seen(&r->relogged, &rd->relog_used, m->key ? m->key : "",
+                         m->key_len) &&
             (err = ks__task_relog(r->task, r->store, m->key, m->key_len, errp)))
                 return err;
         if (m->offset + 1 >= r->junk_end)

@@ -17,10 +17,11 @@
  * Replayed records are written in batches (ks__task_restore_put, then a
  * checkpoint every KS_RESTORE_BATCH records); the restore of [start, end)
  * is complete and readable before the first record of the tail is looked
- * at. The keys logged again are remembered (up to KS_RELOG_MEMORY bytes)
- * only to log a key once; past that a key may be logged twice, which is
- * harmless. The reader runs in steps of bounded time between the stream
- * thread's polls. @locality the owning stream thread. */
+ * at. The keys logged again are remembered (up to KS_RELOG_MEMORY bytes
+ * for all the stores a thread restores) only to log a key once; past that
+ * a key may be logged twice, which is harmless. The reader runs in steps of
+ * bounded time between the stream thread's polls. @locality the owning stream
+ * thread. */
 #ifndef KS_CHANGELOG_READER_INT_H
 #define KS_CHANGELOG_READER_INT_H
 

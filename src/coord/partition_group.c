@@ -14,7 +14,7 @@ ks_err_t ks__pgroup_init(ks__pgroup_t *pg, size_t cnt,
         pg->cnt = cnt;
         pg->destroy = destroy;
         for (size_t i = 0; i < cnt; i++)
-                pg->queues[i].next = -1;
+                pg->queues[i].next = pg->queues[i].committed = -1;
         return KS_ERR_NO_ERROR;
 }
 

@@ -42,6 +42,7 @@ typedef struct {
         int paused; /* its partition is paused in the consumer */
         int at_end; /* the consumer reported its end, nothing after */
         int64_t next;
+        int64_t committed; /* the committed offset at the task's start, -1 */
 } ks__rqueue_t;
 
 typedef struct {

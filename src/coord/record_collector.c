@@ -24,8 +24,13 @@ typedef struct {
 
 typedef struct {
         char *topic;
-        int32_t cnt;
+        int32_t cnt;   /* -1: unknown */
+        int64_t until; /* looked up again after (ks__now_ms()) */
 } pcount_t;
+
+#define PCOUNT_MAX     1024   /* topics remembered; then forgotten all */
+#define PCOUNT_TTL_MS  300000 /* a known count (partitions may be added) */
+#define PCOUNT_MISS_MS 10000  /* an unknown one */
 
 struct ks__rcollector_s {
         const ks_config_t *conf;
@@ -252,13 +257,25 @@ static ks_err_t coll_send_changelog(void *opaque, const char *topic,
                        NULL, (uintptr_t)slot, errp);
 }
 
+static void pcounts_clear(ks__rcollector_t *c) {
+        for (size_t i = 0; i < c->pcount_cnt; i++)
+                free(c->pcounts[i].topic);
+        c->pcount_cnt = 0;
+}
+
 /* Partitions of @p topic (for a sink's own partitioner), from the
- * metadata once, then remembered. -1 if unknown. */
+ * metadata, remembered for a while (a topic chosen per record may be any
+ * topic: the table is bounded, and an unknown topic is looked up again
+ * only after PCOUNT_MISS_MS). -1 if unknown. */
 static int32_t coll_partition_count(void *opaque, const char *topic) {
         ks__rcollector_t *c = opaque;
-        for (size_t i = 0; i < c->pcount_cnt; i++)
+        int64_t now = ks__now_ms();
+        pcount_t *pc = NULL;
+        for (size_t i = 0; !pc && i < c->pcount_cnt; i++)
                 if (!strcmp(c->pcounts[i].topic, topic))
-                        return c->pcounts[i].cnt;
+                        pc = &c->pcounts[i];
+        if (pc && now < pc->until)
+                return pc->cnt;
         rd_kafka_t *rk = ks__sproducer_rk(c->producer);
         rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
         const struct rd_kafka_metadata *md = NULL;
@@ -270,23 +287,28 @@ static int32_t coll_partition_count(void *opaque, const char *topic) {
         }
         if (rkt)
                 rd_kafka_topic_destroy(rkt);
-        pcount_t *nv =
-                cnt > 0 ? realloc(c->pcounts, (c->pcount_cnt + 1) * sizeof(*nv))
-                        : NULL;
-        if (nv) {
-                c->pcounts = nv;
-                nv[c->pcount_cnt].topic = ks__strdup(topic);
-                nv[c->pcount_cnt].cnt = cnt;
-                if (nv[c->pcount_cnt].topic)
-                        c->pcount_cnt++;
+        if (!pc) {
+                if (c->pcount_cnt >= PCOUNT_MAX)
+                        pcounts_clear(c);
+                pcount_t *nv =
+                        realloc(c->pcounts, (c->pcount_cnt + 1) * sizeof(*nv));
+                char *name = nv ? ks__strdup(topic) : NULL;
+                if (nv)
+                        c->pcounts = nv;
+                if (!name)
+                        return cnt;
+                pc = &c->pcounts[c->pcount_cnt++];
+                pc->topic = name;
         }
+        pc->cnt = cnt;
+        pc->until = now + (cnt > 0 ? PCOUNT_TTL_MS : PCOUNT_MISS_MS);
         return cnt;
 }
 
 ks_err_t ks__rcollector_flush(ks__rcollector_t *c, int64_t timeout_ms,
                               ks_error_t **errp) {
         rd_kafka_t *rk = ks__sproducer_rk(c->producer);
-        int64_t deadline = ks__now_ms() + timeout_ms;
+        int64_t deadline = ks__ts_add(ks__now_ms(), timeout_ms);
         rd_kafka_resp_err_t e;
         /* In slices, so that a failure shows before the deadline. */
         do {
@@ -366,8 +388,7 @@ void ks__rcollector_set_producer(ks__rcollector_t *c, ks__sproducer_t *p) {
 void ks__rcollector_destroy(ks__rcollector_t *c) {
         if (!c)
                 return;
-        for (size_t i = 0; i < c->pcount_cnt; i++)
-                free(c->pcounts[i].topic);
+        pcounts_clear(c);
         free(c->pcounts);
         free(c->slots);
         free(c->free_slots);

@@ -205,9 +205,10 @@ static ks_err_t commit_eos(ks__thread_t *thr, int revoking, ks_error_t **errp) {
                         rd_kafka_consumer_group_metadata(thr->consumer);
                 if (state_changes && l->cnt)
                         commit_point(thr, KS_COMMIT_POINT_BEFORE_COMMIT, 1);
-                out = ks__sproducer_commit(thr->producer, l, cg,
-                                           ks__now_ms() + thr->task_timeout,
-                                           why, sizeof(why), errp);
+                out = ks__sproducer_commit(
+                        thr->producer, l, cg,
+                        ks__ts_add(ks__now_ms(), thr->task_timeout), why,
+                        sizeof(why), errp);
                 rd_kafka_consumer_group_metadata_destroy(cg);
                 rd_kafka_topic_partition_list_destroy(l);
                 if (out == KS_TXN_COMMITTED) {

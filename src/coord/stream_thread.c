@@ -517,16 +517,19 @@ void ks__thread_join(ks__thread_t *thr) {
         thread_free(thr);
 }
 
+const char *const ks__thread_metric_names[KS_THREAD_METRICS + 1] = {
+        "process-total",
+        "dropped-records",
+        "restored-records",
+        "commit-total",
+        "tasks",
+        "duplicates-skipped",
+        "transactions-aborted",
+        "enforced-processing",
+        NULL};
+
 int64_t ks__thread_metric(const ks__thread_t *thr, const char *name) {
-        static const char *const names[] = {"process-total",
-                                            "dropped-records",
-                                            "restored-records",
-                                            "commit-total",
-                                            "tasks",
-                                            "duplicates-skipped",
-                                            "transactions-aborted",
-                                            "enforced-processing",
-                                            NULL};
+        const char *const *names = ks__thread_metric_names;
         size_t i = 0;
         while (names[i] && strcmp(names[i], name))
                 i++;

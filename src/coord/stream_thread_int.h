@@ -79,6 +79,11 @@ void ks__thread_join(ks__thread_t *thr);
 /** The thread's state (any thread). */
 ks__thread_state_t ks__thread_state(const ks__thread_t *thr);
 
+/** The names of the threads' counters (see ks_app_metric()), NULL
+ *  terminated; "tasks" is a gauge, the others only grow. */
+#define KS_THREAD_METRICS 8
+extern const char *const ks__thread_metric_names[KS_THREAD_METRICS + 1];
+
 /** The thread's counter @p name (see ks_app_metric()), -1 if unknown; 0
  *  for a NULL thread with a known name. Any thread. */
 int64_t ks__thread_metric(const ks__thread_t *thr, const char *name);

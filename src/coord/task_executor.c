@@ -21,7 +21,12 @@ int ks__tmgr_has_room(const ks__tmgr_t *m) {
                 queued += (int64_t)ks__pgroup_queued(&te->pg);
                 queues += (int64_t)te->pg.cnt;
         }
-        return m->blocked || queued < m->buffered_max * (queues ? queues : 1);
+        if (!queues)
+                queues = 1;
+        int64_t cap = m->buffered_max > INT64_MAX / queues
+                              ? INT64_MAX
+                              : m->buffered_max * queues;
+        return m->blocked || queued < cap;
 }
 
 ks_err_t ks__tmgr_enqueue(ks__tmgr_t *m, rd_kafka_message_t *msg,
@@ -201,6 +206,21 @@ rd_kafka_topic_partition_list_t *ks__tmgr_offsets(ks__tmgr_t *m) {
                         continue;
                 int first = l->cnt;
                 ks__task_source_offsets(te->task, add_offset, l);
+                /* Every input partition carries the commit's metadata:
+                 * one without input since the task started (its state may
+                 * have changed all the same, by punctuation) is committed
+                 * where it stands, so that no partition keeps an older
+                 * commit's positions alone. */
+                for (size_t q = 0; q < te->pg.cnt; q++) {
+                        const ks__rqueue_t *rq = &te->pg.queues[q];
+                        int listed = 0;
+                        for (int k = first; !listed && k < l->cnt; k++)
+                                listed = !strcmp(l->elems[k].topic, rq->topic);
+                        if (!listed)
+                                add_offset(l, rq->topic, te->partition,
+                                           rq->committed >= 0 ? rq->committed
+                                                              : 0);
+                }
                 size_t n = te->store_cnt < 64 ? te->store_cnt : 64;
                 for (size_t s = 0; s < n; s++)
                         pos[s] = ks__task_changelog_topic(te->task, s)

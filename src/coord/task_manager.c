@@ -310,6 +310,38 @@ static ks_err_t init_failed(ks__tmgr_t *m, const char *what,
                              now - m->init_failing);
 }
 
+/* A task whose group has no committed offset for any of its partitions:
+ * the group's offsets may have expired (offsets.retention.minutes) while
+ * the application was stopped, or the instance died between writing its
+ * stores and committing. When this instance's local checkpoint has input
+ * offsets, they and the changelog positions written in the same atomic
+ * write are a consistent commit: the task resumes from there rather than
+ * from nothing (which would clear a state that may hold the only copy of
+ * input since deleted). */
+static void resume_local(ks__tmgr_t *m, entry_t *te) {
+        int found = 0;
+        for (size_t i = 0; i < te->pg.cnt; i++) {
+                ks__rqueue_t *q = &te->pg.queues[i];
+                int64_t off = ks__task_source_checkpoint(te->task, q->topic);
+                if (off < 0)
+                        continue;
+                found = 1;
+                q->committed = off;
+                if (!q->cnt)
+                        q->next = off;
+        }
+        if (!found)
+                return;
+        te->task_committed = 1;
+        for (size_t i = 0; i < te->store_cnt; i++)
+                te->committed[i] = ks__task_changelog_offset(te->task, i);
+        ks__log(m->env.conf, KS_LOG_WARNING, "TASK",
+                "task %s: the group has no committed offsets for its input "
+                "(expired, or never committed); resuming from the local "
+                "checkpoint",
+                ks__task_id(te->task));
+}
+
 /* The committed offsets of the new tasks: where their input resumes, and
  * the state positions committed with them. 1 if read. */
 static int read_committed(ks__tmgr_t *m, ks_err_t *errp, ks_error_t **ep) {
@@ -327,9 +359,26 @@ static int read_committed(ks__tmgr_t *m, ks_err_t *errp, ks_error_t **ep) {
         }
         rd_kafka_resp_err_t e =
                 rd_kafka_committed(m->env.consumer, l, INIT_CALL_MS);
+        /* A partition's own error (UNSTABLE_OFFSET_COMMIT while another
+         * member's transaction is pending, ...) is not "never committed":
+         * the whole read is tried again. */
+        const char *failed = NULL;
+        for (int i = 0; !e && i < l->cnt; i++)
+                if ((e = l->elems[i].err))
+                        failed = l->elems[i].topic;
         if (e) {
+                char what[512];
+                snprintf(what, sizeof(what), "reading committed offsets%s%s",
+                         failed ? " of " : "", failed ? failed : "");
                 rd_kafka_topic_partition_list_destroy(l);
-                *errp = init_failed(m, "reading committed offsets", e, ep);
+                if (e == RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED ||
+                    e == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
+                        *errp = ks__error_set(ep, KS_ERR_KAFKA, "%s: %s: %s",
+                                              m->env.client_id, what,
+                                              rd_kafka_err2str(e));
+                        return 0;
+                }
+                *errp = init_failed(m, what, e, ep);
                 return 0;
         }
         for (size_t t = 0; t < m->cnt; t++) {
@@ -347,6 +396,7 @@ static int read_committed(ks__tmgr_t *m, ks_err_t *errp, ks_error_t **ep) {
                         ks__tmgr_find_queue(m, tp->topic, tp->partition, &te);
                 if (!q)
                         continue;
+                q->committed = tp->offset >= 0 ? tp->offset : -1;
                 if (tp->offset >= 0) {
                         te->task_committed = 1;
                         /* Records queued meanwhile start there. */
@@ -379,6 +429,9 @@ static int read_committed(ks__tmgr_t *m, ks_err_t *errp, ks_error_t **ep) {
                 free(pos);
         }
         rd_kafka_topic_partition_list_destroy(l);
+        for (size_t t = 0; t < m->cnt; t++)
+                if (!m->tasks[t]->task_committed)
+                        resume_local(m, m->tasks[t]);
         return 1;
 }
 

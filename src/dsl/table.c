@@ -40,7 +40,15 @@ static ks_err_t cache_write(void *opaque, void *arg, const void *key,
                             size_t klen, const void *value, size_t vlen,
                             int64_t ts) {
         ks__dsl_state_t *in = opaque;
-        return write_out(arg, in, key, klen, value, vlen, ts, in->no_headers);
+        /* An entry let out (on eviction, while another record is processed,
+         * or on a flush) is not that record's output: whether and when it
+         * goes depends on the cache, not on the input, so a replay would
+         * not send it again in the same place. */
+        ks__context_detach_origin(arg, 1);
+        ks_err_t err =
+                write_out(arg, in, key, klen, value, vlen, ts, in->no_headers);
+        ks__context_detach_origin(arg, 0);
+        return err;
 }
 
 ks_err_t ks__dsl_cached_put(ks_context_t *ctx, ks__dsl_state_t *in,

@@ -105,6 +105,10 @@ ks__global_t *ks__context_global(ks_context_t *ctx, const char *name) {
         return NULL;
 }
 
+void ks__context_detach_origin(ks_context_t *ctx, int on) {
+        ctx->task->detached += on ? 1 : -1;
+}
+
 /* --- stores ------------------------------------------------------------ */
 
 static ks_err_t context_store(ks_context_t *ctx, const char *name,
@@ -227,9 +231,10 @@ static ks_err_t sink_send(ks__task_t *t, ks__node_t *n, const ks_record_t *r) {
                                         n->name, partition, topic, cnt);
                 }
         }
-        ks__origin_t origin = {
-                t->ctx.topic ? t->origin_topic : -1, t->ctx.partition,
-                t->ctx.topic ? t->ctx.offset : -1, t->emit_seq++};
+        int tied = t->ctx.topic && !t->detached;
+        ks__origin_t origin = {tied ? t->origin_topic : -1, t->ctx.partition,
+                               tied ? t->ctx.offset : -1,
+                               tied ? t->emit_seq++ : -1};
         ks_err_t err = t->env.collector.send(
                 t->env.collector.opaque, topic, partition, r->key, r->klen,
                 r->value, r->vlen, r->timestamp, r->headers, &origin, &e);

@@ -419,59 +419,62 @@ ks_err_t ks__task_restore_checkpoint(ks__task_t *t, size_t i,
         return ks__task_db_write_restored(t->sm.db, 0, errp);
 }
 
-ks_err_t ks__task_store_clear(ks__task_t *t, size_t i, ks_error_t **errp) {
-        ks_kv_store_t *s = t->sm.slots[i].kv;
+/* Keys a clear deletes at once: the memory of a clear is bounded whatever
+ * the store holds. */
+#define CLEAR_CHUNK 10000
+
+/* Read up to CLEAR_CHUNK keys of @p s into @p keys / @p lens; *cnt. */
+static ks_err_t clear_collect(ks_kv_store_t *s, char **keys, size_t *lens,
+                              size_t *cnt) {
         void *cur;
+        *cnt = 0;
         ks_err_t err = s->ops->cursor_open(s->impl, 0, NULL, 0, &cur);
         if (err)
-                return ks__error_set(errp, err, "task %s: clearing store %s",
-                                     t->id, s->name);
-        /* Collect the keys first; then delete them. */
-        char **keys = NULL;
-        size_t *lens = NULL, cnt = 0, cap = 0;
+                return err;
         const void *k, *v;
         size_t kl, vl;
-        while (!err && s->ops->cursor_next(cur, &k, &kl, &v, &vl, &err)) {
-                if (cnt == cap) {
-                        cap = cap ? cap * 2 : 256;
-                        char **nk = realloc(keys, cap * sizeof(*nk));
-                        size_t *nl =
-                                nk ? realloc(lens, cap * sizeof(*nl)) : NULL;
-                        if (nk)
-                                keys = nk;
-                        if (nl)
-                                lens = nl;
-                        if (!nk || !nl) {
-                                err = KS_ERR_NO_MEMORY;
-                                break;
-                        }
-                }
-                if (!(keys[cnt] = malloc(kl + 1))) {
+        while (!err && *cnt < CLEAR_CHUNK &&
+               s->ops->cursor_next(cur, &k, &kl, &v, &vl, &err)) {
+                if (!(keys[*cnt] = malloc(kl + 1))) {
                         err = KS_ERR_NO_MEMORY;
                         break;
                 }
-                memcpy(keys[cnt], k, kl);
-                lens[cnt++] = kl;
+                memcpy(keys[*cnt], k, kl);
+                lens[(*cnt)++] = kl;
         }
         s->ops->cursor_close(cur);
+        return err;
+}
+
+ks_err_t ks__task_store_clear(ks__task_t *t, size_t i, ks_error_t **errp) {
+        ks_kv_store_t *s = t->sm.slots[i].kv;
+        char **keys = malloc(CLEAR_CHUNK * sizeof(*keys));
+        size_t *lens = malloc(CLEAR_CHUNK * sizeof(*lens));
+        ks_err_t err = keys && lens ? KS_ERR_NO_ERROR : KS_ERR_NO_MEMORY;
         /* The deletes go the way the restored records go (ahead of them,
          * in order): staged as ordinary writes, they would be written
-         * after the restore and wipe it. */
+         * after the restore and wipe it. Chunk by chunk, each written
+         * before the next is read. */
         ks_err_t (*del)(void *, const void *, size_t, const void *, size_t) =
                 s->ops->restore_put ? s->ops->restore_put : s->ops->put;
-        for (size_t j = 0; j < cnt; j++) {
-                if (!err)
-                        err = del(s->impl, keys[j], lens[j], NULL, 0);
-                free(keys[j]);
+        for (size_t cnt = 1; !err && cnt;) {
+                err = clear_collect(s, keys, lens, &cnt);
+                for (size_t j = 0; j < cnt; j++) {
+                        if (!err)
+                                err = del(s->impl, keys[j], lens[j], NULL, 0);
+                        free(keys[j]);
+                }
+                /* Written now: reads (and the next chunk) see the deletes
+                 * even when nothing is restored into the store. */
+                if (!err && t->sm.db)
+                        err = ks__task_db_commit(t->sm.db, errp);
         }
         free(keys);
         free(lens);
-        if (err)
-                return ks__error_set(errp, err, "task %s: clearing store %s",
-                                     t->id, s->name);
-        /* Written now: reads see the store empty even when nothing is
-         * restored into it. */
-        return t->sm.db ? ks__task_db_commit(t->sm.db, errp) : KS_ERR_NO_ERROR;
+        if (err && errp && !*errp)
+                ks__error_set(errp, err, "task %s: clearing store %s", t->id,
+                              s->name);
+        return err;
 }
 
 ks_err_t ks__task_relog(ks__task_t *t, size_t i, const void *key, size_t klen,

@@ -129,6 +129,7 @@ struct ks__task_s {
         int deser_handler;
         int32_t origin_topic; /* topology index of the input's topic */
         int32_t emit_seq;     /* outputs of the current input record */
+        int detached;         /* > 0: outputs carry no origin */
 };
 
 /* --- task.c ------------------------------------------------------------- */

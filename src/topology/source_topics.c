@@ -59,27 +59,33 @@ const char *ks__topology_marks_store(const ks_topology_t *topo, int sub) {
         return NULL;
 }
 
-uint32_t ks__topology_tag(const ks_topology_t *topo, const char *app_id) {
-        /* FNV-1a over "<application.id>\0<topic>\0<topic>\0...". */
-        uint32_t h = 2166136261u;
-        const char *s = app_id;
-        for (size_t i = 0, j = 0;;) {
-                for (const unsigned char *p = (const unsigned char *)s;; p++) {
-                        h = (h ^ *p) * 16777619u;
-                        if (!*p)
-                                break;
-                }
-                s = NULL;
-                while (!s && i < topo->node_cnt) {
-                        const ks__node_t *n = topo->nodes[i];
-                        if (n->kind == KS_NODE_SOURCE && j < n->topic_cnt) {
-                                s = n->topics[j++];
-                        } else {
-                                i++;
-                                j = 0;
-                        }
-                }
-                if (!s)
+static uint32_t fnv_str(uint32_t h, const char *s) {
+        for (const unsigned char *p = (const unsigned char *)s;; p++) {
+                h = (h ^ *p) * 16777619u;
+                if (!*p)
                         return h;
         }
+}
+
+uint32_t ks__topology_tag(const ks_topology_t *topo, const char *app_id) {
+        /* FNV-1a over "<application.id>\0<topic>\0...<store>/<sub>\0...":
+         * the source topics give the topic indexes of origins their
+         * meaning, the stores and their sub-topologies the store indexes of
+         * committed positions. */
+        uint32_t h = fnv_str(2166136261u, app_id);
+        for (size_t i = 0; i < topo->node_cnt; i++) {
+                const ks__node_t *n = topo->nodes[i];
+                for (size_t j = 0;
+                     n->kind == KS_NODE_SOURCE && j < n->topic_cnt; j++)
+                        h = fnv_str(h, n->topics[j]);
+        }
+        for (size_t s = 0; s < topo->sub_cnt; s++)
+                for (size_t k = 0; k < topo->subs[s].store_cnt; k++) {
+                        char sub[32];
+                        snprintf(sub, sizeof(sub), "/%zu", s);
+                        h = fnv_str(h,
+                                    topo->stores[topo->subs[s].stores[k]].name);
+                        h = fnv_str(h, sub);
+                }
+        return h;
 }

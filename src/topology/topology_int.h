@@ -36,6 +36,12 @@ struct ks_record_s {
         const ks_headers_t *headers;
 };
 
+/** What a processor sends while @p on holds is not tied to the input
+ *  record being processed (a record cache letting an older entry out): it
+ *  carries no origin, so no replay is taken for a duplicate of it. Nests.
+ *  Implemented by the task layer. */
+void ks__context_detach_origin(ks_context_t *ctx, int on);
+
 /** The topic of one record, for a sink without a fixed topic. */
 typedef const char *(ks__topic_extractor_cb)(void *opaque,
                                              const ks_record_t *rec);
@@ -224,9 +230,11 @@ void ks__topology_marks_store_name(int sub, char *buf, size_t size);
 /** Sub-topology @p sub's store of duplicate marks, NULL if it has none. */
 const char *ks__topology_marks_store(const ks_topology_t *topo, int sub);
 
-/** The tag of @p topo run as @p app_id: a hash of the application.id and
- *  every source topic, which origin headers and committed metadata carry
- *  so that another application's (or an older topology's) are ignored. */
+/** The tag of @p topo run as @p app_id: a hash of the application.id,
+ *  every source topic and every sub-topology's stores in order, which
+ *  origin headers and committed metadata carry so that another
+ *  application's, or those of a topology with other topics or stores, are
+ *  ignored. */
 uint32_t ks__topology_tag(const ks_topology_t *topo, const char *app_id);
 
 /* --- shared by the files of src/topology --------------------------------- */
