@@ -23,7 +23,12 @@ static int rm_entry(const char *path, const struct stat *st, int flag,
 static void cleanup(void) {
         if (tmpdir[0])
                 nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        /* A failed test may leave an app's threads logging. */
+        pthread_mutex_lock(&log_lock);
         free(log_lines);
+        log_lines = NULL;
+        log_len = 0;
+        pthread_mutex_unlock(&log_lock);
 }
 
 const char *kst_tmpdir(void) {
