@@ -486,8 +486,17 @@ static ks_err_t plan_task(ks__tmgr_t *m, entry_t *te, int *ok,
                 err = ks__task_store_clear(te->task, i, errp);
         }
         for (size_t i = 0; *ok && !err && i < te->store_cnt; i++) {
-                if (!pl[i].needed)
+                if (!pl[i].needed) {
+                        /* In step with its changelog at the committed
+                         * position: the position its commits carry until
+                         * it logs a change, so that no commit leaves it
+                         * unnamed (an unnamed store is restored to its
+                         * changelog's end, tail included). */
+                        if (ks__task_changelog_topic(te->task, i))
+                                ks__task_changelog_in_sync(te->task, i,
+                                                           pl[i].end);
                         continue;
+                }
                 ks__restoring_t *r = &te->rs[i];
                 *r = (ks__restoring_t){
                         .task = te->task,

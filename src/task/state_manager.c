@@ -351,6 +351,11 @@ int64_t ks__task_changelog_offset(const ks__task_t *t, size_t i) {
         return i < t->sub->store_cnt ? t->sm.logs[i].checkpoint : -1;
 }
 
+void ks__task_changelog_in_sync(ks__task_t *t, size_t i, int64_t next_offset) {
+        if (i < t->sub->store_cnt)
+                t->sm.logs[i].checkpoint = next_offset;
+}
+
 int ks__task_changelog_from_source(const ks__task_t *t, size_t i) {
         return i < t->sub->store_cnt && t->sm.logs[i].from_source;
 }

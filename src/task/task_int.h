@@ -123,6 +123,12 @@ int64_t ks__task_changelog_offset(const ks__task_t *task, size_t i);
 ks_err_t ks__task_restore_put(ks__task_t *task, size_t i, const void *key,
                               size_t klen, const void *value, size_t vlen);
 
+/** Store i needs no restore: its content is its changelog up to
+ *  @p next_offset, which is its position until it logs a change (what a
+ *  commit names even when the store changed nothing since). */
+void ks__task_changelog_in_sync(ks__task_t *task, size_t i,
+                                int64_t next_offset);
+
 /** Restored offsets between two checkpoints written to the database. */
 #define KS_RESTORE_CHECKPOINT_EVERY 1000000
 
