@@ -16,8 +16,8 @@ static const char *const names[] = {"", "before-commit", "after-commit",
 static int point, countdown;
 
 static void hook(ks__commit_point_t p) {
-        if ((int)p != point || __atomic_sub_fetch(&countdown, 1,
-                                                  __ATOMIC_SEQ_CST) > 0)
+        if ((int)p != point ||
+            __atomic_sub_fetch(&countdown, 1, __ATOMIC_SEQ_CST) > 0)
                 return;
         fprintf(stderr, "crash point %s reached: killing the process\n",
                 names[p]);

@@ -15,10 +15,11 @@
 static void test_round_trip(void **state) {
         int64_t pos[5] = {0, -1, 42, INT64_MAX, 7};
         char buf[KS_COMMIT_META_MAX];
-        size_t len = ks__commit_meta_encode(buf, sizeof(buf), TAG, 3, 17, pos,
-                                            5);
+        size_t len =
+                ks__commit_meta_encode(buf, sizeof(buf), TAG, 3, 17, pos, 5);
         assert_true(len > 0);
-        assert_string_equal(buf, "ks2;1234abcd;3_17;0=0;2=42;3=" "9223372036854775807;4=7");
+        assert_string_equal(buf, "ks2;1234abcd;3_17;0=0;2=42;3="
+                                 "9223372036854775807;4=7");
         int64_t out[5];
         assert_int_equal(ks__commit_meta_decode(buf, len, TAG, 3, 17, out, 5),
                          0);
@@ -69,18 +70,18 @@ static void expect_refused(const char *m, size_t n) {
 
 static void test_refused(void **state) {
         expect_refused("", 4);
-        expect_refused("ks1;c0=5;h1.2=3.4", 4);          /* the old format */
-        expect_refused("ks2;1234abce;1_2;0=5", 4);       /* another app */
-        expect_refused("ks2;1234abcd;1_3;0=5", 4);       /* another task */
-        expect_refused("ks2;1234abcd;2_2;0=5", 4);       /* another sub */
-        expect_refused("ks2;1234abcd;1_2;4=5", 4);       /* no such store */
-        expect_refused("ks2;1234abcd;1_2;0=5;0=6", 4);   /* twice */
-        expect_refused("ks2;1234abcd;1_2;0=-5", 4);      /* negative */
-        expect_refused("ks2;1234abcd;1_2;0=05", 4);      /* leading zero */
+        expect_refused("ks1;c0=5;h1.2=3.4", 4);        /* the old format */
+        expect_refused("ks2;1234abce;1_2;0=5", 4);     /* another app */
+        expect_refused("ks2;1234abcd;1_3;0=5", 4);     /* another task */
+        expect_refused("ks2;1234abcd;2_2;0=5", 4);     /* another sub */
+        expect_refused("ks2;1234abcd;1_2;4=5", 4);     /* no such store */
+        expect_refused("ks2;1234abcd;1_2;0=5;0=6", 4); /* twice */
+        expect_refused("ks2;1234abcd;1_2;0=-5", 4);    /* negative */
+        expect_refused("ks2;1234abcd;1_2;0=05", 4);    /* leading zero */
         expect_refused("ks2;1234abcd;1_2;0=9223372036854775808", 4);
         expect_refused("ks2;1234abcd;1_2;00=5", 4);
-        expect_refused("ks2;1234abcd;1_2;0=5;", 4);      /* trailing */
-        expect_refused("ks2;1234abcd;1_2;0=", 4);        /* truncated */
+        expect_refused("ks2;1234abcd;1_2;0=5;", 4); /* trailing */
+        expect_refused("ks2;1234abcd;1_2;0=", 4);   /* truncated */
         expect_refused("ks2;1234abcd;1_2;0", 4);
         expect_refused("ks2;1234abcd;1_2;x=1", 4);
         expect_refused("ks2;1234abcd;1_2 ;0=1", 4);
@@ -103,8 +104,8 @@ static void test_random(void **state) {
         uint64_t x = 88172645463325252ULL;
         char base[128];
         int64_t pos[4] = {1, 22, 333, 4444};
-        size_t blen = ks__commit_meta_encode(base, sizeof(base), TAG, 1, 2,
-                                             pos, 4);
+        size_t blen =
+                ks__commit_meta_encode(base, sizeof(base), TAG, 1, 2, pos, 4);
         for (int round = 0; round < 200000; round++) {
                 char buf[160];
                 size_t len;

@@ -65,16 +65,14 @@ static void test_codec(void **state) {
                 int64_t off;
                 int32_t seq;
         } bad[] = {
-                {3, 0, 0, 0},                  /* no such topic */
-                {INT32_MIN, 0, 0, 0},          /* negative topic */
-                {0, 4, 0, 0},                  /* no such partition */
-                {1, 1, 0, 0},                  /* topic 1 has one */
-                {0, INT32_MIN, 0, 0},          /* negative partition */
-                {0, -1, 0, 0},
-                {0, 0, INT64_MAX, 0},          /* the offset of no record */
-                {0, 0, -1, 0},
-                {0, 0, INT64_MIN, 0},
-                {0, 0, 0, -1},
+                {3, 0, 0, 0},         /* no such topic */
+                {INT32_MIN, 0, 0, 0}, /* negative topic */
+                {0, 4, 0, 0},         /* no such partition */
+                {1, 1, 0, 0},         /* topic 1 has one */
+                {0, INT32_MIN, 0, 0}, /* negative partition */
+                {0, -1, 0, 0},        {0, 0, INT64_MAX, 0}, /* the offset of no
+                                                               record */
+                {0, 0, -1, 0},        {0, 0, INT64_MIN, 0}, {0, 0, 0, -1},
                 {0, 0, 0, INT32_MAX},
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
@@ -116,7 +114,8 @@ static void test_marks(void **state) {
         ks__marks_destroy(m);
 }
 
-/* --- the property test ------------------------------------------------------ */
+/* --- the property test ------------------------------------------------------
+ */
 
 #define MAX_ORIGINS 8
 #define MAX_QUEUES  3
@@ -213,8 +212,7 @@ static int run_once(int per_origin) {
                 while (pos < N[o]) {
                         for (int j = 0; j < fan[o][pos]; j++)
                                 push(&S[o][dest[o][pos][j]],
-                                     (rec_t){o / P, o % P, pos, j,
-                                             ts[o][pos]});
+                                     (rec_t){o / P, o % P, pos, j, ts[o][pos]});
                         pos++;
                         if (rnd(6) == 0) {
                                 committed = pos;

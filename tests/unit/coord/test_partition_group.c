@@ -25,9 +25,8 @@ static ks__pgroup_t group(size_t n) {
 }
 
 static void add(ks__pgroup_t *pg, size_t q, int64_t off, int64_t ts) {
-        assert_int_equal(ks__pgroup_add(pg, &pg->queues[q], (void *)pg, off,
-                                        ts),
-                         0);
+        assert_int_equal(
+                ks__pgroup_add(pg, &pg->queues[q], (void *)pg, off, ts), 0);
 }
 
 static void expect(ks__pgroup_t *pg, int64_t idle, int64_t now,
@@ -67,9 +66,9 @@ static void test_idle(void **state) {
         ks__rqueue_t *q;
         /* b's end is unknown: wait (0: up to the fallback). */
         assert_int_equal(ks__pgroup_next(&pg, 0, 1000, &r, &q), KS_PG_WAITING);
-        assert_int_equal(ks__pgroup_next(&pg, 0, 1000 + KS_IDLE_FALLBACK_MS - 1,
-                                         &r, &q),
-                         KS_PG_WAITING);
+        assert_int_equal(
+                ks__pgroup_next(&pg, 0, 1000 + KS_IDLE_FALLBACK_MS - 1, &r, &q),
+                KS_PG_WAITING);
         /* The end of b shows: no more waiting. */
         pg.queues[1].at_end = 1;
         expect(&pg, 0, 1001, "a", 0);

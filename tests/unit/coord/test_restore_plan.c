@@ -15,19 +15,30 @@ static void test_plans(void **state) {
         /* in: checkpoint, committed, task_committed, lo, hi, eos, from_source
          * want: clear, needed, start, end, junk_end */
         row_t rows[] = {
-                {"up to date", {100, 100, 1, 0, 100, 0, 0}, {0, 0, 100, 100, 100}},
+                {"up to date",
+                 {100, 100, 1, 0, 100, 0, 0},
+                 {0, 0, 100, 100, 100}},
                 {"behind", {40, 100, 1, 0, 100, 0, 0}, {0, 1, 40, 100, 100}},
-                {"no checkpoint", {-1, 100, 1, 0, 100, 0, 0}, {0, 1, 0, 100, 100}},
-                {"compacted below", {-1, 100, 1, 30, 100, 0, 0}, {0, 1, 30, 100, 100}},
-                {"checkpoint below the start", {10, 100, 1, 30, 100, 0, 0},
+                {"no checkpoint",
+                 {-1, 100, 1, 0, 100, 0, 0},
+                 {0, 1, 0, 100, 100}},
+                {"compacted below",
+                 {-1, 100, 1, 30, 100, 0, 0},
+                 {0, 1, 30, 100, 100}},
+                {"checkpoint below the start",
+                 {10, 100, 1, 30, 100, 0, 0},
                  {0, 1, 30, 100, 100}},
                 /* The owner died after logging changes it never
                  * committed: replay to 80, compensate [80, 100). */
-                {"uncommitted tail", {40, 80, 1, 0, 100, 0, 0}, {0, 1, 40, 80, 100}},
+                {"uncommitted tail",
+                 {40, 80, 1, 0, 100, 0, 0},
+                 {0, 1, 40, 80, 100}},
                 {"only a tail", {80, 80, 1, 0, 100, 0, 0}, {0, 1, 80, 80, 100}},
                 /* Under exactly-once the tail is invisible. */
                 {"eos", {40, 80, 1, 0, 100, 1, 0}, {0, 1, 40, 80, 80}},
-                {"eos up to date", {80, 80, 1, 0, 100, 1, 0}, {0, 0, 80, 80, 80}},
+                {"eos up to date",
+                 {80, 80, 1, 0, 100, 1, 0},
+                 {0, 0, 80, 80, 80}},
                 /* A source topic past the committed offset is input. */
                 {"source topic", {40, 80, 1, 0, 100, 0, 1}, {0, 1, 40, 80, 80}},
                 /* The local store wrote and checkpointed, its offset commit
@@ -36,11 +47,16 @@ static void test_plans(void **state) {
                 /* Never committed: nothing is state yet; the changelog's
                  * content is an uncommitted tail. */
                 {"never committed", {-1, -1, 0, 0, 50, 0, 0}, {0, 1, 0, 0, 50}},
-                {"never committed, local state", {50, -1, 0, 0, 50, 0, 0},
+                {"never committed, local state",
+                 {50, -1, 0, 0, 50, 0, 0},
                  {1, 1, 0, 0, 50}},
-                {"never committed, empty", {-1, -1, 0, 0, 0, 0, 0}, {0, 0, 0, 0, 0}},
+                {"never committed, empty",
+                 {-1, -1, 0, 0, 0, 0, 0},
+                 {0, 0, 0, 0, 0}},
                 /* Committed without (readable) positions: everything. */
-                {"positions unknown", {-1, -1, 1, 0, 70, 0, 0}, {0, 1, 0, 70, 70}},
+                {"positions unknown",
+                 {-1, -1, 1, 0, 70, 0, 0},
+                 {0, 1, 0, 70, 70}},
                 /* The changelog was recreated below the committed position:
                  * restore what there is. */
                 {"recreated", {-1, 500, 1, 0, 70, 0, 0}, {0, 1, 0, 70, 70}},
