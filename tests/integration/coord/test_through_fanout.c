@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -344,6 +345,8 @@ static pid_t spawn_instance(fixture_t *f, const char *state_dir) {
         if (pid < 0)
                 fail_msg("fork failed");
         if (!pid) {
+                /* Killed with this process, whatever becomes of it. */
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
                 execv("/proc/self/exe", argv);
                 _exit(127);
         }
