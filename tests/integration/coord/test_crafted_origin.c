@@ -394,7 +394,6 @@ static void test_crafted_headers(void **state) {
         assert_int_equal(kst_create_internal_topics(f->broker, t, f->app_id,
                                                     PARTITIONS, NULL, NULL),
                          1);
-        produce_all(f);
         ks_config_t *c = kst_app_config(
                 f->broker, f->app_id,
                 (const char *const[]){"commit.interval.ms", "100",
@@ -403,6 +402,7 @@ static void test_crafted_headers(void **state) {
         ks_app_t *app = kst_app_start(t, c, NULL, NULL);
         ks_config_destroy(c);
         kst_wait_state(app, KS_APP_RUNNING, 60000);
+        produce_all(f); /* to the running app */
         /* Every in record twice (in, then relayed through mid), every
          * record produced to mid once. */
         commits_t all = {app, 2 * (int64_t)f->in_cnt + f->mid_cnt};
