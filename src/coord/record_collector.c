@@ -320,10 +320,9 @@ ks_err_t ks__rcollector_flush(ks__rcollector_t *c, int64_t timeout_ms,
                                      ks_error_message(c->send_error));
         if (e)
                 return ks__error_set(errp, KS_ERR_KAFKA,
-                                     "%s: producer flush: %s after %" PRId64
+                                     "producer flush: %s after %" PRId64
                                      " ms (task.timeout.ms)",
-                                     c->client_id, rd_kafka_err2str(e),
-                                     timeout_ms);
+                                     rd_kafka_err2str(e), timeout_ms);
         return KS_ERR_NO_ERROR;
 }
 

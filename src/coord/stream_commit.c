@@ -66,10 +66,15 @@ static ks_err_t commit_offsets(ks__thread_t *thr, ks_error_t **errp) {
                 return ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
         rd_kafka_resp_err_t e = l->cnt ? rd_kafka_commit(thr->consumer, l, 0)
                                        : RD_KAFKA_RESP_ERR_NO_ERROR;
+        /* The partition at fault, if one is (also when the request as a
+         * whole failed because of it). */
         const char *topic = NULL;
-        for (int k = 0; !e && k < l->cnt; k++)
-                if ((e = l->elems[k].err)) /* per-partition failures */
+        for (int k = 0; !topic && k < l->cnt; k++)
+                if (l->elems[k].err) {
                         topic = l->elems[k].topic;
+                        if (!e)
+                                e = l->elems[k].err;
+                }
         char where[300] = "";
         if (topic)
                 snprintf(where, sizeof(where), " (%s)", topic);
@@ -102,12 +107,14 @@ static ks_err_t commit_offsets(ks__thread_t *thr, ks_error_t **errp) {
                 thr->commit_retry_at = now + COMMIT_BACKOFF_MS;
         } else {
                 /* Authorization and the like: no new thread gets past. */
-                ks__thread_fail(thr,
-                                ks__error_new(KS_ERR_KAFKA, KS_ERROR_F_FATAL,
-                                              "offset commit of group %s%s: %s",
-                                              thr->env.app_id, where,
-                                              rd_kafka_err2str(e)),
-                                !ks__authorization_error(e));
+                ks__thread_fail(
+                        thr,
+                        ks__error_new(KS_ERR_KAFKA, KS_ERROR_F_FATAL,
+                                      "offset commit of group %s%s: %s",
+                                      thr->env.app_id, where,
+                                      rd_kafka_err2str(e)),
+                        !ks__authorization_error(e) &&
+                                e != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
                 err = KS_ERR_KAFKA;
         }
         return err;
