@@ -4,6 +4,8 @@
 #define _GNU_SOURCE
 #include "kst_wordcount.h"
 
+#include "wordcount_topology.h"
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,4 +102,25 @@ int kst_wc_all_counted(const kst_wc_t *wc, const kst_map_t *m) {
                 if (kst_map_int64(m, wc->words[i]) != wc->expect[i])
                         return 0;
         return 1;
+}
+
+kst_wc_t *kst_wc_fixture(const char *broker, int mock_brokers,
+                         const char *prefix, int partitions, int vocab,
+                         unsigned seed) {
+        kst_wc_t *f = kst_wc_new(broker, mock_brokers, prefix, partitions,
+                                 vocab, seed);
+        ks_error_t *e = NULL;
+        ks_topology_t *t = wordcount_topology_on(f->in, f->words_topic, f->out,
+                                                 KS_STORE_ROCKSDB, &e);
+        if (!t)
+                fail_msg("word-count topology: %s", ks_error_message(e));
+        kst_create_internal_topics(f->broker, t, f->app_id, partitions, NULL,
+                                   NULL);
+        ks_topology_destroy(t);
+        return f;
+}
+
+int kst_wc_teardown(void **state) {
+        kst_wc_destroy(*state);
+        return 0;
 }

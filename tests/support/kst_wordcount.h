@@ -34,6 +34,16 @@ kst_wc_t *kst_wc_new(const char *broker, int mock_brokers, const char *prefix,
 
 void kst_wc_destroy(kst_wc_t *wc);
 
+/** kst_wc_new(), and the internal topics of the word-count topology (with
+ *  RocksDB stores) made for its application id: the mock cluster does not
+ *  answer CreateTopics. */
+kst_wc_t *kst_wc_fixture(const char *broker, int mock_brokers,
+                         const char *prefix, int partitions, int vocab,
+                         unsigned seed);
+
+/** A cmocka teardown destroying the kst_wc_t in *@p state. */
+int kst_wc_teardown(void **state);
+
 /** Produce @p lines lines of 1 .. @p max_words random words to the input
  *  and count them. @p flags: KST_WC_*. */
 void kst_wc_produce(kst_wc_t *wc, int lines, int max_words, int flags);

@@ -23,20 +23,7 @@
 typedef kst_wc_t fixture_t;
 
 static int setup(void **state) {
-        fixture_t *f = kst_wc_new("mock", 1, "clean", PARTITIONS, VOCAB, 17);
-        ks_error_t *e = NULL;
-        ks_topology_t *t = wordcount_topology_on(f->in, f->words_topic, f->out,
-                                                 KS_STORE_ROCKSDB, &e);
-        assert_non_null(t);
-        kst_create_internal_topics(f->broker, t, f->app_id, PARTITIONS, NULL,
-                                   NULL);
-        ks_topology_destroy(t);
-        *state = f;
-        return 0;
-}
-
-static int teardown(void **state) {
-        kst_wc_destroy(*state);
+        *state = kst_wc_fixture("mock", 1, "clean", PARTITIONS, VOCAB, 17);
         return 0;
 }
 
@@ -171,7 +158,8 @@ static void test_cleanup(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_cleanup, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_cleanup, setup,
+                                                kst_wc_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
