@@ -19,6 +19,14 @@ ks_config_t *kst_app_config(const kst_broker_t *b, const char *app_id,
                             const char *const *settings) {
         ks_config_t *c = kst_config(app_id);
         kst_set(c, "bootstrap.servers", kst_broker_bootstrap(b));
+        /* Short sessions, so that a member gone is noticed within seconds.
+         * The embedded broker holds every rebalance for the session timeout
+         * less a second: 3 s keeps its rebalances short; a real broker
+         * refuses less than 6 s (group.min.session.timeout.ms). */
+        kst_set(c, "consumer.session.timeout.ms",
+                kst_broker_is_mock(b) ? "3000" : "6000");
+        kst_set(c, "consumer.heartbeat.interval.ms",
+                kst_broker_is_mock(b) ? "300" : "1000");
         for (size_t i = 0; settings && settings[i]; i += 2)
                 kst_set(c, settings[i], settings[i + 1]);
         return c;

@@ -14,7 +14,8 @@
 
 /* --- applications ------------------------------------------------------- */
 
-/** kst_config(@p app_id) with the bootstrap servers of @p b, then the
+/** kst_config(@p app_id) with the bootstrap servers of @p b and short
+ *  consumer sessions (3 s on the embedded broker, 6 s on Kafka), then the
  *  NULL-terminated key, value pairs of @p settings (NULL: none). */
 ks_config_t *kst_app_config(const kst_broker_t *b, const char *app_id,
                             const char *const *settings);

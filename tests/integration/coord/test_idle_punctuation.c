@@ -86,8 +86,7 @@ static ks_app_t *run(kst_broker_t *b, const char *in, const char *app_id,
         ks_config_t *c = kst_app_config(
                 b, app_id,
                 (const char *const[]){"state.dir", dir, "commit.interval.ms",
-                                      "100", "consumer.session.timeout.ms",
-                                      "6000", NULL});
+                                      "100", NULL});
         ks_app_t *app = kst_app_start(t, c, NULL, NULL);
         ks_topology_destroy(t);
         ks_config_destroy(c);

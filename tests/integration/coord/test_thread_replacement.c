@@ -70,11 +70,7 @@ static void test_replacements_bounded(void **state) {
                                            NULL, (const char *[]){"src"}, 1,
                                            &e));
         /* Each new thread joins the group anew: short sessions. */
-        ks_config_t *c = kst_app_config(
-                b, app_id,
-                (const char *const[]){"consumer.session.timeout.ms", "6000",
-                                      "consumer.heartbeat.interval.ms", "500",
-                                      NULL});
+        ks_config_t *c = kst_app_config(b, app_id, (const char *const[]){NULL});
         ks_app_t *app = ks_app_new(t, c, &e);
         assert_non_null(app);
         ks_app_set_uncaught_error_handler(app, replace, NULL);

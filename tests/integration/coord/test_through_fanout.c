@@ -285,7 +285,6 @@ static ks_config_t *app_config(const fixture_t *f, const char *state_dir,
                 f->broker, f->app_id,
                 (const char *const[]){
                         "state.dir", state_dir, "commit.interval.ms", commit_ms,
-                        "consumer.session.timeout.ms", "6000",
                         "consumer.fetch.wait.max.ms", "10", NULL});
 }
 
@@ -342,8 +341,6 @@ static int run_instance(char **argv) {
                             argv[8],
                             "commit.interval.ms",
                             "600000",
-                            "consumer.session.timeout.ms",
-                            "6000",
                             "consumer.fetch.wait.max.ms",
                             "10",
                             NULL};

@@ -190,9 +190,7 @@ static ks_app_t *start(fixture_t *f, ks_uncaught_error_cb *handler) {
         ks_error_t *e = NULL;
         ks_config_t *c = kst_app_config(
                 f->broker, f->app_id,
-                (const char *const[]){"commit.interval.ms", "100",
-                                      "consumer.session.timeout.ms", "6000",
-                                      NULL});
+                (const char *const[]){"commit.interval.ms", "100", NULL});
         ks_topology_t *t = topology(f);
         ks_app_t *app = ks_app_new(t, c, &e);
         if (!app)

@@ -268,7 +268,6 @@ static ks_app_t *start(fixture_t *f, const char *dir, restore_t *rt) {
                 f->broker, f->app_id,
                 (const char *const[]){"state.dir", dir, "commit.interval.ms",
                                       "200", "consumer.fetch.wait.max.ms", "10",
-                                      "consumer.session.timeout.ms", "6000",
                                       NULL});
         ks_topology_t *t = topology(f);
         ks_app_t *app = kst_app_start(t, c, rt ? on_restore : NULL, rt);

@@ -151,8 +151,8 @@ static ks_app_t *start_app(fixture_t *f, const char *state_dir, int threads,
                 f->broker, f->app_id,
                 (const char *const[]){
                         "state.dir", state_dir, "commit.interval.ms", "200",
-                        "num.stream.threads", n, "consumer.session.timeout.ms",
-                        "6000", "buffered.records.per.partition", "20", NULL});
+                        "num.stream.threads", n,
+                        "buffered.records.per.partition", "20", NULL});
         ks_topology_t *t = wordcount_topology_on(f->in, f->words_topic, f->out,
                                                  KS_STORE_ROCKSDB, &e);
         assert_non_null(t);
@@ -404,7 +404,7 @@ static void commit_group_offsets(fixture_t *f,
                 (const char *const[]){"group.id", f->app_id,
                                       "enable.auto.commit", "false",
                                       "enable.auto.offset.store", "false",
-                                      "session.timeout.ms", "6000", NULL});
+                                      "session.timeout.ms", "3000", NULL});
         rd_kafka_poll_set_consumer(rk);
         rd_kafka_topic_partition_list_t *sub =
                 rd_kafka_topic_partition_list_new(2);

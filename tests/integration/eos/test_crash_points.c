@@ -201,9 +201,7 @@ static void run(void **state, const char *point, int replay) {
         ks_config_t *c = kst_app_config(
                 f->broker, f->app_id,
                 (const char *const[]){"state.dir", dir, "processing.guarantee",
-                                      "exactly_once_v2",
-                                      "consumer.session.timeout.ms", "6000",
-                                      NULL});
+                                      "exactly_once_v2", NULL});
         ks_topology_t *t = wordcount_topology_on(f->in, f->words_topic, f->out,
                                                  KS_STORE_ROCKSDB, &e);
         assert_non_null(t);

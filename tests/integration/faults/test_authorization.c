@@ -66,9 +66,7 @@ static void run_denied(fixture_t *f, int api, rd_kafka_resp_err_t err,
         ks_error_t *e = NULL;
         ks_config_t *c = kst_app_config(
                 f->broker, f->app_id,
-                (const char *const[]){"commit.interval.ms", "100",
-                                      "consumer.session.timeout.ms", "6000",
-                                      NULL});
+                (const char *const[]){"commit.interval.ms", "100", NULL});
         ks_topology_t *t = wordcount_topology_on(f->in, f->words_topic, f->out,
                                                  KS_STORE_ROCKSDB, &e);
         assert_non_null(t);

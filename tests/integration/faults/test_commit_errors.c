@@ -32,9 +32,7 @@ static ks_app_t *start(fixture_t *f, const char *task_timeout) {
         ks_config_t *c = kst_app_config(
                 f->broker, f->app_id,
                 (const char *const[]){"commit.interval.ms", "100",
-                                      "task.timeout.ms", task_timeout,
-                                      "consumer.session.timeout.ms", "6000",
-                                      NULL});
+                                      "task.timeout.ms", task_timeout, NULL});
         ks_topology_t *t = wordcount_topology_on(f->in, f->words_topic, f->out,
                                                  KS_STORE_ROCKSDB, &e);
         assert_non_null(t);

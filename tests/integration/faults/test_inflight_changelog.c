@@ -90,7 +90,7 @@ static ks_app_t *start(fixture_t *f, const char *commit_ms,
                 f->broker, f->app_id,
                 (const char *const[]){
                         "commit.interval.ms", commit_ms, "task.timeout.ms",
-                        task_timeout, "consumer.session.timeout.ms", "6000",
+                        task_timeout,
                         "consumer.topic.metadata.refresh.interval.ms", "500",
                         NULL});
         ks_topology_t *t = wordcount_topology_on(f->in, f->words_topic, f->out,

@@ -48,8 +48,7 @@ static ks_app_t *start(fixture_t *f, const char *dir, restore_t *rt) {
         ks_config_t *c = kst_app_config(
                 f->broker, f->app_id,
                 (const char *const[]){"state.dir", dir, "commit.interval.ms",
-                                      "100", "consumer.session.timeout.ms",
-                                      "6000", NULL});
+                                      "100", NULL});
         ks_topology_t *t = wordcount_topology_on(f->in, f->words_topic, f->out,
                                                  KS_STORE_ROCKSDB, &e);
         assert_non_null(t);
