@@ -343,3 +343,67 @@ int kst_read_to_end(kst_reader_t *r, int timeout_ms) {
         }
         return 1;
 }
+
+typedef struct {
+        int n;
+        const char *const *keys;
+        const int64_t *expect;
+} counts_t;
+
+static int counts_match(void *opaque, const kst_map_t *m) {
+        const counts_t *c = opaque;
+        for (int i = 0; i < c->n; i++)
+                if (kst_map_int64(m, c->keys[i]) != c->expect[i])
+                        return 0;
+        return 1;
+}
+
+void kst_wait_counts(const kst_broker_t *b, const char *topic, int partitions,
+                     ks_app_t *app, int timeout_ms, int n,
+                     const char *const *keys, const int64_t *expect) {
+        counts_t c = {n, keys, expect};
+        kst_reader_t *r = kst_reader_new(b, topic, partitions, 0);
+        if (!kst_read_until(r, app, timeout_ms, counts_match, &c)) {
+                const kst_map_t *m = kst_reader_map(r);
+                for (int i = 0; i < n; i++)
+                        if (kst_map_int64(m, keys[i]) != expect[i])
+                                printf("# %s: %lld, expected %lld\n", keys[i],
+                                       (long long)kst_map_int64(m, keys[i]),
+                                       (long long)expect[i]);
+                kst_log_print();
+                fail_msg("counts in %s not exact after %d ms", topic,
+                         timeout_ms);
+        }
+        /* Nothing after them changes them. */
+        if (!kst_read_to_end(r, 30000))
+                fail_msg("%s not read to its end", topic);
+        if (!counts_match(&c, kst_reader_map(r)))
+                fail_msg("counts in %s changed after they were exact", topic);
+        kst_reader_destroy(r);
+}
+
+/* --- a test's names ----------------------------------------------------- */
+
+void kst_env_init(kst_env_t *env, const char *prefix, int partitions,
+                  const char *const *names) {
+        char name[256];
+        memset(env, 0, sizeof(*env));
+        env->broker = kst_broker_get(NULL, 1);
+        snprintf(name, sizeof(name), "%s-app", prefix);
+        env->app_id = kst_unique_name(name);
+        for (int i = 0; names[i]; i++) {
+                assert_true(i < KST_ENV_TOPICS);
+                snprintf(name, sizeof(name), "%s-%s", prefix, names[i]);
+                env->topic[i] = kst_unique_name(name);
+                kst_broker_create_topic(env->broker, env->topic[i], partitions,
+                                        NULL);
+        }
+}
+
+void kst_env_fini(kst_env_t *env) {
+        kst_broker_destroy(env->broker);
+        free(env->app_id);
+        for (int i = 0; i < KST_ENV_TOPICS; i++)
+                free(env->topic[i]);
+        memset(env, 0, sizeof(*env));
+}

@@ -122,4 +122,34 @@ int kst_read_until(kst_reader_t *r, ks_app_t *app, int timeout_ms,
  *  there. */
 int kst_read_to_end(kst_reader_t *r, int timeout_ms);
 
+/** Read @p topic (@p partitions partitions) until the last int64 value
+ *  of key @p keys[i] is @p expect[i] for each of the @p n keys, then on to
+ *  the end of the topic, where they must still be; after @p timeout_ms
+ *  print the keys that differ and the library's log and fail the test.
+ *  With @p app, fail as soon as the app is in ERROR. */
+void kst_wait_counts(const kst_broker_t *b, const char *topic, int partitions,
+                     ks_app_t *app, int timeout_ms, int n,
+                     const char *const *keys, const int64_t *expect);
+
+/* --- a test's names ----------------------------------------------------- */
+
+#define KST_ENV_TOPICS 8
+
+/** A test's broker, application id and topics, each name unique. */
+typedef struct {
+        kst_broker_t *broker;
+        char *app_id;                /* "<prefix>-app-..." */
+        char *topic[KST_ENV_TOPICS]; /* in the order of the names */
+} kst_env_t;
+
+/** Take the broker ($KS_TEST_BROKER, one mock broker), name the
+ *  application "<prefix>-app" and one topic "<prefix>-<name>" per name of
+ *  the NULL-terminated @p names (at most KST_ENV_TOPICS), and make each
+ *  topic with @p partitions partitions. */
+void kst_env_init(kst_env_t *env, const char *prefix, int partitions,
+                  const char *const *names);
+
+/** Free the names and let the broker go. */
+void kst_env_fini(kst_env_t *env);
+
 #endif

@@ -104,6 +104,11 @@ int kst_wc_all_counted(const kst_wc_t *wc, const kst_map_t *m) {
         return 1;
 }
 
+void kst_wc_wait_counts(kst_wc_t *wc, ks_app_t *app, int timeout_ms) {
+        kst_wait_counts(wc->broker, wc->out, wc->partitions, app, timeout_ms,
+                        wc->vocab, (const char *const *)wc->words, wc->expect);
+}
+
 kst_wc_t *kst_wc_fixture(const char *broker, int mock_brokers,
                          const char *prefix, int partitions, int vocab,
                          unsigned seed) {

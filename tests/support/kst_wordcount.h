@@ -54,4 +54,9 @@ int kst_wc_word(const kst_wc_t *wc, const void *key, size_t klen);
 /** 1 if the last count of every word in @p m is its independent count. */
 int kst_wc_all_counted(const kst_wc_t *wc, const kst_map_t *m);
 
+/** Read the output until the last count of every word is its independent
+ *  count; fail the test after @p timeout_ms, or as soon as @p app (if
+ *  any) is in ERROR. */
+void kst_wc_wait_counts(kst_wc_t *wc, ks_app_t *app, int timeout_ms);
+
 #endif

@@ -33,9 +33,10 @@
 #define ORIGIN_LEN 25
 
 typedef struct {
-        kst_broker_t *broker;
-        char *in, *mid, *out, *app_id;
-        uint32_t tag;       /* this application's */
+        kst_env_t env;
+        kst_broker_t *broker;                /* env's */
+        const char *in, *mid, *out, *app_id; /* env's */
+        uint32_t tag;                        /* this application's */
         uint32_t other_tag; /* another application's, same topics */
         int in_cnt, mid_cnt;
         /* Per value: how often out carried it ("i<n>" in, "m<n>" mid). */
@@ -96,14 +97,13 @@ static ks_topology_t *topology(fixture_t *f) {
 static int setup(void **state) {
         fixture_t *f = calloc(1, sizeof(*f));
         assert_non_null(f);
-        f->broker = kst_broker_get(NULL, 1);
-        f->in = kst_unique_name("crafted-in");
-        f->mid = kst_unique_name("crafted-mid");
-        f->out = kst_unique_name("crafted-out");
-        f->app_id = kst_unique_name("crafted-app");
-        kst_broker_create_topic(f->broker, f->in, PARTITIONS, NULL);
-        kst_broker_create_topic(f->broker, f->mid, PARTITIONS, NULL);
-        kst_broker_create_topic(f->broker, f->out, PARTITIONS, NULL);
+        kst_env_init(&f->env, "crafted", PARTITIONS,
+                     (const char *const[]){"in", "mid", "out", NULL});
+        f->broker = f->env.broker;
+        f->in = f->env.topic[0];
+        f->mid = f->env.topic[1];
+        f->out = f->env.topic[2];
+        f->app_id = f->env.app_id;
         int n = 2 * (PARTITIONS * ORDINARY + CRAFTED);
         f->seen_in = calloc((size_t)n, sizeof(int));
         f->seen_mid = calloc((size_t)n, sizeof(int));
@@ -119,11 +119,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
         fixture_t *f = *state;
-        kst_broker_destroy(f->broker);
-        free(f->in);
-        free(f->mid);
-        free(f->out);
-        free(f->app_id);
+        kst_env_fini(&f->env);
         free(f->seen_in);
         free(f->seen_mid);
         free(f->in_offset);

@@ -72,19 +72,6 @@ static int gone(void *opaque) {
         return !exists(opaque);
 }
 
-static int all_counted(void *opaque, const kst_map_t *m) {
-        return kst_wc_all_counted(opaque, m);
-}
-
-static void check_counts(fixture_t *f, ks_app_t *app) {
-        kst_reader_t *r = kst_reader_new(f->broker, f->out, PARTITIONS, 0);
-        if (!kst_read_until(r, app, 60000, all_counted, f)) {
-                kst_log_print();
-                fail_msg("counts not exact after 60 s");
-        }
-        kst_reader_destroy(r);
-}
-
 /* The owned tasks of the counting sub-topology keep their stores. */
 static void check_owned(const char *app_dir) {
         for (int p = 0; p < PARTITIONS; p++) {
@@ -121,7 +108,7 @@ static void test_cleanup(void **state) {
         ks_app_t *app = kst_app_start(t, c, NULL, NULL);
         ks_topology_destroy(t);
         ks_config_destroy(c);
-        check_counts(f, app);
+        kst_wc_wait_counts(f, app, 60000);
         if (!kst_wait_for(app, 30000, 50, gone, stale))
                 fail_msg("%s is still there after 30 s "
                          "(state.cleanup.delay.ms 1500)",
@@ -140,7 +127,7 @@ static void test_cleanup(void **state) {
         assert_true(exists(pid));
 
         kst_wc_produce(f, 50, 5, KST_WC_SPREAD);
-        check_counts(f, app);
+        kst_wc_wait_counts(f, app, 60000);
         assert_int_equal(ks_app_state(app), KS_APP_RUNNING);
         KST_OK(ks_app_close(app, 30000));
         assert_null(ks_app_error(app));

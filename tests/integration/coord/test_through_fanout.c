@@ -45,8 +45,9 @@
 #define RECORDS    201
 
 typedef struct {
-        kst_broker_t *broker;
-        char *in, *r1, *r2, *out, *app_id;
+        kst_env_t env;
+        kst_broker_t *broker;                    /* env's */
+        const char *in, *r1, *r2, *out, *app_id; /* env's */
         int produced;
         int64_t ts[RECORDS];
         int32_t part[RECORDS];  /* of in */
@@ -125,17 +126,15 @@ static ks_topology_t *topology(const char *in, const char *r1, const char *r2,
 static int setup(void **state) {
         fixture_t *f = calloc(1, sizeof(*f));
         assert_non_null(f);
-        f->broker = kst_broker_get(NULL, 1);
-        f->in = kst_unique_name("fan-in");
-        f->r1 = kst_unique_name("fan-r1");
-        f->r2 = kst_unique_name("fan-r2");
-        f->out = kst_unique_name("fan-out");
-        f->app_id = kst_unique_name("fan-app");
+        kst_env_init(&f->env, "fan", PARTITIONS,
+                     (const char *const[]){"in", "r1", "r2", "out", NULL});
+        f->broker = f->env.broker;
+        f->in = f->env.topic[0];
+        f->r1 = f->env.topic[1];
+        f->r2 = f->env.topic[2];
+        f->out = f->env.topic[3];
+        f->app_id = f->env.app_id;
         f->seed = 4242;
-        kst_broker_create_topic(f->broker, f->in, PARTITIONS, NULL);
-        kst_broker_create_topic(f->broker, f->r1, PARTITIONS, NULL);
-        kst_broker_create_topic(f->broker, f->r2, PARTITIONS, NULL);
-        kst_broker_create_topic(f->broker, f->out, PARTITIONS, NULL);
         ks_topology_t *t = topology(f->in, f->r1, f->r2, f->out);
         /* The duplicate marks' changelog of the sub-topology reading r1
          * and r2. */
@@ -149,12 +148,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
         fixture_t *f = *state;
-        kst_broker_destroy(f->broker);
-        free(f->in);
-        free(f->r1);
-        free(f->r2);
-        free(f->out);
-        free(f->app_id);
+        kst_env_fini(&f->env);
         free(f);
         return 0;
 }
@@ -383,11 +377,11 @@ static pid_t spawn_instance(fixture_t *f, const char *state_dir) {
         char *argv[] = {"instance",
                         "--instance",
                         (char *)kst_broker_bootstrap(f->broker),
-                        f->app_id,
-                        f->in,
-                        f->r1,
-                        f->r2,
-                        f->out,
+                        (char *)f->app_id,
+                        (char *)f->in,
+                        (char *)f->r1,
+                        (char *)f->r2,
+                        (char *)f->out,
                         (char *)state_dir,
                         NULL};
         fflush(NULL);

@@ -25,32 +25,28 @@
 #include "kst_app.h"
 
 typedef struct {
-        kst_broker_t *broker;
-        char *a, *b, *out, *app_id;
+        kst_env_t env;
+        kst_broker_t *broker;             /* env's */
+        const char *a, *b, *out, *app_id; /* env's */
 } fixture_t;
 
 static int setup(void **state) {
         fixture_t *f = calloc(1, sizeof(*f));
         assert_non_null(f);
-        f->broker = kst_broker_get(NULL, 1);
-        f->a = kst_unique_name("time-a");
-        f->b = kst_unique_name("time-b");
-        f->out = kst_unique_name("time-out");
-        f->app_id = kst_unique_name("time-app");
-        kst_broker_create_topic(f->broker, f->a, 1, NULL);
-        kst_broker_create_topic(f->broker, f->b, 1, NULL);
-        kst_broker_create_topic(f->broker, f->out, 1, NULL);
+        kst_env_init(&f->env, "time", 1,
+                     (const char *const[]){"a", "b", "out", NULL});
+        f->broker = f->env.broker;
+        f->a = f->env.topic[0];
+        f->b = f->env.topic[1];
+        f->out = f->env.topic[2];
+        f->app_id = f->env.app_id;
         *state = f;
         return 0;
 }
 
 static int teardown(void **state) {
         fixture_t *f = *state;
-        kst_broker_destroy(f->broker);
-        free(f->a);
-        free(f->b);
-        free(f->out);
-        free(f->app_id);
+        kst_env_fini(&f->env);
         free(f);
         return 0;
 }

@@ -26,8 +26,11 @@ typedef struct {
 } shared_t;
 
 typedef struct {
-        kst_broker_t *broker;
-        char *in, *out, *app_id;
+        kst_env_t env;
+        kst_broker_t *broker;          /* env's */
+        const char *in, *out, *app_id; /* env's */
+        char words[WORDS][16];
+        const char *keys[WORDS]; /* words */
         shared_t shared;
         int64_t expect[WORDS];
         int produced;
@@ -103,12 +106,16 @@ static ks_topology_t *topology(fixture_t *f) {
 static int setup(void **state) {
         fixture_t *f = calloc(1, sizeof(*f));
         assert_non_null(f);
-        f->broker = kst_broker_get(NULL, 1);
-        f->in = kst_unique_name("uncaught-in");
-        f->out = kst_unique_name("uncaught-out");
-        f->app_id = kst_unique_name("uncaught-app");
-        kst_broker_create_topic(f->broker, f->in, PARTITIONS, NULL);
-        kst_broker_create_topic(f->broker, f->out, PARTITIONS, NULL);
+        kst_env_init(&f->env, "uncaught", PARTITIONS,
+                     (const char *const[]){"in", "out", NULL});
+        f->broker = f->env.broker;
+        f->in = f->env.topic[0];
+        f->out = f->env.topic[1];
+        f->app_id = f->env.app_id;
+        for (int i = 0; i < WORDS; i++) {
+                snprintf(f->words[i], sizeof(f->words[i]), "w%d", i);
+                f->keys[i] = f->words[i];
+        }
         ks_topology_t *t = topology(f);
         assert_int_equal(kst_create_internal_topics(f->broker, t, f->app_id,
                                                     PARTITIONS, NULL, NULL),
@@ -120,16 +127,9 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
         fixture_t *f = *state;
-        kst_broker_destroy(f->broker);
-        free(f->in);
-        free(f->out);
-        free(f->app_id);
+        kst_env_fini(&f->env);
         free(f);
         return 0;
-}
-
-static void word(int i, char *buf, size_t size) {
-        snprintf(buf, size, "w%d", i);
 }
 
 /* @p n records keyed by a word; the one at @p poison_at (-1: none) has the
@@ -138,8 +138,7 @@ static void produce(fixture_t *f, int n, int poison_at) {
         rd_kafka_t *p = kst_broker_client(f->broker, RD_KAFKA_PRODUCER, NULL);
         for (int i = 0; i < n; i++) {
                 int w = (f->produced * 7 + 3) % WORDS;
-                char k[16];
-                word(w, k, sizeof(k));
+                const char *k = f->words[w];
                 const char *v = i == poison_at ? POISON : "x";
                 kst_produce(p, f->in, (int32_t)(f->produced % PARTITIONS), k,
                             strlen(k), v, strlen(v));
@@ -150,32 +149,9 @@ static void produce(fixture_t *f, int n, int poison_at) {
         rd_kafka_destroy(p);
 }
 
-static int counted(void *opaque, const kst_map_t *m) {
-        const fixture_t *f = opaque;
-        for (int i = 0; i < WORDS; i++) {
-                char w[16];
-                word(i, w, sizeof(w));
-                if (kst_map_int64(m, w) != f->expect[i])
-                        return 0;
-        }
-        return 1;
-}
-
 static void check_counts(fixture_t *f, ks_app_t *app) {
-        kst_reader_t *r = kst_reader_new(f->broker, f->out, PARTITIONS, 0);
-        if (!kst_read_until(r, app, 60000, counted, f)) {
-                const kst_map_t *m = kst_reader_map(r);
-                for (int i = 0; i < WORDS; i++) {
-                        char w[16];
-                        word(i, w, sizeof(w));
-                        printf("# %s: %lld, expected %lld\n", w,
-                               (long long)kst_map_int64(m, w),
-                               (long long)f->expect[i]);
-                }
-                kst_log_print();
-                fail_msg("counts not exact after 60 s");
-        }
-        kst_reader_destroy(r);
+        kst_wait_counts(f->broker, f->out, PARTITIONS, app, 60000, WORDS,
+                        f->keys, f->expect);
 }
 
 static ks_uncaught_action_t replace(void *opaque, const ks_error_t *error) {

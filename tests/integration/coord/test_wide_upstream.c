@@ -25,8 +25,12 @@
 #define STORE           "counts"
 
 typedef struct {
-        kst_broker_t *broker;
-        char *in, *keys, *out, *app_id;
+        kst_env_t env;                   /* keys and out */
+        kst_broker_t *broker;            /* env's */
+        char *in;                        /* 600 partitions */
+        const char *keys, *out, *app_id; /* env's */
+        char words[WORDS][16];
+        const char *word_keys[WORDS]; /* words */
         int64_t expect[WORDS];
         int64_t records;
         unsigned seed;
@@ -91,15 +95,19 @@ static ks_topology_t *topology(const fixture_t *f) {
 static int setup(void **state) {
         fixture_t *f = calloc(1, sizeof(*f));
         assert_non_null(f);
-        f->broker = kst_broker_get(NULL, 1);
+        kst_env_init(&f->env, "wide", KEYS_PARTITIONS,
+                     (const char *const[]){"keys", "out", NULL});
+        f->broker = f->env.broker;
+        f->keys = f->env.topic[0];
+        f->out = f->env.topic[1];
+        f->app_id = f->env.app_id;
         f->in = kst_unique_name("wide-in");
-        f->keys = kst_unique_name("wide-keys");
-        f->out = kst_unique_name("wide-out");
-        f->app_id = kst_unique_name("wide-app");
-        f->seed = 600;
         kst_broker_create_topic(f->broker, f->in, IN_PARTITIONS, NULL);
-        kst_broker_create_topic(f->broker, f->keys, KEYS_PARTITIONS, NULL);
-        kst_broker_create_topic(f->broker, f->out, KEYS_PARTITIONS, NULL);
+        for (int i = 0; i < WORDS; i++) {
+                snprintf(f->words[i], sizeof(f->words[i]), "w%02d", i);
+                f->word_keys[i] = f->words[i];
+        }
+        f->seed = 600;
         ks_topology_t *t = topology(f);
         /* The counts' changelog and the duplicate marks' changelog, both of
          * the sub-topology reading the through topic. */
@@ -114,17 +122,10 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
         fixture_t *f = *state;
-        kst_broker_destroy(f->broker);
+        kst_env_fini(&f->env);
         free(f->in);
-        free(f->keys);
-        free(f->out);
-        free(f->app_id);
         free(f);
         return 0;
-}
-
-static void word(int i, char *buf, size_t size) {
-        snprintf(buf, size, "w%02d", i);
 }
 
 /* @p n records of random words, record i to partition i % 600 (so every
@@ -134,8 +135,7 @@ static void produce(fixture_t *f, int n) {
         for (int i = 0; i < n; i++) {
                 f->seed = f->seed * 1103515245u + 12345u;
                 int w = (int)((f->seed >> 16) % WORDS);
-                char v[16];
-                word(w, v, sizeof(v));
+                const char *v = f->words[w];
                 kst_produce(p, f->in, (int32_t)(i % IN_PARTITIONS), NULL, 0, v,
                             strlen(v));
                 f->expect[w]++;
@@ -145,36 +145,10 @@ static void produce(fixture_t *f, int n) {
         rd_kafka_destroy(p);
 }
 
-static int counted(void *opaque, const kst_map_t *m) {
-        const fixture_t *f = opaque;
-        for (int i = 0; i < WORDS; i++) {
-                char w[16];
-                word(i, w, sizeof(w));
-                if (kst_map_int64(m, w) != f->expect[i])
-                        return 0;
-        }
-        return 1;
-}
-
 /* Every word's last count in out equals its independent count. */
 static void check_counts(fixture_t *f, ks_app_t *app) {
-        kst_reader_t *r = kst_reader_new(f->broker, f->out, KEYS_PARTITIONS, 0);
-        if (!kst_read_until(r, app, 90000, counted, f)) {
-                const kst_map_t *m = kst_reader_map(r);
-                for (int i = 0; i < WORDS; i++) {
-                        char w[16];
-                        word(i, w, sizeof(w));
-                        if (kst_map_int64(m, w) != f->expect[i])
-                                printf("# %s: %lld, expected %lld\n", w,
-                                       (long long)kst_map_int64(m, w),
-                                       (long long)f->expect[i]);
-                }
-                kst_log_print();
-                fail_msg("counts not exact after 90 s");
-        }
-        assert_true(kst_read_to_end(r, 30000));
-        assert_true(counted(f, kst_reader_map(r)));
-        kst_reader_destroy(r);
+        kst_wait_counts(f->broker, f->out, KEYS_PARTITIONS, app, 90000, WORDS,
+                        f->word_keys, f->expect);
 }
 
 typedef struct {

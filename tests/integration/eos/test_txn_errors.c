@@ -58,21 +58,6 @@ static ks_app_t *start_app(fixture_t *f, ks_topology_t **tp) {
         return app;
 }
 
-static int all_counted(void *opaque, const kst_map_t *m) {
-        return kst_wc_all_counted(opaque, m);
-}
-
-/* Follow the output until the last count of every word is its
- * independent count (60 s). */
-static void wait_counts(fixture_t *f, ks_app_t *app) {
-        kst_reader_t *r = kst_reader_new(f->broker, f->out, PARTITIONS, 0);
-        if (!kst_read_until(r, app, 60000, all_counted, f)) {
-                kst_log_print();
-                fail_msg("counts incomplete after 60 s");
-        }
-        kst_reader_destroy(r);
-}
-
 static void inject(fixture_t *f, int api, rd_kafka_resp_err_t err, int n) {
         rd_kafka_mock_cluster_t *mc = kst_broker_mock(f->broker);
         for (int i = 0; i < n; i++)
@@ -87,7 +72,7 @@ static int64_t run_counting(fixture_t *f, int api, rd_kafka_resp_err_t err,
         inject(f, api, err, n);
         ks_topology_t *t;
         ks_app_t *app = start_app(f, &t);
-        wait_counts(f, app);
+        kst_wc_wait_counts(f, app, 60000);
         int64_t aborts = ks_app_metric(app, "transactions-aborted");
         assert_int_equal(ks_app_close(app, 30000), 0);
         assert_null(ks_app_error(app));

@@ -78,10 +78,6 @@ static int committed(void *opaque) {
         return ks_app_metric(w->app, "commit-total") >= w->commits;
 }
 
-static int all_counted(void *opaque, const kst_map_t *m) {
-        return kst_wc_all_counted(opaque, m);
-}
-
 static void test_retried(void **state) {
         fixture_t *f = *state;
         kst_wc_produce(f, 300, 5, KST_WC_SPREAD);
@@ -100,12 +96,7 @@ static void test_retried(void **state) {
         if (!kst_wait_for(app, 30000, 50, committed, &w))
                 fail_msg("commit-total stays at %lld after the errors",
                          (long long)ks_app_metric(app, "commit-total"));
-        kst_reader_t *r = kst_reader_new(f->broker, f->out, PARTITIONS, 0);
-        if (!kst_read_until(r, app, 60000, all_counted, f)) {
-                kst_log_print();
-                fail_msg("counts not exact after 60 s");
-        }
-        kst_reader_destroy(r);
+        kst_wc_wait_counts(f, app, 60000);
         /* A coordinator change may take the member through a rebalance. */
         kst_wait_state(app, KS_APP_RUNNING, 30000);
         assert_null(ks_app_error(app));

@@ -58,19 +58,6 @@ static ks_app_t *start(fixture_t *f, const char *dir, restore_t *rt) {
         return app;
 }
 
-static int all_counted(void *opaque, const kst_map_t *m) {
-        return kst_wc_all_counted(opaque, m);
-}
-
-static void check_counts(fixture_t *f, ks_app_t *app) {
-        kst_reader_t *r = kst_reader_new(f->broker, f->out, PARTITIONS, 0);
-        if (!kst_read_until(r, app, 60000, all_counted, f)) {
-                kst_log_print();
-                fail_msg("counts not exact after 60 s");
-        }
-        kst_reader_destroy(r);
-}
-
 /* The database of a task, opened by the test with every column family. */
 typedef struct {
         rocksdb_t *db;
@@ -160,7 +147,7 @@ static void test_lock_held(void **state) {
                 fail_msg("out of memory");
         kst_wc_produce(f, 200, 5, KST_WC_SPREAD);
         ks_app_t *app = start(f, dir, NULL);
-        check_counts(f, app);
+        kst_wc_wait_counts(f, app, 60000);
         KST_OK(ks_app_close(app, 30000));
         ks_app_destroy(app);
 
@@ -215,7 +202,7 @@ static void test_lock_held(void **state) {
         restore_t rt = {0};
         app = start(f, dir, &rt);
         kst_wc_produce(f, 50, 5, KST_WC_SPREAD);
-        check_counts(f, app);
+        kst_wc_wait_counts(f, app, 60000);
         assert_int_equal(__atomic_load_n(&rt.restored, __ATOMIC_SEQ_CST), 0);
         assert_int_equal(ks_app_state(app), KS_APP_RUNNING);
         KST_OK(ks_app_close(app, 30000));
