@@ -105,12 +105,13 @@ static int is_replay(ks__tmgr_t *m, entry_t *te, const ks__rqueue_t *q,
         return ks__marks_check(te->marks, q->topic_index, &o) == 1;
 }
 
-/* Process the next record of @p te. 0 if it had none to give. */
-static int process_one(ks__tmgr_t *m, entry_t *te, ks_err_t *errp,
+/* Process the next record of @p te at wall-clock time @p now. 0 if it had
+ * none to give. */
+static int process_one(ks__tmgr_t *m, entry_t *te, int64_t now, ks_err_t *errp,
                        ks_error_t **ep) {
         ks__qrec_t rec;
         ks__rqueue_t *q;
-        switch (ks__pgroup_next(&te->pg, m->idle_ms, ks__now_ms(), &rec, &q)) {
+        switch (ks__pgroup_next(&te->pg, m->idle_ms, now, &rec, &q)) {
         case KS_PG_EMPTY:
                 return 0;
         case KS_PG_WAITING:
@@ -143,13 +144,21 @@ ks_err_t ks__tmgr_process(ks__tmgr_t *m, int max, int *did, ks_error_t **errp) {
         int n = 0, progress = 1;
         ks_err_t err = KS_ERR_NO_ERROR;
         m->blocked = 0;
+        /* The clock read again after every 64 records or so. */
+        int64_t now = ks__now_ms();
+        int since = 0;
         while (progress && n < max && !err) {
+                if (since >= 64) {
+                        now = ks__now_ms();
+                        since = 0;
+                }
                 progress = 0;
                 for (size_t i = 0; i < m->cnt && !err; i++)
                         if (m->tasks[i]->state == TE_RUNNING &&
-                            process_one(m, m->tasks[i], &err, errp)) {
+                            process_one(m, m->tasks[i], now, &err, errp)) {
                                 progress = 1;
                                 n++;
+                                since++;
                         }
         }
         *did = n;

@@ -559,7 +559,11 @@ static ks_err_t rs_cursor_open(void *impl, int reverse, const void *seek,
         if (!c)
                 return KS_ERR_NO_MEMORY;
         ks__task_db_t *db = r->db;
-        if (!db->indexed) {
+        /* With nothing staged the (empty) index is current: writes go on
+         * unindexed until a cursor opens over some (a cursor at task start,
+         * loading state, must not make every write of the first commit
+         * interval pay for the ordered index). */
+        if (!db->indexed && db->staged_cnt) {
                 for (size_t i = 0; i < db->slot_cap; i++)
                         if (db->slots[i])
                                 wbwi_apply(db, db->slots[i]);
