@@ -401,10 +401,13 @@ static void commit_group_offsets(fixture_t *f,
                                  const rd_kafka_topic_partition_list_t *l) {
         rd_kafka_t *rk = kst_broker_client(
                 f->broker, RD_KAFKA_CONSUMER,
-                (const char *const[]){"group.id", f->app_id,
-                                      "enable.auto.commit", "false",
-                                      "enable.auto.offset.store", "false",
-                                      "session.timeout.ms", "3000", NULL});
+                (const char *const[]){
+                        "group.id", f->app_id, "enable.auto.commit", "false",
+                        "enable.auto.offset.store", "false",
+                        /* as the app's (kst_app_config): the mock's group
+                         * stalls on members with different ones */
+                        "session.timeout.ms",
+                        kst_broker_is_mock(f->broker) ? "3000" : "6000", NULL});
         rd_kafka_poll_set_consumer(rk);
         rd_kafka_topic_partition_list_t *sub =
                 rd_kafka_topic_partition_list_new(2);
