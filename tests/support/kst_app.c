@@ -382,6 +382,39 @@ void kst_wait_counts(const kst_broker_t *b, const char *topic, int partitions,
         kst_reader_destroy(r);
 }
 
+int64_t kst_topic_records(const kst_broker_t *b, const char *topic,
+                          int partitions) {
+        rd_kafka_t *c = kst_broker_client(b, RD_KAFKA_CONSUMER, NULL);
+        int64_t total = 0;
+        for (int p = 0; p < partitions; p++) {
+                int64_t lo, hi;
+                rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
+                        c, topic, p, &lo, &hi, 10000);
+                if (e)
+                        fail_msg("watermarks of %s [%d]: %s", topic, p,
+                                 rd_kafka_err2str(e));
+                total += hi - lo;
+        }
+        rd_kafka_destroy(c);
+        return total;
+}
+
+/* --- restores ----------------------------------------------------------- */
+
+void kst_count_restores(void *opaque, ks_restore_phase_t phase,
+                        const char *store, const char *topic, int32_t p,
+                        int64_t start, int64_t end, int64_t restored) {
+        kst_restores_t *r = opaque;
+        if (phase == KS_RESTORE_END && !strcmp(store, r->store)) {
+                __atomic_add_fetch(&r->restored, restored, __ATOMIC_SEQ_CST);
+                __atomic_add_fetch(&r->ends, 1, __ATOMIC_SEQ_CST);
+        }
+}
+
+int64_t kst_restored(kst_restores_t *r) {
+        return __atomic_load_n(&r->restored, __ATOMIC_SEQ_CST);
+}
+
 /* --- a test's names ----------------------------------------------------- */
 
 void kst_env_init(kst_env_t *env, const char *prefix, int partitions,

@@ -131,6 +131,30 @@ void kst_wait_counts(const kst_broker_t *b, const char *topic, int partitions,
                      ks_app_t *app, int timeout_ms, int n,
                      const char *const *keys, const int64_t *expect);
 
+/** Records in @p topic now (high less low watermark, summed over its
+ *  @p partitions partitions). */
+int64_t kst_topic_records(const kst_broker_t *b, const char *topic,
+                          int partitions);
+
+/* --- restores ----------------------------------------------------------- */
+
+/** What a restore listener saw of one store: records restored and
+ *  partitions whose restore ended. */
+typedef struct {
+        const char *store;
+        int64_t restored, ends; /* atomic */
+} kst_restores_t;
+
+/** A ks_restore_cb counting into the kst_restores_t @p opaque the ends of
+ *  restores of its store (other stores, such as the duplicate marks beside
+ *  them, are not counted). */
+void kst_count_restores(void *opaque, ks_restore_phase_t phase,
+                        const char *store, const char *topic, int32_t p,
+                        int64_t start, int64_t end, int64_t restored);
+
+/** The records restored so far into @p r's store. */
+int64_t kst_restored(kst_restores_t *r);
+
 /* --- a test's names ----------------------------------------------------- */
 
 #define KST_ENV_TOPICS 8

@@ -202,49 +202,25 @@ static void check_committed(fixture_t *f) {
         rd_kafka_destroy(c);
 }
 
-typedef struct {
-        int64_t restored, ends;
-} restore_t;
-
-static void on_restore(void *opaque, ks_restore_phase_t phase,
-                       const char *store, const char *topic, int32_t p,
-                       int64_t start, int64_t end, int64_t restored) {
-        restore_t *r = opaque;
-        if (phase == KS_RESTORE_END && !strcmp(store, STORE)) {
-                __atomic_add_fetch(&r->restored, restored, __ATOMIC_SEQ_CST);
-                __atomic_add_fetch(&r->ends, 1, __ATOMIC_SEQ_CST);
-        }
-}
-
 static int restored_all(void *opaque) {
-        restore_t *r = opaque;
+        kst_restores_t *r = opaque;
         return __atomic_load_n(&r->ends, __ATOMIC_SEQ_CST) == KEYS_PARTITIONS;
 }
 
 static int64_t changelog_records(fixture_t *f) {
         char name[512];
         snprintf(name, sizeof(name), "%s-%s-changelog", f->app_id, STORE);
-        rd_kafka_t *c = kst_broker_client(f->broker, RD_KAFKA_CONSUMER, NULL);
-        int64_t total = 0;
-        for (int p = 0; p < KEYS_PARTITIONS; p++) {
-                int64_t lo, hi;
-                assert_int_equal(rd_kafka_query_watermark_offsets(
-                                         c, name, p, &lo, &hi, 10000),
-                                 0);
-                total += hi - lo;
-        }
-        rd_kafka_destroy(c);
-        return total;
+        return kst_topic_records(f->broker, name, KEYS_PARTITIONS);
 }
 
-static ks_app_t *start(fixture_t *f, const char *dir, restore_t *rt) {
+static ks_app_t *start(fixture_t *f, const char *dir, kst_restores_t *rt) {
         ks_config_t *c = kst_app_config(
                 f->broker, f->app_id,
                 (const char *const[]){"state.dir", dir, "commit.interval.ms",
                                       "200", "consumer.fetch.wait.max.ms", "10",
                                       NULL});
         ks_topology_t *t = topology(f);
-        ks_app_t *app = kst_app_start(t, c, rt ? on_restore : NULL, rt);
+        ks_app_t *app = kst_app_start(t, c, rt ? kst_count_restores : NULL, rt);
         ks_topology_destroy(t);
         ks_config_destroy(c);
         return app;
@@ -280,14 +256,13 @@ static void test_wide_upstream(void **state) {
          * changelog record, and counts on from there. */
         int64_t logged = changelog_records(f);
         assert_true(logged >= f->records);
-        restore_t rt = {0};
+        kst_restores_t rt = {STORE, 0, 0};
         app = start(f, dir2, &rt);
         kst_wait_state(app, KS_APP_RUNNING, 120000);
         if (!kst_wait_for(app, 60000, 50, restored_all, &rt))
                 fail_msg("%lld of %d counts stores restored",
                          (long long)rt.ends, KEYS_PARTITIONS);
-        assert_int_equal(__atomic_load_n(&rt.restored, __ATOMIC_SEQ_CST),
-                         logged);
+        assert_int_equal(kst_restored(&rt), logged);
         produce(f, IN_PARTITIONS);
         kst_wait_processed(app, 2 * IN_PARTITIONS, 120000);
         check_counts(f, app);

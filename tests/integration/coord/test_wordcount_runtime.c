@@ -126,23 +126,8 @@ static void check_output(fixture_t *f, int64_t want) {
         kst_reader_destroy(r);
 }
 
-typedef struct {
-        int64_t restored, ends;
-} restore_count_t;
-
-static void on_restore(void *opaque, ks_restore_phase_t phase,
-                       const char *store, const char *topic, int32_t p,
-                       int64_t start, int64_t end, int64_t restored) {
-        restore_count_t *rc = opaque;
-        /* The counts (the duplicate marks restore beside them). */
-        if (phase == KS_RESTORE_END && !strcmp(store, WORDCOUNT_STORE)) {
-                __atomic_add_fetch(&rc->restored, restored, __ATOMIC_SEQ_CST);
-                __atomic_add_fetch(&rc->ends, 1, __ATOMIC_SEQ_CST);
-        }
-}
-
 static ks_app_t *start_app(fixture_t *f, const char *state_dir, int threads,
-                           restore_count_t *rc) {
+                           kst_restores_t *rc) {
         ks_error_t *e = NULL;
         char n[16];
         snprintf(n, sizeof(n), "%d", threads);
@@ -156,7 +141,7 @@ static ks_app_t *start_app(fixture_t *f, const char *state_dir, int threads,
         ks_topology_t *t = wordcount_topology_on(f->in, f->words_topic, f->out,
                                                  KS_STORE_ROCKSDB, &e);
         assert_non_null(t);
-        ks_app_t *app = kst_app_start(t, c, rc ? on_restore : NULL, rc);
+        ks_app_t *app = kst_app_start(t, c, rc ? kst_count_restores : NULL, rc);
         ks_topology_destroy(t);
         ks_config_destroy(c);
         return app;
@@ -174,17 +159,7 @@ static int64_t changelog_records(fixture_t *f) {
         char name[512];
         snprintf(name, sizeof(name), "%s-%s-changelog", f->app_id,
                  WORDCOUNT_STORE);
-        rd_kafka_t *c = kst_broker_client(f->broker, RD_KAFKA_CONSUMER, NULL);
-        int64_t total = 0;
-        for (int p = 0; p < PARTITIONS; p++) {
-                int64_t lo, hi;
-                assert_int_equal(rd_kafka_query_watermark_offsets(
-                                         c, name, p, &lo, &hi, 10000),
-                                 0);
-                total += hi - lo;
-        }
-        rd_kafka_destroy(c);
-        return total;
+        return kst_topic_records(f->broker, name, PARTITIONS);
 }
 
 static void wait_running(ks_app_t *app) {
@@ -224,11 +199,10 @@ static void test_wordcount_restore(void **state) {
 
         /* A new instance with an empty state directory restores every
          * changelog record (one per word), then counts on from there. */
-        restore_count_t rc = {0, 0};
+        kst_restores_t rc = {WORDCOUNT_STORE, 0, 0};
         app = start_app(f, dir2, 1, &rc);
         wait_running(app);
-        assert_int_equal(__atomic_load_n(&rc.restored, __ATOMIC_SEQ_CST),
-                         logged);
+        assert_int_equal(kst_restored(&rc), logged);
         produce_lines(f, 100);
         lines += 100;
         wait_processed(app, 100);
@@ -238,10 +212,10 @@ static void test_wordcount_restore(void **state) {
 
         /* Restarted on the same directory: the checkpoint is current, so
          * nothing is replayed. */
-        restore_count_t rc2 = {0, 0};
+        kst_restores_t rc2 = {WORDCOUNT_STORE, 0, 0};
         app = start_app(f, dir2, 1, &rc2);
         wait_running(app);
-        assert_int_equal(__atomic_load_n(&rc2.restored, __ATOMIC_SEQ_CST), 0);
+        assert_int_equal(kst_restored(&rc2), 0);
         produce_lines(f, 50);
         wait_processed(app, 50);
         check_output(f, f->total_words);
@@ -336,14 +310,13 @@ static void test_state_dir_lock_and_corruption(void **state) {
                  dir, f->app_id);
         assert_int_equal(system(cmd), 0);
         kst_log_clear();
-        restore_count_t rc = {0, 0};
+        kst_restores_t rc = {WORDCOUNT_STORE, 0, 0};
         app = start_app(f, dir, 1, &rc);
         wait_running(app);
         assert_true(kst_log_contains("wiping the local state and restoring "
                                      "it from the changelogs"));
         /* Every changelog record came back. */
-        assert_int_equal(__atomic_load_n(&rc.restored, __ATOMIC_SEQ_CST),
-                         logged);
+        assert_int_equal(kst_restored(&rc), logged);
         produce_lines(f, 50);
         wait_processed(app, 50);
         check_output(f, f->total_words);
@@ -474,11 +447,11 @@ static void test_local_state_ahead(void **state) {
         commit_group_offsets(f, earlier);
         rd_kafka_topic_partition_list_destroy(earlier);
         kst_log_clear();
-        restore_count_t rc = {0, 0};
+        kst_restores_t rc = {WORDCOUNT_STORE, 0, 0};
         app = start_app(f, dir, 1, &rc);
         wait_running(app);
         assert_true(kst_log_contains("is ahead of the committed state"));
-        assert_true(__atomic_load_n(&rc.restored, __ATOMIC_SEQ_CST) > 0);
+        assert_true(kst_restored(&rc) > 0);
         produce_lines(f, 30);
         /* The second batch again (its words skipped as duplicates or
          * counted once), and the new lines. */
