@@ -15,8 +15,10 @@
 #define USERS 12
 
 typedef struct {
-        kst_broker_t *broker;
-        char *users, *views, *out, *app_id;
+        kst_env_t env;                    /* views and out */
+        kst_broker_t *broker;             /* env's */
+        char *users;                      /* 3 partitions */
+        const char *views, *out, *app_id; /* env's */
         rd_kafka_t *producer;
         kst_reader_t *reader;
         int moved_seen[USERS]; /* the user's views show the new region */
@@ -101,14 +103,14 @@ static ks_err_t view_region(void *o, const void *view, size_t vl,
 static void test_global_updates(void **state) {
         (void)state;
         fixture_t fx = {0}, *f = &fx;
-        f->broker = kst_broker_get(NULL, 1);
+        kst_env_init(&f->env, "gt", 2,
+                     (const char *const[]){"views", "out", NULL});
+        f->broker = f->env.broker;
+        f->views = f->env.topic[0];
+        f->out = f->env.topic[1];
+        f->app_id = f->env.app_id;
         f->users = kst_unique_name("gt-users");
-        f->views = kst_unique_name("gt-views");
-        f->out = kst_unique_name("gt-out");
-        f->app_id = kst_unique_name("gt-app");
         kst_broker_create_topic(f->broker, f->users, 3, NULL);
-        kst_broker_create_topic(f->broker, f->views, 2, NULL);
-        kst_broker_create_topic(f->broker, f->out, 2, NULL);
         f->producer = kst_broker_client(f->broker, RD_KAFKA_PRODUCER, NULL);
         for (int u = 0; u < USERS; u++) {
                 char key[32], region[32];
@@ -179,11 +181,8 @@ static void test_global_updates(void **state) {
         ks_app_destroy(app);
         kst_reader_destroy(f->reader);
         rd_kafka_destroy(f->producer);
-        kst_broker_destroy(f->broker);
+        kst_env_fini(&f->env);
         free(f->users);
-        free(f->views);
-        free(f->out);
-        free(f->app_id);
 }
 
 int main(void) {

@@ -14,8 +14,9 @@
 #define USERS 20
 
 typedef struct {
-        char *users, *views, *out, *app_id;
-        kst_broker_t *br;
+        kst_env_t env;
+        const char *users, *views, *out, *app_id; /* env's */
+        kst_broker_t *br;                         /* env's */
         int64_t restored, ends;
         char topic[256];
 } fixture_t;
@@ -105,14 +106,13 @@ static int restores_ended(void *opaque) {
 static void test_restore_from_source(void **state) {
         (void)state;
         fixture_t fx = {0}, *f = &fx;
-        f->br = kst_broker_get(NULL, 1);
-        f->users = kst_unique_name("tr-users");
-        f->views = kst_unique_name("tr-views");
-        f->out = kst_unique_name("tr-out");
-        f->app_id = kst_unique_name("tr-app");
-        kst_broker_create_topic(f->br, f->users, 2, NULL);
-        kst_broker_create_topic(f->br, f->views, 2, NULL);
-        kst_broker_create_topic(f->br, f->out, 2, NULL);
+        kst_env_init(&f->env, "tr", 2,
+                     (const char *const[]){"users", "views", "out", NULL});
+        f->br = f->env.broker;
+        f->users = f->env.topic[0];
+        f->views = f->env.topic[1];
+        f->out = f->env.topic[2];
+        f->app_id = f->env.app_id;
         rd_kafka_t *p = kst_broker_client(f->br, RD_KAFKA_PRODUCER, NULL);
         /* Rows written, rewritten and some deleted: 20 + 20 + 5 records. */
         char want[USERS][32];
@@ -178,11 +178,7 @@ static void test_restore_from_source(void **state) {
         rd_kafka_destroy(mk);
         KST_OK(ks_app_close(app, 30000));
         ks_app_destroy(app);
-        kst_broker_destroy(f->br);
-        free(f->users);
-        free(f->views);
-        free(f->out);
-        free(f->app_id);
+        kst_env_fini(&f->env);
 }
 
 int main(void) {
