@@ -479,6 +479,12 @@ void ks_app_destroy(ks_app_t *app) {
                 ks_app_close(app, -1);
         if (app->cleaner_started)
                 pthread_join(app->cleaner, NULL);
+        /* Every thread ended before any is freed: a thread's last state
+         * change reads the others' states (after close() saw it DEAD). */
+        for (int i = 0; i < app->thread_cnt; i++)
+                ks__thread_wait(app->threads[i]);
+        for (int i = 0; i < app->retired_cnt; i++)
+                ks__thread_wait(app->retired[i]);
         for (int i = 0; i < app->thread_cnt; i++)
                 ks__thread_join(app->threads[i]);
         for (int i = 0; i < app->retired_cnt; i++)

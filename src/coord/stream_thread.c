@@ -510,10 +510,17 @@ ks_err_t ks__thread_start(const ks__thread_env_t *env, ks__thread_t **thrp,
         return KS_ERR_NO_ERROR;
 }
 
+void ks__thread_wait(ks__thread_t *thr) {
+        if (thr && !thr->joined) {
+                pthread_join(thr->tid, NULL);
+                thr->joined = 1;
+        }
+}
+
 void ks__thread_join(ks__thread_t *thr) {
         if (!thr)
                 return;
-        pthread_join(thr->tid, NULL);
+        ks__thread_wait(thr);
         thread_free(thr);
 }
 

@@ -14,7 +14,8 @@
 struct ks__thread_s {
         ks__thread_env_t env;
         pthread_t tid;
-        int state; /* ks__thread_state_t, atomic */
+        int joined; /* ks__thread_wait() */
+        int state;  /* ks__thread_state_t, atomic */
         char client_id[256];
         rd_kafka_t *consumer, *restore;
         ks__sproducer_t *producer;

@@ -73,7 +73,10 @@ ks_err_t ks__thread_start(const ks__thread_env_t *env, ks__thread_t **thrp,
                           ks_error_t **errp);
 
 /** Wait for the thread to end (it must have been told to stop, or have
- *  failed), then free it. NULL is a no-op. */
+ *  failed); once only. NULL is a no-op. */
+void ks__thread_wait(ks__thread_t *thr);
+
+/** ks__thread_wait(), then free the thread. NULL is a no-op. */
 void ks__thread_join(ks__thread_t *thr);
 
 /** The thread's state (any thread). */
