@@ -17,7 +17,8 @@
 #include "../common/config_int.h"
 #include "../common/util_int.h"
 
-#define RESTORE_POLL 1000 /* records taken from the queue at once */
+#define RESTORE_POLL     1000  /* records taken from the queue at once */
+#define RESTORE_STALL_MS 10000 /* no record nor end from the consumer */
 
 /* --- planning ----------------------------------------------------------- */
 
@@ -145,6 +146,8 @@ struct ks__creader_s {
         ks__restoring_t **rs;
         size_t cnt, cap;
         int assigned;
+        int pending;          /* stores added since the last assignment */
+        int64_t last_message; /* when the consumer last gave anything */
         unsigned gen;
         /* The store the last record went to. */
         rd_kafka_topic_t *last_rkt;
@@ -181,7 +184,7 @@ void ks__creader_destroy(ks__creader_t *rd) {
 }
 
 int ks__creader_active(const ks__creader_t *rd) {
-        return rd->assigned;
+        return rd->assigned || rd->pending;
 }
 
 int64_t ks__creader_restored(const ks__creader_t *rd) {
@@ -200,6 +203,8 @@ static ks_err_t reassign(ks__creader_t *rd, ks_error_t **errp) {
                         ->offset =
                         r->compensating ? r->end : r->start + r->restored;
         }
+        rd->pending = 0;
+        rd->last_message = ks__now_ms();
         rd_kafka_resp_err_t e =
                 rd_kafka_assign(rd->consumer, l->cnt ? l : NULL);
         /* A partition paused earlier stays paused across assignments. */
@@ -228,7 +233,10 @@ ks_err_t ks__creader_add(ks__creader_t *rd, ks__restoring_t *rs,
         }
         rd->rs[rd->cnt++] = rs;
         rd->l.event(rd->l.opaque, rs, KS_RESTORE_START);
-        return reassign(rd, errp);
+        /* Assigned with the other stores of the same rebalance, at the next
+         * step: one assignment rather than one per store. */
+        rd->pending = 1;
+        return KS_ERR_NO_ERROR;
 }
 
 /* Take @p r out of the set (restored or its task closing). */
@@ -423,9 +431,26 @@ ks_err_t ks__creader_step(ks__creader_t *rd, int64_t budget_ms,
         rd_kafka_message_t *ms[RESTORE_POLL];
         int64_t until = ks__now_ms() + budget_ms;
         ks_err_t err = KS_ERR_NO_ERROR;
+        if (rd->pending && (err = reassign(rd, errp)))
+                return err;
         while (!err && rd->assigned && ks__now_ms() < until) {
                 ssize_t n = rd_kafka_consume_batch_queue(rd->queue, 10, ms,
                                                          RESTORE_POLL);
+                int64_t now = ks__now_ms();
+                if (n > 0) {
+                        rd->last_message = now;
+                } else if (now - rd->last_message > RESTORE_STALL_MS) {
+                        /* Every partition being restored has an end the
+                         * consumer reports (a record or the partition's
+                         * end): silence this long is a fetch that stalled.
+                         * Assign again from where each restore stands. */
+                        ks__log(rd->conf, KS_LOG_WARNING, "RESTORE",
+                                "restore consumer silent for %d ms with %zu "
+                                "changelog partitions to go: assigning them "
+                                "again",
+                                RESTORE_STALL_MS, rd->cnt);
+                        err = reassign(rd, errp);
+                }
                 unsigned gen = rd->gen;
                 for (ssize_t i = 0; i < n; i++) {
                         /* A new assignment starts every partition where its
