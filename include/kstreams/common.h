@@ -55,6 +55,10 @@ typedef struct ks_kv_iter_s ks_kv_iter_t;
 typedef struct ks_window_store_s ks_window_store_t;
 /** Iterator over windows of a window store (see store.h). */
 typedef struct ks_window_iter_s ks_window_iter_t;
+/** Session state store: values per key and session (see store.h). */
+typedef struct ks_session_store_s ks_session_store_t;
+/** Iterator over sessions of a session store (see store.h). */
+typedef struct ks_session_iter_s ks_session_iter_t;
 /** An application running a topology on Kafka (see app.h). */
 typedef struct ks_app_s ks_app_t;
 /** Synchronous topology driver for tests (see test_driver.h). */

@@ -163,6 +163,17 @@ KS_EXPORT ks_err_t ks_context_get_window_store(ks_context_t *ctx,
                                                ks_window_store_t **storep);
 
 /**
+ * @brief The session store @p name, which must be connected to the current
+ *        processor.
+ * @param storep receives the store, valid until the task closes.
+ * @returns as ks_context_get_kv_store(); KS_ERR_STORE_TYPE if it is not a
+ *          session store.
+ */
+KS_EXPORT ks_err_t ks_context_get_session_store(ks_context_t *ctx,
+                                                const char *name,
+                                                ks_session_store_t **storep);
+
+/**
  * @brief Schedule @p cb every @p interval_ms on clock @p type.
  * @param handlep if non-NULL, receives a handle for ks_punctuation_cancel(),
  *        valid until cancelled or until the task closes.

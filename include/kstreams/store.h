@@ -1,6 +1,6 @@
 /**
  * @file kstreams/store.h
- * @brief Key-value and window state stores and their iterators.
+ * @brief Key-value, window and session state stores and their iterators.
  *
  * A store maps byte keys to byte values, ordered by unsigned lexicographic
  * key order (shorter prefix first), the same order in every backend:
@@ -10,7 +10,8 @@
  *    changelog when its task moves.
  *
  * Stores are declared on the topology (topology.h) and reached by processors
- * through ks_context_get_kv_store(). Keys and values passed in are
+ * through ks_context_get_kv_store(), ks_context_get_window_store() and
+ * ks_context_get_session_store(). Keys and values passed in are
  * copied; values and keys handed out are borrowed as each function says.
  * A null value (NULL pointer) never lives in a store: putting one deletes the
  * key, as in Kafka Streams.
@@ -40,6 +41,7 @@ typedef enum ks_store_backend_e {
 typedef enum ks_store_type_e {
         KS_STORE_TYPE_KEY_VALUE, /**< ks_kv_store_t */
         KS_STORE_TYPE_WINDOW,    /**< ks_window_store_t */
+        KS_STORE_TYPE_SESSION,   /**< ks_session_store_t */
 } ks_store_type_t;
 
 /** @brief The store's name. Borrowed, valid while the store exists. */
@@ -155,11 +157,24 @@ KS_EXPORT void ks_kv_iter_destroy(ks_kv_iter_t *iter);
  *
  * A window store keeps one value per (key, window start), the state of
  * windowed aggregations. It retains windows for its retention period:
- * "observed stream time" is the largest window start ever put, and a window
- * whose start is at or before observed stream time minus the retention is
- * expired. Puts of expired windows are dropped (logged and counted, as in
- * Kafka Streams) and reads never return them; their storage is reclaimed as
- * stream time advances. Window starts are milliseconds and may be negative.
+ * "observed stream time" is the largest window start ever put (with a
+ * value), and a window whose start is at or before observed stream time
+ * minus the retention is expired. Puts of expired windows are dropped
+ * (logged and counted, as in Kafka Streams) and reads never return them.
+ * Window starts are milliseconds and may be negative (any int64).
+ *
+ * Storage is cut into time segments of max(retention / 2, 60 s) of window
+ * starts. A segment is dropped whole (one range delete, in RocksDB written
+ * with the task's next commit) as soon as every window it can hold has
+ * expired, so a store holds about its retention's worth of windows plus
+ * one segment; a read walks only the segments its time range needs. The
+ * drop is not sent to the changelog topic: the topic's retention
+ * (retention + windowstore.changelog.additional.retention.ms) removes the
+ * expired records, and a restore drops what it brings back expired.
+ *
+ * With KS_STORE_F_RETAIN_DUPLICATES (the stores of stream-stream joins),
+ * every put is kept, even of the same key and start: fetches return them
+ * all, in put order within a start; a NULL value is ignored.
  *
  * The ownership, thread and closed-store rules are those of key-value stores
  * above; a window store is persistent or in-memory like them.
@@ -173,7 +188,8 @@ KS_EXPORT int64_t ks_window_store_retention_ms(const ks_window_store_t *store);
 
 /**
  * @brief Set the value of @p key in the window starting at @p window_start
- *        (both copied); a NULL @p value deletes it.
+ *        (both copied); a NULL @p value deletes it (is ignored when the store
+ *        retains duplicates).
  * @returns KS_ERR_NO_ERROR (also when the window has expired and the put is
  *          dropped), KS_ERR_STORE_CLOSED, KS_ERR_STORE, KS_ERR_INVALID_ARG.
  */
@@ -183,7 +199,8 @@ KS_EXPORT ks_err_t ks_window_store_put(ks_window_store_t *store,
                                        size_t value_size);
 
 /**
- * @brief The value of @p key in the window starting at @p window_start.
+ * @brief The value of @p key in the window starting at @p window_start (the
+ *        first one put, when the store retains duplicates).
  * @param valuep receives the value, borrowed until the next call on this
  *        store.
  * @returns KS_ERR_NO_ERROR, KS_ERR_NOT_FOUND (none, or expired),
@@ -197,7 +214,8 @@ KS_EXPORT ks_err_t ks_window_store_fetch(ks_window_store_t *store,
 
 /**
  * @brief Iterate the windows of @p key whose start is in
- *        [@p time_from, @p time_to], both inclusive, by ascending start.
+ *        [@p time_from, @p time_to], both inclusive, by ascending start
+ *        (duplicates of one start in put order).
  * @param iterp receives the iterator; free it with ks_window_iter_destroy()
  *        before the store's task closes.
  * @returns KS_ERR_NO_ERROR, KS_ERR_STORE_CLOSED, KS_ERR_NO_MEMORY,
@@ -209,18 +227,32 @@ KS_EXPORT ks_err_t ks_window_store_fetch_range(ks_window_store_t *store,
                                                int64_t time_to,
                                                ks_window_iter_t **iterp);
 
-/** @brief As ks_window_store_fetch_range(), by descending start. */
+/** @brief As ks_window_store_fetch_range(), by descending start (and
+ *         duplicates of one start in reverse put order). */
 KS_EXPORT ks_err_t ks_window_store_backward_fetch_range(
         ks_window_store_t *store, const void *key, size_t key_size,
         int64_t time_from, int64_t time_to, ks_window_iter_t **iterp);
 
 /**
- * @brief Iterate every live window of every key: keys in ascending order
- *        of (key length, key bytes), each key's windows by ascending start.
+ * @brief Iterate every live window of every key, segment by segment (in
+ *        time order); within a segment, keys in ascending order of (key
+ *        length, key bytes), each key's windows by ascending start. Windows
+ *        of one key in different segments are therefore not adjacent.
  * @returns as ks_window_store_fetch_range().
  */
 KS_EXPORT ks_err_t ks_window_store_all(ks_window_store_t *store,
                                        ks_window_iter_t **iterp);
+
+/**
+ * @brief Iterate the windows of every key whose start is in
+ *        [@p time_from, @p time_to], both inclusive, in the order of
+ *        ks_window_store_all() (Kafka Streams' fetchAll(timeFrom, timeTo)).
+ * @returns as ks_window_store_fetch_range().
+ */
+KS_EXPORT ks_err_t ks_window_store_fetch_all_range(ks_window_store_t *store,
+                                                   int64_t time_from,
+                                                   int64_t time_to,
+                                                   ks_window_iter_t **iterp);
 
 /**
  * @brief Advance @p iter.
@@ -237,6 +269,115 @@ KS_EXPORT ks_err_t ks_window_iter_error(const ks_window_iter_t *iter);
 
 /** @brief Free @p iter. NULL is a no-op. */
 KS_EXPORT void ks_window_iter_destroy(ks_window_iter_t *iter);
+
+/*
+ * Session stores.
+ *
+ * A session store keeps one value per (key, session), a session being a
+ * time interval [start, end] (milliseconds, start <= end, any int64), the
+ * state of session-windowed aggregations. Retention applies to session
+ * ends: observed stream time is the largest end ever put (with a value), a
+ * session whose end is at or before observed stream time minus the
+ * retention is expired, puts and removes of expired sessions are dropped
+ * (logged and counted) and reads never return them. Storage is cut into
+ * segments of session ends and dropped a segment at a time, as in window
+ * stores, with the same changelog rules.
+ *
+ * The ownership, thread and closed-store rules are those of key-value stores
+ * above; a session store is persistent or in-memory like them.
+ */
+
+/** @brief The store's name. Borrowed, valid while the store exists. */
+KS_EXPORT const char *ks_session_store_name(const ks_session_store_t *store);
+
+/** @brief The retention period in milliseconds. */
+KS_EXPORT int64_t
+ks_session_store_retention_ms(const ks_session_store_t *store);
+
+/**
+ * @brief Set the value of @p key's session [@p start, @p end] (key and
+ *        value copied); a NULL @p value removes the session.
+ * @returns KS_ERR_NO_ERROR (also when the session has expired and the put is
+ *          dropped), KS_ERR_STORE_CLOSED, KS_ERR_STORE, KS_ERR_INVALID_ARG
+ *          (NULL key, @p start > @p end).
+ */
+KS_EXPORT ks_err_t ks_session_store_put(ks_session_store_t *store,
+                                        const void *key, size_t key_size,
+                                        int64_t start, int64_t end,
+                                        const void *value, size_t value_size);
+
+/** @brief Remove @p key's session [@p start, @p end]: as a put of NULL. */
+KS_EXPORT ks_err_t ks_session_store_remove(ks_session_store_t *store,
+                                           const void *key, size_t key_size,
+                                           int64_t start, int64_t end);
+
+/**
+ * @brief The value of @p key's session [@p start, @p end], exactly.
+ * @param valuep receives the value, borrowed until the next call on this
+ *        store.
+ * @returns KS_ERR_NO_ERROR, KS_ERR_NOT_FOUND (none, or expired),
+ *          KS_ERR_STORE_CLOSED, KS_ERR_STORE, KS_ERR_INVALID_ARG.
+ */
+KS_EXPORT ks_err_t ks_session_store_fetch_session(
+        ks_session_store_t *store, const void *key, size_t key_size,
+        int64_t start, int64_t end, const void **valuep, size_t *value_sizep);
+
+/**
+ * @brief Iterate the live sessions of @p key that end at or after
+ *        @p earliest_end and start at or before @p latest_start, by
+ *        ascending end, then start (Kafka Streams' findSessions(key,
+ *        earliestSessionEndTime, latestSessionStartTime)). A session
+ *        aggregation with inactivity gap g finds the sessions a record at
+ *        t merges with as find_sessions(key, t - g, t + g).
+ * @param iterp receives the iterator; free it with ks_session_iter_destroy()
+ *        before the store's task closes.
+ * @returns KS_ERR_NO_ERROR, KS_ERR_STORE_CLOSED, KS_ERR_NO_MEMORY,
+ *          KS_ERR_STORE, KS_ERR_INVALID_ARG.
+ */
+KS_EXPORT ks_err_t ks_session_store_find_sessions(
+        ks_session_store_t *store, const void *key, size_t key_size,
+        int64_t earliest_end, int64_t latest_start, ks_session_iter_t **iterp);
+
+/** @brief As ks_session_store_find_sessions(), by descending end, then
+ *         start. */
+KS_EXPORT ks_err_t ks_session_store_backward_find_sessions(
+        ks_session_store_t *store, const void *key, size_t key_size,
+        int64_t earliest_end, int64_t latest_start, ks_session_iter_t **iterp);
+
+/**
+ * @brief Iterate every live session of @p key, by ascending end, then start.
+ * @returns as ks_session_store_find_sessions().
+ */
+KS_EXPORT ks_err_t ks_session_store_fetch(ks_session_store_t *store,
+                                          const void *key, size_t key_size,
+                                          ks_session_iter_t **iterp);
+
+/**
+ * @brief Iterate every live session of every key, segment by segment (in
+ *        time order); within a segment, keys in ascending order of (key
+ *        length, key bytes), each key's sessions by ascending end, then
+ *        start.
+ * @returns as ks_session_store_find_sessions().
+ */
+KS_EXPORT ks_err_t ks_session_store_all(ks_session_store_t *store,
+                                        ks_session_iter_t **iterp);
+
+/**
+ * @brief Advance @p iter.
+ * @returns 1 with the next session in the outputs (borrowed until the next
+ *          call on the iterator or its destruction; any output may be NULL),
+ *          0 at the end or on error (see ks_session_iter_error()).
+ */
+KS_EXPORT int ks_session_iter_next(ks_session_iter_t *iter, const void **keyp,
+                                   size_t *key_sizep, int64_t *startp,
+                                   int64_t *endp, const void **valuep,
+                                   size_t *value_sizep);
+
+/** @brief Why iteration stopped, as ks_kv_iter_error(). */
+KS_EXPORT ks_err_t ks_session_iter_error(const ks_session_iter_t *iter);
+
+/** @brief Free @p iter. NULL is a no-op. */
+KS_EXPORT void ks_session_iter_destroy(ks_session_iter_t *iter);
 
 KS_END_DECLS
 

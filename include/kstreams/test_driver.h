@@ -108,6 +108,15 @@ KS_EXPORT ks_err_t ks_test_driver_get_window_store(ks_test_driver_t *drv,
                                                    ks_window_store_t **storep);
 
 /**
+ * @brief The session store @p name (of partition 0).
+ * @param storep receives the store, valid until the driver is destroyed.
+ * @returns KS_ERR_NO_ERROR, KS_ERR_NOT_FOUND, KS_ERR_STORE_TYPE (not a
+ *          session store).
+ */
+KS_EXPORT ks_err_t ks_test_driver_get_session_store(
+        ks_test_driver_t *drv, const char *name, ks_session_store_t **storep);
+
+/**
  * @brief A metric of the driver's tasks, summed: "dropped-records" (records
  *        skipped by handlers) or "process-total" (records processed).
  * @returns the value, or -1 for an unknown name.

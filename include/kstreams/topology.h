@@ -57,8 +57,11 @@ typedef int32_t(ks_partitioner_cb)(void *opaque, const char *topic,
                                    const void *value, size_t value_size,
                                    int32_t partition_cnt);
 
-/** Store flags for ks_topology_add_kv_store(). */
+/** Store flags for ks_topology_add_kv_store() and the other store adders. */
 #define KS_STORE_F_LOGGING_DISABLED 0x1 /**< no changelog topic */
+/** Window stores only: keep every put, even of the same key and window
+ *  start (the window stores of stream-stream joins; see store.h). */
+#define KS_STORE_F_RETAIN_DUPLICATES 0x2
 
 /** @brief A new, empty topology (NULL when out of memory). */
 KS_EXPORT ks_topology_t *ks_topology_new(void);
@@ -125,7 +128,8 @@ KS_EXPORT ks_err_t ks_topology_sink_set_partitioner(ks_topology_t *topo,
 /**
  * @brief Add a key-value store.
  * @param backend KS_STORE_ROCKSDB or KS_STORE_IN_MEMORY
- * @param flags   0 or KS_STORE_F_LOGGING_DISABLED
+ * @param flags   0 or KS_STORE_F_LOGGING_DISABLED (KS_STORE_F_RETAIN_DUPLICATES
+ *                is KS_ERR_INVALID_ARG)
  * @returns KS_ERR_NO_ERROR; KS_ERR_TOPOLOGY for a duplicate store name;
  *          KS_ERR_INVALID_ARG for a name that cannot be part of a topic name
  *          (it names the changelog topic); KS_ERR_STATE once built.
@@ -139,7 +143,10 @@ KS_EXPORT ks_err_t ks_topology_add_kv_store(ks_topology_t *topo,
  * @brief Add a window store (see store.h) keeping windows of
  *        @p window_size_ms for @p retention_ms of stream time.
  * @param backend KS_STORE_ROCKSDB or KS_STORE_IN_MEMORY
- * @param flags   0 or KS_STORE_F_LOGGING_DISABLED
+ * @param flags   0, KS_STORE_F_LOGGING_DISABLED, KS_STORE_F_RETAIN_DUPLICATES
+ *                or both. The changelog topic is created with
+ *                cleanup.policy compact,delete and retention.ms @p
+ *                retention_ms + windowstore.changelog.additional.retention.ms.
  * @returns as ks_topology_add_kv_store(); KS_ERR_INVALID_ARG when the window
  *          size is not positive or the retention is shorter than it.
  */
@@ -149,6 +156,22 @@ KS_EXPORT ks_err_t ks_topology_add_window_store(ks_topology_t *topo,
                                                 int64_t retention_ms,
                                                 int64_t window_size_ms,
                                                 int flags, ks_error_t **errp);
+
+/**
+ * @brief Add a session store (see store.h) keeping sessions for
+ *        @p retention_ms of stream time after their end.
+ * @param backend KS_STORE_ROCKSDB or KS_STORE_IN_MEMORY
+ * @param flags   0 or KS_STORE_F_LOGGING_DISABLED. The changelog topic is
+ *                created as a window store's.
+ * @returns as ks_topology_add_kv_store(); KS_ERR_INVALID_ARG when the
+ *          retention is not positive or @p flags holds
+ *          KS_STORE_F_RETAIN_DUPLICATES.
+ */
+KS_EXPORT ks_err_t ks_topology_add_session_store(ks_topology_t *topo,
+                                                 const char *name,
+                                                 ks_store_backend_t backend,
+                                                 int64_t retention_ms,
+                                                 int flags, ks_error_t **errp);
 
 /**
  * @brief Give processor @p processor access to store @p store. Both names are

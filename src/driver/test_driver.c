@@ -454,6 +454,17 @@ ks_err_t ks_test_driver_get_window_store(ks_test_driver_t *d, const char *name,
         return err;
 }
 
+ks_err_t ks_test_driver_get_session_store(ks_test_driver_t *d, const char *name,
+                                          ks_session_store_t **storep) {
+        if (!storep)
+                return KS_ERR_INVALID_ARG;
+        ks__task_t *t;
+        ks_err_t err = driver_store(d, name, KS_STORE_TYPE_SESSION, &t);
+        if (!err)
+                *storep = ks__task_session_store(t, name);
+        return err;
+}
+
 int64_t ks_test_driver_metric(const ks_test_driver_t *d, const char *name) {
         if (!d || !name)
                 return -1;

@@ -213,6 +213,18 @@ ks_err_t ks_kv_store_delete(ks_kv_store_t *store, const void *key,
         return KS_ERR_NO_ERROR;
 }
 
+ks_err_t ks__kv_store_delete_range(ks_kv_store_t *store, const void *from,
+                                   size_t fromlen, const void *to,
+                                   size_t tolen) {
+        if (!store || !from || !to)
+                return KS_ERR_INVALID_ARG;
+        if (store->closed)
+                return KS_ERR_STORE_CLOSED;
+        if (ks__bytes_cmp(from, fromlen, to, tolen) >= 0)
+                return KS_ERR_NO_ERROR;
+        return store->ops->delete_range(store->impl, from, fromlen, to, tolen);
+}
+
 static ks_err_t iter_open(ks_kv_store_t *store, int reverse, const void *seek,
                           size_t seeklen, bound_kind_t bk, const void *bound,
                           size_t bound_len, int empty, ks_kv_iter_t **iterp) {

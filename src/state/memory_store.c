@@ -169,6 +169,21 @@ static ks_err_t mem_put(void *impl, const void *k, size_t kl, const void *v,
         return KS_ERR_NO_ERROR;
 }
 
+static ks_err_t mem_delete_range(void *impl, const void *from, size_t fromlen,
+                                 const void *to, size_t tolen) {
+        mem_t *m = impl;
+        node_t *update[MAX_LEVEL];
+        find_ge(m, from, fromlen, update);
+        /* The doomed nodes follow update[] on every level: unlinking one
+         * leaves update[] the predecessors of the next. */
+        node_t *n;
+        while ((n = update[0]->next[0]) && cmp_node(n, to, tolen) < 0) {
+                unlink_node(m, n, update);
+                free(n);
+        }
+        return KS_ERR_NO_ERROR;
+}
+
 typedef struct {
         unsigned char *arena; /* [klen u64][vlen u64][key][value]... */
         size_t len, pos;
@@ -266,6 +281,7 @@ const ks__kv_backend_ops_t ks__memory_store_ops = {
         .cursor_open = mem_cursor_open,
         .cursor_next = mem_cursor_next,
         .cursor_close = mem_cursor_close,
+        .delete_range = mem_delete_range,
         .approximate_count = mem_count,
         .close = mem_close,
 };

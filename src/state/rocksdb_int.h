@@ -8,11 +8,13 @@
  * Writes between commits are staged in the task's hash table of latest
  * values per key, which point reads consult before the database; iterators
  * see them through a WriteBatchWithIndex over the database, filled only once
- * an iterator is opened. ks__task_db_commit() writes the staged data and
- * metadata in one atomic write, so a store is never ahead of or behind its
- * own checkpoint. Restored records (a store rebuilt from its changelog)
- * skip both the table and the WAL; a commit whose write goes through the WAL
- * first flushes the column families holding such unlogged records, so a
+ * an iterator is opened. Range deletes (a window or session store dropping
+ * expired segments) are staged in a list of their own that reads do not
+ * consult. ks__task_db_commit() writes the staged data and metadata, then
+ * the staged range deletes, in one atomic write, so a store is never ahead
+ * of or behind its own checkpoint. Restored records (a store rebuilt from its
+ * changelog) skip both the table and the WAL; a commit whose write goes through
+ * the WAL first flushes the column families holding such unlogged records, so a
  * crash never keeps a checkpoint whose data it lost.
  *
  * @locality the task's stream thread (the env is shared, read-only). */
@@ -50,8 +52,10 @@ ks_err_t ks__task_db_stage_meta(ks__task_db_t *db, const char *key,
 ks_err_t ks__task_db_get_meta(ks__task_db_t *db, const char *key, void **valuep,
                               size_t *vlenp, ks_error_t **errp);
 
-/** Write restored records (unlogged), then staged data and metadata
- *  atomically, after flushing any unlogged records. Errors name the path. */
+/** Write restored records (unlogged), then staged data, staged range
+ *  deletes (after the data: a range delete also removes puts staged inside
+ *  it) and metadata atomically, after flushing any unlogged records.
+ *  Errors name the path. */
 ks_err_t ks__task_db_commit(ks__task_db_t *db, ks_error_t **errp);
 
 /** Write the restored records (unlogged), leaving staged writes staged;

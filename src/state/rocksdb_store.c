@@ -29,6 +29,14 @@ typedef struct {
         char data[]; /* the key, then the value (cap bytes in all) */
 } staged_t;
 
+/* A staged range delete [from, to) of one column family: written by the
+ * commit after every staged put (see ks__task_db_commit()). */
+typedef struct {
+        size_t cf;
+        size_t fromlen, tolen;
+        char *from, *to;
+} staged_range_t;
+
 struct ks__task_db_s {
         ks__rocks_env_t *env;
         rocksdb_t *db;
@@ -48,6 +56,11 @@ struct ks__task_db_s {
          * writes alone never pay for the ordered index. */
         rocksdb_writebatch_wi_t *wbwi;
         int indexed;
+        /* Range deletes since the last commit, in order. Neither point
+         * reads nor the index see them before the commit: their callers
+         * never read what they delete (store_int.h). */
+        staged_range_t *ranges;
+        size_t range_cnt, range_cap;
         rocksdb_writebatch_t *batch; /* the commit's write */
         /* Restored records: nothing reads them before the batch is
          * written, so they skip the table. They are written without the
@@ -158,7 +171,39 @@ static ks_err_t stage(ks__task_db_t *db, size_t cf, const void *k, size_t kl,
         return KS_ERR_NO_ERROR;
 }
 
+static ks_err_t stage_range(ks__task_db_t *db, size_t cf, const void *from,
+                            size_t fromlen, const void *to, size_t tolen) {
+        if (db->range_cnt == db->range_cap) {
+                size_t cap = db->range_cap ? db->range_cap * 2 : 8;
+                staged_range_t *n = realloc(db->ranges, cap * sizeof(*n));
+                if (!n)
+                        return KS_ERR_NO_MEMORY;
+                db->ranges = n;
+                db->range_cap = cap;
+        }
+        staged_range_t *r = &db->ranges[db->range_cnt];
+        r->from = malloc(fromlen + 1);
+        r->to = malloc(tolen + 1);
+        if (!r->from || !r->to) {
+                free(r->from);
+                free(r->to);
+                return KS_ERR_NO_MEMORY;
+        }
+        memcpy(r->from, from, fromlen);
+        memcpy(r->to, to, tolen);
+        r->fromlen = fromlen;
+        r->tolen = tolen;
+        r->cf = cf;
+        db->range_cnt++;
+        return KS_ERR_NO_ERROR;
+}
+
 static void stage_clear(ks__task_db_t *db) {
+        for (size_t i = 0; i < db->range_cnt; i++) {
+                free(db->ranges[i].from);
+                free(db->ranges[i].to);
+        }
+        db->range_cnt = 0;
         for (size_t i = 0; i < db->slot_cap && db->staged_cnt; i++)
                 if (db->slots[i]) {
                         free(db->slots[i]);
@@ -353,6 +398,7 @@ void ks__task_db_close(ks__task_db_t *db) {
                 return;
         stage_clear(db);
         free(db->slots);
+        free(db->ranges);
         if (db->wbwi)
                 rocksdb_writebatch_wi_destroy(db->wbwi);
         if (db->batch)
@@ -449,7 +495,7 @@ ks_err_t ks__task_db_commit(ks__task_db_t *db, ks_error_t **errp) {
         ks_err_t e = write_restored(db, errp);
         if (e)
                 return e;
-        if (!db->staged_cnt)
+        if (!db->staged_cnt && !db->range_cnt)
                 return KS_ERR_NO_ERROR;
         /* Unlogged writes reach table files before this logged write can
          * reach the WAL: a crash never keeps a checkpoint whose data it
@@ -468,6 +514,15 @@ ks_err_t ks__task_db_commit(ks__task_db_t *db, ks_error_t **errp) {
                         rocksdb_writebatch_put_cf(db->batch, db->cfs[s->cf],
                                                   s->data, s->klen,
                                                   s->data + s->klen, s->vlen);
+        }
+        /* After the puts: a put staged inside a dropped range predates the
+         * drop (nothing writes into a range once it is dropped), so the
+         * range delete must win over it. */
+        for (size_t i = 0; i < db->range_cnt; i++) {
+                const staged_range_t *r = &db->ranges[i];
+                rocksdb_writebatch_delete_range_cf(db->batch, db->cfs[r->cf],
+                                                   r->from, r->fromlen, r->to,
+                                                   r->tolen);
         }
         rocksdb_write(db->db, db->env->wopts, db->batch, &err);
         rocksdb_writebatch_clear(db->batch);
@@ -544,6 +599,12 @@ static ks_err_t rs_restore_put(void *impl, const void *k, size_t kl,
                 rocksdb_writebatch_delete_cf(r->db->restore, r->cf, k, kl);
         r->db->unflushed[r->cfi] = 1;
         return KS_ERR_NO_ERROR;
+}
+
+static ks_err_t rs_delete_range(void *impl, const void *from, size_t fromlen,
+                                const void *to, size_t tolen) {
+        rstore_t *r = impl;
+        return stage_range(r->db, r->cfi, from, fromlen, to, tolen);
 }
 
 typedef struct {
@@ -645,6 +706,7 @@ const ks__kv_backend_ops_t ks__rocksdb_store_ops = {
         .cursor_open = rs_cursor_open,
         .cursor_next = rs_cursor_next,
         .cursor_close = rs_cursor_close,
+        .delete_range = rs_delete_range,
         .approximate_count = rs_count,
         .close = rs_close,
 };

@@ -7,8 +7,17 @@
  * put_if_absent/delete with old values, and tracking of open iterators so a
  * closing store ends them instead of leaving them dangling.
  *
- * A window store (window_store.c) is built on such a handle and owns it;
- * the key-value layer knows nothing of windows. */
+ * Window and session stores (window_store.c, session_store.c) are built on
+ * such a handle and own it; the key-value layer knows nothing of windows.
+ * Both cut their keys into time segments (segments_int.h) and drop expired
+ * segments whole with ks__kv_store_delete_range().
+ *
+ * Range deletes and reads: a backend may apply a range delete at once (in
+ * memory) or hold it until the task's next commit (RocksDB, which writes
+ * staged range deletes after the staged puts of the same commit). Until
+ * then reads at the key-value level may still return keys of the range:
+ * the callers (window and session stores) never read below the horizon
+ * they dropped up to and never write into it, so they cannot tell. */
 #ifndef KS_STORE_INT_H
 #define KS_STORE_INT_H
 
@@ -37,6 +46,10 @@ typedef struct ks__kv_backend_ops_s {
         int (*cursor_next)(void *cur, const void **keyp, size_t *klenp,
                            const void **valuep, size_t *vlenp, ks_err_t *errp);
         void (*cursor_close)(void *cur);
+        /* Delete every key in [from, to) (half-open; from < to). Not a
+         * write of the change log: see ks__kv_store_delete_range(). */
+        ks_err_t (*delete_range)(void *impl, const void *from, size_t fromlen,
+                                 const void *to, size_t tolen);
         uint64_t (*approximate_count)(void *impl);
         /* Release the backend instance. */
         void (*close)(void *impl);
@@ -81,15 +94,32 @@ void ks__kv_store_close(ks_kv_store_t *store);
  *  stay valid as empty shells until destroyed. */
 void ks__kv_store_destroy(ks_kv_store_t *store);
 
+/** Delete every key in [@p from, @p to) (half-open) of @p store, bypassing
+ *  the change log: as in Kafka Streams, dropping an expired segment is not
+ *  logged; the changelog topic's time retention removes those records.
+ *  A RocksDB store applies it at the task's next commit, after the puts
+ *  staged before it (see the note at the top on reads meanwhile); a task
+ *  closing without a commit drops it with its other staged writes.
+ *  @returns KS_ERR_NO_ERROR (also for an empty range), KS_ERR_STORE_CLOSED,
+ *           KS_ERR_NO_MEMORY, KS_ERR_INVALID_ARG.
+ *  @locality the store's task thread. */
+ks_err_t ks__kv_store_delete_range(ks_kv_store_t *store, const void *from,
+                                   size_t fromlen, const void *to,
+                                   size_t tolen);
+
 static inline const char *ks__store_type_name(ks_store_type_t type) {
-        return type == KS_STORE_TYPE_WINDOW ? "window" : "key-value";
+        return type == KS_STORE_TYPE_WINDOW    ? "window"
+               : type == KS_STORE_TYPE_SESSION ? "session"
+                                               : "key-value";
 }
 
 /** A window store built on @p kv, which it takes over: destroying the
- *  window store destroys @p kv. NULL on OOM, in which case @p kv is
- *  destroyed. */
+ *  window store destroys @p kv. With @p retain_duplicates every put is
+ *  kept (KS_STORE_F_RETAIN_DUPLICATES). NULL on OOM, in which case @p kv
+ *  is destroyed. */
 ks_window_store_t *ks__window_store_new(ks_kv_store_t *kv, int64_t retention_ms,
-                                        int64_t window_size_ms);
+                                        int64_t window_size_ms,
+                                        int retain_duplicates);
 
 /** The key-value handle @p ws is built on (owned by @p ws): restores,
  *  change logging and checkpoints work on it as on any key-value store. */
@@ -101,6 +131,32 @@ void ks__window_store_destroy(ks_window_store_t *ws);
 
 /** Puts dropped because their window had expired. */
 uint64_t ks__window_store_expired_puts(const ks_window_store_t *ws);
+
+/** The store's observed stream time: the largest window start put (learnt
+ *  from the stored windows on first use), INT64_MIN when there is none or
+ *  when the stored windows cannot be read (the next call on the store
+ *  reports that error). */
+int64_t ks__window_store_observed(ks_window_store_t *ws);
+
+/** A session store built on @p kv, which it takes over as
+ *  ks__window_store_new() does. NULL on OOM (@p kv destroyed). */
+ks_session_store_t *ks__session_store_new(ks_kv_store_t *kv,
+                                          int64_t retention_ms);
+
+/** The key-value handle @p ss is built on (owned by @p ss), as
+ *  ks__window_store_kv(). */
+ks_kv_store_t *ks__session_store_kv(ks_session_store_t *ss);
+
+/** Destroy the session store and the key-value handle under it. NULL is a
+ *  no-op. */
+void ks__session_store_destroy(ks_session_store_t *ss);
+
+/** Puts (and removes) dropped because their session had expired. */
+uint64_t ks__session_store_expired_puts(const ks_session_store_t *ss);
+
+/** The store's observed stream time: the largest session end put,
+ *  INT64_MIN when none (as ks__window_store_observed()). */
+int64_t ks__session_store_observed(ks_session_store_t *ss);
 
 /** A new in-memory backend instance (NULL on OOM). */
 void *ks__memory_store_new(void);

@@ -174,6 +174,17 @@ ks_err_t ks_context_get_window_store(ks_context_t *ctx, const char *name,
         return err;
 }
 
+ks_err_t ks_context_get_session_store(ks_context_t *ctx, const char *name,
+                                      ks_session_store_t **storep) {
+        if (!storep)
+                return KS_ERR_INVALID_ARG;
+        ks__store_slot_t *s;
+        ks_err_t err = context_store(ctx, name, KS_STORE_TYPE_SESSION, &s);
+        if (!err)
+                *storep = s->session;
+        return err;
+}
+
 /* --- the record path ---------------------------------------------------- */
 
 static ks_err_t sink_send(ks__task_t *t, ks__node_t *n, const ks_record_t *r) {

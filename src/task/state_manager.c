@@ -201,8 +201,13 @@ ks_err_t ks__state_mgr_open(ks__task_t *t, ks_error_t **errp) {
                         kv->cache_budget = t->env.cache;
                 if (kv && def->type == KS_STORE_TYPE_WINDOW) {
                         slot->window = ks__window_store_new(
-                                kv, def->retention_ms, def->window_size_ms);
+                                kv, def->retention_ms, def->window_size_ms,
+                                def->flags & KS_STORE_F_RETAIN_DUPLICATES);
                         kv = slot->window ? kv : NULL;
+                } else if (kv && def->type == KS_STORE_TYPE_SESSION) {
+                        slot->session =
+                                ks__session_store_new(kv, def->retention_ms);
+                        kv = slot->session ? kv : NULL;
                 }
                 if (!kv)
                         return ks__error_set(errp, KS_ERR_NO_MEMORY,
@@ -286,6 +291,8 @@ void ks__state_mgr_close(ks__task_t *t) {
         for (size_t i = 0; t->sm.slots && i < t->sub->store_cnt; i++) {
                 if (t->sm.slots[i].window)
                         ks__window_store_destroy(t->sm.slots[i].window);
+                else if (t->sm.slots[i].session)
+                        ks__session_store_destroy(t->sm.slots[i].session);
                 else
                         ks__kv_store_destroy(t->sm.slots[i].kv);
         }
@@ -333,6 +340,11 @@ ks_err_t ks__task_store_type(const ks__task_t *t, const char *name,
 ks_window_store_t *ks__task_window_store(ks__task_t *t, const char *name) {
         ks__store_slot_t *s = ks__state_mgr_slot(t, name);
         return s ? s->window : NULL;
+}
+
+ks_session_store_t *ks__task_session_store(ks__task_t *t, const char *name) {
+        ks__store_slot_t *s = ks__state_mgr_slot(t, name);
+        return s ? s->session : NULL;
 }
 
 size_t ks__task_store_count(const ks__task_t *t) {

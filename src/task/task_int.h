@@ -201,7 +201,7 @@ uint64_t ks__task_dropped_records(const ks__task_t *task);
 uint64_t ks__task_processed_records(const ks__task_t *task);
 
 /** The task's store @p name (NULL if the task has none of that name); for
- *  a window store, the key-value handle it is built on. */
+ *  a window or session store, the key-value handle it is built on. */
 ks_kv_store_t *ks__task_store(ks__task_t *task, const char *name);
 
 /** The type of the task's store @p name in *typep; KS_ERR_NOT_FOUND if the
@@ -212,6 +212,10 @@ ks_err_t ks__task_store_type(const ks__task_t *task, const char *name,
 /** The task's window store @p name, NULL if the task has no window store
  *  of that name. */
 ks_window_store_t *ks__task_window_store(ks__task_t *task, const char *name);
+
+/** The task's session store @p name, NULL if the task has no session store
+ *  of that name. */
+ks_session_store_t *ks__task_session_store(ks__task_t *task, const char *name);
 
 /** The task id "<sub>_<partition>". */
 const char *ks__task_id(const ks__task_t *task);

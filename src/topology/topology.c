@@ -415,6 +415,12 @@ static ks_err_t add_store(ks_topology_t *topo, const char *name,
                 return ks__error_set(errp, KS_ERR_INVALID_ARG,
                                      "store \"%s\": unknown backend %d", name,
                                      (int)backend);
+        if ((flags & KS_STORE_F_RETAIN_DUPLICATES) &&
+            type != KS_STORE_TYPE_WINDOW)
+                return ks__error_set(errp, KS_ERR_INVALID_ARG,
+                                     "store \"%s\": only a window store can "
+                                     "retain duplicates",
+                                     name);
         if (ks__topology_store_index(topo, name) >= 0)
                 return ks__error_set(errp, KS_ERR_TOPOLOGY,
                                      "store \"%s\" already exists", name);
@@ -457,6 +463,20 @@ ks_err_t ks_topology_add_window_store(ks_topology_t *topo, const char *name,
                                      (long long)window_size_ms);
         return add_store(topo, name, KS_STORE_TYPE_WINDOW, backend, flags,
                          retention_ms, window_size_ms, errp);
+}
+
+ks_err_t ks_topology_add_session_store(ks_topology_t *topo, const char *name,
+                                       ks_store_backend_t backend,
+                                       int64_t retention_ms, int flags,
+                                       ks_error_t **errp) {
+        if (retention_ms <= 0)
+                return ks__error_set(errp, KS_ERR_INVALID_ARG,
+                                     "session store \"%s\": retention %lld "
+                                     "ms is not positive",
+                                     name ? name : "(null)",
+                                     (long long)retention_ms);
+        return add_store(topo, name, KS_STORE_TYPE_SESSION, backend, flags,
+                         retention_ms, 0, errp);
 }
 
 ks_err_t ks_topology_connect_store(ks_topology_t *topo, const char *store,

@@ -19,6 +19,7 @@ typedef struct {
         char *dir;
         ks_kv_store_t *kv;
         ks_window_store_t *ws;
+        int dups; /* KS_STORE_F_RETAIN_DUPLICATES */
 } fixture_t;
 
 static void open_store(fixture_t *f) {
@@ -37,7 +38,7 @@ static void open_store(fixture_t *f) {
         }
         assert_non_null(f->kv);
         /* The window store owns the key-value handle from here on. */
-        f->ws = ks__window_store_new(f->kv, RETENTION, WINDOW);
+        f->ws = ks__window_store_new(f->kv, RETENTION, WINDOW, f->dups);
         assert_non_null(f->ws);
         assert_ptr_equal(ks__window_store_kv(f->ws), f->kv);
 }
@@ -157,7 +158,8 @@ static void test_put_fetch_delete(void **state) {
         KST_OK(ks_window_store_fetch_range(ws, "ab", 2, 500, 0, &it));
         expect_iter(it, "");
         KST_OK(ks_window_store_all(ws, &it));
-        expect_iter(it, "@150=empty-key,ab@-100=neg,ab@100=1b,abc@100=3");
+        /* By segment (-100 is in the one before 0's), key, start. */
+        expect_iter(it, "ab@-100=neg,@150=empty-key,ab@100=1b,abc@100=3");
         /* Bad arguments. */
         assert_int_equal(ks_window_store_put(NULL, "a", 1, 0, "v", 1),
                          KS_ERR_INVALID_ARG);
@@ -290,12 +292,28 @@ static void test_matches_reference_model(void **state) {
  * is the largest start put. Retention arithmetic must neither overflow
  * (UBSan) nor clamp a window into expiry or out of it. */
 #define EDGE_PUTS 16
+typedef struct {
+        const char *key;
+        int64_t start;
+} edge_put_t;
+
+/* The order of ks_window_store_all() between puts i and j: segment of the
+ * start (segments of 60 s, floored), key, start. */
+static int order(int i, int j, const edge_put_t *p) {
+        __int128 si = p[i].start, sj = p[j].start;
+        si = (si - (si < 0 ? 59999 : 0)) / 60000;
+        sj = (sj - (sj < 0 ? 59999 : 0)) / 60000;
+        if (si != sj)
+                return si < sj ? -1 : 1;
+        int c = strcmp(p[i].key, p[j].key);
+        if (c)
+                return c;
+        return p[i].start < p[j].start ? -1 : p[i].start > p[j].start;
+}
+
 static void test_extremes_of_time(void **state) {
         fixture_t *f = *state;
-        static const struct {
-                const char *key;
-                int64_t start;
-        } puts[EDGE_PUTS] = {
+        static const edge_put_t puts[EDGE_PUTS] = {
                 {"a", INT64_MIN},
                 {"b", INT64_MIN + 1},
                 {"a", INT64_MIN + RETENTION - 1},
@@ -348,32 +366,25 @@ static void test_extremes_of_time(void **state) {
                                 expect_fetch(f->ws, puts[j].key, puts[j].start,
                                              readable ? vals[j] : NULL);
                 }
-                /* The store in key order ("a" < "b"), by start. */
-                for (int k = 0; k < 2; k++) {
-                        const char *key = k ? "b" : "a";
-                        int64_t last = 0;
-                        for (int n = 0; n <= i; n++) {
-                                /* The next readable window of key after
-                                 * `last`: the smallest start above it. */
-                                int best = -1;
-                                for (int j = 0; j <= i; j++)
-                                        if (live[j] &&
-                                            puts[j].start > horizon &&
-                                            !strcmp(puts[j].key, key) &&
-                                            (!n || puts[j].start > last) &&
-                                            (best < 0 ||
-                                             puts[j].start < puts[best].start))
-                                                best = j;
-                                if (best < 0)
-                                        break;
-                                char one[64];
-                                snprintf(one, sizeof(one), "%s%s@%lld=%s",
-                                         *want ? "," : "", key,
-                                         (long long)puts[best].start,
-                                         vals[best]);
-                                strcat(want, one);
-                                last = puts[best].start;
-                        }
+                /* The store by segment (60 s of starts), then key ("a" <
+                 * "b"), then start: repeatedly the smallest readable
+                 * window above the last one in that order. */
+                int last = -1;
+                for (int n = 0; n <= i; n++) {
+                        int best = -1;
+                        for (int j = 0; j <= i; j++)
+                                if (live[j] && puts[j].start > horizon &&
+                                    (last < 0 || order(j, last, puts) > 0) &&
+                                    (best < 0 || order(j, best, puts) < 0))
+                                        best = j;
+                        if (best < 0)
+                                break;
+                        char one[64];
+                        snprintf(one, sizeof(one), "%s%s@%lld=%s",
+                                 *want ? "," : "", puts[best].key,
+                                 (long long)puts[best].start, vals[best]);
+                        strcat(want, one);
+                        last = best;
                 }
                 ks_window_iter_t *it;
                 KST_OK(ks_window_store_all(f->ws, &it));
