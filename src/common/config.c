@@ -65,6 +65,8 @@ static const key_def_t keys[] = {
         {"replication.factor", T_INT, "-1", -1, 32767, NULL, NULL},
         {"state.cleanup.delay.ms", T_INT, "600000", 0, I64MAX, NULL, NULL},
         {"task.timeout.ms", T_INT, "300000", 0, I64MAX, NULL, NULL},
+        {"windowstore.changelog.additional.retention.ms", T_INT, "86400000", 0,
+         I64MAX, NULL, NULL},
         {"rocksdb.block.cache.bytes", T_INT, "52428800", 0, I64MAX, NULL, NULL},
         {"rocksdb.write.buffer.bytes", T_INT, "16777216", 65536, I64MAX, NULL,
          NULL},

@@ -2,7 +2,8 @@
  * InternalTopicManager): the cluster answers, every source topic exists,
  * the source topics of each sub-topology are co-partitioned, and every
  * internal topic (repartition topics, changelogs) exists with the
- * partitions its sub-topology needs, created through the admin API when
+ * partitions its sub-topology needs, created through the admin API with
+ * the cleanup policy and retention of its kind when
  * missing (a broker that does not answer CreateTopics, like librdkafka's
  * mock, costs CREATE_TIMEOUT_MS, after which the metadata decides). */
 #include "app_int.h"
@@ -165,6 +166,21 @@ static void create_topics(ks_app_t *app, rd_kafka_t *rk,
         rd_kafka_queue_destroy(q);
 }
 
+/* The configs of internal topic @p i (ks__topology_internal_config()). */
+static void set_configs(rd_kafka_NewTopic_t *nt, const ks_topology_t *topo,
+                        size_t i, int64_t additional_retention_ms) {
+        ks__topic_config_t cfg;
+        if (ks__topology_internal_config(topo, i, additional_retention_ms,
+                                         &cfg))
+                return;
+        rd_kafka_NewTopic_set_config(nt, "cleanup.policy", cfg.cleanup_policy);
+        if (cfg.retention_ms >= 0) {
+                char v[24];
+                snprintf(v, sizeof(v), "%" PRId64, cfg.retention_ms);
+                rd_kafka_NewTopic_set_config(nt, "retention.ms", v);
+        }
+}
+
 static ks_err_t check_internal(ks_app_t *app, rd_kafka_t *rk,
                                const struct rd_kafka_metadata **mdp,
                                const int *sub_parts, ks_error_t **errp) {
@@ -180,6 +196,8 @@ static ks_err_t check_internal(ks_app_t *app, rd_kafka_t *rk,
         size_t ncreate = 0;
         ks_err_t err = KS_ERR_NO_ERROR;
         int rf = (int)ks__config_int(app->conf, "replication.factor");
+        int64_t extra = ks__config_int(
+                app->conf, "windowstore.changelog.additional.retention.ms");
         for (int pass = 0; pass < 2 && !err; pass++) {
                 char missing[1024] = "";
                 for (size_t i = 0; i < cnt && !err; i++) {
@@ -223,12 +241,7 @@ static ks_err_t check_internal(ks_app_t *app, rd_kafka_t *rk,
                                 rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(
                                         name, want, rf, e, sizeof(e));
                                 if (nt) {
-                                        rd_kafka_NewTopic_set_config(
-                                                nt, "cleanup.policy",
-                                                ks__topology_internal_is_repartition(
-                                                        topo, i)
-                                                        ? "delete"
-                                                        : "compact");
+                                        set_configs(nt, topo, i, extra);
                                         names[ncreate] = ks__strdup(name);
                                         nts[ncreate++] = nt;
                                 }
@@ -243,8 +256,11 @@ static ks_err_t check_internal(ks_app_t *app, rd_kafka_t *rk,
                                         errp, KS_ERR_TOPOLOGY,
                                         "internal topic(s) %s do not exist "
                                         "and could not be created (create "
-                                        "them, compacted, with as many "
-                                        "partitions as their source topics)",
+                                        "them, with as many partitions as "
+                                        "their source topics: changelogs "
+                                        "compacted, those of window and "
+                                        "session stores also deleted after "
+                                        "their retention)",
                                         missing);
                         break;
                 }

@@ -9,7 +9,8 @@
  * time it is asked: the repartition topics first (one per internal sink,
  * in node order), then the changelog of each logged store connected to a
  * sub-topology (in store order; a table's store whose changelog is its
- * source topic has none). */
+ * source topic has none), each with the configs it is created with
+ * (ks__topology_internal_config()). */
 #include "topology_int.h"
 
 #include <pthread.h>
@@ -130,10 +131,6 @@ size_t ks_topology_internal_topic_count(const ks_topology_t *topo) {
         return repartition_count(topo) + n;
 }
 
-int ks__topology_internal_is_repartition(const ks_topology_t *topo, size_t i) {
-        return i < repartition_count(topo);
-}
-
 int ks__topology_internal_reader(const ks_topology_t *topo, size_t i) {
         const ks__node_t *sink = repartition_sink(topo, i);
         const ks__node_t *src =
@@ -144,6 +141,31 @@ int ks__topology_internal_reader(const ks_topology_t *topo, size_t i) {
 int ks__topology_internal_partitions(const ks_topology_t *topo, size_t i) {
         const ks__node_t *sink = repartition_sink(topo, i);
         return sink ? sink->partitions : 0;
+}
+
+ks_err_t ks__topology_internal_config(const ks_topology_t *topo, size_t i,
+                                      int64_t additional_retention_ms,
+                                      ks__topic_config_t *cfgp) {
+        size_t rcnt = repartition_count(topo);
+        cfgp->retention_ms = -1;
+        if (i < rcnt) {
+                cfgp->cleanup_policy = "delete";
+                return KS_ERR_NO_ERROR;
+        }
+        const ks__store_def_t *d = internal_store(topo, i - rcnt);
+        if (!d)
+                return KS_ERR_INVALID_ARG;
+        if (d->type == KS_STORE_TYPE_KEY_VALUE) {
+                cfgp->cleanup_policy = "compact";
+                return KS_ERR_NO_ERROR;
+        }
+        /* Compaction keeps each window's latest value; deletion by time
+         * drops the windows the store has dropped (it never logs that),
+         * with some slack for stream time running behind. */
+        cfgp->cleanup_policy = "compact,delete";
+        cfgp->retention_ms =
+                ks__ts_add(d->retention_ms, additional_retention_ms);
+        return KS_ERR_NO_ERROR;
 }
 
 /* A source topic of sub-topology @p sub (borrowed), or NULL. */

@@ -96,7 +96,7 @@ typedef struct {
         ks_store_type_t type;
         ks_store_backend_t backend;
         int flags;
-        int64_t retention_ms;   /* window stores */
+        int64_t retention_ms;   /* window and session stores */
         int64_t window_size_ms; /* window stores */
         int subtopology;        /* after build; -1 if unconnected */
         /* A table's store whose source topic is its changelog: not logged,
@@ -188,9 +188,23 @@ ks_err_t ks__topology_set_internal(ks_topology_t *topo, const char *name);
 ks_err_t ks__topology_bind(ks_topology_t *topo, const char *app_id,
                            ks_error_t **errp);
 
-/** 1 if internal topic @p i is a repartition topic (cleanup.policy
- *  delete), 0 for a changelog (compacted). */
-int ks__topology_internal_is_repartition(const ks_topology_t *topo, size_t i);
+/** The topic configs an internal topic is created with. */
+typedef struct {
+        const char *cleanup_policy; /* static string */
+        int64_t retention_ms;       /* retention.ms; -1: not set */
+} ks__topic_config_t;
+
+/** The configs of internal topic @p i of built @p topo: a repartition
+ *  topic "delete"; a key-value store's changelog "compact"; a window or
+ *  session store's changelog "compact,delete" with retention.ms the
+ *  store's retention plus @p additional_retention_ms
+ *  (windowstore.changelog.additional.retention.ms; saturating), as Kafka
+ *  Streams creates them: a store drops expired segments without writing
+ *  to its changelog, whose time retention removes them instead.
+ *  KS_ERR_INVALID_ARG for @p i out of range. */
+ks_err_t ks__topology_internal_config(const ks_topology_t *topo, size_t i,
+                                      int64_t additional_retention_ms,
+                                      ks__topic_config_t *cfgp);
 
 /** The partition count configured for internal topic @p i, 0 for the
  *  default (as many as the sources of the sub-topology writing it). */
