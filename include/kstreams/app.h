@@ -178,8 +178,9 @@ KS_EXPORT const ks_error_t *ks_app_error(const ks_app_t *app);
  *        (exactly_once_v2: transactions aborted after an error, their
  *        tasks taken back to the last commit), "enforced-processing"
  *        (records taken by timestamp after max.task.idle.ms ran out
- *        while a partition was awaited). -1 for an unknown name. Any
- *        thread.
+ *        while a partition was awaited), "dropped-records-late"
+ *        (of dropped-records: records too late for their window). -1 for
+ *        an unknown name. Any thread.
  */
 KS_EXPORT int64_t ks_app_metric(const ks_app_t *app, const char *name);
 

@@ -48,6 +48,7 @@
 #include "processor.h"
 #include "serde.h"
 #include "topology.h"
+#include "windows.h"
 
 KS_BEGIN_DECLS
 
@@ -68,6 +69,9 @@ typedef struct ks_global_table_s ks_global_table_t;
 typedef struct ks_split_s ks_split_t;
 /** Where a mapper puts the records it makes. */
 typedef struct ks_emitter_s ks_emitter_t;
+/** A grouped stream cut into windows, ready for a windowed aggregation
+ *  (TimeWindowedKStream, SessionWindowedKStream). */
+typedef struct ks_windowed_stream_s ks_windowed_stream_t;
 
 /** @name Callbacks
  * @p opaque is the pointer given with the callback; @p rec is borrowed for
@@ -107,6 +111,16 @@ typedef ks_err_t(ks_aggregator_cb)(void *opaque, const ks_record_t *rec,
 typedef ks_err_t(ks_value_joiner_cb)(void *opaque, const void *left,
                                      size_t left_size, const void *right,
                                      size_t right_size, ks_buf_t *out);
+
+/**
+ * Merge two session aggregates of one key into @p out (empty), when a
+ * record bridges their sessions: @p agg1 is the aggregate so far, @p agg2
+ * that of a session merged into it.
+ */
+typedef ks_err_t(ks_merger_cb)(void *opaque, const void *key, size_t key_size,
+                               const void *agg1, size_t agg1_size,
+                               const void *agg2, size_t agg2_size,
+                               ks_buf_t *out);
 
 /** The topic a record goes to (per-record ks_stream_to_dynamic()); NULL
  *  drops the record with an error. */
@@ -348,6 +362,102 @@ KS_EXPORT ks_table_t *ks_grouped_aggregate(ks_grouped_stream_t *g,
                                            const char *name);
 /** @} */
 
+/** @name Windowed aggregation
+ * A windowed aggregation keeps one aggregate per key and window in a window
+ * store (time and sliding windows) or a session store (session windows),
+ * logged to its changelog, retained for the window size plus grace (two
+ * sizes plus grace for sliding windows, gap plus grace for sessions). Its
+ * table is keyed by the windowed key (windows.h) and has the windowed key
+ * serde; each result carries the largest timestamp of the records in its
+ * window (sessions: the session's end), as in Kafka Streams. Records with a
+ * null key or value are skipped; records too late for every window they
+ * fall in are dropped and counted (see windows.h).
+ * @{ */
+/** When a windowed aggregation sends its results downstream. */
+typedef enum ks_emit_strategy_e {
+        /** Every change, through the record cache (Spark's "update"). */
+        KS_EMIT_ON_WINDOW_UPDATE,
+        /** Each window's final result once, when stream time passes its end
+         *  plus grace (KIP-825; Spark's "append"). What is still to be
+         *  emitted is kept in a logged store, so it survives failover. */
+        KS_EMIT_ON_WINDOW_CLOSE,
+} ks_emit_strategy_t;
+/**
+ * @brief Cut the groups into windows @p w (taken over, also on failure).
+ * @returns the windowed stream, NULL if the builder failed or @p w is
+ *          invalid (the builder's error says which value).
+ */
+KS_EXPORT ks_windowed_stream_t *ks_grouped_windowed_by(ks_grouped_stream_t *g,
+                                                       ks_windows_t *w);
+/** @brief Set when results go downstream (default: on every update).
+ *  @returns @p ws. */
+KS_EXPORT ks_windowed_stream_t *
+ks_windowed_emit_strategy(ks_windowed_stream_t *ws, ks_emit_strategy_t s);
+/**
+ * @brief Count the records per key and window (8-byte big-endian counts).
+ * @param store_name the store (NULL: "KSTREAM-AGGREGATE-STATE-STORE-<i>")
+ * @param name the processor (NULL: "KSTREAM-AGGREGATE-<index>")
+ */
+KS_EXPORT ks_table_t *ks_windowed_count(ks_windowed_stream_t *ws,
+                                        const char *store_name,
+                                        const char *name);
+/** @brief Combine the values per key and window with @p reducer (the
+ *         first value of a window is its aggregate; merged sessions are
+ *         combined with the reducer too). */
+KS_EXPORT ks_table_t *ks_windowed_reduce(ks_windowed_stream_t *ws,
+                                         ks_aggregator_cb *reducer,
+                                         void *opaque, const char *store_name,
+                                         const char *name);
+/**
+ * @brief Aggregate the values per key and window from @p init with
+ *        @p aggregator.
+ * @param merger session windows: merges the aggregates of sessions a
+ *        record bridges (required); other windows: must be NULL
+ */
+KS_EXPORT ks_table_t *
+ks_windowed_aggregate(ks_windowed_stream_t *ws, ks_initializer_cb *init,
+                      ks_aggregator_cb *aggregator, ks_merger_cb *merger,
+                      void *opaque, const char *store_name, const char *name);
+/** @brief The windows of a windowed table (borrowed), NULL for other
+ *         tables. */
+KS_EXPORT const ks_windows_t *ks_table_windows(const ks_table_t *t);
+/** @} */
+
+/** @name Suppression
+ * Hold a table's changes back and send only the latest per key: until its
+ * window closes (final results), or until a time limit has passed since the
+ * key's first held change. The buffer is bounded by @p max_records and
+ * @p max_bytes (0: unbounded) and logged to the changelog of its store
+ * "<name>-store", so it survives failover. Stream time (the largest
+ * timestamp the step has seen) decides, as in Kafka Streams.
+ * @{ */
+/** What a full suppression buffer does. */
+typedef enum ks_buffer_full_e {
+        /** Send the oldest held record early to make room. */
+        KS_BUFFER_EMIT_EARLY,
+        /** Stop the task with an error naming the buffer and its bounds. */
+        KS_BUFFER_SHUT_DOWN,
+} ks_buffer_full_t;
+/**
+ * @brief Each window's final result once, when stream time passes its end
+ *        plus grace: @p t must be a windowed table. A full buffer can only
+ *        shut down (an early result would not be final), so there is no
+ *        policy argument.
+ * @param name the step (NULL: "KTABLE-SUPPRESS-<index>")
+ */
+KS_EXPORT ks_table_t *ks_table_suppress_until_window_closes(ks_table_t *t,
+                                                            int64_t max_records,
+                                                            int64_t max_bytes,
+                                                            const char *name);
+/**
+ * @brief A key's latest change, sent once stream time is @p time_limit_ms
+ *        past the key's first change held (then the key starts over).
+ */
+KS_EXPORT ks_table_t *ks_table_suppress_until_time_limit(
+        ks_table_t *t, int64_t time_limit_ms, int64_t max_records,
+        int64_t max_bytes, ks_buffer_full_t when_full, const char *name);
+/** @} */
+
 /** @name Tables
  * A table forwards its changes: (key, new value), a tombstone for a
  * delete.
@@ -364,6 +474,13 @@ KS_EXPORT ks_table_t *ks_table_map_values(ks_table_t *t, ks_mapper_cb *mapper,
                                           void *opaque, const char *name);
 /** @brief The table's changes as a stream. */
 KS_EXPORT ks_stream_t *ks_table_to_stream(ks_table_t *t, const char *name);
+/** @brief The table's changes as a stream keyed by what @p mapper makes of
+ *         each (ks_emit_key(), exactly once; e.g. a windowed key's plain
+ *         key). The stream is marked for repartitioning. */
+KS_EXPORT ks_stream_t *ks_table_to_stream_map_key(ks_table_t *t,
+                                                  ks_mapper_cb *mapper,
+                                                  void *opaque,
+                                                  const char *name);
 /** @brief The table of a stream: the latest value per key, tombstones
  *         delete; kept in store @p store_name (NULL: default) with a
  *         changelog. */

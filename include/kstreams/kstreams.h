@@ -29,5 +29,6 @@
 #include "store.h"
 #include "test_driver.h"
 #include "topology.h"
+#include "windows.h"
 
 #endif

@@ -38,6 +38,8 @@ typedef enum ks_serde_kind_e {
         KS_SERDE_DOUBLE,
         KS_SERDE_AVRO,
         KS_SERDE_CUSTOM,
+        KS_SERDE_TIME_WINDOWED,    /**< ks_serde_time_windowed() */
+        KS_SERDE_SESSION_WINDOWED, /**< ks_serde_session_windowed() */
 } ks_serde_kind_t;
 
 /** @brief Raw bytes, any content. */

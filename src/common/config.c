@@ -439,6 +439,12 @@ void ks_config_set_log_cb(ks_config_t *conf, ks_log_cb *cb, void *opaque) {
         conf->log_set = 1;
 }
 
+int ks__log_enabled(const ks_config_t *conf, int level) {
+        if (conf && conf->log_set && !conf->log_cb)
+                return 0;
+        return (conf && conf->log_set) || level <= KS_LOG_INFO;
+}
+
 void ks__log(const ks_config_t *conf, int level, const char *facility,
              const char *fmt, ...) {
         char line[1024];

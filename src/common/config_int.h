@@ -46,6 +46,9 @@ void ks__config_foreach_passthrough(const ks_config_t *conf, const char *prefix,
                                                const char *value),
                                     void *opaque);
 
+/** Whether a message of @p level would be logged (to skip formatting it). */
+int ks__log_enabled(const ks_config_t *conf, int level);
+
 /** Log through the configured log callback. */
 void ks__log(const ks_config_t *conf, int level, const char *facility,
              const char *fmt, ...) KS_PRINTF(4, 5);

@@ -533,6 +533,7 @@ const char *const ks__thread_metric_names[KS_THREAD_METRICS + 1] = {
         "duplicates-skipped",
         "transactions-aborted",
         "enforced-processing",
+        "dropped-records-late",
         NULL};
 
 int64_t ks__thread_metric(const ks__thread_t *thr, const char *name) {
@@ -560,7 +561,9 @@ int64_t ks__thread_metric(const ks__thread_t *thr, const char *name) {
                 return ks__tmgr_duplicates(thr->tasks);
         case 6:
                 return ks__sproducer_aborts(thr->producer);
-        default:
+        case 7:
                 return ks__tmgr_enforced(thr->tasks);
+        default:
+                return ks__tmgr_dropped_late(thr->tasks);
         }
 }

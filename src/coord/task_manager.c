@@ -54,6 +54,7 @@ static void entry_free(ks__tmgr_t *m, entry_t *te) {
                 ks__creader_remove_task(m->reader, te->task);
                 m->dropped_closed +=
                         (int64_t)ks__task_dropped_records(te->task);
+                m->late_closed += (int64_t)ks__task_dropped_late(te->task);
                 m->enforced_closed += te->pg.enforced;
         }
         ks__pgroup_clear(&te->pg);

@@ -469,11 +469,13 @@ int64_t ks_test_driver_metric(const ks_test_driver_t *d, const char *name) {
         if (!d || !name)
                 return -1;
         int dropped = !strcmp(name, "dropped-records");
-        if (!dropped && strcmp(name, "process-total"))
+        int late = !strcmp(name, "dropped-records-late");
+        if (!dropped && !late && strcmp(name, "process-total"))
                 return -1;
         int64_t sum = 0;
         for (size_t i = 0; i < d->task_cnt; i++)
                 sum += (int64_t)(dropped ? ks__task_dropped_records(d->tasks[i])
+                                 : late  ? ks__task_dropped_late(d->tasks[i])
                                          : ks__task_processed_records(
                                                    d->tasks[i]));
         return sum;

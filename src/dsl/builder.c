@@ -237,6 +237,7 @@ static void table_free(void *p) {
         ks_table_t *t = p;
         free(t->node);
         free(t->store);
+        free(t->windows);
         free(t);
 }
 
@@ -254,6 +255,6 @@ ks_table_t *ks__dsl_table_new(ks_builder_t *b, char *node, const char *store,
         if (t)
                 *t = (ks_table_t){t->h, b,
                                   node, store ? dup_or_fail(b, store) : NULL,
-                                  ks,   vs};
+                                  ks,   vs, NULL};
         return t;
 }

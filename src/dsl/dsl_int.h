@@ -29,6 +29,7 @@
 
 #include "../common/error_int.h"
 #include "../common/util_int.h"
+#include "../serde/serde_int.h"
 #include "../state/store_int.h"
 #include "../topology/topology_int.h"
 
@@ -63,7 +64,34 @@ struct ks_table_s {
         char *node;
         char *store; /* NULL: not materialized */
         ks_serde_t *key_serde, *value_serde;
+        /* A windowed table: its windows (a copy), its store a window or
+         * session store. NULL: a plain table. */
+        ks_windows_t *windows;
 };
+
+/* Where a grouping's aggregations read (grouped.c). */
+typedef struct {
+        char *node;   /* the grouped node, or the grouping step */
+        char *name;   /* the repartition topic's middle part, or NULL */
+        char *source; /* its repartition source, once made */
+} ks__dsl_grouping_t;
+
+struct ks_grouped_stream_s {
+        ks__dsl_handle_t h;
+        ks_builder_t *b;
+        ks__dsl_grouping_t g;
+        ks_serde_t *key_serde, *value_serde;
+        int repartition;
+};
+
+/** Where the aggregations of @p g read (copy; NULL: the builder failed):
+ *  its node, or the source of its repartition topic (named after @p g's
+ *  name, else @p store), made once; null keys dropped before it if
+ *  @p drop_null_keys. */
+char *ks__dsl_grouping_source(ks_builder_t *b, ks__dsl_grouping_t *g,
+                              int repartition, int drop_null_keys,
+                              const char *store, ks_serde_t *ks,
+                              ks_serde_t *vs);
 
 /** Keep the first error of @p b (later ones are dropped). */
 void ks__dsl_fail(ks_builder_t *b, ks_err_t code, const char *fmt, ...)
@@ -365,5 +393,113 @@ int ks__dsl_own_store(ks_builder_t *b, ks__dsl_step_t *st, const char *user,
 ks_table_t *ks__dsl_table_step(ks_builder_t *b, ks__dsl_step_t *st,
                                const char *parent, ks_serde_t *ks,
                                ks_serde_t *vs);
+
+/* --- windows and windowed aggregations (windowed.c) ---------------------- */
+
+struct ks_windows_s {
+        ks_window_kind_t kind;
+        int64_t size;    /* time: size; sliding: difference; session: gap */
+        int64_t advance; /* time windows; else 0 */
+        int64_t grace;
+};
+
+struct ks_windowed_stream_s {
+        ks__dsl_handle_t h;
+        ks_builder_t *b;
+        ks_grouped_stream_t *g;
+        ks_windows_t w;
+        ks_emit_strategy_t emit;
+};
+
+/** The aggregations a windowed step makes. */
+typedef enum { KS__WIN_COUNT, KS__WIN_REDUCE, KS__WIN_AGGREGATE } ks__win_agg_t;
+
+/** A windowed aggregation step: its store (a window or session store) is
+ *  `wstore`; `base.store`, when set, is the logged key-value store of what
+ *  is still to be emitted on window close ("<wstore>-emit"). */
+typedef struct {
+        ks__dsl_step_t base;
+        ks__win_agg_t kind;
+        ks_initializer_cb *init;
+        ks_aggregator_cb *add;
+        ks_merger_cb *merge;
+        ks_windows_t w;
+        ks_emit_strategy_t emit;
+        char *wstore;
+} ks__win_step_t;
+
+/** Per-task state of a windowed step. */
+typedef struct {
+        ks__dsl_state_t base; /* base.store: the emit store, or NULL */
+        ks_window_store_t *ws;
+        ks_session_store_t *ss;
+        ks_kv_store_t *wkv;  /* the key-value handle under ws or ss */
+        int64_t observed;    /* stream time the step saw; INT64_MIN: none */
+        int64_t saved;       /* observed as last written to the emit store */
+        ks_buf_t *key, *agg; /* scratch */
+} ks__win_state_t;
+
+/** Time-window steps (window_agg.c) and session steps (session_agg.c). */
+extern const ks__dsl_class_t ks__time_window_class;
+extern const ks__dsl_class_t ks__session_window_class;
+
+/** Class free of windowed steps. */
+void ks__win_step_free(ks__dsl_step_t *base);
+
+/** Class hooks shared by windowed steps: open the step's stores and learn
+ *  its stream time; release; write stream time (and the cache) before a
+ *  commit. */
+ks_err_t ks__win_open(ks_context_t *ctx, ks__dsl_state_t *base);
+void ks__win_release(ks__dsl_state_t *base);
+ks_err_t ks__win_flush(ks_context_t *ctx, void *state);
+
+/** Take @p ts into the step's stream time; returns the new stream time. */
+int64_t ks__win_observe(ks__win_state_t *in, int64_t ts);
+
+/** A record too late for a window of key @p key: logged at debug level,
+ *  counted in the dropped-records metrics. */
+void ks__win_late(ks_context_t *ctx, const ks__win_step_t *st,
+                  const ks_record_t *rec, int64_t start, int64_t end,
+                  int64_t observed);
+
+/** The aggregate of @p old (NULL: a new window) with @p rec folded in,
+ *  into @p out; errors are set on @p ctx naming the step. */
+ks_err_t ks__win_fold(ks_context_t *ctx, const ks__win_step_t *st,
+                      ks__win_state_t *in, const ks_record_t *rec,
+                      const void *old, size_t olen, ks_buf_t *out);
+
+/** @p agg1 and @p agg2 (sessions) merged into @p out. */
+ks_err_t ks__win_merge(ks_context_t *ctx, const ks__win_step_t *st,
+                       const void *key, size_t klen, const void *agg1,
+                       size_t len1, const void *agg2, size_t len2,
+                       ks_buf_t *out);
+
+/** Emit on close: remember window [@p start, @p end] of @p key as open
+ *  (@p on) or no longer (!@p on). */
+ks_err_t ks__win_index(ks__win_state_t *in, const void *key, size_t klen,
+                       int64_t start, int64_t end, int on);
+
+/** Emit on close: a window the index lets out (@p key, [@p start, @p end]);
+ *  the step forwards its final result. */
+typedef ks_err_t(ks__win_final_cb)(ks_context_t *ctx, ks__win_state_t *in,
+                                   const void *key, size_t klen, int64_t start,
+                                   int64_t end);
+
+/** Emit on close: let out, oldest end first, every indexed window whose
+ *  end is at most @p bound, and forget it. */
+ks_err_t ks__win_emit_closed(ks_context_t *ctx, ks__win_state_t *in,
+                             int64_t bound, ks__win_final_cb *final);
+
+/** Stored values of windowed steps: be64 timestamp | aggregate, as Kafka
+ *  Streams' timestamped stores. */
+ks_err_t ks__win_value(ks_buf_t *out, int64_t ts, const void *agg, size_t len);
+int ks__win_value_split(const void *v, size_t vl, int64_t *tsp,
+                        const void **aggp, size_t *lenp);
+
+/** Forward the windowed key in in->key with aggregate @p agg (NULL: a
+ *  tombstone) at @p ts, carrying no headers; @p detached: not tied to the
+ *  record being processed. */
+ks_err_t ks__win_forward(ks_context_t *ctx, ks__win_state_t *in,
+                         const void *agg, size_t len, int64_t ts, int detached);
 
 #endif

@@ -25,25 +25,10 @@
  * adds a row to its group or takes it out. */
 #define CHANGE_HEADER "ks-table-change"
 
-/* Where a grouping's aggregations read. */
-typedef struct {
-        char *node;   /* the grouped node, or the grouping step */
-        char *name;   /* the repartition topic's middle part, or NULL */
-        char *source; /* its repartition source, once made */
-} grouping_t;
-
-struct ks_grouped_stream_s {
-        ks__dsl_handle_t h;
-        ks_builder_t *b;
-        grouping_t g;
-        ks_serde_t *key_serde, *value_serde;
-        int repartition;
-};
-
 struct ks_grouped_table_s {
         ks__dsl_handle_t h;
         ks_builder_t *b;
-        grouping_t g;
+        ks__dsl_grouping_t g;
 };
 
 typedef enum { AGG_COUNT, AGG_REDUCE, AGG_AGGREGATE } agg_kind_t;
@@ -66,7 +51,7 @@ typedef struct {
 
 /* --- groupings ----------------------------------------------------------- */
 
-static void grouping_free(grouping_t *g) {
+static void grouping_free(ks__dsl_grouping_t *g) {
         free(g->node);
         free(g->name);
         free(g->source);
@@ -84,8 +69,9 @@ static void grouped_table_free(void *p) {
         free(gt);
 }
 
-static grouping_t grouping_of(ks_builder_t *b, char *node, const char *name) {
-        grouping_t g = {node, name ? ks__strdup(name) : NULL, NULL};
+static ks__dsl_grouping_t grouping_of(ks_builder_t *b, char *node,
+                                      const char *name) {
+        ks__dsl_grouping_t g = {node, name ? ks__strdup(name) : NULL, NULL};
         if (name && !g.name)
                 ks__dsl_oom(b);
         return g;
@@ -99,9 +85,10 @@ static int has_key(void *opaque, const ks_record_t *rec) {
 
 /* Where the aggregations of @p g read (copy; NULL: the builder failed):
  * its node, or the source of its repartition topic, made once. */
-static char *grouping_source(ks_builder_t *b, grouping_t *g, int repartition,
-                             int drop_null_keys, const char *store,
-                             ks_serde_t *ks, ks_serde_t *vs) {
+char *ks__dsl_grouping_source(ks_builder_t *b, ks__dsl_grouping_t *g,
+                              int repartition, int drop_null_keys,
+                              const char *store, ks_serde_t *ks,
+                              ks_serde_t *vs) {
         if (g->source || !repartition) {
                 char *s = ks__strdup(g->source ? g->source : g->node);
                 if (!s)
@@ -259,10 +246,11 @@ static const ks__dsl_class_t agg_class = {KS__DSL_CACHED(agg_process)};
  * prefix of its default store name); its records repartitioned with serdes
  * @p ks and @p vs if @p repartition, null keys dropped first if @p table is
  * 0 (a stream). The table it makes has serdes @p ks and @p table_vs. */
-static ks_table_t *aggregate(ks_builder_t *b, grouping_t *g, agg_step_t tmpl,
-                             const char *kind_name, const char *name,
-                             void *opaque, const char *store_name,
-                             int repartition, ks_serde_t *ks, ks_serde_t *vs,
+static ks_table_t *aggregate(ks_builder_t *b, ks__dsl_grouping_t *g,
+                             agg_step_t tmpl, const char *kind_name,
+                             const char *name, void *opaque,
+                             const char *store_name, int repartition,
+                             ks_serde_t *ks, ks_serde_t *vs,
                              ks_serde_t *table_vs) {
         agg_step_t *st = ks__dsl_step_new(b, &agg_class, sizeof(*st), name,
                                           kind_name, opaque);
@@ -272,8 +260,8 @@ static ks_table_t *aggregate(ks_builder_t *b, grouping_t *g, agg_step_t tmpl,
         *st = tmpl;
         if (!ks__dsl_own_store(b, &st->base, store_name, kind_name))
                 return NULL;
-        char *src = grouping_source(b, g, repartition, !st->table,
-                                    st->base.store, ks, vs);
+        char *src = ks__dsl_grouping_source(b, g, repartition, !st->table,
+                                            st->base.store, ks, vs);
         ks_table_t *t = ks__dsl_table_step(b, &st->base, src, ks, table_vs);
         free(src);
         return t;

@@ -180,6 +180,13 @@ int ks__dsl_materialized(ks_builder_t *b, const ks_table_t *t,
                              t ? "from another builder" : "NULL");
                 return 0;
         }
+        if (t->windows) {
+                ks__dsl_fail(b, KS_ERR_INVALID_ARG,
+                             "%s: table %s is windowed; turn it into a stream "
+                             "with ks_table_to_stream() first",
+                             what, t->node);
+                return 0;
+        }
         if (!t->store)
                 ks__dsl_fail(b, KS_ERR_INVALID_ARG,
                              "%s: table %s has no store (a filtered or mapped "
@@ -277,4 +284,13 @@ ks_stream_t *ks_table_to_stream(ks_table_t *t, const char *name) {
         void *st = ks__dsl_pass_new(t->b, name, "KTABLE-TOSTREAM");
         char *node = ks__dsl_chain(t->b, t->node, st);
         return ks__dsl_stream_new(t->b, node, t->key_serde, t->value_serde, 0);
+}
+
+ks_stream_t *ks_table_to_stream_map_key(ks_table_t *t, ks_mapper_cb *mapper,
+                                        void *opaque, const char *name) {
+        if (!t ||
+            !ks__dsl_start(t->b, "to_stream", (void *)mapper, "key mapper"))
+                return NULL;
+        return ks_stream_select_key(ks_table_to_stream(t, NULL), mapper, opaque,
+                                    name);
 }

@@ -143,6 +143,17 @@ ks_err_t ks__record_cache_get(ks_kv_store_t *store, const void *key,
         return KS_ERR_NO_ERROR;
 }
 
+int ks__record_cache_peek(ks__record_cache_t *c, const void *key, size_t klen,
+                          const void **valuep, size_t *vlenp) {
+        centry_t *e =
+                c ? cache_find(c, key, klen, ks__fnv1a32(key, klen)) : NULL;
+        if (!e)
+                return 0;
+        *valuep = e->tomb ? NULL : e->val;
+        *vlenp = e->tomb ? 0 : e->vlen;
+        return 1;
+}
+
 static ks_err_t write_entry(ks__record_cache_t *c, centry_t *e, void *arg) {
         e->dirty = 0;
         return c->listener(c->opaque, arg, e->key, e->klen,

@@ -56,6 +56,14 @@ void ks__record_cache_detach(ks_kv_store_t *store);
 ks_err_t ks__record_cache_get(ks_kv_store_t *store, const void *key,
                               size_t klen, const void **valuep, size_t *vlenp);
 
+/** Whether @p cache (NULL: none) holds @p key: 1 with its value (NULL for
+ *  a deletion; borrowed until the cache's next put), else 0. For a store
+ *  whose cache keys are not the store's own keys (a window store's cache is
+ *  keyed by windowed keys), where a miss must not fall through to the
+ *  store. */
+int ks__record_cache_peek(ks__record_cache_t *cache, const void *key,
+                          size_t klen, const void **valuep, size_t *vlenp);
+
 /** Set @p key to @p value (NULL: delete) in the cache, dirty, stamped
  *  @p timestamp; over budget, the least recently written other entries go
  *  out to the listener (with @p arg) first. The first listener error is

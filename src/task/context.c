@@ -109,6 +109,20 @@ void ks__context_detach_origin(ks_context_t *ctx, int on) {
         ctx->task->detached += on ? 1 : -1;
 }
 
+void ks__context_record_late(ks_context_t *ctx, const char *fmt, ...) {
+        ks__task_t *t = ctx->task;
+        t->dropped++;
+        t->dropped_late++;
+        if (!ks__log_enabled(t->env.conf, KS_LOG_DEBUG))
+                return;
+        char msg[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        ks__log(t->env.conf, KS_LOG_DEBUG, "LATE", "task %s: %s", t->id, msg);
+}
+
 /* --- stores ------------------------------------------------------------ */
 
 static ks_err_t context_store(ks_context_t *ctx, const char *name,
@@ -317,6 +331,9 @@ ks_err_t ks__context_run(ks__task_t *t, ks__node_t *node, ks__call_kind_t kind,
 
 static ks_err_t call_process(ks_context_t *ctx, void *rec) {
         ks__node_t *n = ctx->node;
+        /* A processor's current timestamp is that of the record it is
+         * given, as forwarded (ks__context_run puts the old one back). */
+        ctx->timestamp = ((const ks_record_t *)rec)->timestamp;
         return n->process(ctx, rec, ctx->task->insts[n->sub_index].state);
 }
 

@@ -197,6 +197,9 @@ int ks__task_commit_requested(const ks__task_t *task);
 /** Records skipped by handlers (bad data, invalid timestamps). */
 uint64_t ks__task_dropped_records(const ks__task_t *task);
 
+/** Of those, records dropped as too late for their window. */
+uint64_t ks__task_dropped_late(const ks__task_t *task);
+
 /** Records processed. */
 uint64_t ks__task_processed_records(const ks__task_t *task);
 

@@ -17,6 +17,8 @@
 
 #include <sys/types.h>
 
+#include "../common/error_int.h"
+
 typedef enum {
         KS_NODE_SOURCE,
         KS_NODE_PROCESSOR,
@@ -41,6 +43,12 @@ struct ks_record_s {
  *  carries no origin, so no replay is taken for a duplicate of it. Nests.
  *  Implemented by the task layer. */
 void ks__context_detach_origin(ks_context_t *ctx, int on);
+
+/** A record the current processor drops as too late for its window: logged
+ *  at debug level with @p fmt and counted in the task's dropped-records
+ *  (reason late). Implemented by the task layer. */
+void ks__context_record_late(ks_context_t *ctx, const char *fmt, ...)
+        KS_PRINTF(2, 3);
 
 /** The topic of one record, for a sink without a fixed topic. */
 typedef const char *(ks__topic_extractor_cb)(void *opaque,

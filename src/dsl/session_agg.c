@@ -1,0 +1,221 @@
+/* Aggregation over session windows, Kafka Streams'
+ * KStreamSessionWindowAggregate.
+ *
+ * A record at t starts the session [t, t] and merges with every session of
+ * its key within the inactivity gap (end >= t - gap, start <= t + gap): the
+ * merged session spans them all and its aggregate is theirs merged (the
+ * session merger; counts add, reduce uses the reducer) with the record
+ * folded in. If the merged session ends before stream time minus grace,
+ * the record is late: dropped and counted. Otherwise the sessions merged
+ * away are removed (on update: a tombstone each downstream, stamped with
+ * its end) and the merged one stored and sent, stamped with its end.
+ *
+ * Sessions do not go through the record cache: every change is sent at
+ * once on update. On close, a session is final once stream time minus
+ * grace minus gap has passed its end (no record that is not late can reach
+ * it any more), as Kafka Streams decides; its result goes out then, once. */
+#include "dsl_int.h"
+
+#include <string.h>
+
+/* The session-windowed key of (@p key, [@p start, @p end]) into in->key. */
+static ks_err_t session_key(ks__win_state_t *in, const void *key, size_t klen,
+                            int64_t start, int64_t end) {
+        ks_buf_reset(in->key);
+        return ks_windowed_key_session_encode(in->key, key, klen, start, end);
+}
+
+static ks_err_t bad_value(ks_context_t *ctx, const ks__win_step_t *st,
+                          size_t vl) {
+        return ks_context_set_error(ctx,
+                                    "step %s: store %s holds a session value "
+                                    "of %zu bytes",
+                                    st->base.name, st->wstore, vl);
+}
+
+/* A final session's result. */
+static ks_err_t session_final(ks_context_t *ctx, ks__win_state_t *in,
+                              const void *key, size_t klen, int64_t start,
+                              int64_t end) {
+        const void *v, *agg;
+        size_t vl, alen;
+        int64_t ts;
+        ks_err_t err = ks_session_store_fetch_session(in->ss, key, klen, start,
+                                                      end, &v, &vl);
+        if (err == KS_ERR_NOT_FOUND)
+                return KS_ERR_NO_ERROR;
+        if (err || (err = session_key(in, key, klen, start, end)))
+                return err;
+        if (!ks__win_value_split(v, vl, &ts, &agg, &alen))
+                return bad_value(ctx, (const ks__win_step_t *)in->base.step,
+                                 vl);
+        return ks__win_forward(ctx, in, agg, alen, end, 1);
+}
+
+/* The sessions of the record's key within the gap of @p t, copied into
+ * @p found as [be64 start][be64 end][be32 length][value] entries. */
+static ks_err_t find(ks_context_t *ctx, ks__win_state_t *in,
+                     const ks__win_step_t *st, const ks_record_t *rec,
+                     int64_t t, ks_buf_t *found, size_t *cntp) {
+        ks_session_iter_t *it;
+        ks_err_t err = ks_session_store_find_sessions(
+                in->ss, rec->key, rec->klen, ks__ts_sub(t, st->w.size),
+                ks__ts_add(t, st->w.size), &it);
+        if (err)
+                return ks_context_set_error(
+                        ctx, "step %s: reading store %s: %s", st->base.name,
+                        st->wstore, ks_err2str(err));
+        const void *v;
+        size_t vl;
+        int64_t s, e;
+        *cntp = 0;
+        while (!err && ks_session_iter_next(it, NULL, NULL, &s, &e, &v, &vl)) {
+                uint8_t *p = ks__buf_extend(found, 20 + vl);
+                if (!p) {
+                        err = KS_ERR_NO_MEMORY;
+                        break;
+                }
+                ks__be64_put(p, (uint64_t)s);
+                ks__be64_put(p + 8, (uint64_t)e);
+                ks__be32_put(p + 16, (uint32_t)vl);
+                memcpy(p + 20, v, vl);
+                ++*cntp;
+        }
+        if (!err)
+                err = ks_session_iter_error(it);
+        ks_session_iter_destroy(it);
+        return err;
+}
+
+/* Take the merged-away sessions out: from the store, and from the emit
+ * index or (on update) downstream with a tombstone each. */
+static ks_err_t remove_merged(ks_context_t *ctx, ks__win_state_t *in,
+                              const ks__win_step_t *st, const ks_record_t *rec,
+                              const uint8_t *p, size_t cnt) {
+        ks_err_t err = KS_ERR_NO_ERROR;
+        for (size_t i = 0; i < cnt && !err; i++) {
+                int64_t s = (int64_t)ks__be64_get(p);
+                int64_t e = (int64_t)ks__be64_get(p + 8);
+                p += 20 + ks__be32_get(p + 16);
+                err = ks_session_store_remove(in->ss, rec->key, rec->klen, s,
+                                              e);
+                if (err)
+                        break;
+                if (st->emit == KS_EMIT_ON_WINDOW_CLOSE)
+                        err = ks__win_index(in, rec->key, rec->klen, s, e, 0);
+                else if (!(err = session_key(in, rec->key, rec->klen, s, e)))
+                        err = ks__win_forward(ctx, in, NULL, 0, e, 0);
+        }
+        return err;
+}
+
+static ks_err_t session_process(ks_context_t *ctx, const ks_record_t *rec,
+                                void *state) {
+        ks__win_state_t *in = state;
+        const ks__win_step_t *st = (const ks__win_step_t *)in->base.step;
+        if (!rec->key || !rec->value)
+                return KS_ERR_NO_ERROR; /* as Kafka Streams: skipped */
+        int64_t t = rec->timestamp, gap = st->w.size;
+        int64_t observed = ks__win_observe(in, t);
+        int64_t close = ks__ts_sub(observed, st->w.grace);
+        ks_err_t err;
+        if (st->emit == KS_EMIT_ON_WINDOW_CLOSE) {
+                int64_t bound = ks__ts_sub(close, gap);
+                if (bound > INT64_MIN &&
+                    (err = ks__win_emit_closed(ctx, in, bound - 1,
+                                               session_final)))
+                        return err;
+        }
+        ks_buf_t *found = ks_buf_new(), *merged = in->agg, *tmp = in->base.buf;
+        if (!found)
+                return KS_ERR_NO_MEMORY;
+        size_t cnt = 0;
+        if ((err = find(ctx, in, st, rec, t, found, &cnt)))
+                goto done;
+        /* Merge the sessions found, from the initializer's aggregate for
+         * aggregate, from nothing for count and reduce. */
+        int64_t start = t, end = t;
+        int have = 0;
+        ks_buf_reset(merged);
+        if (st->kind == KS__WIN_AGGREGATE) {
+                if ((err = st->init(st->base.opaque, merged))) {
+                        err = ks_context_set_error(
+                                ctx, "step %s: the initializer failed (%s)",
+                                st->base.name, ks_err2str(err));
+                        goto done;
+                }
+                have = 1;
+        }
+        const uint8_t *p = ks_buf_data(found);
+        for (size_t i = 0; i < cnt; i++) {
+                int64_t s = (int64_t)ks__be64_get(p);
+                int64_t e = (int64_t)ks__be64_get(p + 8);
+                size_t vl = ks__be32_get(p + 16);
+                const void *agg;
+                size_t alen;
+                int64_t vts;
+                if (!ks__win_value_split(p + 20, vl, &vts, &agg, &alen)) {
+                        err = bad_value(ctx, st, vl);
+                        goto done;
+                }
+                p += 20 + vl;
+                ks_buf_reset(tmp);
+                if ((err = ks__win_merge(ctx, st, rec->key, rec->klen,
+                                         have ? ks_buf_data(merged) : NULL,
+                                         ks_buf_len(merged), agg, alen, tmp)))
+                        goto done;
+                ks_buf_reset(merged);
+                if ((err = ks_buf_append(merged, ks_buf_data(tmp),
+                                         ks_buf_len(tmp))))
+                        goto done;
+                have = 1;
+                start = s < start ? s : start;
+                end = e > end ? e : end;
+        }
+        if (end < close) {
+                ks__win_late(ctx, st, rec, start, end, observed);
+                goto done;
+        }
+        if ((start != t || end != t) &&
+            (err = remove_merged(ctx, in, st, rec, ks_buf_data(found), cnt)))
+                goto done;
+        ks_buf_reset(tmp);
+        if ((err = ks__win_fold(ctx, st, in, rec,
+                                have ? ks_buf_data(merged) : NULL,
+                                ks_buf_len(merged), tmp)))
+                goto done;
+        ks_buf_reset(merged);
+        if ((err = ks__win_value(merged, end, ks_buf_data(tmp),
+                                 ks_buf_len(tmp))) ||
+            (err = ks_session_store_put(in->ss, rec->key, rec->klen, start, end,
+                                        ks_buf_data(merged),
+                                        ks_buf_len(merged))))
+                goto done;
+        if (st->emit == KS_EMIT_ON_WINDOW_CLOSE)
+                err = ks__win_index(in, rec->key, rec->klen, start, end, 1);
+        else if (!(err = session_key(in, rec->key, rec->klen, start, end)))
+                err = ks__win_forward(ctx, in, ks_buf_data(tmp),
+                                      ks_buf_len(tmp), end, 0);
+done:
+        ks_buf_destroy(found);
+        return err;
+}
+
+static ks_err_t session_open(ks_context_t *ctx, ks__dsl_state_t *base) {
+        ks_err_t err = ks__win_open(ctx, base);
+        ks__win_state_t *in = (ks__win_state_t *)base;
+        if (err)
+                return err;
+        int64_t seen = ks__session_store_observed(in->ss);
+        if (seen > in->observed)
+                in->observed = seen; /* a session's end: a lower bound */
+        return KS_ERR_NO_ERROR;
+}
+
+const ks__dsl_class_t ks__session_window_class = {
+        KS__DSL_STATEFUL(session_process),
+        .flush = ks__win_flush,
+        .free = ks__win_step_free,
+        .state_size = sizeof(ks__win_state_t),
+        .open = session_open,
+        .release = ks__win_release};
