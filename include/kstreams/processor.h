@@ -113,8 +113,10 @@ KS_EXPORT ks_err_t ks_context_forward_record(ks_context_t *ctx,
                                              const ks_headers_t *headers);
 
 /** @name Current record metadata
- * Of the input record being processed. Inside a punctuator: topic NULL,
- * offset -1, timestamp the punctuation time, no headers.
+ * Of the input record being processed; the timestamp is that of the record
+ * the current processor was given (a parent may forward a record with
+ * another timestamp, as a windowed aggregation does). Inside a punctuator:
+ * topic NULL, offset -1, timestamp the punctuation time, no headers.
  * @{ */
 KS_EXPORT const char *ks_context_topic(const ks_context_t *ctx);
 KS_EXPORT int32_t ks_context_partition(const ks_context_t *ctx);

@@ -94,6 +94,23 @@ ks_err_t ks_topology_describe(ks_topology_t *topo, char **outp,
         for (size_t i = 0; i < topo->global_cnt; i++)
                 put(b, &failed, "   Global store: %s (topic: %s)\n",
                     topo->globals[i].store, topo->globals[i].topic);
+        /* Window and session stores with their time parameters. */
+        for (size_t i = 0; i < topo->store_cnt; i++) {
+                const ks__store_def_t *d = &topo->stores[i];
+                if (d->type == KS_STORE_TYPE_WINDOW)
+                        put(b, &failed,
+                            "   Window store: %s (window size: %lld ms, "
+                            "retention: %lld ms%s)\n",
+                            d->name, (long long)d->window_size_ms,
+                            (long long)d->retention_ms,
+                            (d->flags & KS_STORE_F_RETAIN_DUPLICATES)
+                                    ? ", duplicates retained"
+                                    : "");
+                else if (d->type == KS_STORE_TYPE_SESSION)
+                        put(b, &failed,
+                            "   Session store: %s (retention: %lld ms)\n",
+                            d->name, (long long)d->retention_ms);
+        }
         char *out = failed ? NULL : malloc(ks_buf_len(b) + 1);
         if (out) {
                 memcpy(out, ks_buf_data(b), ks_buf_len(b));

@@ -735,6 +735,8 @@ static void test_describe(void **state) {
         KST_OK_E(ks_topology_describe(t, &d, &e));
         assert_non_null(strstr(d, "counts"));
         assert_non_null(strstr(d, "counts-emit"));
+        assert_non_null(strstr(d, "Window store: counts (window size: 60000 "
+                                  "ms, retention: 70000 ms)"));
         ks_free(d);
         ks_topology_destroy(t);
         ks_builder_destroy(b);
