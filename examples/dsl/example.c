@@ -126,6 +126,22 @@ void example_send(example_t *x, const char *topic, const char *key,
         }
 }
 
+void example_send_at(example_t *x, const char *topic, const char *key,
+                     const void *value, size_t size, int64_t ts) {
+        for (;;) {
+                rd_kafka_resp_err_t e = rd_kafka_producev(
+                        x->producer, RD_KAFKA_V_TOPIC(topic),
+                        RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+                        RD_KAFKA_V_VALUE((void *)value, value ? size : 0),
+                        RD_KAFKA_V_TIMESTAMP(ts),
+                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                        RD_KAFKA_V_END);
+                if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                        return;
+                rd_kafka_poll(x->producer, 50);
+        }
+}
+
 int example_flush(example_t *x) {
         return rd_kafka_flush(x->producer, 30000) ? -1 : 0;
 }

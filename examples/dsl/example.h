@@ -28,6 +28,9 @@ int example_create_internal(example_t *x, ks_topology_t *topo, int partitions);
 /** Send one record (value NULL: a tombstone); flushed by example_flush. */
 void example_send(example_t *x, const char *topic, const char *key,
                   const char *value);
+/** Send one record of @p size bytes with timestamp @p ts (event time). */
+void example_send_at(example_t *x, const char *topic, const char *key,
+                     const void *value, size_t size, int64_t ts);
 int example_flush(example_t *x);
 
 /** Run @p topo (reference taken) as an application; NULL on failure. */
