@@ -1,8 +1,8 @@
 /* State store internals: the generic store handle over a backend interface.
  *
  * A backend (RocksDB column family, in-memory skiplist) implements the small
- * ks__kv_backend_ops_t interface: point get/put and a cursor that seeks and
- * walks in one direction. The generic layer above (kv_store.c) adds what is
+ * ks__kv_backend_ops_t interface: point get/put, a range delete and a cursor
+ * that seeks and walks in one direction. The generic layer above (kv_store.c) adds what is
  * common: argument checks, the closed state, range bounds, prefix scans,
  * put_if_absent/delete with old values, and tracking of open iterators so a
  * closing store ends them instead of leaving them dangling.
@@ -99,7 +99,9 @@ void ks__kv_store_destroy(ks_kv_store_t *store);
  *  logged; the changelog topic's time retention removes those records.
  *  A RocksDB store applies it at the task's next commit, after the puts
  *  staged before it (see the note at the top on reads meanwhile); a task
- *  closing without a commit drops it with its other staged writes.
+ *  closing without a commit drops it with its other staged writes. A
+ *  record cache in front of @p store is not told (window and session
+ *  stores, the callers, have none).
  *  @returns KS_ERR_NO_ERROR (also for an empty range), KS_ERR_STORE_CLOSED,
  *           KS_ERR_NO_MEMORY, KS_ERR_INVALID_ARG.
  *  @locality the store's task thread. */
