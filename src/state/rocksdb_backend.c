@@ -99,7 +99,8 @@ typedef struct {
 } rcursor_t;
 
 static ks_err_t rs_cursor_open(void *impl, int reverse, const void *seek,
-                               size_t seeklen, void **curp) {
+                               size_t seeklen, const ks__kv_bound_t *bound,
+                               void **curp) {
         rstore_t *r = impl;
         rcursor_t *c = calloc(1, sizeof(*c));
         if (!c)

@@ -46,14 +46,15 @@ typedef struct {
 } spy_cursor_t;
 
 static ks_err_t spy_cursor_open(void *impl, int reverse, const void *seek,
-                                size_t seeklen, void **curp) {
+                                size_t seeklen, const ks__kv_bound_t *bound,
+                                void **curp) {
         spy_t *s = impl;
         spy_cursor_t *c = calloc(1, sizeof(*c));
         if (!c)
                 return KS_ERR_NO_MEMORY;
         c->ops = s->ops;
-        ks_err_t err =
-                s->ops->cursor_open(s->impl, reverse, seek, seeklen, &c->cur);
+        ks_err_t err = s->ops->cursor_open(s->impl, reverse, seek, seeklen,
+                                           bound, &c->cur);
         if (err) {
                 free(c);
                 return err;
