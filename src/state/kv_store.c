@@ -249,7 +249,7 @@ static ks_err_t iter_open(ks_kv_store_t *store, int reverse, const void *seek,
         if (empty) {
                 it->done = 1;
         } else {
-                ks__kv_bound_t b = {bk, it->bound, bound_len};
+                ks__kv_bound_t b = {bk, it->bound, bound_len, 0};
                 ks_err_t err = store->ops->cursor_open(
                         store->impl, reverse, seek, seeklen, &b, &it->cur);
                 if (err) {
@@ -318,7 +318,7 @@ ks_err_t ks_kv_store_approximate_num_entries(ks_kv_store_t *store,
 
 /* Is @p key still inside the iterator's bound? */
 static int in_bound(const ks_kv_iter_t *it, const void *key, size_t klen) {
-        ks__kv_bound_t b = {it->bound_kind, it->bound, it->bound_len};
+        ks__kv_bound_t b = {it->bound_kind, it->bound, it->bound_len, 0};
         return ks__kv_in_bound(&b, it->reverse, key, klen);
 }
 

@@ -210,11 +210,12 @@ static ks_err_t mem_cursor_open(void *impl, int reverse, const void *seek,
         }
         /* The snapshot ends at the bound: a range costs its own size, not
          * the rest of the store's. */
-        size_t total = 0;
+        size_t total = 0, cnt = 0;
         node_t *end = start;
-        while (end &&
+        while (end && (!bound || !bound->limit || cnt < bound->limit) &&
                ks__kv_in_bound(bound, reverse, node_key(end), end->klen)) {
                 total += 2 * sizeof(uint64_t) + end->klen + end->vlen;
+                cnt++;
                 end = reverse ? end->prev : end->next[0];
         }
         snap_t *s = calloc(1, sizeof(*s));

@@ -41,6 +41,7 @@ typedef struct {
         ks__bound_kind_t kind;
         const void *key;
         size_t len;
+        size_t limit; /* the caller reads at most this many entries; 0: any */
 } ks__kv_bound_t;
 
 /** Is @p key (of a cursor walking in direction @p reverse) within
