@@ -13,12 +13,10 @@
 #include "../common/config_int.h"
 #include "../common/util_int.h"
 
-typedef enum { BOUND_NONE, BOUND_INCL, BOUND_PREFIX } bound_kind_t;
-
 struct ks_kv_iter_s {
         ks_kv_store_t *store;
         void *cur;
-        bound_kind_t bound_kind;
+        ks__bound_kind_t bound_kind;
         int reverse;
         void *bound;
         size_t bound_len;
@@ -226,8 +224,9 @@ ks_err_t ks__kv_store_delete_range(ks_kv_store_t *store, const void *from,
 }
 
 static ks_err_t iter_open(ks_kv_store_t *store, int reverse, const void *seek,
-                          size_t seeklen, bound_kind_t bk, const void *bound,
-                          size_t bound_len, int empty, ks_kv_iter_t **iterp) {
+                          size_t seeklen, ks__bound_kind_t bk,
+                          const void *bound, size_t bound_len, int empty,
+                          ks_kv_iter_t **iterp) {
         if (!store || !iterp)
                 return KS_ERR_INVALID_ARG;
         if (store->closed)
@@ -237,7 +236,7 @@ static ks_err_t iter_open(ks_kv_store_t *store, int reverse, const void *seek,
                 return KS_ERR_NO_MEMORY;
         it->reverse = reverse;
         it->bound_kind = bk;
-        if (bk != BOUND_NONE) {
+        if (bk != KS__BOUND_NONE) {
                 it->bound = malloc(bound_len + 1);
                 if (!it->bound) {
                         free(it);
@@ -250,8 +249,9 @@ static ks_err_t iter_open(ks_kv_store_t *store, int reverse, const void *seek,
         if (empty) {
                 it->done = 1;
         } else {
-                ks_err_t err = store->ops->cursor_open(store->impl, reverse,
-                                                       seek, seeklen, &it->cur);
+                ks__kv_bound_t b = {bk, it->bound, bound_len, 0};
+                ks_err_t err = store->ops->cursor_open(
+                        store->impl, reverse, seek, seeklen, &b, &it->cur);
                 if (err) {
                         free(it->bound);
                         free(it);
@@ -273,8 +273,8 @@ ks_err_t ks_kv_store_range(ks_kv_store_t *store, const void *from,
         int empty =
                 from && to && ks__bytes_cmp(from, from_size, to, to_size) > 0;
         return iter_open(store, 0, from, from_size,
-                         to ? BOUND_INCL : BOUND_NONE, to, to_size, empty,
-                         iterp);
+                         to ? KS__BOUND_INCL : KS__BOUND_NONE, to, to_size,
+                         empty, iterp);
 }
 
 ks_err_t ks_kv_store_reverse_range(ks_kv_store_t *store, const void *from,
@@ -282,8 +282,9 @@ ks_err_t ks_kv_store_reverse_range(ks_kv_store_t *store, const void *from,
                                    size_t to_size, ks_kv_iter_t **iterp) {
         int empty =
                 from && to && ks__bytes_cmp(from, from_size, to, to_size) > 0;
-        return iter_open(store, 1, to, to_size, from ? BOUND_INCL : BOUND_NONE,
-                         from, from_size, empty, iterp);
+        return iter_open(store, 1, to, to_size,
+                         from ? KS__BOUND_INCL : KS__BOUND_NONE, from,
+                         from_size, empty, iterp);
 }
 
 ks_err_t ks_kv_store_prefix_scan(ks_kv_store_t *store, const void *prefix,
@@ -293,16 +294,16 @@ ks_err_t ks_kv_store_prefix_scan(ks_kv_store_t *store, const void *prefix,
         static const char empty_prefix[1];
         if (!prefix)
                 prefix = empty_prefix;
-        return iter_open(store, 0, prefix, prefix_size, BOUND_PREFIX, prefix,
-                         prefix_size, 0, iterp);
+        return iter_open(store, 0, prefix, prefix_size, KS__BOUND_PREFIX,
+                         prefix, prefix_size, 0, iterp);
 }
 
 ks_err_t ks_kv_store_all(ks_kv_store_t *store, ks_kv_iter_t **iterp) {
-        return iter_open(store, 0, NULL, 0, BOUND_NONE, NULL, 0, 0, iterp);
+        return iter_open(store, 0, NULL, 0, KS__BOUND_NONE, NULL, 0, 0, iterp);
 }
 
 ks_err_t ks_kv_store_reverse_all(ks_kv_store_t *store, ks_kv_iter_t **iterp) {
-        return iter_open(store, 1, NULL, 0, BOUND_NONE, NULL, 0, 0, iterp);
+        return iter_open(store, 1, NULL, 0, KS__BOUND_NONE, NULL, 0, 0, iterp);
 }
 
 ks_err_t ks_kv_store_approximate_num_entries(ks_kv_store_t *store,
@@ -317,19 +318,8 @@ ks_err_t ks_kv_store_approximate_num_entries(ks_kv_store_t *store,
 
 /* Is @p key still inside the iterator's bound? */
 static int in_bound(const ks_kv_iter_t *it, const void *key, size_t klen) {
-        switch (it->bound_kind) {
-        case BOUND_NONE:
-                return 1;
-        case BOUND_PREFIX:
-                return klen >= it->bound_len &&
-                       (!it->bound_len ||
-                        !memcmp(key, it->bound, it->bound_len));
-        case BOUND_INCL: {
-                int c = ks__bytes_cmp(key, klen, it->bound, it->bound_len);
-                return it->reverse ? c >= 0 : c <= 0;
-        }
-        }
-        return 0;
+        ks__kv_bound_t b = {it->bound_kind, it->bound, it->bound_len, 0};
+        return ks__kv_in_bound(&b, it->reverse, key, klen);
 }
 
 int ks_kv_iter_next(ks_kv_iter_t *iter, const void **keyp, size_t *key_sizep,

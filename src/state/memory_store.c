@@ -2,10 +2,10 @@
  *
  * Each node owns one allocation holding key and value. Level-0 links are
  * doubly linked so reverse cursors can walk back. Cursors take a snapshot of
- * the entries in their direction at open time, so puts and deletes during
- * iteration (which processors do) can never touch memory a cursor reads;
- * this mirrors Kafka Streams' in-memory store, whose iterators copy the key
- * set. */
+ * the entries of their range (up to its bound) at open time, so puts and
+ * deletes during iteration (which processors do) can never touch memory a
+ * cursor reads; this mirrors Kafka Streams' in-memory store, whose
+ * iterators copy the key set. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -190,7 +190,8 @@ typedef struct {
 } snap_t;
 
 static ks_err_t mem_cursor_open(void *impl, int reverse, const void *seek,
-                                size_t seeklen, void **curp) {
+                                size_t seeklen, const ks__kv_bound_t *bound,
+                                void **curp) {
         mem_t *m = impl;
         node_t *start;
         if (!reverse) {
@@ -207,9 +208,16 @@ static ks_err_t mem_cursor_open(void *impl, int reverse, const void *seek,
                 else /* all keys < seek: the last one */
                         start = last_node(m);
         }
-        size_t total = 0;
-        for (node_t *n = start; n; n = reverse ? n->prev : n->next[0])
-                total += 2 * sizeof(uint64_t) + n->klen + n->vlen;
+        /* The snapshot ends at the bound: a range costs its own size, not
+         * the rest of the store's. */
+        size_t total = 0, cnt = 0;
+        node_t *end = start;
+        while (end && (!bound || !bound->limit || cnt < bound->limit) &&
+               ks__kv_in_bound(bound, reverse, node_key(end), end->klen)) {
+                total += 2 * sizeof(uint64_t) + end->klen + end->vlen;
+                cnt++;
+                end = reverse ? end->prev : end->next[0];
+        }
         snap_t *s = calloc(1, sizeof(*s));
         if (!s)
                 return KS_ERR_NO_MEMORY;
@@ -219,7 +227,7 @@ static ks_err_t mem_cursor_open(void *impl, int reverse, const void *seek,
                 return KS_ERR_NO_MEMORY;
         }
         unsigned char *p = s->arena;
-        for (node_t *n = start; n; n = reverse ? n->prev : n->next[0]) {
+        for (node_t *n = start; n != end; n = reverse ? n->prev : n->next[0]) {
                 uint64_t kl = n->klen, vl = n->vlen;
                 memcpy(p, &kl, sizeof(kl));
                 memcpy(p + sizeof(kl), &vl, sizeof(vl));

@@ -1,83 +1,14 @@
-/* RocksDB task databases and the RocksDB key-value backend (see
- * rocksdb_int.h for the model). */
-#include "rocksdb_int.h"
+/* RocksDB task databases: the shared environment, opening a task's
+ * database, the staging of writes between commits, metadata and the commit
+ * (see rocksdb_int.h for the model; the store backend over one column
+ * family is rocksdb_backend.c). */
+#include "rocksdb_impl_int.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "../common/config_int.h"
 #include "../common/util_int.h"
-
-struct ks__rocks_env_s {
-        rocksdb_cache_t *cache;
-        rocksdb_block_based_table_options_t *table;
-        rocksdb_options_t *opts;
-        rocksdb_writeoptions_t *wopts;
-        rocksdb_writeoptions_t *wopts_nowal; /* restored records */
-        rocksdb_flushoptions_t *flush;       /* waits */
-        rocksdb_flushoptions_t *flush_async; /* only starts a flush */
-        rocksdb_readoptions_t *ropts;
-};
-
-/* A staged write: the latest value (or delete) of one key of one column
- * family since the last commit. */
-typedef struct {
-        uint64_t hash;
-        size_t cf; /* index in cfs */
-        size_t klen, vlen, cap;
-        int tomb;
-        char data[]; /* the key, then the value (cap bytes in all) */
-} staged_t;
-
-/* A staged range delete [from, to) of one column family: written by the
- * commit after every staged put (see ks__task_db_commit()). */
-typedef struct {
-        size_t cf;
-        size_t fromlen, tolen;
-        char *from, *to;
-} staged_range_t;
-
-struct ks__task_db_s {
-        ks__rocks_env_t *env;
-        rocksdb_t *db;
-        char *path;
-        char **cf_names;
-        rocksdb_column_family_handle_t **cfs;
-        size_t cf_cnt;
-        size_t meta; /* index of KS_META_CF in cfs */
-        /* The writes since the last commit, one entry per key: a hash table
-         * (open addressing, linear probing) that point reads consult
-         * before the database. */
-        staged_t **slots;
-        size_t slot_cap, staged_cnt;
-        /* The same writes indexed in key order, for iterators: filled
-         * from the table when the first iterator of a commit interval
-         * opens, then kept up to date until the commit. Point reads and
-         * writes alone never pay for the ordered index. */
-        rocksdb_writebatch_wi_t *wbwi;
-        int indexed;
-        /* Range deletes since the last commit, in order. Neither point
-         * reads nor the index see them before the commit: their callers
-         * never read what they delete (store_int.h). */
-        staged_range_t *ranges;
-        size_t range_cnt, range_cap;
-        rocksdb_writebatch_t *batch; /* the commit's write */
-        /* Restored records: nothing reads them before the batch is
-         * written, so they skip the table. They are written without the
-         * WAL (the changelog holds them); unflushed[i] marks a column
-         * family holding such writes not yet flushed to a table file. */
-        rocksdb_writebatch_t *restore;
-        unsigned char *unflushed;
-};
-
-typedef struct {
-        ks__task_db_t *db;
-        rocksdb_column_family_handle_t *cf;
-        size_t cfi;
-        char *last; /* last value read from the database (rocksdb_free) */
-        char *copy; /* last staged value handed out by get */
-        size_t copycap;
-} rstore_t;
 
 #define SLOTS_MIN  1024
 #define SLOTS_KEEP 16384 /* larger tables are dropped at the commit */
@@ -103,8 +34,8 @@ static staged_t **stage_slot(ks__task_db_t *db, uint64_t h, size_t cf,
         }
 }
 
-static const staged_t *stage_find(ks__task_db_t *db, size_t cf, const void *k,
-                                  size_t kl) {
+const staged_t *ks__task_db_staged(ks__task_db_t *db, size_t cf, const void *k,
+                                   size_t kl) {
         if (!db->staged_cnt)
                 return NULL;
         return *stage_slot(db, stage_hash(cf, k, kl), cf, k, kl);
@@ -137,9 +68,8 @@ static void wbwi_apply(ks__task_db_t *db, const staged_t *e) {
                                              e->vlen);
 }
 
-/* Stage the value @p v (NULL: a delete) of (cf, k). */
-static ks_err_t stage(ks__task_db_t *db, size_t cf, const void *k, size_t kl,
-                      const void *v, size_t vl) {
+ks_err_t ks__task_db_stage(ks__task_db_t *db, size_t cf, const void *k,
+                           size_t kl, const void *v, size_t vl) {
         if ((db->staged_cnt + 1) * 2 > db->slot_cap && stage_grow(db))
                 return KS_ERR_NO_MEMORY;
         if (!v)
@@ -171,8 +101,8 @@ static ks_err_t stage(ks__task_db_t *db, size_t cf, const void *k, size_t kl,
         return KS_ERR_NO_ERROR;
 }
 
-static ks_err_t stage_range(ks__task_db_t *db, size_t cf, const void *from,
-                            size_t fromlen, const void *to, size_t tolen) {
+ks_err_t ks__task_db_stage_range(ks__task_db_t *db, size_t cf, const void *from,
+                                 size_t fromlen, const void *to, size_t tolen) {
         if (db->range_cnt == db->range_cap) {
                 size_t cap = db->range_cap ? db->range_cap * 2 : 8;
                 staged_range_t *n = realloc(db->ranges, cap * sizeof(*n));
@@ -196,6 +126,19 @@ static ks_err_t stage_range(ks__task_db_t *db, size_t cf, const void *from,
         r->cf = cf;
         db->range_cnt++;
         return KS_ERR_NO_ERROR;
+}
+
+void ks__task_db_index(ks__task_db_t *db) {
+        /* With nothing staged the (empty) index is current: writes go on
+         * unindexed until a cursor opens over some (a cursor at task start,
+         * loading state, must not make every write of the first commit
+         * interval pay for the ordered index). */
+        if (db->indexed || !db->staged_cnt)
+                return;
+        for (size_t i = 0; i < db->slot_cap; i++)
+                if (db->slots[i])
+                        wbwi_apply(db, db->slots[i]);
+        db->indexed = 1;
 }
 
 static void stage_clear(ks__task_db_t *db) {
@@ -422,7 +365,7 @@ void ks__task_db_close(ks__task_db_t *db) {
 
 ks_err_t ks__task_db_stage_meta(ks__task_db_t *db, const char *key,
                                 const void *value, size_t vlen) {
-        return stage(db, db->meta, key, strlen(key), value, vlen);
+        return ks__task_db_stage(db, db->meta, key, strlen(key), value, vlen);
 }
 
 ks_err_t ks__task_db_get_meta(ks__task_db_t *db, const char *key, void **valuep,
@@ -531,182 +474,3 @@ ks_err_t ks__task_db_commit(ks__task_db_t *db, ks_error_t **errp) {
         stage_clear(db);
         return KS_ERR_NO_ERROR;
 }
-
-void *ks__rocksdb_store_new(ks__task_db_t *db, const char *store) {
-        for (size_t i = 0; i < db->cf_cnt; i++) {
-                if (strcmp(db->cf_names[i], store))
-                        continue;
-                rstore_t *r = calloc(1, sizeof(*r));
-                if (!r)
-                        return NULL;
-                r->db = db;
-                r->cf = db->cfs[i];
-                r->cfi = i;
-                return r;
-        }
-        return NULL;
-}
-
-static ks_err_t rs_get(void *impl, const void *k, size_t kl, const void **vp,
-                       size_t *vlp) {
-        rstore_t *r = impl;
-        const staged_t *e = stage_find(r->db, r->cfi, k, kl);
-        if (e) {
-                if (e->tomb)
-                        return KS_ERR_NOT_FOUND;
-                /* A copy: the entry changes with the next put. */
-                if (r->copycap < e->vlen || !r->copy) {
-                        size_t cap = e->vlen < 64 ? 64 : e->vlen;
-                        char *c = realloc(r->copy, cap);
-                        if (!c)
-                                return KS_ERR_NO_MEMORY;
-                        r->copy = c;
-                        r->copycap = cap;
-                }
-                memcpy(r->copy, e->data + e->klen, e->vlen);
-                *vp = r->copy;
-                *vlp = e->vlen;
-                return KS_ERR_NO_ERROR;
-        }
-        char *err = NULL;
-        size_t vl = 0;
-        rocksdb_free(r->last);
-        r->last = rocksdb_get_cf(r->db->db, r->db->env->ropts, r->cf, k, kl,
-                                 &vl, &err);
-        if (err) {
-                rocksdb_free(err);
-                return KS_ERR_STORE;
-        }
-        if (!r->last)
-                return KS_ERR_NOT_FOUND;
-        *vp = r->last;
-        *vlp = vl;
-        return KS_ERR_NO_ERROR;
-}
-
-static ks_err_t rs_put(void *impl, const void *k, size_t kl, const void *v,
-                       size_t vl) {
-        rstore_t *r = impl;
-        return stage(r->db, r->cfi, k, kl, v, vl);
-}
-
-static ks_err_t rs_restore_put(void *impl, const void *k, size_t kl,
-                               const void *v, size_t vl) {
-        rstore_t *r = impl;
-        if (v)
-                rocksdb_writebatch_put_cf(r->db->restore, r->cf, k, kl, v, vl);
-        else
-                rocksdb_writebatch_delete_cf(r->db->restore, r->cf, k, kl);
-        r->db->unflushed[r->cfi] = 1;
-        return KS_ERR_NO_ERROR;
-}
-
-static ks_err_t rs_delete_range(void *impl, const void *from, size_t fromlen,
-                                const void *to, size_t tolen) {
-        rstore_t *r = impl;
-        return stage_range(r->db, r->cfi, from, fromlen, to, tolen);
-}
-
-typedef struct {
-        rocksdb_iterator_t *it;
-        int reverse;
-        int started;
-} rcursor_t;
-
-static ks_err_t rs_cursor_open(void *impl, int reverse, const void *seek,
-                               size_t seeklen, void **curp) {
-        rstore_t *r = impl;
-        rcursor_t *c = calloc(1, sizeof(*c));
-        if (!c)
-                return KS_ERR_NO_MEMORY;
-        ks__task_db_t *db = r->db;
-        /* With nothing staged the (empty) index is current: writes go on
-         * unindexed until a cursor opens over some (a cursor at task start,
-         * loading state, must not make every write of the first commit
-         * interval pay for the ordered index). */
-        if (!db->indexed && db->staged_cnt) {
-                for (size_t i = 0; i < db->slot_cap; i++)
-                        if (db->slots[i])
-                                wbwi_apply(db, db->slots[i]);
-                db->indexed = 1;
-        }
-        rocksdb_iterator_t *base =
-                rocksdb_create_iterator_cf(r->db->db, r->db->env->ropts, r->cf);
-        c->it = rocksdb_writebatch_wi_create_iterator_with_base_cf(r->db->wbwi,
-                                                                   base, r->cf);
-        c->reverse = reverse;
-        if (!reverse) {
-                if (seek)
-                        rocksdb_iter_seek(c->it, seek, seeklen);
-                else
-                        rocksdb_iter_seek_to_first(c->it);
-        } else {
-                if (seek)
-                        rocksdb_iter_seek_for_prev(c->it, seek, seeklen);
-                else
-                        rocksdb_iter_seek_to_last(c->it);
-        }
-        *curp = c;
-        return KS_ERR_NO_ERROR;
-}
-
-static int rs_cursor_next(void *cur, const void **kp, size_t *klp,
-                          const void **vp, size_t *vlp, ks_err_t *errp) {
-        rcursor_t *c = cur;
-        if (c->started) {
-                if (c->reverse)
-                        rocksdb_iter_prev(c->it);
-                else
-                        rocksdb_iter_next(c->it);
-        }
-        c->started = 1;
-        if (!rocksdb_iter_valid(c->it)) {
-                char *err = NULL;
-                rocksdb_iter_get_error(c->it, &err);
-                if (err) {
-                        rocksdb_free(err);
-                        *errp = KS_ERR_STORE;
-                }
-                return 0;
-        }
-        *kp = rocksdb_iter_key(c->it, klp);
-        *vp = rocksdb_iter_value(c->it, vlp);
-        return 1;
-}
-
-static void rs_cursor_close(void *cur) {
-        rcursor_t *c = cur;
-        rocksdb_iter_destroy(c->it);
-        free(c);
-}
-
-static uint64_t rs_count(void *impl) {
-        rstore_t *r = impl;
-        char *v = rocksdb_property_value_cf(r->db->db, r->cf,
-                                            "rocksdb.estimate-num-keys");
-        uint64_t n = v ? strtoull(v, NULL, 10) : 0;
-        rocksdb_free(v);
-        return n + (uint64_t)r->db->staged_cnt;
-}
-
-static void rs_close(void *impl) {
-        rstore_t *r = impl;
-        if (!r)
-                return;
-        rocksdb_free(r->last);
-        free(r->copy);
-        free(r);
-}
-
-const ks__kv_backend_ops_t ks__rocksdb_store_ops = {
-        .name = "rocksdb",
-        .get = rs_get,
-        .put = rs_put,
-        .restore_put = rs_restore_put,
-        .cursor_open = rs_cursor_open,
-        .cursor_next = rs_cursor_next,
-        .cursor_close = rs_cursor_close,
-        .delete_range = rs_delete_range,
-        .approximate_count = rs_count,
-        .close = rs_close,
-};

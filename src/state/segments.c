@@ -104,26 +104,34 @@ static ks_err_t drop_expired(ks__segments_t *s) {
 }
 
 /* The segment of the first (last, with @p reverse) stored key; *foundp 0
- * for an empty store. */
+ * for an empty store. A backend cursor that reads one key: a seek in
+ * RocksDB, and in memory a snapshot of that key only. A key too short to
+ * name a segment (none is written so) costs a walk past it. */
 static ks_err_t edge_segment(ks__segments_t *s, int reverse, int64_t *segp,
                              int *foundp) {
-        ks_kv_iter_t *it;
-        ks_err_t err = (reverse ? ks_kv_store_reverse_all
-                                : ks_kv_store_all)(s->kv, &it);
-        if (err)
-                return err;
-        const void *k;
-        size_t kl;
+        ks_kv_store_t *kv = s->kv;
         *foundp = 0;
-        while (ks_kv_iter_next(it, &k, &kl, NULL, NULL))
-                if (kl >= KS__SEG_PREFIX) {
-                        *segp = seg_get(k);
-                        *foundp = 1;
-                        break;
+        for (size_t limit = 1;; limit = 0) {
+                ks__kv_bound_t bound = {KS__BOUND_NONE, NULL, 0, limit};
+                void *cur;
+                ks_err_t err = kv->ops->cursor_open(kv->impl, reverse, NULL, 0,
+                                                    &bound, &cur);
+                if (err)
+                        return err;
+                const void *k, *v;
+                size_t kl, vl, n = 0;
+                while (kv->ops->cursor_next(cur, &k, &kl, &v, &vl, &err)) {
+                        n++;
+                        if (kl >= KS__SEG_PREFIX) {
+                                *segp = seg_get(k);
+                                *foundp = 1;
+                                break;
+                        }
                 }
-        err = ks_kv_iter_error(it);
-        ks_kv_iter_destroy(it);
-        return err;
+                kv->ops->cursor_close(cur);
+                if (err || *foundp || !n || !limit)
+                        return err;
+        }
 }
 
 static ks_err_t learn(ks__segments_t *s) {

@@ -1,11 +1,11 @@
 /* State store internals: the generic store handle over a backend interface.
  *
  * A backend (RocksDB column family, in-memory skiplist) implements the small
- * ks__kv_backend_ops_t interface: point get/put and a cursor that seeks and
- * walks in one direction. The generic layer above (kv_store.c) adds what is
- * common: argument checks, the closed state, range bounds, prefix scans,
- * put_if_absent/delete with old values, and tracking of open iterators so a
- * closing store ends them instead of leaving them dangling.
+ * ks__kv_backend_ops_t interface: point get/put, a range delete and a cursor
+ * that seeks and walks in one direction. The generic layer above (kv_store.c)
+ * adds what is common: argument checks, the closed state, range bounds, prefix
+ * scans, put_if_absent/delete with old values, and tracking of open iterators
+ * so a closing store ends them instead of leaving them dangling.
  *
  * Window and session stores (window_store.c, session_store.c) are built on
  * such a handle and own it; the key-value layer knows nothing of windows.
@@ -21,9 +21,48 @@
 #ifndef KS_STORE_INT_H
 #define KS_STORE_INT_H
 
+#include <string.h>
+
+#include "../common/util_int.h"
 #include "kstreams/config.h"
 #include "kstreams/store.h"
 #include "record_cache_int.h"
+
+/* How far a cursor needs to go: nowhere in particular, up to a key
+ * (inclusive; down to it for a reverse cursor), or while keys start with a
+ * prefix (forward only). */
+typedef enum {
+        KS__BOUND_NONE,
+        KS__BOUND_INCL,
+        KS__BOUND_PREFIX,
+} ks__bound_kind_t;
+
+typedef struct {
+        ks__bound_kind_t kind;
+        const void *key;
+        size_t len;
+        size_t limit; /* the caller reads at most this many entries; 0: any */
+} ks__kv_bound_t;
+
+/** Is @p key (of a cursor walking in direction @p reverse) within
+ *  @p bound? NULL: no bound. */
+static inline int ks__kv_in_bound(const ks__kv_bound_t *bound, int reverse,
+                                  const void *key, size_t klen) {
+        if (!bound)
+                return 1;
+        switch (bound->kind) {
+        case KS__BOUND_NONE:
+                return 1;
+        case KS__BOUND_PREFIX:
+                return klen >= bound->len &&
+                       (!bound->len || !memcmp(key, bound->key, bound->len));
+        case KS__BOUND_INCL: {
+                int c = ks__bytes_cmp(key, klen, bound->key, bound->len);
+                return reverse ? c >= 0 : c <= 0;
+        }
+        }
+        return 0;
+}
 
 typedef struct ks__kv_backend_ops_s {
         const char *name;
@@ -38,9 +77,12 @@ typedef struct ks__kv_backend_ops_s {
         ks_err_t (*restore_put)(void *impl, const void *key, size_t klen,
                                 const void *value, size_t vlen);
         /* Forward: position at the first key >= seek (NULL: first key).
-         * Reverse: at the last key <= seek (NULL: last key). */
+         * Reverse: at the last key <= seek (NULL: last key). The cursor
+         * need not go past @p bound (NULL: none; the caller stops there
+         * itself, so a backend may ignore it). */
         ks_err_t (*cursor_open)(void *impl, int reverse, const void *seek,
-                                size_t seeklen, void **curp);
+                                size_t seeklen, const ks__kv_bound_t *bound,
+                                void **curp);
         /* 1 and the entry (borrowed until the next call), or 0 at the end
          * (*errp set on failure). */
         int (*cursor_next)(void *cur, const void **keyp, size_t *klenp,
@@ -99,7 +141,9 @@ void ks__kv_store_destroy(ks_kv_store_t *store);
  *  logged; the changelog topic's time retention removes those records.
  *  A RocksDB store applies it at the task's next commit, after the puts
  *  staged before it (see the note at the top on reads meanwhile); a task
- *  closing without a commit drops it with its other staged writes.
+ *  closing without a commit drops it with its other staged writes. A
+ *  record cache in front of @p store is not told (window and session
+ *  stores, the callers, have none).
  *  @returns KS_ERR_NO_ERROR (also for an empty range), KS_ERR_STORE_CLOSED,
  *           KS_ERR_NO_MEMORY, KS_ERR_INVALID_ARG.
  *  @locality the store's task thread. */

@@ -445,7 +445,7 @@ static ks_err_t clear_collect(ks_kv_store_t *s, char **keys, size_t *lens,
                               size_t *cnt) {
         void *cur;
         *cnt = 0;
-        ks_err_t err = s->ops->cursor_open(s->impl, 0, NULL, 0, &cur);
+        ks_err_t err = s->ops->cursor_open(s->impl, 0, NULL, 0, NULL, &cur);
         if (err)
                 return err;
         const void *k, *v;

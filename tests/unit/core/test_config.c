@@ -263,6 +263,21 @@ static void test_timeouts(void **state) {
         ks_config_destroy(c);
 }
 
+static void test_windowstore_changelog_retention(void **state) {
+        ks_config_t *c = ks_config_new();
+        ks_error_t *e = NULL;
+        const char *key = "windowstore.changelog.additional.retention.ms";
+        assert_string_equal(ks_config_get(c, key), "86400000");
+        assert_int_equal(ks__config_int(c, key), 86400000);
+        kst_set(c, key, "0");
+        assert_int_equal(ks__config_int(c, key), 0);
+        kst_set(c, key, "3600000");
+        assert_int_equal(ks__config_int(c, key), 3600000);
+        KST_ASSERT_ERROR(ks_config_set(c, key, "-1", &e), e,
+                         KS_ERR_INVALID_CONFIG, key, "out of range");
+        ks_config_destroy(c);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_defaults),
@@ -273,6 +288,7 @@ int main(void) {
                 cmocka_unit_test(test_refused_features),
                 cmocka_unit_test(test_controlled_keys),
                 cmocka_unit_test(test_client_prefix),
+                cmocka_unit_test(test_windowstore_changelog_retention),
                 cmocka_unit_test(test_timeouts),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "ks_test.h"
+#include "common/util_int.h"
 #include "state/rocksdb_int.h"
 #include "state/state_dir_int.h"
 
@@ -408,6 +409,101 @@ static void test_closed_store(void **state) {
                          KS_ERR_INVALID_ARG);
 }
 
+static unsigned logged;
+static ks_err_t count_log(void *opaque, const void *key, size_t klen,
+                          const void *value, size_t vlen) {
+        logged++;
+        return KS_ERR_NO_ERROR;
+}
+
+/* Range deletes [from, to) against a model, puts staged before them in the
+ * same commit interval included; never written to the change log. */
+static void test_delete_range(void **state) {
+        fixture_t *f = *state;
+        ks_kv_store_t *s = f->store;
+        logged = 0;
+        s->log = count_log;
+        char model[26][26][8]; /* "xy" keys and "x" keys (second 0) */
+        memset(model, 0, sizeof(model));
+        unsigned seed = 3, puts = 0;
+        for (int round = 0; round < 40; round++) {
+                for (int i = 0; i < 30; i++) {
+                        seed = seed * 1103515245u + 12345u;
+                        int a = (int)((seed >> 8) % 26);
+                        int b = (int)((seed >> 16) % 26);
+                        char k[3] = {(char)('a' + a), (char)('a' + b), 0};
+                        if (b == 0)
+                                k[1] = 0; /* "x": before every "x?" */
+                        snprintf(model[a][b], sizeof(model[a][b]), "%d",
+                                 round * 100 + i);
+                        put_s(s, k, model[a][b]);
+                        puts++;
+                }
+                if (round % 3)
+                        commit(f);
+                seed = seed * 1103515245u + 12345u;
+                char from[3] = {(char)('a' + (seed >> 8) % 26),
+                                (char)('a' + (seed >> 12) % 26), 0};
+                char to[2] = {(char)('a' + (seed >> 20) % 26), 0};
+                KST_OK(ks__kv_store_delete_range(s, from, 2, to, 1));
+                /* [from, to): "xy" >= from and < "z" (a one-letter to). */
+                for (int a = 0; a < 26; a++)
+                        for (int b = 0; b < 26; b++) {
+                                char k[3] = {(char)('a' + a), (char)('a' + b),
+                                             0};
+                                size_t kl = b ? 2 : 1;
+                                if (ks__bytes_cmp(k, kl, from, 2) >= 0 &&
+                                    ks__bytes_cmp(k, kl, to, 1) < 0)
+                                        model[a][b][0] = 0;
+                        }
+                commit(f);
+                char want[26 * 26 * 12] = "";
+                for (int a = 0; a < 26; a++)
+                        for (int b = 0; b < 26; b++) {
+                                if (!model[a][b][0])
+                                        continue;
+                                size_t len = strlen(want);
+                                snprintf(want + len, sizeof(want) - len,
+                                         "%s%c%s=%s", len ? " " : "", 'a' + a,
+                                         b ? (char[]){(char)('a' + b), 0} : "",
+                                         model[a][b]);
+                        }
+                ks_kv_iter_t *it;
+                KST_OK(ks_kv_store_all(s, &it));
+                char got[26 * 26 * 12] = "";
+                const void *k, *v;
+                size_t kl, vl;
+                while (ks_kv_iter_next(it, &k, &kl, &v, &vl)) {
+                        size_t len = strlen(got);
+                        snprintf(got + len, sizeof(got) - len, "%s%.*s=%.*s",
+                                 len ? " " : "", (int)kl, (const char *)k,
+                                 (int)vl, (const char *)v);
+                }
+                KST_OK(ks_kv_iter_error(it));
+                ks_kv_iter_destroy(it);
+                assert_string_equal(got, want);
+        }
+        assert_int_equal(logged, puts); /* the puts only */
+        /* Empty and inverted ranges delete nothing. */
+        put_s(s, "m", "1");
+        KST_OK(ks__kv_store_delete_range(s, "m", 1, "m", 1));
+        KST_OK(ks__kv_store_delete_range(s, "n", 1, "a", 1));
+        commit(f);
+        expect_get(s, "m", "1");
+        if (f->backend == KS_STORE_ROCKSDB) {
+                /* Uncommitted, a range delete goes with the task. */
+                KST_OK(ks__kv_store_delete_range(s, "a", 1, "z", 1));
+                reopen(f);
+                expect_get(f->store, "m", "1");
+                s = f->store;
+        }
+        ks__kv_store_close(s);
+        assert_int_equal(ks__kv_store_delete_range(s, "a", 1, "b", 1),
+                         KS_ERR_STORE_CLOSED);
+        assert_int_equal(ks__kv_store_delete_range(NULL, "a", 1, "b", 1),
+                         KS_ERR_INVALID_ARG);
+}
+
 static void test_rocksdb_persists_committed_only(void **state) {
         fixture_t *f = *state;
         if (f->backend != KS_STORE_ROCKSDB)
@@ -535,6 +631,7 @@ int main(int argc, char **argv) {
                 BOTH(test_matches_reference_model),
                 BOTH(test_matches_reference_model_large),
                 BOTH(test_closed_store),
+                BOTH(test_delete_range),
                 BOTH(test_rocksdb_persists_committed_only),
                 BOTH(test_rocksdb_corrupt_dir),
                 BOTH(test_rocksdb_crash_keeps_restored),

@@ -534,6 +534,127 @@ static void test_window_store_and_wrong_store_type(void **state) {
         ks_config_destroy(c);
 }
 
+/* Counts records per key in sessions of inactivity gap 10 in session
+ * store "sess" (merging the sessions a record bridges); asks for stores as
+ * the wrong type. */
+#define SESSION_GAP 10
+static ks_err_t sessionize(ks_context_t *ctx, const ks_record_t *rec,
+                           void *st) {
+        ks_session_store_t *ss, *bad_ss;
+        ks_window_store_t *bad_ws;
+        KST_OK(ks_context_get_session_store(ctx, "sess", &ss));
+        kst_log_clear();
+        assert_int_equal(ks_context_get_window_store(ctx, "sess", &bad_ws),
+                         KS_ERR_STORE_TYPE);
+        assert_true(kst_log_contains("asked for store \"sess\" as a window "
+                                     "store, but it is a session store"));
+        assert_int_equal(ks_context_get_session_store(ctx, "plain", &bad_ss),
+                         KS_ERR_STORE_TYPE);
+        assert_true(kst_log_contains("asked for store \"plain\" as a session "
+                                     "store, but it is a key-value store"));
+        assert_int_equal(ks_context_get_session_store(ctx, "ghost", &bad_ss),
+                         KS_ERR_NOT_FOUND);
+        size_t kl;
+        const void *k = ks_record_key(rec, &kl);
+        int64_t ts = ks_record_timestamp(rec);
+        ks_session_iter_t *it;
+        KST_OK(ks_session_store_find_sessions(ss, k, kl, ts - SESSION_GAP,
+                                              ts + SESSION_GAP, &it));
+        int64_t start = ts, end = ts, n = 1, merged[16][2];
+        size_t cnt = 0;
+        int64_t s, e, c;
+        const void *v;
+        size_t vl;
+        while (ks_session_iter_next(it, NULL, NULL, &s, &e, &v, &vl)) {
+                KST_OK(ks_int64_decode(v, vl, &c, NULL));
+                n += c;
+                start = s < start ? s : start;
+                end = e > end ? e : end;
+                merged[cnt][0] = s;
+                merged[cnt++][1] = e;
+        }
+        KST_OK(ks_session_iter_error(it));
+        ks_session_iter_destroy(it);
+        for (size_t i = 0; i < cnt; i++)
+                KST_OK(ks_session_store_remove(ss, k, kl, merged[i][0],
+                                               merged[i][1]));
+        uint8_t b[8];
+        ks_int64_encode(n, b);
+        return ks_session_store_put(ss, k, kl, start, end, b, 8);
+}
+
+static void test_session_store_and_wrong_store_type(void **state) {
+        ks_error_t *e = NULL;
+        ks_topology_t *t = ks_topology_new();
+        KST_OK_E(ks_topology_add_source(t, "src", P("in"), 1, NULL, NULL, &e));
+        KST_OK_E(ks_topology_add_processor(t, "sessionize", NULL, sessionize,
+                                           NULL, NULL, P("src"), 1, &e));
+        KST_ASSERT_ERROR(ks_topology_add_session_store(
+                                 t, "s0", KS_STORE_ROCKSDB, 0, 0, &e),
+                         e, KS_ERR_INVALID_ARG, "\"s0\"", "retention 0 ms");
+        KST_ASSERT_ERROR(
+                ks_topology_add_session_store(t, "s1", KS_STORE_ROCKSDB, 1000,
+                                              KS_STORE_F_RETAIN_DUPLICATES, &e),
+                e, KS_ERR_INVALID_ARG, "\"s1\"",
+                "only a window store can retain duplicates");
+        KST_OK_E(ks_topology_add_session_store(t, "sess", KS_STORE_ROCKSDB,
+                                               100000, 0, &e));
+        KST_OK_E(ks_topology_add_kv_store(t, "plain", KS_STORE_IN_MEMORY, 0,
+                                          &e));
+        KST_OK_E(ks_topology_connect_store(t, "sess", "sessionize", &e));
+        KST_OK_E(ks_topology_connect_store(t, "plain", "sessionize", &e));
+        ks_config_t *c = kst_config("sessions");
+        ks_test_driver_t *d = ks_test_driver_new(t, c, 0, &e);
+        assert_non_null(d);
+        /* Out of order within a gap; x's 15 bridges [1, 9] and [21, 24]. */
+        static const char *keys[] = {"x", "y", "x", "x", "y",
+                                     "x", "x", "y", "x", "y"};
+        static const int64_t ts[] = {1, 3, 9, 24, 40, 21, 15, 45, 60, 100};
+        for (size_t i = 0; i < 10; i++)
+                KST_OK_E(ks_test_driver_pipe(d, "in", keys[i], 1, "", 0, ts[i],
+                                             NULL, &e));
+        ks_session_store_t *ss;
+        ks_kv_store_t *kv;
+        KST_OK(ks_test_driver_get_session_store(d, "sess", &ss));
+        assert_int_equal(ks_test_driver_get_kv_store(d, "sess", &kv),
+                         KS_ERR_STORE_TYPE);
+        assert_int_equal(ks_test_driver_get_session_store(d, "plain", &ss),
+                         KS_ERR_STORE_TYPE);
+        assert_int_equal(ks_test_driver_get_session_store(d, "ghost", &ss),
+                         KS_ERR_NOT_FOUND);
+        KST_OK(ks_test_driver_get_session_store(d, "sess", &ss));
+        /* Each key's timestamps sorted, cut where two are more than the
+         * gap apart: x 1 9 15 21 24 | 60; y 3 | 40 45 | 100. */
+        static const struct {
+                const char *key;
+                int64_t start, end, count;
+        } want[] = {{"x", 1, 24, 5},
+                    {"x", 60, 60, 1},
+                    {"y", 3, 3, 1},
+                    {"y", 40, 45, 2},
+                    {"y", 100, 100, 1}};
+        ks_session_iter_t *it;
+        KST_OK(ks_session_store_all(ss, &it));
+        const void *k, *v;
+        size_t kl, vl;
+        int64_t s, en, n;
+        for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+                assert_true(
+                        ks_session_iter_next(it, &k, &kl, &s, &en, &v, &vl));
+                assert_int_equal(kl, 1);
+                assert_memory_equal(k, want[i].key, 1);
+                assert_int_equal(s, want[i].start);
+                assert_int_equal(en, want[i].end);
+                KST_OK(ks_int64_decode(v, vl, &n, NULL));
+                assert_int_equal(n, want[i].count);
+        }
+        assert_false(ks_session_iter_next(it, &k, &kl, &s, &en, &v, &vl));
+        ks_session_iter_destroy(it);
+        ks_test_driver_destroy(d);
+        ks_topology_destroy(t);
+        ks_config_destroy(c);
+}
+
 static ks_err_t failing_init(ks_context_t *ctx, void *o, void **statep) {
         return ks_context_set_error(ctx, "missing setting %s", "x");
 }
@@ -619,6 +740,7 @@ int main(void) {
                 cmocka_unit_test(test_punctuation),
                 cmocka_unit_test(test_stores_and_processor_errors),
                 cmocka_unit_test(test_window_store_and_wrong_store_type),
+                cmocka_unit_test(test_session_store_and_wrong_store_type),
                 cmocka_unit_test(test_init_failure),
                 cmocka_unit_test(test_repartition_topic),
         };

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ks_test.h"
+#include "common/config_int.h"
 #include "topology/topology_int.h"
 
 static ks_err_t noop(ks_context_t *ctx, const ks_record_t *rec, void *st) {
@@ -219,6 +220,83 @@ static void test_describe(void **state) {
         ks_topology_destroy(t);
 }
 
+/* The configs each internal topic is created with: a repartition topic
+ * "delete"; a key-value store's changelog "compact"; a window or session
+ * store's "compact,delete" with retention.ms = the store's retention +
+ * windowstore.changelog.additional.retention.ms (default one day). */
+static void test_changelog_configs(void **state) {
+        ks_topology_t *t = ks_topology_new();
+        ks_error_t *e = NULL;
+        KST_OK_E(ks_topology_add_source(t, "src", P("in"), 1, NULL, NULL, &e));
+        add_proc(t, "p", "src");
+        KST_OK_E(ks_topology_add_sink(t, "to-rep", "rep", NULL, NULL, P("p"), 1,
+                                      &e));
+        KST_OK_E(ks_topology_add_source(t, "from-rep", P("rep"), 1, NULL, NULL,
+                                        &e));
+        KST_OK(ks__topology_set_internal(t, "to-rep"));
+        KST_OK(ks__topology_set_internal(t, "from-rep"));
+        add_proc(t, "q", "from-rep");
+        KST_OK_E(
+                ks_topology_add_kv_store(t, "counts", KS_STORE_ROCKSDB, 0, &e));
+        KST_OK_E(ks_topology_add_window_store(t, "wins", KS_STORE_ROCKSDB, 5000,
+                                              1000, 0, &e));
+        KST_OK_E(ks_topology_add_session_store(t, "sess", KS_STORE_IN_MEMORY,
+                                               7000, 0, &e));
+        KST_OK_E(ks_topology_add_window_store(
+                t, "joins", KS_STORE_ROCKSDB, INT64_MAX - 10, 1000,
+                KS_STORE_F_RETAIN_DUPLICATES, &e));
+        KST_OK_E(ks_topology_add_window_store(t, "quiet", KS_STORE_ROCKSDB,
+                                              5000, 1000,
+                                              KS_STORE_F_LOGGING_DISABLED, &e));
+        KST_ASSERT_ERROR(ks_topology_add_kv_store(t, "dups", KS_STORE_ROCKSDB,
+                                                  KS_STORE_F_RETAIN_DUPLICATES,
+                                                  &e),
+                         e, KS_ERR_INVALID_ARG, "\"dups\"",
+                         "only a window store can retain duplicates");
+        static const char *stores[] = {"counts", "wins", "sess", "joins",
+                                       "quiet"};
+        for (size_t i = 0; i < 5; i++)
+                KST_OK_E(ks_topology_connect_store(t, stores[i],
+                                                   i % 2 ? "p" : "q", &e));
+        KST_OK_E(ks_topology_build(t, &e));
+        ks_config_t *c = kst_config("cfg");
+        int64_t extra = ks__config_int(
+                c, "windowstore.changelog.additional.retention.ms");
+        assert_int_equal(extra, 86400000);
+        static const struct {
+                const char *topic, *policy;
+                int64_t retention; /* with extra; -1: none */
+        } want[] = {
+                {"cfg-rep", "delete", -1},
+                {"cfg-counts-changelog", "compact", -1},
+                {"cfg-wins-changelog", "compact,delete", 5000 + 86400000},
+                {"cfg-sess-changelog", "compact,delete", 7000 + 86400000},
+                {"cfg-joins-changelog", "compact,delete", INT64_MAX},
+                /* The duplicate marks of the sub-topology reading "rep". */
+                {"cfg-KSTREAM-ORIGIN-MARKS-1-changelog", "compact", -1},
+        };
+        assert_int_equal(ks_topology_internal_topic_count(t), 6);
+        for (size_t i = 0; i < 6; i++) {
+                char name[128];
+                KST_OK(ks_topology_internal_topic(t, "cfg", i, name,
+                                                  sizeof(name), NULL));
+                assert_string_equal(name, want[i].topic);
+                ks__topic_config_t cfg;
+                KST_OK(ks__topology_internal_config(t, i, extra, &cfg));
+                assert_string_equal(cfg.cleanup_policy, want[i].policy);
+                assert_int_equal(cfg.retention_ms, want[i].retention);
+                /* The additional retention is configurable. */
+                KST_OK(ks__topology_internal_config(t, i, 0, &cfg));
+                if (i == 2)
+                        assert_int_equal(cfg.retention_ms, 5000);
+        }
+        ks__topic_config_t cfg;
+        assert_int_equal(ks__topology_internal_config(t, 6, extra, &cfg),
+                         KS_ERR_INVALID_ARG);
+        ks_config_destroy(c);
+        ks_topology_destroy(t);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_duplicate_and_bad_names),
@@ -229,6 +307,7 @@ int main(void) {
                 cmocka_unit_test(test_built_is_frozen),
                 cmocka_unit_test(test_subtopologies),
                 cmocka_unit_test(test_describe),
+                cmocka_unit_test(test_changelog_configs),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
