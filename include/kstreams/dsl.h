@@ -394,6 +394,17 @@ KS_EXPORT ks_windowed_stream_t *ks_grouped_windowed_by(ks_grouped_stream_t *g,
 KS_EXPORT ks_windowed_stream_t *
 ks_windowed_emit_strategy(ks_windowed_stream_t *ws, ks_emit_strategy_t s);
 /**
+ * @brief Keep the aggregation's stores (the window or session store, and
+ *        the emit-on-close index) in @p backend (default RocksDB), for
+ *        @p retention_ms of stream time (0: what the windows need, size +
+ *        grace; a shorter retention is refused). A longer retention keeps
+ *        old windows readable in the store. Kafka Streams' Materialized.
+ * @returns @p ws, NULL if the builder failed.
+ */
+KS_EXPORT ks_windowed_stream_t *
+ks_windowed_materialize(ks_windowed_stream_t *ws, ks_store_backend_t backend,
+                        int64_t retention_ms);
+/**
  * @brief Count the records per key and window (8-byte big-endian counts).
  * @param store_name the store (NULL: "KSTREAM-AGGREGATE-STATE-STORE-<i>")
  * @param name the processor (NULL: "KSTREAM-AGGREGATE-<index>")

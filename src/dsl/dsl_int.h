@@ -409,6 +409,8 @@ struct ks_windowed_stream_s {
         ks_grouped_stream_t *g;
         ks_windows_t w;
         ks_emit_strategy_t emit;
+        ks_store_backend_t backend; /* of the step's stores */
+        int64_t retention;          /* 0: what the windows need */
 };
 
 /** The aggregations a windowed step makes. */

@@ -123,8 +123,13 @@ ks_windowed_stream_t *ks_grouped_windowed_by(ks_grouped_stream_t *g,
                                      bad, w->size, w->advance, w->grace);
                 else if ((ws = ks__dsl_handle_new(b, sizeof(*ws),
                                                   windowed_free)))
-                        *ws = (ks_windowed_stream_t){ws->h, b, g, *w,
-                                                     KS_EMIT_ON_WINDOW_UPDATE};
+                        *ws = (ks_windowed_stream_t){ws->h,
+                                                     b,
+                                                     g,
+                                                     *w,
+                                                     KS_EMIT_ON_WINDOW_UPDATE,
+                                                     KS_STORE_ROCKSDB,
+                                                     0};
         }
         ks_windows_destroy(w);
         return ws;
@@ -143,6 +148,35 @@ ks_windowed_stream_t *ks_windowed_emit_strategy(ks_windowed_stream_t *ws,
         return ws;
 }
 
+/* The store's retention: windows must outlive their end plus grace. */
+static int64_t retention_of(const ks_windows_t *w) {
+        return w->kind == KS_WINDOWS_SLIDING ? 2 * w->size + w->grace
+                                             : w->size + w->grace;
+}
+
+ks_windowed_stream_t *ks_windowed_materialize(ks_windowed_stream_t *ws,
+                                              ks_store_backend_t backend,
+                                              int64_t retention_ms) {
+        if (!ws || !ks__dsl_usable(ws->b, "materialize"))
+                return NULL;
+        int64_t min = retention_of(&ws->w);
+        if ((backend != KS_STORE_ROCKSDB && backend != KS_STORE_IN_MEMORY) ||
+            (retention_ms && retention_ms < min) || retention_ms < 0) {
+                ks__dsl_fail(ws->b, KS_ERR_INVALID_ARG,
+                             "materialize: %s (retention %" PRId64
+                             " ms; the windows need at least %" PRId64 ")",
+                             retention_ms > 0 && retention_ms < min
+                                     ? "the retention is shorter than the "
+                                       "windows need"
+                                     : "unknown backend or negative retention",
+                             retention_ms, min);
+                return NULL;
+        }
+        ws->backend = backend;
+        ws->retention = retention_ms;
+        return ws;
+}
+
 const ks_windows_t *ks_table_windows(const ks_table_t *t) {
         return t ? t->windows : NULL;
 }
@@ -151,16 +185,13 @@ void ks__win_step_free(ks__dsl_step_t *base) {
         free(((ks__win_step_t *)base)->wstore);
 }
 
-/* The store's retention: windows must outlive their end plus grace. */
-static int64_t retention_of(const ks_windows_t *w) {
-        return w->kind == KS_WINDOWS_SLIDING ? 2 * w->size + w->grace
-                                             : w->size + w->grace;
-}
-
-static int add_stores(ks_builder_t *b, ks__win_step_t *st) {
+static int add_stores(ks_builder_t *b, ks__win_step_t *st,
+                      const ks_windowed_stream_t *ws) {
         ks_error_t *e = NULL;
         ks_err_t err;
-        int64_t ret = retention_of(&st->w);
+        int64_t ret = ws->retention > retention_of(&st->w)
+                              ? ws->retention
+                              : retention_of(&st->w);
         /* A session is final when it ends before stream time minus grace
          * minus gap, and expires when it ends a retention (gap + grace)
          * behind the largest end stored; one more millisecond keeps a
@@ -169,11 +200,11 @@ static int add_stores(ks_builder_t *b, ks__win_step_t *st) {
             st->emit == KS_EMIT_ON_WINDOW_CLOSE)
                 ret++;
         if (st->w.kind == KS_WINDOWS_SESSION)
-                err = ks_topology_add_session_store(
-                        b->topo, st->wstore, KS_STORE_ROCKSDB, ret, 0, &e);
+                err = ks_topology_add_session_store(b->topo, st->wstore,
+                                                    ws->backend, ret, 0, &e);
         else
                 err = ks_topology_add_window_store(
-                        b->topo, st->wstore, KS_STORE_ROCKSDB, ret,
+                        b->topo, st->wstore, ws->backend, ret,
                         st->w.size + (st->w.kind == KS_WINDOWS_SLIDING), 0, &e);
         if (ks__dsl_failed_call(b, err, e, st->base.name))
                 return 0;
@@ -183,7 +214,9 @@ static int add_stores(ks_builder_t *b, ks__win_step_t *st) {
                 ks__dsl_oom(b);
                 return 0;
         }
-        return ks__dsl_add_store(b, st->base.store, st->base.name);
+        err = ks_topology_add_kv_store(b->topo, st->base.store, ws->backend, 0,
+                                       &e);
+        return !ks__dsl_failed_call(b, err, e, st->base.name);
 }
 
 static ks_table_t *
@@ -232,7 +265,7 @@ windowed_aggregation(ks_windowed_stream_t *ws, ks__win_agg_t kind,
         st->w = ws->w;
         st->emit = ws->emit;
         if (!(st->wstore = ks__dsl_store_name(b, store_name, kind_name)) ||
-            !add_stores(b, st)) {
+            !add_stores(b, st, ws)) {
                 ks__dsl_step_free(st);
                 return NULL;
         }

@@ -287,6 +287,11 @@ static int64_t model_time(const in_t *in, size_t n, int64_t size, int64_t adv,
         return late;
 }
 
+/* The backend of the windowed stores (and a longer retention) under test:
+ * each model test runs on both. */
+static ks_store_backend_t backend = KS_STORE_ROCKSDB;
+static int64_t retention;
+
 static ks_builder_t *time_topology(int64_t size, int64_t adv, int64_t grace,
                                    int on_close, int sum) {
         ks_builder_t *b = ks_builder_new();
@@ -298,6 +303,7 @@ static ks_builder_t *time_topology(int64_t size, int64_t adv, int64_t grace,
                                        ks_time_windows_advance_by(w, adv));
         if (on_close)
                 ws = ks_windowed_emit_strategy(ws, KS_EMIT_ON_WINDOW_CLOSE);
+        ws = ks_windowed_materialize(ws, backend, retention);
         ks_table_t *t = sum ? ks_windowed_aggregate(ws, zero, add_value, NULL,
                                                     NULL, "sums", NULL)
                             : ks_windowed_count(ws, "counts", NULL);
@@ -306,8 +312,8 @@ static ks_builder_t *time_topology(int64_t size, int64_t adv, int64_t grace,
         return b;
 }
 
-static void run_time(int64_t size, int64_t adv, int64_t grace, int on_close,
-                     int sum, uint64_t seed) {
+static void run_time1(int64_t size, int64_t adv, int64_t grace, int on_close,
+                      int sum, uint64_t seed) {
         static in_t in[MAXR];
         size_t n = gen(in, 300, 400, 3000, seed);
         int64_t late = model_time(in, n, size, adv, grace, on_close, sum);
@@ -320,6 +326,18 @@ static void run_time(int64_t size, int64_t adv, int64_t grace, int on_close,
         assert_int_equal(ks_test_driver_metric(d, "dropped-records-late"),
                          late);
         ks_test_driver_destroy(d);
+}
+
+/* On RocksDB, in memory, and in memory with a longer retention. */
+static void run_time(int64_t size, int64_t adv, int64_t grace, int on_close,
+                     int sum, uint64_t seed) {
+        for (int i = 0; i < 3; i++) {
+                backend = i ? KS_STORE_IN_MEMORY : KS_STORE_ROCKSDB;
+                retention = i == 2 ? 2 * (size + grace) : 0;
+                run_time1(size, adv, grace, on_close, sum, seed);
+        }
+        backend = KS_STORE_ROCKSDB;
+        retention = 0;
 }
 
 static void test_tumbling_count_update(void **state) {
@@ -361,7 +379,7 @@ static int64_t model_session(const in_t *in, size_t n, int64_t gap,
                              int64_t grace, int on_close, int sum) {
         nsess = nexp = 0;
         int64_t observed = INT64_MIN, stored = INT64_MIN, late = 0;
-        int64_t retention = gap + grace + (on_close ? 1 : 0);
+        int64_t keep = gap + grace + (on_close ? 1 : 0); /* retention */
         for (size_t i = 0; i < n; i++) {
                 const in_t *r = &in[i];
                 observed = r->ts > observed ? r->ts : observed;
@@ -390,7 +408,7 @@ static int64_t model_session(const in_t *in, size_t n, int64_t gap,
                         sess_t *x = &sess[j];
                         if (x->gone || x->key != r->key ||
                             (stored != INT64_MIN &&
-                             x->end < stored - retention + 1) ||
+                             x->end < stored - keep + 1) ||
                             x->end < r->ts - gap || x->start > r->ts + gap)
                                 continue;
                         hit[nhit++] = j;
@@ -434,8 +452,8 @@ static int64_t model_session(const in_t *in, size_t n, int64_t gap,
         return late;
 }
 
-static void run_session(int64_t gap, int64_t grace, int on_close, int sum,
-                        uint64_t seed) {
+static void run_session1(int64_t gap, int64_t grace, int on_close, int sum,
+                         uint64_t seed) {
         static in_t in[MAXR];
         size_t n = gen(in, 300, 700, 2500, seed);
         int64_t late = model_session(in, n, gap, grace, on_close, sum);
@@ -447,6 +465,7 @@ static void run_session(int64_t gap, int64_t grace, int on_close, int sum,
                 ks_session_windows_of_inactivity_gap_and_grace(gap, grace));
         if (on_close)
                 ws = ks_windowed_emit_strategy(ws, KS_EMIT_ON_WINDOW_CLOSE);
+        ws = ks_windowed_materialize(ws, backend, retention);
         ks_table_t *t =
                 sum ? ks_windowed_aggregate(ws, zero, add_value, merge_sums,
                                             NULL, "sess", NULL)
@@ -461,6 +480,15 @@ static void run_session(int64_t gap, int64_t grace, int on_close, int sum,
         assert_int_equal(ks_test_driver_metric(d, "dropped-records-late"),
                          late);
         ks_test_driver_destroy(d);
+}
+
+static void run_session(int64_t gap, int64_t grace, int on_close, int sum,
+                        uint64_t seed) {
+        for (int i = 0; i < 2; i++) {
+                backend = i ? KS_STORE_IN_MEMORY : KS_STORE_ROCKSDB;
+                run_session1(gap, grace, on_close, sum, seed);
+        }
+        backend = KS_STORE_ROCKSDB;
 }
 
 static void test_session_count_update(void **state) {
@@ -705,6 +733,15 @@ static void test_invalid_windows(void **state) {
                         ks_session_windows_of_inactivity_gap_no_grace(10)),
                 zero, add_value, NULL, NULL, NULL, NULL);
         expect_build_error(b, "session merger");
+        /* A retention shorter than size + grace. */
+        b = ks_builder_new();
+        ks_windowed_materialize(
+                ks_grouped_windowed_by(
+                        ks_stream_group_by_key(in_stream(b, TOPIC, NULL, NULL),
+                                               NULL),
+                        ks_time_windows_of_size_and_grace(1000, 500)),
+                KS_STORE_IN_MEMORY, 1400);
+        expect_build_error(b, "retention is shorter");
         /* Suppressing until window close needs a windowed table. */
         b = ks_builder_new();
         ks_table_suppress_until_window_closes(
