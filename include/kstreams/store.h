@@ -187,6 +187,15 @@ KS_EXPORT const char *ks_window_store_name(const ks_window_store_t *store);
 KS_EXPORT int64_t ks_window_store_retention_ms(const ks_window_store_t *store);
 
 /**
+ * @brief The store's observed stream time, the watermark its retention is
+ *        measured from: the largest window start put (restored windows
+ *        included); INT64_MIN before the first, or if the store is closed
+ *        or cannot be read.
+ */
+KS_EXPORT int64_t
+ks_window_store_observed_stream_time(ks_window_store_t *store);
+
+/**
  * @brief Set the value of @p key in the window starting at @p window_start
  *        (both copied); a NULL @p value deletes it (is ignored when the store
  *        retains duplicates).
@@ -293,6 +302,11 @@ KS_EXPORT const char *ks_session_store_name(const ks_session_store_t *store);
 /** @brief The retention period in milliseconds. */
 KS_EXPORT int64_t
 ks_session_store_retention_ms(const ks_session_store_t *store);
+
+/** @brief As ks_window_store_observed_stream_time(): the largest session
+ *         end put. */
+KS_EXPORT int64_t
+ks_session_store_observed_stream_time(ks_session_store_t *store);
 
 /**
  * @brief Set the value of @p key's session [@p start, @p end] (key and

@@ -74,6 +74,10 @@ int64_t ks__session_store_observed(ks_session_store_t *ss) {
         return ss->segs.observed;
 }
 
+int64_t ks_session_store_observed_stream_time(ks_session_store_t *store) {
+        return ks__session_store_observed(store);
+}
+
 const char *ks_session_store_name(const ks_session_store_t *store) {
         return store ? store->kv->name : NULL;
 }

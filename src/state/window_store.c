@@ -149,6 +149,10 @@ int64_t ks__window_store_observed(ks_window_store_t *ws) {
         return ws->segs.observed;
 }
 
+int64_t ks_window_store_observed_stream_time(ks_window_store_t *store) {
+        return ks__window_store_observed(store);
+}
+
 ks_err_t ks_window_store_put(ks_window_store_t *ws, const void *key,
                              size_t key_size, int64_t window_start,
                              const void *value, size_t value_size) {

@@ -325,6 +325,14 @@ static void run_time1(int64_t size, int64_t adv, int64_t grace, int on_close,
         assert_true(late > 0); /* the input does exercise lateness */
         assert_int_equal(ks_test_driver_metric(d, "dropped-records-late"),
                          late);
+        /* The store's observed stream time: the largest window start. */
+        int64_t last = INT64_MIN;
+        for (size_t w = 0; w < nwins; w++)
+                last = wins[w].start > last ? wins[w].start : last;
+        ks_window_store_t *ws = NULL;
+        KST_OK(ks_test_driver_get_window_store(d, sum ? "sums" : "counts",
+                                               &ws));
+        assert_int_equal(ks_window_store_observed_stream_time(ws), last);
         ks_test_driver_destroy(d);
 }
 
@@ -479,6 +487,13 @@ static void run_session1(int64_t gap, int64_t grace, int on_close, int sum,
         assert_true(late > 0);
         assert_int_equal(ks_test_driver_metric(d, "dropped-records-late"),
                          late);
+        /* The store's observed stream time: the largest session end. */
+        int64_t last = INT64_MIN;
+        for (size_t j = 0; j < nsess; j++)
+                last = sess[j].end > last ? sess[j].end : last;
+        ks_session_store_t *ss = NULL;
+        KST_OK(ks_test_driver_get_session_store(d, "sess", &ss));
+        assert_int_equal(ks_session_store_observed_stream_time(ss), last);
         ks_test_driver_destroy(d);
 }
 
