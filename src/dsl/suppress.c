@@ -75,12 +75,13 @@ static ks_err_t send_entry(ks_context_t *ctx, suppress_state_t *in,
                            size_t vl) {
         const void *key = k + 9;
         size_t klen = kl - 9;
-        if (vl < 9)
-                return ks_context_set_error(
-                        ctx,
-                        "step %s: buffer store %s holds an entry of %zu "
-                        "bytes",
-                        in->base.step->name, in->base.store->name, vl);
+        if (vl < 9) { /* not an entry (a bad changelog): forget it */
+                in->records--;
+                in->bytes -= cost(klen, 0);
+                ks_err_t err = ks_kv_store_delete(in->base.store, k, kl, NULL,
+                                                  NULL);
+                return err == KS_ERR_NOT_FOUND ? KS_ERR_NO_ERROR : err;
+        }
         int64_t ts = (int64_t)ks__be64_get(v);
         int has = v[8];
         ks_err_t err = key_key(in->k2, key, klen);
@@ -122,8 +123,10 @@ static ks_err_t send_due(ks_context_t *ctx, suppress_state_t *in,
                 more = 0;
                 while (ks_kv_iter_next(it, &k, &kl, &v, &vl)) {
                         const uint8_t *kb = k;
-                        if (kl < 9 || kb[0] != ENTRY_MARK)
+                        if (kb[0] != ENTRY_MARK)
                                 break;
+                        if (kl < 9)
+                                continue; /* not an entry (a bad changelog) */
                         int over =
                                 (st->max_records && recs > st->max_records) ||
                                 (st->max_bytes && bytes > st->max_bytes);

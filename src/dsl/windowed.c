@@ -574,8 +574,11 @@ static ks_err_t collect(ks_kv_store_t *idx, int64_t bound, ks_buf_t *keys,
         *cntp = 0;
         *morep = 0;
         while (ks_kv_iter_next(it, &k, &kl, NULL, NULL)) {
-                if (kl < 17 || ((const uint8_t *)k)[0] != INDEX_MARK ||
-                    memcmp((const uint8_t *)k + 1, hi + 1, 8) > 0)
+                if (((const uint8_t *)k)[0] != INDEX_MARK)
+                        break;
+                if (kl < 17)
+                        continue; /* not an index key (a bad changelog) */
+                if (memcmp((const uint8_t *)k + 1, hi + 1, 8) > 0)
                         break;
                 if (*cntp == EMIT_BATCH) {
                         *morep = 1;
