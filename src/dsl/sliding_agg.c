@@ -270,9 +270,9 @@ static ks_err_t process_record(const pass_t *p) {
                 int64_t end = ks__ts_add(w.start, d);
                 if (w.start == ks__ts_add(t, 1)) {
                         right_made = 1;
-                } else if (end > t) {
+                } else if (end > t) { /* it holds t */
                         if (!right.set)
-                                right = w;
+                                right = w; /* the newest, as it was */
                         err = update_read(p, &w);
                 } else if (end == t) {
                         left_made = 1;
@@ -281,7 +281,7 @@ static ks_err_t process_record(const pass_t *p) {
                                 return err; /* a record at t made the rest */
                         prev = w.ts;
                         have_prev = 1;
-                } else {
+                } else { /* the last one read: find() stops there */
                         left = w;
                         prev = w.ts;
                         have_prev = 1;
