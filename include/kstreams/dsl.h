@@ -378,8 +378,11 @@ typedef enum ks_emit_strategy_e {
         /** Every change, through the record cache (Spark's "update"). */
         KS_EMIT_ON_WINDOW_UPDATE,
         /** Each window's final result once, when stream time passes its end
-         *  plus grace (KIP-825; Spark's "append"). What is still to be
-         *  emitted is kept in a logged store, so it survives failover. */
+         *  plus grace (KIP-825; Spark's "append"): time windows, whose end
+         *  is exclusive, when stream time minus grace reaches their end;
+         *  sliding windows, whose end is inclusive, when it passes it;
+         *  sessions when it passes their end plus the gap. What is still to
+         *  be emitted is kept in a logged store, so it survives failover. */
         KS_EMIT_ON_WINDOW_CLOSE,
 } ks_emit_strategy_t;
 /**

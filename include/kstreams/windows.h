@@ -13,7 +13,11 @@
  *  - sliding windows of a maximum time difference d, aligned to the
  *    records: a window is [start, start + d], both ends inclusive, and
  *    each distinct set of records that fits in such a window is aggregated
- *    in exactly one window;
+ *    in exactly one window (KIP-450): a key's record at t has the window
+ *    [t - d, t] ending at it and, once a later record of the key lies
+ *    within d after it, the window [t + 1, t + 1 + d] starting just after
+ *    it. Records before d, whose windows would start before 0, all share
+ *    [0, d], as in Kafka Streams;
  *  - session windows: a key's records closer than the inactivity gap form
  *    one session [first record, last record]; a record between two
  *    sessions merges them.
@@ -21,8 +25,11 @@
  * Grace: a window accepts records until stream time (the largest timestamp
  * the aggregation has seen) passes its end plus the grace period; later
  * records are dropped, logged at debug level and counted in the
- * "dropped-records" and "dropped-records-late" metrics. As since Kafka 3.0,
- * the grace period is always explicit: "_and_grace" or "_no_grace".
+ * "dropped-records" and "dropped-records-late" metrics. A record of a
+ * sliding-window aggregation too late for some of the windows it would
+ * update or make only is dropped from those, counted once for each, as in
+ * Kafka Streams. As since Kafka 3.0, the grace period is always explicit:
+ * "_and_grace" or "_no_grace".
  *
  * A window definition is a small object owned by the caller until it is
  * handed to ks_grouped_windowed_by() (dsl.h), which takes it over.

@@ -441,8 +441,10 @@ typedef struct {
         ks_buf_t *key, *agg; /* scratch */
 } ks__win_state_t;
 
-/** Time-window steps (window_agg.c) and session steps (session_agg.c). */
+/** Time-window steps (window_agg.c), sliding-window steps (sliding_agg.c)
+ *  and session steps (session_agg.c). */
 extern const ks__dsl_class_t ks__time_window_class;
+extern const ks__dsl_class_t ks__sliding_window_class;
 extern const ks__dsl_class_t ks__session_window_class;
 
 /** Class free of windowed steps. */

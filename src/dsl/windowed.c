@@ -1,7 +1,8 @@
 /* Windows and windowed aggregations: window definitions, windowed_by and
  * the emit strategy, the count/reduce/aggregate entry points, and what the
- * time-window (window_agg.c) and session (session_agg.c) steps share:
- * stream time, late records, folding, stored values and emitting on close.
+ * time-window (window_agg.c), sliding-window (sliding_agg.c) and session
+ * (session_agg.c) steps share: stream time, late records, folding, stored
+ * values and emitting on close.
  *
  * Stored values are `be64 timestamp | aggregate` (Kafka Streams'
  * ValueAndTimestamp): the timestamp is the largest of the window's
@@ -243,15 +244,10 @@ windowed_aggregation(ks_windowed_stream_t *ws, ks__win_agg_t kind,
                                        "windows");
                 return NULL;
         }
-        if (ws->w.kind == KS_WINDOWS_SLIDING) {
-                ks__dsl_fail(b, KS_ERR_INVALID_ARG,
-                             "%s: sliding windows are not supported yet; use "
-                             "hopping time windows",
-                             what);
-                return NULL;
-        }
-        const ks__dsl_class_t *cls =
-                session ? &ks__session_window_class : &ks__time_window_class;
+        const ks__dsl_class_t *cls = session ? &ks__session_window_class
+                                     : ws->w.kind == KS_WINDOWS_SLIDING
+                                             ? &ks__sliding_window_class
+                                             : &ks__time_window_class;
         const char *kind_name =
                 kind == KS__WIN_REDUCE ? "KSTREAM-REDUCE" : "KSTREAM-AGGREGATE";
         ks__win_step_t *st =
