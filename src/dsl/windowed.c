@@ -196,8 +196,10 @@ static int add_stores(ks_builder_t *b, ks__win_step_t *st,
         /* A session is final when it ends before stream time minus grace
          * minus gap, and expires when it ends a retention (gap + grace)
          * behind the largest end stored; one more millisecond keeps a
-         * session ending exactly there until it has been emitted. */
-        if (st->w.kind == KS_WINDOWS_SESSION &&
+         * session ending exactly there until it has been emitted. Sliding
+         * windows of 1 ms have the same edge (the largest start stored may
+         * be a right window's, one past the newest record). */
+        if (st->w.kind != KS_WINDOWS_TIME &&
             st->emit == KS_EMIT_ON_WINDOW_CLOSE)
                 ret++;
         if (st->w.kind == KS_WINDOWS_SESSION)
