@@ -67,6 +67,33 @@ const char *example_topic(example_t *x, const char *suffix, char *buf,
         return buf;
 }
 
+/* A topic just created may take a moment to show in every broker's
+ * metadata, and the application refuses to start without its topics:
+ * wait (up to 30 s) until the metadata shows all its partitions. */
+static int wait_visible(example_t *x, const char *topic, int partitions) {
+        rd_kafka_topic_t *t = rd_kafka_topic_new(x->producer, topic, NULL);
+        if (!t)
+                return -1;
+        int64_t deadline = now_ms() + 30000;
+        int ok = 0;
+        while (!ok && now_ms() < deadline) {
+                const struct rd_kafka_metadata *md = NULL;
+                if (!rd_kafka_metadata(x->producer, 0, t, &md, 5000) && md &&
+                    md->topic_cnt == 1 && !md->topics[0].err &&
+                    md->topics[0].partition_cnt == partitions)
+                        ok = 1;
+                if (md)
+                        rd_kafka_metadata_destroy(md);
+                if (!ok)
+                        nanosleep(&(struct timespec){0, 100 * 1000000}, NULL);
+        }
+        rd_kafka_topic_destroy(t);
+        if (!ok)
+                fprintf(stderr, "%s is not in the metadata after 30 s\n",
+                        topic);
+        return ok ? 0 : -1;
+}
+
 int example_create(example_t *x, const char *topic, int partitions) {
         if (x->eb)
                 return embedded_broker_create_topic(x->eb, topic, partitions);
@@ -92,7 +119,7 @@ int example_create(example_t *x, const char *topic, int partitions) {
                 rd_kafka_event_destroy(ev);
         rd_kafka_queue_destroy(q);
         rd_kafka_NewTopic_destroy(nt);
-        return rc;
+        return rc ? rc : wait_visible(x, topic, partitions);
 }
 
 int example_create_internal(example_t *x, ks_topology_t *topo, int partitions) {

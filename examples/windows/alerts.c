@@ -26,6 +26,18 @@
 
 #include "example.h"
 
+/* Event time starts two hours ago, on a whole minute: recent enough for
+ * the changelogs' time retention (a day beyond the windows'), which
+ * would delete records stamped with older times. */
+static int64_t start_ms;
+
+static void set_start(void) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        int64_t ms = (int64_t)now.tv_sec * 1000 - 2 * 3600 * 1000;
+        start_ms = ms - ms % 60000;
+}
+
 #define DEVICES   8
 #define PARTS     3
 #define MINUTES   10
@@ -33,7 +45,6 @@
 #define WINDOW_MS 60000
 #define GRACE_MS  10000
 #define THRESHOLD 30.0
-#define START_MS  1767225600000LL /* 2026-01-01 00:00:00 UTC */
 
 static const char *schema =
         "{\"type\": \"record\", \"name\": \"Reading\", \"namespace\": "
@@ -69,11 +80,11 @@ static void make_input(void) {
         int n = 0;
         for (int i = 0; i < MINUTES * 60000 / EVERY_MS; i++)
                 for (int d = 0; d < DEVICES; d++) {
-                        int64_t ts = START_MS + (int64_t)i * EVERY_MS +
+                        int64_t ts = start_ms + (int64_t)i * EVERY_MS +
                                      (int64_t)(d * 311 % EVERY_MS);
                         readings[n++] = (reading_t){
                                 d,
-                                temp_at(d, i, (int)((ts - START_MS) / 60000)),
+                                temp_at(d, i, (int)((ts - start_ms) / 60000)),
                                 ts, (i * DEVICES + d) % 97 == 13};
                 }
 }
@@ -325,6 +336,7 @@ int main(int argc, char **argv) {
         ks_topology_destroy(topo);
         if (!app)
                 return 1;
+        set_start();
         make_input();
         /* In event-time order, except the too-late readings, which arrive
          * two minutes after their time; then each device once more, two

@@ -16,15 +16,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "example.h"
+
+/* Event time starts four hours ago, on a whole minute: recent enough for
+ * the changelogs' time retention (a day beyond the windows'), which
+ * would delete records stamped with older times, and old enough that the
+ * last click, an hour after the others, is not in the future. */
+static int64_t start_ms;
+
+static void set_start(void) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        int64_t ms = (int64_t)now.tv_sec * 1000 - 4 * 3600 * 1000;
+        start_ms = ms - ms % 60000;
+}
 
 #define USERS    12
 #define PARTS    3
 #define CLICKS   600
 #define GAP_MS   300000
 #define GRACE_MS 30000
-#define START_MS 1767225600000LL
 
 typedef struct {
         int user;
@@ -40,7 +53,7 @@ static void make_input(void) {
         unsigned seed = 42;
         int64_t next[USERS];
         for (int u = 0; u < USERS; u++)
-                next[u] = START_MS + (int64_t)u * 17000;
+                next[u] = start_ms + (int64_t)u * 17000;
         for (int i = 0; i < CLICKS; i++) {
                 int u = 0;
                 for (int v = 1; v < USERS; v++)
@@ -145,8 +158,8 @@ static int check(void *opaque, const rd_kafka_message_t *m) {
                        (const char *)m->key, text, want);
         } else if (c->got <= 8) {
                 printf("  user-%d [+%lld s, +%lld s]: %s\n", c->s[j].user,
-                       (long long)((start - START_MS) / 1000),
-                       (long long)((end - START_MS) / 1000), text);
+                       (long long)((start - start_ms) / 1000),
+                       (long long)((end - start_ms) / 1000), text);
         }
         return c->got >= c->ns;
 }
@@ -197,6 +210,7 @@ int main(int argc, char **argv) {
         ks_topology_destroy(topo);
         if (!app)
                 return 1;
+        set_start();
         make_input();
         /* Sent in the order of their time plus a lag of 20 s for two
          * clicks in three: out of order by up to 20 s. */
@@ -224,7 +238,7 @@ int main(int argc, char **argv) {
         printf("%d clicks of %d users over %lld minutes; %d sessions, the "
                "first to close:\n",
                CLICKS, USERS,
-               (long long)((clicks[CLICKS - 1].ts - START_MS) / 60000), c->ns);
+               (long long)((clicks[CLICKS - 1].ts - start_ms) / 60000), c->ns);
         int rc = example_read(x, out, PARTS, check, c, 90000);
         int64_t late = ks_app_metric(app, "dropped-records-late");
         example_stop(x, app);

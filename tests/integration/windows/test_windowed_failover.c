@@ -409,6 +409,68 @@ static int offsets_committed(void *opaque) {
         return ok;
 }
 
+/* The value of config @p name of @p topic (static buffer; "" if none). */
+static const char *topic_config(fixture_t *f, const char *topic,
+                                const char *name) {
+        static char value[256];
+        value[0] = 0;
+        rd_kafka_t *k = kst_broker_client(f->broker, RD_KAFKA_PRODUCER, NULL);
+        rd_kafka_queue_t *q = rd_kafka_queue_new(k);
+        rd_kafka_ConfigResource_t *res =
+                rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
+        rd_kafka_DescribeConfigs(k, &res, 1, NULL, q);
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+        const rd_kafka_DescribeConfigs_result_t *r =
+                ev ? rd_kafka_event_DescribeConfigs_result(ev) : NULL;
+        size_t n = 0;
+        const rd_kafka_ConfigResource_t **rs =
+                r ? rd_kafka_DescribeConfigs_result_resources(r, &n) : NULL;
+        for (size_t i = 0;
+             n == 1 && !rd_kafka_ConfigResource_error(rs[0]) && i < 1; i++) {
+                size_t cnt = 0;
+                const rd_kafka_ConfigEntry_t **es =
+                        rd_kafka_ConfigResource_configs(rs[0], &cnt);
+                for (size_t j = 0; j < cnt; j++)
+                        if (!strcmp(rd_kafka_ConfigEntry_name(es[j]), name) &&
+                            rd_kafka_ConfigEntry_value(es[j]))
+                                snprintf(value, sizeof(value), "%s",
+                                         rd_kafka_ConfigEntry_value(es[j]));
+        }
+        if (ev)
+                rd_kafka_event_destroy(ev);
+        rd_kafka_ConfigResource_destroy(res);
+        rd_kafka_queue_destroy(q);
+        rd_kafka_destroy(k);
+        return value;
+}
+
+/* As Kafka Streams makes them: a window store's changelog compacted and
+ * deleted after the store's retention plus a day; the emit index's (a
+ * key-value store) compacted. */
+static void check_changelog_configs(fixture_t *f) {
+        char topic[512];
+        snprintf(topic, sizeof(topic), "%s-counts-changelog", f->app_id);
+        char policy[256], retention[256];
+        snprintf(policy, sizeof(policy), "%s",
+                 topic_config(f, topic, "cleanup.policy"));
+        snprintf(retention, sizeof(retention), "%s",
+                 topic_config(f, topic, "retention.ms"));
+        printf("# %s: cleanup.policy %s, retention.ms %s\n", topic, policy,
+               retention);
+        assert_true(!strcmp(policy, "compact,delete") ||
+                    !strcmp(policy, "delete,compact"));
+        char want[32];
+        snprintf(want, sizeof(want), "%lld",
+                 (long long)(SIZE + GRACE) + 86400000LL);
+        assert_string_equal(retention, want);
+        if (f->on_close) {
+                snprintf(topic, sizeof(topic), "%s-counts-emit-changelog",
+                         f->app_id);
+                assert_string_equal(topic_config(f, topic, "cleanup.policy"),
+                                    "compact");
+        }
+}
+
 /* --- the test ------------------------------------------------------------- */
 
 static char *subdir(const char *name) {
@@ -431,11 +493,18 @@ static void run(void **state, int on_close, int eos) {
         f->eos = eos;
         f->seed = 7u + (unsigned)on_close;
         f->last_ts = INT64_MIN;
+        /* An hour ago: the changelogs' time retention (a day beyond the
+         * windows') must not delete what the test wrote. */
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
         for (int p = 0; p < PARTITIONS; p++)
-                f->clock[p] = 1700000000000;
+                f->clock[p] = (int64_t)now.tv_sec * 1000 - 3600000;
         ks_topology_t *t = topology(f->in, f->out, on_close);
-        kst_create_internal_topics(f->broker, t, f->app_id, PARTITIONS, NULL,
-                                   NULL);
+        /* The mock cluster cannot create topics; Kafka gets them from the
+         * application, with the configs checked below. */
+        if (kst_broker_is_mock(f->broker))
+                kst_create_internal_topics(f->broker, t, f->app_id, PARTITIONS,
+                                           NULL, NULL);
         char *dir = subdir(on_close ? "close-a" : "update-a");
         char *vdir = subdir(on_close ? "close-b" : "update-b");
         char *status = NULL;
@@ -449,6 +518,8 @@ static void run(void **state, int on_close, int eos) {
         if (!kst_wait_for(app, 60000, 50, runs, &all))
                 fail_msg("the first instance never ran its tasks");
 
+        if (!kst_broker_is_mock(f->broker))
+                check_changelog_configs(f);
         pid_t victim = spawn_instance(f, vdir);
         wait_t both = {app, status, 1, 0};
         if (!kst_wait_for(app, 90000, 20, both_run, &both))

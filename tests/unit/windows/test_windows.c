@@ -776,6 +776,44 @@ static void test_invalid_windows(void **state) {
         expect_build_error(b, "windowed");
 }
 
+/* to_stream with a key mapper: the plain key of each windowed key. */
+static ks_err_t plain_key(void *o, const ks_record_t *r, ks_emitter_t *out) {
+        (void)o;
+        size_t kl;
+        const void *k = ks_record_key(r, &kl), *key;
+        size_t klen;
+        if (ks_windowed_key_time(k, kl, 0, &key, &klen, NULL, NULL))
+                return KS_ERR_SERDE;
+        return ks_emit_key(out, key, klen);
+}
+
+static void test_to_stream_map_key(void **state) {
+        (void)state;
+        ks_builder_t *b = ks_builder_new();
+        ks_table_t *t = ks_windowed_count(
+                ks_grouped_windowed_by(
+                        ks_stream_group_by_key(
+                                in_stream(b, TOPIC, ks_serde_string(), NULL),
+                                NULL),
+                        ks_time_windows_of_size_no_grace(100)),
+                NULL, NULL);
+        ks_stream_to(ks_table_to_stream_map_key(t, plain_key, NULL, NULL), OUT,
+                     NULL);
+        ks_test_driver_t *d = driver(b, "win-mapkey");
+        ks_error_t *e = NULL;
+        const int64_t ts[] = {5, 50, 150, 120};
+        const int64_t want[] = {1, 2, 1, 2};
+        const int64_t out_ts[] = {5, 50, 150, 150}; /* a window's largest */
+        for (int i = 0; i < 4; i++) {
+                KST_OK_E(ks_test_driver_pipe(d, TOPIC, "k", 1, "v", 1, ts[i],
+                                             NULL, &e));
+                uint8_t v[8];
+                ks_int64_encode(want[i], v);
+                kst_expect_output(d, OUT, "k", 1, v, 8, out_ts[i]);
+        }
+        ks_test_driver_destroy(d);
+}
+
 /* describe() shows the windowed step and its stores. */
 static void test_describe(void **state) {
         (void)state;
@@ -810,6 +848,7 @@ int main(void) {
                 cmocka_unit_test(test_suppress_time_limit),
                 cmocka_unit_test(test_windowed_key_bytes),
                 cmocka_unit_test(test_invalid_windows),
+                cmocka_unit_test(test_to_stream_map_key),
                 cmocka_unit_test(test_describe),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
