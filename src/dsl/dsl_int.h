@@ -435,9 +435,13 @@ typedef struct {
         ks__dsl_state_t base; /* base.store: the emit store, or NULL */
         ks_window_store_t *ws;
         ks_session_store_t *ss;
-        ks_kv_store_t *wkv;  /* the key-value handle under ws or ss */
-        int64_t observed;    /* stream time the step saw; INT64_MIN: none */
-        int64_t saved;       /* observed as last written to the emit store */
+        ks_kv_store_t *wkv; /* the key-value handle under ws or ss */
+        int64_t observed;   /* stream time the step saw; INT64_MIN: none */
+        int64_t saved;      /* observed as last written to the emit store */
+        /* Emit on close: no indexed window ends before next_end (known once
+         * a scan has seen the index; adding a window lowers it). */
+        int64_t next_end;
+        int next_known;
         ks_buf_t *key, *agg; /* scratch */
 } ks__win_state_t;
 

@@ -37,6 +37,10 @@ typedef struct {
         ks__dsl_state_t base; /* base.store: the buffer */
         int64_t observed, saved;
         int64_t records, bytes; /* held */
+        /* No held record is due before next_due (known once a scan has
+         * seen the buffer; holding a record lowers it). */
+        int64_t next_due;
+        int next_known;
         ks_buf_t *k1, *k2, *batch;
 } suppress_state_t;
 
@@ -78,8 +82,8 @@ static ks_err_t send_entry(ks_context_t *ctx, suppress_state_t *in,
         if (vl < 9) { /* not an entry (a bad changelog): forget it */
                 in->records--;
                 in->bytes -= cost(klen, 0);
-                ks_err_t err = ks_kv_store_delete(in->base.store, k, kl, NULL,
-                                                  NULL);
+                ks_err_t err =
+                        ks_kv_store_delete(in->base.store, k, kl, NULL, NULL);
                 return err == KS_ERR_NOT_FOUND ? KS_ERR_NO_ERROR : err;
         }
         int64_t ts = (int64_t)ks__be64_get(v);
@@ -109,6 +113,8 @@ static ks_err_t send_due(ks_context_t *ctx, suppress_state_t *in,
         uint8_t lo[1] = {ENTRY_MARK}, hi[9];
         hi[0] = ENTRY_MARK;
         ks__be64_put(hi + 1, (uint64_t)bound ^ SIGN_BIT);
+        if (!early && in->next_known && bound < in->next_due)
+                return KS_ERR_NO_ERROR; /* most records: nothing is due */
         ks_err_t err = KS_ERR_NO_ERROR;
         for (int more = 1; more && !err;) {
                 ks_kv_iter_t *it;
@@ -120,6 +126,7 @@ static ks_err_t send_due(ks_context_t *ctx, suppress_state_t *in,
                 int64_t recs = in->records, bytes = in->bytes;
                 const void *k, *v;
                 size_t kl, vl;
+                int64_t next = INT64_MAX; /* none held */
                 more = 0;
                 while (ks_kv_iter_next(it, &k, &kl, &v, &vl)) {
                         const uint8_t *kb = k;
@@ -130,8 +137,11 @@ static ks_err_t send_due(ks_context_t *ctx, suppress_state_t *in,
                         int over =
                                 (st->max_records && recs > st->max_records) ||
                                 (st->max_bytes && bytes > st->max_bytes);
-                        if (early ? !over : memcmp(kb + 1, hi + 1, 8) > 0)
+                        if (early ? !over : memcmp(kb + 1, hi + 1, 8) > 0) {
+                                next = (int64_t)(ks__be64_get(kb + 1) ^
+                                                 SIGN_BIT);
                                 break;
+                        }
                         if (cnt == EMIT_BATCH) {
                                 more = 1;
                                 break;
@@ -150,6 +160,10 @@ static ks_err_t send_due(ks_context_t *ctx, suppress_state_t *in,
                 if (!err)
                         err = ks_kv_iter_error(it);
                 ks_kv_iter_destroy(it);
+                if (!err && !more) {
+                        in->next_due = next;
+                        in->next_known = 1;
+                }
                 const uint8_t *p = ks_buf_data(in->batch);
                 for (size_t i = 0; i < cnt && !err; i++) {
                         size_t kl2 = ks__be32_get(p), vl2 = ks__be32_get(p + 4);
@@ -258,6 +272,8 @@ static ks_err_t suppress_process(ks_context_t *ctx, const ks_record_t *rec,
                 return err;
         in->records++;
         in->bytes += cost(rec->klen, rec->value ? rec->vlen : 0);
+        if (in->next_known && due < in->next_due)
+                in->next_due = due;
         if ((err = send_due(ctx, in, st, ks__ts_sub(in->observed, st->limit),
                             0)))
                 return err;

@@ -547,18 +547,23 @@ ks_err_t ks__win_index(ks__win_state_t *in, const void *key, size_t klen,
         ks_err_t err = index_key(k, key, klen, start, end);
         if (err)
                 return err;
-        if (on)
+        if (on) {
+                if (in->next_known && end < in->next_end)
+                        in->next_end = end;
                 return ks_kv_store_put(in->base.store, ks_buf_data(k),
                                        ks_buf_len(k), "", 1);
+        }
         err = ks_kv_store_delete(in->base.store, ks_buf_data(k), ks_buf_len(k),
                                  NULL, NULL);
         return err == KS_ERR_NOT_FOUND ? KS_ERR_NO_ERROR : err;
 }
 
 /* Collect up to EMIT_BATCH index keys with end <= bound into @p keys
- * (length-prefixed); *morep: the batch filled up. */
-static ks_err_t collect(ks_kv_store_t *idx, int64_t bound, ks_buf_t *keys,
+ * (length-prefixed); *morep: the batch filled up. When the scan reaches
+ * an end past the bound (or the index's end), that is the next end. */
+static ks_err_t collect(ks__win_state_t *in, int64_t bound, ks_buf_t *keys,
                         size_t *cntp, int *morep) {
+        ks_kv_store_t *idx = in->base.store;
         uint8_t lo[1] = {INDEX_MARK}, hi[9];
         hi[0] = INDEX_MARK;
         ks__be64_put(hi + 1, ((uint64_t)bound ^ SIGN_BIT));
@@ -571,13 +576,17 @@ static ks_err_t collect(ks_kv_store_t *idx, int64_t bound, ks_buf_t *keys,
         size_t kl;
         *cntp = 0;
         *morep = 0;
+        int64_t next = INT64_MAX; /* none left */
         while (ks_kv_iter_next(it, &k, &kl, NULL, NULL)) {
                 if (((const uint8_t *)k)[0] != INDEX_MARK)
                         break;
                 if (kl < 17)
                         continue; /* not an index key (a bad changelog) */
-                if (memcmp((const uint8_t *)k + 1, hi + 1, 8) > 0)
+                if (memcmp((const uint8_t *)k + 1, hi + 1, 8) > 0) {
+                        next = (int64_t)(ks__be64_get((const uint8_t *)k + 1) ^
+                                         SIGN_BIT);
                         break;
+                }
                 if (*cntp == EMIT_BATCH) {
                         *morep = 1;
                         break;
@@ -592,11 +601,19 @@ static ks_err_t collect(ks_kv_store_t *idx, int64_t bound, ks_buf_t *keys,
         if (!err)
                 err = ks_kv_iter_error(it);
         ks_kv_iter_destroy(it);
+        if (!err && !*morep) {
+                in->next_end = next;
+                in->next_known = 1;
+        }
         return err;
 }
 
 ks_err_t ks__win_emit_closed(ks_context_t *ctx, ks__win_state_t *in,
                              int64_t bound, ks__win_final_cb *final) {
+        /* Nothing closes before the oldest end indexed: most records
+         * need no scan. */
+        if (in->next_known && bound < in->next_end)
+                return KS_ERR_NO_ERROR;
         ks_buf_t *keys = ks_buf_new();
         if (!keys)
                 return KS_ERR_NO_MEMORY;
@@ -605,7 +622,7 @@ ks_err_t ks__win_emit_closed(ks_context_t *ctx, ks__win_state_t *in,
         while (more) {
                 size_t cnt;
                 ks_buf_reset(keys);
-                if ((err = collect(in->base.store, bound, keys, &cnt, &more)))
+                if ((err = collect(in, bound, keys, &cnt, &more)))
                         break;
                 const uint8_t *p = ks_buf_data(keys);
                 for (size_t i = 0; i < cnt && !err; i++) {
