@@ -557,16 +557,24 @@ ks_err_t ks__win_index(ks__win_state_t *in, const void *key, size_t klen,
         return err == KS_ERR_NOT_FOUND ? KS_ERR_NO_ERROR : err;
 }
 
-/* Collect up to EMIT_BATCH index keys with end <= bound into @p keys
- * (length-prefixed); *morep: the batch filled up. */
+/* Collect up to EMIT_BATCH index keys with end <= bound, and the
+ * malformed keys met on the way, into @p keys (length-prefixed); *morep:
+ * the batch filled up. */
 static ks_err_t collect(ks_kv_store_t *idx, int64_t bound, ks_buf_t *keys,
                         size_t *cntp, int *morep) {
-        uint8_t lo[1] = {INDEX_MARK}, hi[9];
-        hi[0] = INDEX_MARK;
-        ks__be64_put(hi + 1, ((uint64_t)bound ^ SIGN_BIT));
-        /* From the oldest end to the first end past the bound. */
+        uint8_t lo[1] = {INDEX_MARK}, hi[9], to[9];
+        uint64_t b = (uint64_t)bound ^ SIGN_BIT;
+        hi[0] = to[0] = INDEX_MARK;
+        ks__be64_put(hi + 1, b);
+        /* From the oldest end to the first end past the bound, which the
+         * range stops before (an in-memory range is copied when it
+         * opens: the scan costs what it closes, not every open window). */
+        ks__be64_put(to + 1, b + 1);
+        if (b == UINT64_MAX)
+                to[0] = INDEX_MARK + 1;
         ks_kv_iter_t *it;
-        ks_err_t err = ks_kv_store_range(idx, lo, 1, NULL, 0, &it);
+        ks_err_t err = ks_kv_store_range(idx, lo, 1, to,
+                                         b == UINT64_MAX ? 1 : sizeof(to), &it);
         if (err)
                 return err;
         const void *k;
@@ -576,9 +584,9 @@ static ks_err_t collect(ks_kv_store_t *idx, int64_t bound, ks_buf_t *keys,
         while (ks_kv_iter_next(it, &k, &kl, NULL, NULL)) {
                 if (((const uint8_t *)k)[0] != INDEX_MARK)
                         break;
-                if (kl < 17)
-                        continue; /* not an index key (a bad changelog) */
-                if (memcmp((const uint8_t *)k + 1, hi + 1, 8) > 0)
+                /* A key too short to be an index key (a bad changelog) is
+                 * taken to be deleted. */
+                if (kl >= 17 && memcmp((const uint8_t *)k + 1, hi + 1, 8) > 0)
                         break;
                 if (*cntp == EMIT_BATCH) {
                         *morep = 1;
@@ -614,10 +622,18 @@ ks_err_t ks__win_emit_closed(ks_context_t *ctx, ks__win_state_t *in,
                         size_t kl = ks__be32_get(p);
                         const uint8_t *k = p + 4;
                         p += 4 + kl;
-                        int64_t end = (int64_t)(ks__be64_get(k + 1) ^ SIGN_BIT);
-                        int64_t start =
-                                (int64_t)(ks__be64_get(k + 9) ^ SIGN_BIT);
-                        err = final(ctx, in, k + 17, kl - 17, start, end);
+                        /* A malformed key, or a window ending before it
+                         * starts (a bad changelog), has no result: it is
+                         * only forgotten. */
+                        int64_t end = 0, start = 1;
+                        if (kl >= 17) {
+                                end = (int64_t)(ks__be64_get(k + 1) ^ SIGN_BIT);
+                                start = (int64_t)(ks__be64_get(k + 9) ^
+                                                  SIGN_BIT);
+                        }
+                        if (start <= end)
+                                err = final(ctx, in, k + 17, kl - 17, start,
+                                            end);
                         if (!err) {
                                 err = ks_kv_store_delete(in->base.store, k, kl,
                                                          NULL, NULL);
