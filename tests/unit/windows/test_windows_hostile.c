@@ -243,6 +243,7 @@ static void test_sessions_at_the_ends_of_time(void **state) {
                 pipe_ok(d, "a", "1", INT64_MAX);
                 pipe_ok(d, "a", "1", INT64_MAX - BIG); /* merges */
                 pipe_ok(d, "a", "1", 5);               /* late */
+                pipe_ok(d, "", "1", INT64_MAX);        /* an empty key */
                 assert_int_equal(
                         ks_test_driver_metric(d, "dropped-records-late"), 1);
                 if (on_close) {
@@ -256,6 +257,8 @@ static void test_sessions_at_the_ends_of_time(void **state) {
                                    INT64_MAX);
                         expect_out(d, 1, 1, "a", INT64_MAX - BIG, INT64_MAX,
                                    "2", INT64_MAX);
+                        expect_out(d, 1, 1, "", INT64_MAX, INT64_MAX, "1",
+                                   INT64_MAX);
                 }
                 expect_no_output(d);
                 ks_test_driver_destroy(d);
