@@ -142,8 +142,10 @@ void ks__kv_store_destroy(ks_kv_store_t *store);
  *  A RocksDB store applies it at the task's next commit, after the puts
  *  staged before it (see the note at the top on reads meanwhile); a task
  *  closing without a commit drops it with its other staged writes. A
- *  record cache in front of @p store is not told (window and session
- *  stores, the callers, have none).
+ *  record cache in front of @p store is not told: the callers are window
+ *  and session stores, and the one cache there is (a time-window step's,
+ *  keyed by windowed key) only holds windows that are not late, whose
+ *  starts are above the live horizon of the store.
  *  @returns KS_ERR_NO_ERROR (also for an empty range), KS_ERR_STORE_CLOSED,
  *           KS_ERR_NO_MEMORY, KS_ERR_INVALID_ARG.
  *  @locality the store's task thread. */
