@@ -538,6 +538,50 @@ static void test_suppress_one_record_emit_early(void **state) {
         ks_test_driver_destroy(d);
 }
 
+/* Crafted entries in the suppression buffer's store (0x01 | be64(due ^
+ * sign) | key -> be64 ts | flag | value): keys too short to be entries and
+ * an entry whose value is too short are forgotten once met, not walked
+ * past on every record nor sent. */
+static void test_suppress_crafted_entries(void **state) {
+        (void)state;
+        ks_builder_t *b = ks_builder_new();
+        const char *topics[] = {TOPIC};
+        ks_table_t *t = ks_stream_to_table(
+                ks_builder_stream(b, topics, 1, ks_serde_string(),
+                                  ks_serde_string(), NULL),
+                NULL, NULL);
+        t = ks_table_suppress_until_time_limit(t, 100, 0, 0,
+                                               KS_BUFFER_SHUT_DOWN, "held");
+        ks_stream_to(ks_table_to_stream(t, NULL), OUT, NULL);
+        ks_error_t *e = NULL;
+        ks_topology_t *topo = NULL;
+        KST_OK_E(ks_builder_build(b, &topo, &e));
+        ks_test_driver_t *d = ks_test_driver_new(topo, NULL, 0, &e);
+        assert_non_null(d);
+        ks_topology_destroy(topo);
+        ks_builder_destroy(b);
+        pipe_ok(d, "a", "1", 10);
+        ks_kv_store_t *buf;
+        KST_OK(ks_test_driver_get_kv_store(d, "held-store", &buf));
+        uint8_t k[10];
+        k[0] = 0x01;
+        put64(k + 1, (uint64_t)5 ^ SIGN);
+        k[9] = 'x';
+        KST_OK(ks_kv_store_put(buf, k, 1, "v", 1));
+        KST_OK(ks_kv_store_put(buf, k, 3, "v", 1));
+        KST_OK(ks_kv_store_put(buf, k, sizeof(k), "short", 5));
+        pipe_ok(d, "b", "2", 200); /* a is due */
+        kst_expect_output(d, OUT, "a", 1, "1", 1, 10);
+        expect_no_output(d);
+        const void *v;
+        size_t vl;
+        assert_int_equal(ks_kv_store_get(buf, k, 1, &v, &vl), KS_ERR_NOT_FOUND);
+        assert_int_equal(ks_kv_store_get(buf, k, 3, &v, &vl), KS_ERR_NOT_FOUND);
+        assert_int_equal(ks_kv_store_get(buf, k, sizeof(k), &v, &vl),
+                         KS_ERR_NOT_FOUND);
+        ks_test_driver_destroy(d);
+}
+
 /* --- the emit index in memory -------------------------------------------- */
 
 /* A spy over the emit store's backend: the most entries one cursor took
@@ -606,6 +650,7 @@ int main(void) {
                 cmocka_unit_test(test_session_aggregator_fails_after_merge),
                 cmocka_unit_test(test_tiny_cache_evicts_mid_record),
                 cmocka_unit_test(test_suppress_one_record_emit_early),
+                cmocka_unit_test(test_suppress_crafted_entries),
                 cmocka_unit_test(test_memory_emit_scan_is_bounded),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
