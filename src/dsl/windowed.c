@@ -197,7 +197,7 @@ static int add_stores(ks_builder_t *b, ks__win_step_t *st,
          * behind the largest end stored; one more millisecond keeps a
          * session ending exactly there until it has been emitted. */
         if (st->w.kind == KS_WINDOWS_SESSION &&
-            st->emit == KS_EMIT_ON_WINDOW_CLOSE)
+            st->emit == KS_EMIT_ON_WINDOW_CLOSE && ret < INT64_MAX)
                 ret++;
         if (st->w.kind == KS_WINDOWS_SESSION)
                 err = ks_topology_add_session_store(b->topo, st->wstore,

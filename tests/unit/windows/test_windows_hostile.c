@@ -265,6 +265,53 @@ static void test_sessions_at_the_ends_of_time(void **state) {
         }
 }
 
+/* The longest retention materialize takes, for sessions emitted on close
+ * (whose store keeps one millisecond more): no overflow, a store that
+ * keeps every session. */
+static void test_longest_retention(void **state) {
+        (void)state;
+        for (int session = 0; session < 2; session++) {
+                ks_builder_t *b = ks_builder_new();
+                const char *topics[] = {TOPIC};
+                ks_stream_t *s =
+                        ks_builder_stream(b, topics, 1, NULL, NULL, NULL);
+                ks_windows_t *w =
+                        session ? ks_session_windows_of_inactivity_gap_and_grace(
+                                          10, BIG)
+                                : ks_time_windows_of_size_and_grace(10, BIG);
+                ks_windowed_stream_t *ws = ks_windowed_materialize(
+                        ks_windowed_emit_strategy(
+                                ks_grouped_windowed_by(
+                                        ks_stream_group_by_key(s, NULL), w),
+                                KS_EMIT_ON_WINDOW_CLOSE),
+                        KS_STORE_ROCKSDB, INT64_MAX);
+                ks_stream_to(ks_table_to_stream(
+                                     ks_windowed_count(ws, "w", NULL), NULL),
+                             OUT, NULL);
+                ks_error_t *e = NULL;
+                ks_topology_t *topo = NULL;
+                KST_OK_E(ks_builder_build(b, &topo, &e));
+                ks_test_driver_t *d = ks_test_driver_new(topo, NULL, 0, &e);
+                assert_non_null(d);
+                ks_topology_destroy(topo);
+                ks_builder_destroy(b);
+                pipe_ok(d, "a", "1", 0);
+                pipe_ok(d, "a", "1", INT64_MAX);
+                if (session) {
+                        ks_session_store_t *ss;
+                        KST_OK(ks_test_driver_get_session_store(d, "w", &ss));
+                        assert_int_equal(ks_session_store_retention_ms(ss),
+                                         INT64_MAX);
+                } else {
+                        ks_window_store_t *wst;
+                        KST_OK(ks_test_driver_get_window_store(d, "w", &wst));
+                        assert_int_equal(ks_window_store_retention_ms(wst),
+                                         INT64_MAX);
+                }
+                ks_test_driver_destroy(d);
+        }
+}
+
 /* --- crafted entries in restored stores ---------------------------------- */
 
 /* An emit-index entry (0x01 | be64(end ^ sign) | be64(start ^ sign) | key)
@@ -643,6 +690,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_time_windows_at_the_ends_of_time),
                 cmocka_unit_test(test_sessions_at_the_ends_of_time),
+                cmocka_unit_test(test_longest_retention),
                 cmocka_unit_test(test_session_emit_index_end_before_start),
                 cmocka_unit_test(test_session_store_end_before_start),
                 cmocka_unit_test(test_time_emit_index_crafted),
