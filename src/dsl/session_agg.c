@@ -176,13 +176,15 @@ static ks_err_t session_process(ks_context_t *ctx, const ks_record_t *rec,
                 ks__win_late(ctx, st, rec, start, end, observed);
                 goto done;
         }
-        if ((start != t || end != t) &&
-            (err = remove_merged(ctx, in, st, rec, ks_buf_data(found), cnt)))
-                goto done;
+        /* The record folded in before anything changes: a failing
+         * aggregator leaves the store and downstream as they were. */
         ks_buf_reset(tmp);
         if ((err = ks__win_fold(ctx, st, in, rec,
                                 have ? ks_buf_data(merged) : NULL,
                                 ks_buf_len(merged), tmp)))
+                goto done;
+        if ((start != t || end != t) &&
+            (err = remove_merged(ctx, in, st, rec, ks_buf_data(found), cnt)))
                 goto done;
         ks_buf_reset(merged);
         if ((err = ks__win_value(merged, end, ks_buf_data(tmp),

@@ -75,10 +75,12 @@ static ks_err_t window_get(ks__win_state_t *in, const void *key, size_t klen,
 static ks_err_t time_final(ks_context_t *ctx, ks__win_state_t *in,
                            const void *key, size_t klen, int64_t start,
                            int64_t end) {
-        (void)end;
         const void *v, *agg;
         size_t vl, alen;
         int64_t ts;
+        const ks__win_step_t *st = (const ks__win_step_t *)in->base.step;
+        if (end != ks__ts_add(start, st->w.size))
+                return KS_ERR_NO_ERROR; /* not this step's (a bad changelog) */
         ks_err_t err = ks_window_store_fetch(in->ws, key, klen, start, &v, &vl);
         if (err == KS_ERR_NOT_FOUND)
                 return KS_ERR_NO_ERROR; /* expired with its records */

@@ -200,7 +200,7 @@ static int add_stores(ks_builder_t *b, ks__win_step_t *st,
          * windows of 1 ms have the same edge (the largest start stored may
          * be a right window's, one past the newest record). */
         if (st->w.kind != KS_WINDOWS_TIME &&
-            st->emit == KS_EMIT_ON_WINDOW_CLOSE)
+            st->emit == KS_EMIT_ON_WINDOW_CLOSE && ret < INT64_MAX)
                 ret++;
         if (st->w.kind == KS_WINDOWS_SESSION)
                 err = ks_topology_add_session_store(b->topo, st->wstore,
@@ -558,35 +558,38 @@ ks_err_t ks__win_index(ks__win_state_t *in, const void *key, size_t klen,
         return err == KS_ERR_NOT_FOUND ? KS_ERR_NO_ERROR : err;
 }
 
-/* Collect up to EMIT_BATCH index keys with end <= bound into @p keys
- * (length-prefixed); *morep: the batch filled up. When the scan reaches
- * an end past the bound (or the index's end), that is the next end. */
+/* Collect up to EMIT_BATCH index keys with end <= bound, and the
+ * malformed keys met on the way, into @p keys (length-prefixed); *morep:
+ * the batch filled up. Having collected all, learn the next end indexed. */
 static ks_err_t collect(ks__win_state_t *in, int64_t bound, ks_buf_t *keys,
                         size_t *cntp, int *morep) {
         ks_kv_store_t *idx = in->base.store;
-        uint8_t lo[1] = {INDEX_MARK}, hi[9];
-        hi[0] = INDEX_MARK;
-        ks__be64_put(hi + 1, ((uint64_t)bound ^ SIGN_BIT));
-        /* From the oldest end to the first end past the bound. */
+        uint8_t lo[1] = {INDEX_MARK}, hi[9], to[9];
+        uint64_t b = (uint64_t)bound ^ SIGN_BIT;
+        hi[0] = to[0] = INDEX_MARK;
+        ks__be64_put(hi + 1, b);
+        /* From the oldest end to the first end past the bound, which the
+         * range stops before (an in-memory range is copied when it
+         * opens: the scan costs what it closes, not every open window). */
+        ks__be64_put(to + 1, b + 1);
+        if (b == UINT64_MAX)
+                to[0] = INDEX_MARK + 1;
         ks_kv_iter_t *it;
-        ks_err_t err = ks_kv_store_range(idx, lo, 1, NULL, 0, &it);
+        ks_err_t err = ks_kv_store_range(idx, lo, 1, to,
+                                         b == UINT64_MAX ? 1 : sizeof(to), &it);
         if (err)
                 return err;
         const void *k;
         size_t kl;
         *cntp = 0;
         *morep = 0;
-        int64_t next = INT64_MAX; /* none left */
         while (ks_kv_iter_next(it, &k, &kl, NULL, NULL)) {
                 if (((const uint8_t *)k)[0] != INDEX_MARK)
                         break;
-                if (kl < 17)
-                        continue; /* not an index key (a bad changelog) */
-                if (memcmp((const uint8_t *)k + 1, hi + 1, 8) > 0) {
-                        next = (int64_t)(ks__be64_get((const uint8_t *)k + 1) ^
-                                         SIGN_BIT);
+                /* A key too short to be an index key (a bad changelog) is
+                 * taken to be deleted. */
+                if (kl >= 17 && memcmp((const uint8_t *)k + 1, hi + 1, 8) > 0)
                         break;
-                }
                 if (*cntp == EMIT_BATCH) {
                         *morep = 1;
                         break;
@@ -601,11 +604,26 @@ static ks_err_t collect(ks__win_state_t *in, int64_t bound, ks_buf_t *keys,
         if (!err)
                 err = ks_kv_iter_error(it);
         ks_kv_iter_destroy(it);
-        if (!err && !*morep) {
-                in->next_end = next;
-                in->next_known = 1;
-        }
-        return err;
+        if (err || *morep)
+                return err;
+        /* Everything up to the bound is collected: the next end is that of
+         * the first index key past it (one key read), if any. */
+        int found = 0;
+        ks_buf_t *next = in->base.buf2;
+        ks_buf_reset(next);
+        if (b != UINT64_MAX && (err = ks__kv_store_first(idx, to, sizeof(to),
+                                                         lo, 1, next, &found)))
+                return err;
+        in->next_known = 1;
+        in->next_end =
+                !found ? INT64_MAX
+                : ks_buf_len(next) >= 9
+                        ? (int64_t)(ks__be64_get(
+                                            (const uint8_t *)ks_buf_data(next) +
+                                            1) ^
+                                    SIGN_BIT)
+                        : INT64_MIN; /* malformed: scan next time */
+        return KS_ERR_NO_ERROR;
 }
 
 ks_err_t ks__win_emit_closed(ks_context_t *ctx, ks__win_state_t *in,
@@ -629,10 +647,18 @@ ks_err_t ks__win_emit_closed(ks_context_t *ctx, ks__win_state_t *in,
                         size_t kl = ks__be32_get(p);
                         const uint8_t *k = p + 4;
                         p += 4 + kl;
-                        int64_t end = (int64_t)(ks__be64_get(k + 1) ^ SIGN_BIT);
-                        int64_t start =
-                                (int64_t)(ks__be64_get(k + 9) ^ SIGN_BIT);
-                        err = final(ctx, in, k + 17, kl - 17, start, end);
+                        /* A malformed key, or a window ending before it
+                         * starts (a bad changelog), has no result: it is
+                         * only forgotten. */
+                        int64_t end = 0, start = 1;
+                        if (kl >= 17) {
+                                end = (int64_t)(ks__be64_get(k + 1) ^ SIGN_BIT);
+                                start = (int64_t)(ks__be64_get(k + 9) ^
+                                                  SIGN_BIT);
+                        }
+                        if (start <= end)
+                                err = final(ctx, in, k + 17, kl - 17, start,
+                                            end);
                         if (!err) {
                                 err = ks_kv_store_delete(in->base.store, k, kl,
                                                          NULL, NULL);

@@ -7,6 +7,8 @@
  * backend memory. */
 #include "store_int.h"
 
+#include "kstreams/serde.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -221,6 +223,31 @@ ks_err_t ks__kv_store_delete_range(ks_kv_store_t *store, const void *from,
         if (ks__bytes_cmp(from, fromlen, to, tolen) >= 0)
                 return KS_ERR_NO_ERROR;
         return store->ops->delete_range(store->impl, from, fromlen, to, tolen);
+}
+
+ks_err_t ks__kv_store_first(ks_kv_store_t *store, const void *from,
+                            size_t fromlen, const void *prefix, size_t plen,
+                            ks_buf_t *out, int *foundp) {
+        if (!store || !from || !out || !foundp)
+                return KS_ERR_INVALID_ARG;
+        if (store->closed)
+                return KS_ERR_STORE_CLOSED;
+        *foundp = 0;
+        ks__kv_bound_t bound = {KS__BOUND_PREFIX, prefix, plen, 1};
+        void *cur;
+        ks_err_t err = store->ops->cursor_open(store->impl, 0, from, fromlen,
+                                               &bound, &cur);
+        if (err)
+                return err;
+        const void *k, *v;
+        size_t kl, vl;
+        if (store->ops->cursor_next(cur, &k, &kl, &v, &vl, &err) &&
+            ks__kv_in_bound(&bound, 0, k, kl)) {
+                err = ks_buf_append(out, k, kl);
+                *foundp = !err;
+        }
+        store->ops->cursor_close(cur);
+        return err;
 }
 
 static ks_err_t iter_open(ks_kv_store_t *store, int reverse, const void *seek,

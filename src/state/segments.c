@@ -77,10 +77,16 @@ int ks__segments_split(const ks__segments_t *s, const void *k, size_t kl,
         size_t klen = ks__be32_get(p + KS__SEG_PREFIX);
         if (klen != kl - fixed)
                 return 0;
+        int64_t time = (int64_t)(ks__be64_get(p + KS__SEG_PREFIX + 4 + klen) ^
+                                 SIGN_BIT);
+        /* Filed under another segment than its time's: not written by a
+         * store (a crafted changelog record); reads could not find it by
+         * key, nor drop it with its segment. */
+        if (seg_get(p) != ks__segment_of(s, time))
+                return 0;
         *keyp = p + KS__SEG_PREFIX + 4;
         *klenp = klen;
-        *timep = (int64_t)(ks__be64_get(p + KS__SEG_PREFIX + 4 + klen) ^
-                           SIGN_BIT);
+        *timep = time;
         if (suffixp)
                 *suffixp = p + KS__SEG_PREFIX + 4 + klen + 8;
         return 1;
@@ -104,25 +110,31 @@ static ks_err_t drop_expired(ks__segments_t *s) {
 }
 
 /* The segment of the first (last, with @p reverse) stored key; *foundp 0
- * for an empty store. A backend cursor that reads one key: a seek in
+ * for an empty store. With @p below (reverse only), the last key of a
+ * segment below it. A backend cursor that reads one key: a seek in
  * RocksDB, and in memory a snapshot of that key only. A key too short to
  * name a segment (none is written so) costs a walk past it. */
-static ks_err_t edge_segment(ks__segments_t *s, int reverse, int64_t *segp,
-                             int *foundp) {
+static ks_err_t edge_segment(ks__segments_t *s, int reverse,
+                             const int64_t *below, int64_t *segp, int *foundp) {
         ks_kv_store_t *kv = s->kv;
+        uint8_t seek[KS__SEG_PREFIX];
+        if (below)
+                seg_put(seek, *below);
         *foundp = 0;
         for (size_t limit = 1;; limit = 0) {
                 ks__kv_bound_t bound = {KS__BOUND_NONE, NULL, 0, limit};
                 void *cur;
-                ks_err_t err = kv->ops->cursor_open(kv->impl, reverse, NULL, 0,
-                                                    &bound, &cur);
+                ks_err_t err = kv->ops->cursor_open(
+                        kv->impl, reverse, below ? seek : NULL,
+                        below ? sizeof(seek) : 0, &bound, &cur);
                 if (err)
                         return err;
                 const void *k, *v;
                 size_t kl, vl, n = 0;
                 while (kv->ops->cursor_next(cur, &k, &kl, &v, &vl, &err)) {
                         n++;
-                        if (kl >= KS__SEG_PREFIX) {
+                        if (kl >= KS__SEG_PREFIX &&
+                            (!below || seg_get(k) < *below)) {
                                 *segp = seg_get(k);
                                 *foundp = 1;
                                 break;
@@ -134,35 +146,49 @@ static ks_err_t edge_segment(ks__segments_t *s, int reverse, int64_t *segp,
         }
 }
 
+/* The largest time of segment @p seg into *observedp (*anyp: one found).
+ * Not necessarily in its last key: keys order by key before time. */
+static ks_err_t segment_max(ks__segments_t *s, int64_t seg, int64_t *observedp,
+                            int *anyp) {
+        uint8_t prefix[KS__SEG_PREFIX];
+        seg_put(prefix, seg);
+        ks_kv_iter_t *it;
+        ks_err_t err =
+                ks_kv_store_prefix_scan(s->kv, prefix, sizeof(prefix), &it);
+        if (err)
+                return err;
+        const void *k, *key;
+        size_t kl, klen;
+        int64_t time;
+        while (ks_kv_iter_next(it, &k, &kl, NULL, NULL))
+                if (ks__segments_split(s, k, kl, &key, &klen, &time, NULL) &&
+                    (!*anyp || time > *observedp)) {
+                        *observedp = time;
+                        *anyp = 1;
+                }
+        err = ks_kv_iter_error(it);
+        ks_kv_iter_destroy(it);
+        return err;
+}
+
 static ks_err_t learn(ks__segments_t *s) {
-        int64_t last, first;
-        int found;
-        ks_err_t err = edge_segment(s, 1, &last, &found);
+        int64_t last, first, observed = KS__TS_NONE;
+        int found, any = 0;
+        ks_err_t err = edge_segment(s, 1, NULL, &last, &found);
         if (err || !found) {
                 s->known = !err;
                 return err;
         }
-        /* The largest time is in the last segment, though not necessarily
-         * in its last key (keys order by key before time). */
-        uint8_t prefix[KS__SEG_PREFIX];
-        seg_put(prefix, last);
-        ks_kv_iter_t *it;
-        if ((err = ks_kv_store_prefix_scan(s->kv, prefix, sizeof(prefix), &it)))
-                return err;
-        const void *k, *key;
-        size_t kl, klen;
-        int64_t time, observed = KS__TS_NONE;
-        int any = 0;
-        while (ks_kv_iter_next(it, &k, &kl, NULL, NULL))
-                if (ks__segments_split(s, k, kl, &key, &klen, &time, NULL) &&
-                    (!any || time > observed)) {
-                        observed = time;
-                        any = 1;
-                }
-        err = ks_kv_iter_error(it);
-        ks_kv_iter_destroy(it);
+        /* The largest time is in the last segment holding an entry in the
+         * layout: segments above it hold only keys no store wrote (a
+         * crafted changelog's), which must not set observed stream time. */
+        while (!(err = segment_max(s, last, &observed, &any)) && !any) {
+                int64_t above = last;
+                if ((err = edge_segment(s, 1, &above, &last, &found)) || !found)
+                        break;
+        }
         if (!err)
-                err = edge_segment(s, 0, &first, &found);
+                err = edge_segment(s, 0, NULL, &first, &found);
         if (err)
                 return err;
         s->observed = observed;

@@ -26,9 +26,12 @@
  * segments from below, so a drop covers [lowest, first live segment) and
  * happens only when something may be stored there. Observed stream time is
  * learnt on first use from the stored keys: the last key names the largest
- * segment, one scan of that segment gives the largest time; the first key
- * gives `lowest`, and segments a restore brought back below the horizon
- * are dropped then.
+ * segment, one scan of that segment gives the largest time (segments
+ * holding only keys out of the layout, a crafted changelog's, are passed
+ * over downwards); the first key gives `lowest`, and segments a restore
+ * brought back below the horizon are dropped then. A key out of the layout
+ * (its key length wrong, or filed under another segment than its time's)
+ * is never returned.
  *
  * @locality the store's task thread. */
 #ifndef KS_SEGMENTS_INT_H
@@ -79,7 +82,8 @@ static inline size_t ks__segments_key_len(const ks__segments_t *s,
 void ks__segments_encode(const ks__segments_t *s, uint8_t *out, const void *key,
                          size_t klen, int64_t time, const void *suffix);
 
-/** Split stored key @p k; 0 if it is not in the layout. */
+/** Split stored key @p k; 0 if it is not in the layout (sizes, or a
+ *  segment id other than its time's). */
 int ks__segments_split(const ks__segments_t *s, const void *k, size_t kl,
                        const void **keyp, size_t *klenp, int64_t *timep,
                        const uint8_t **suffixp);

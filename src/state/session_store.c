@@ -243,7 +243,9 @@ int ks_session_iter_next(ks_session_iter_t *iter, const void **keyp,
                     end < iter->end_from || end > iter->end_to)
                         continue;
                 int64_t start = (int64_t)(ks__be64_get(sfx) ^ SIGN_BIT);
-                if (start > iter->latest_start)
+                /* A session ending before it starts is no session (a
+                 * crafted changelog record): passed over. */
+                if (start > iter->latest_start || start > end)
                         continue;
                 if (keyp)
                         *keyp = key;

@@ -136,14 +136,23 @@ void ks__kv_store_close(ks_kv_store_t *store);
  *  stay valid as empty shells until destroyed. */
 void ks__kv_store_destroy(ks_kv_store_t *store);
 
+/** The first key at or after @p from that starts with @p prefix, copied
+ *  into @p out (*foundp 1), or *foundp 0. Reads one key from the backend
+ *  (a seek), not a range. KS_ERR_STORE_CLOSED, KS_ERR_NO_MEMORY. */
+ks_err_t ks__kv_store_first(ks_kv_store_t *store, const void *from,
+                            size_t fromlen, const void *prefix, size_t plen,
+                            ks_buf_t *out, int *foundp);
+
 /** Delete every key in [@p from, @p to) (half-open) of @p store, bypassing
  *  the change log: as in Kafka Streams, dropping an expired segment is not
  *  logged; the changelog topic's time retention removes those records.
  *  A RocksDB store applies it at the task's next commit, after the puts
  *  staged before it (see the note at the top on reads meanwhile); a task
  *  closing without a commit drops it with its other staged writes. A
- *  record cache in front of @p store is not told (window and session
- *  stores, the callers, have none).
+ *  record cache in front of @p store is not told: the callers are window
+ *  and session stores, and the one cache there is (a time-window step's,
+ *  keyed by windowed key) only holds windows that are not late, whose
+ *  starts are above the live horizon of the store.
  *  @returns KS_ERR_NO_ERROR (also for an empty range), KS_ERR_STORE_CLOSED,
  *           KS_ERR_NO_MEMORY, KS_ERR_INVALID_ARG.
  *  @locality the store's task thread. */
