@@ -77,7 +77,8 @@ KS_EXPORT ks_windows_t *ks_time_windows_of_size_and_grace(int64_t size_ms,
 KS_EXPORT ks_windows_t *ks_time_windows_of_size_no_grace(int64_t size_ms);
 /**
  * @brief Make @p w hopping windows that start every @p advance_ms
- *        (0 < advance <= size; advance = size is tumbling).
+ *        (0 < advance <= size; advance = size is tumbling). A record falls
+ *        in size / advance windows, at most 100000.
  * @returns @p w (NULL stays NULL).
  */
 KS_EXPORT ks_windows_t *ks_time_windows_advance_by(ks_windows_t *w,

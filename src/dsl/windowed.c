@@ -20,10 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SIGN_BIT   ((uint64_t)1 << 63)
-#define TIME_KEY   "\x00"
-#define INDEX_MARK 0x01
-#define EMIT_BATCH 512 /* index entries read per scan */
+#define SIGN_BIT                   ((uint64_t)1 << 63)
+#define TIME_KEY                   "\x00"
+#define INDEX_MARK                 0x01
+#define EMIT_BATCH                 512 /* index entries read per scan */
+#define KS__MAX_WINDOWS_PER_RECORD 100000
 
 /* --- window definitions -------------------------------------------------- */
 
@@ -100,6 +101,11 @@ static const char *windows_invalid(const ks_windows_t *w) {
         if (w->kind == KS_WINDOWS_TIME &&
             (w->advance <= 0 || w->advance > w->size))
                 return "the advance (0 < advance <= size)";
+        /* Every record updates size / advance windows. */
+        if (w->kind == KS_WINDOWS_TIME &&
+            w->size / w->advance > KS__MAX_WINDOWS_PER_RECORD)
+                return "the advance (size / advance, the windows each "
+                       "record falls in, is over 100000)";
         return NULL;
 }
 

@@ -728,10 +728,12 @@ static void test_invalid_windows(void **state) {
                 ks_time_windows_advance_by(
                         ks_time_windows_of_size_no_grace(1000), 2000),
                 ks_session_windows_of_inactivity_gap_no_grace(-5),
+                ks_time_windows_advance_by(
+                        ks_time_windows_of_size_no_grace(100001000), 1000),
         };
         const char *what[] = {"window size", "grace period", "advance",
-                              "inactivity gap"};
-        for (size_t i = 0; i < 4; i++) {
+                              "inactivity gap", "over 100000"};
+        for (size_t i = 0; i < 5; i++) {
                 ks_builder_t *b = ks_builder_new();
                 ks_grouped_windowed_by(
                         ks_stream_group_by_key(in_stream(b, TOPIC, NULL, NULL),
