@@ -23,7 +23,8 @@
  *    sessions merges them.
  *
  * Grace: a window accepts records until stream time (the largest timestamp
- * the aggregation has seen) passes its end plus the grace period; later
+ * the aggregation has seen) passes its end plus the grace period (a
+ * session: its end plus grace plus gap, as since Kafka 3.0); later
  * records are dropped, logged at debug level and counted in the
  * "dropped-records" and "dropped-records-late" metrics. A record of a
  * sliding-window aggregation too late for some of the windows it would

@@ -5,15 +5,17 @@
  * its key within the inactivity gap (end >= t - gap, start <= t + gap): the
  * merged session spans them all and its aggregate is theirs merged (the
  * session merger; counts add, reduce uses the reducer) with the record
- * folded in. If the merged session ends before stream time minus grace,
- * the record is late: dropped and counted. Otherwise the sessions merged
+ * folded in. If the merged session ends before stream time minus grace
+ * minus gap (Kafka Streams since 3.0, KAFKA-12718: a session is only
+ * closed once no record within the gap can extend it), the record is
+ * late: dropped and counted. Otherwise the sessions merged
  * away are removed (on update: a tombstone each downstream, stamped with
  * its end) and the merged one stored and sent, stamped with its end.
  *
  * Sessions do not go through the record cache: every change is sent at
- * once on update. On close, a session is final once stream time minus
- * grace minus gap has passed its end (no record that is not late can reach
- * it any more), as Kafka Streams decides; its result goes out then, once. */
+ * once on update. On close, a session is final once it has closed (the
+ * same bound: its end before stream time minus grace minus gap); its
+ * result goes out then, once. */
 #include "dsl_int.h"
 
 #include <string.h>
@@ -117,15 +119,12 @@ static ks_err_t session_process(ks_context_t *ctx, const ks_record_t *rec,
                 return KS_ERR_NO_ERROR; /* as Kafka Streams: skipped */
         int64_t t = rec->timestamp, gap = st->w.size;
         int64_t observed = ks__win_observe(in, t);
-        int64_t close = ks__ts_sub(observed, st->w.grace);
+        /* Sessions ending before this have closed. */
+        int64_t close = ks__ts_sub(ks__ts_sub(observed, st->w.grace), gap);
         ks_err_t err;
-        if (st->emit == KS_EMIT_ON_WINDOW_CLOSE) {
-                int64_t bound = ks__ts_sub(close, gap);
-                if (bound > INT64_MIN &&
-                    (err = ks__win_emit_closed(ctx, in, bound - 1,
-                                               session_final)))
-                        return err;
-        }
+        if (st->emit == KS_EMIT_ON_WINDOW_CLOSE && close > INT64_MIN &&
+            (err = ks__win_emit_closed(ctx, in, close - 1, session_final)))
+                return err;
         ks_buf_t *found = ks_buf_new(), *merged = in->agg, *tmp = in->base.buf;
         if (!found)
                 return KS_ERR_NO_MEMORY;

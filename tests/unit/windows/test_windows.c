@@ -391,13 +391,15 @@ static int64_t model_session(const in_t *in, size_t n, int64_t gap,
         for (size_t i = 0; i < n; i++) {
                 const in_t *r = &in[i];
                 observed = r->ts > observed ? r->ts : observed;
-                int64_t close = observed - grace;
+                /* Kafka Streams since 3.0: a session closes when stream
+                 * time minus grace minus gap passes its end. */
+                int64_t close = observed - grace - gap;
                 if (on_close) {
                         size_t from = nexp;
                         for (size_t j = 0; j < nsess; j++) {
                                 sess_t *x = &sess[j];
                                 if (x->gone || x->emitted ||
-                                    x->end >= close - gap)
+                                    x->end >= close)
                                         continue;
                                 x->emitted = 1;
                                 exps[nexp++] = (exp_t){x->key,
