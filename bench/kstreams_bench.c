@@ -1,13 +1,18 @@
 /* Benchmarks: the library beside plain librdkafka and Kafka Streams (Java)
  * on the same broker. bench/cases.sh drives these commands:
  *
- *   kstreams-bench create BOOTSTRAP TOPIC PARTITIONS
+ *   kstreams-bench create BOOTSTRAP TOPIC PARTITIONS [KEY=VALUE...]
  *   kstreams-bench produce BOOTSTRAP TOPIC RECORDS SIZE PARTITIONS
  *   kstreams-bench produce-lines BOOTSTRAP TOPIC LINES PARTITIONS
+ *   kstreams-bench produce-events BOOTSTRAP TOPIC EVENTS PARTITIONS
  *   kstreams-bench serve passthrough|stateless BOOTSTRAP IN OUT
  *   kstreams-bench serve wordcount BOOTSTRAP IN OUT WORDS_TOPIC
  *   kstreams-bench serve wordcount-dsl BOOTSTRAP IN OUT
+ *   kstreams-bench serve windowed-update|windowed-close|session-update
+ *                  BOOTSTRAP IN OUT
  *   kstreams-bench run NAME BASELINE count|words BOOTSTRAP OUT N -- CMD...
+ *   kstreams-bench run NAME BASELINE windowed-update|windowed-close|
+ *                  session-update BOOTSTRAP OUT EVENTS IN -- CMD...
  *   kstreams-bench latency NAME BASELINE BOOTSTRAP IN OUT RATE SECONDS --
  * CMD... kstreams-bench restore BOOTSTRAP RECORDS SIZE PARTITIONS
  *
@@ -16,19 +21,25 @@
  * on this client), the library's stateless map+filter topology, or its word
  * count (RocksDB store with a changelog, re-keyed through WORDS_TOPIC), or
  * the DSL word count (re-keyed through its repartition topic, counted
- * through the record cache unless statestore.cache.max.bytes is 0).
+ * through the record cache unless statestore.cache.max.bytes is 0), or a
+ * windowed count of the events produce-events wrote (tumbling windows on
+ * update or on window close, or sessions on update).
  *
  * "run" starts CMD (a serve command, or the Kafka Streams program), watches
  * OUT and stops CMD when it is done: "count" waits for N records in OUT
  * (its high watermarks); "words" reads OUT and waits until the latest count
  * of every word equals the count of the N lines produce-lines wrote
  * (computed here from the same seed), so a word count with a record cache
- * (fewer updates) is timed to the same end. It prints one CSV line:
+ * (fewer updates) is timed to the same end; the windowed modes read OUT
+ * and check it against a model of the EVENTS produce-events wrote (see
+ * run_events()). It prints one CSV line:
  *   case,baseline,records,processing_s,wall_s,records_per_s,cpu_s,
  *   peak_rss_kb,p50_ms,p99_ms
- * processing_s runs from the first record in OUT to the end; wall_s from the
- * start of CMD (group join included). CPU seconds and peak RSS are CMD's,
- * read from /proc when the run is done (its shutdown is not counted).
+ * processing_s runs from the first record in OUT to the end (windowed
+ * modes: from the moment the application's group, whose id is OUT, is
+ * stable, as a record cache holds the first output until a commit); wall_s
+ * from the start of CMD (group join included). CPU seconds and peak RSS are
+ * CMD's, read from /proc when the run is done (its shutdown is not counted).
  *
  * "latency" offers RATE records/s for SECONDS to IN, each carrying its send
  * time, and reads OUT: p50/p99 of the end-to-end latency.
@@ -112,18 +123,26 @@ static rd_kafka_t *client(rd_kafka_type_t type, const char *bootstrap,
         return rk;
 }
 
-static void produce1(rd_kafka_t *p, const char *topic, int32_t part,
-                     const void *k, size_t kl, const void *v, size_t vl) {
+/* Sends one record stamped @p ts (0: now). */
+static void produce_at(rd_kafka_t *p, const char *topic, int32_t part,
+                       const void *k, size_t kl, const void *v, size_t vl,
+                       int64_t ts) {
         rd_kafka_resp_err_t e;
         while ((e = rd_kafka_producev(
                         p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(part),
                         RD_KAFKA_V_KEY((void *)k, kl),
                         RD_KAFKA_V_VALUE((void *)v, vl),
+                        RD_KAFKA_V_TIMESTAMP(ts),
                         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                         RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
                 rd_kafka_poll(p, 10);
         if (e)
                 die("produce: %s", rd_kafka_err2str(e));
+}
+
+static void produce1(rd_kafka_t *p, const char *topic, int32_t part,
+                     const void *k, size_t kl, const void *v, size_t vl) {
+        produce_at(p, topic, part, k, kl, v, vl, 0);
 }
 
 static int partitions_of(rd_kafka_t *rk, const char *topic) {
@@ -243,11 +262,23 @@ static unsigned vocab_id(const char *w, size_t len) {
 
 /* ---- load ----------------------------------------------------------------*/
 
+/* create BOOTSTRAP TOPIC PARTITIONS [KEY=VALUE...]: the topic, with these
+ * topic configs (argv ends with NULL). */
 static int create(char **argv) {
         rd_kafka_t *rk = client(RD_KAFKA_PRODUCER, argv[2], NULL);
         char err[512];
         rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(argv[3], atoi(argv[4]),
                                                         -1, err, sizeof(err));
+        for (char **kv = argv + 5; nt && *kv; kv++) {
+                char key[128];
+                const char *eq = strchr(*kv, '=');
+                if (!eq || (size_t)(eq - *kv) >= sizeof(key))
+                        die("create: %s is not KEY=VALUE", *kv);
+                memcpy(key, *kv, (size_t)(eq - *kv));
+                key[eq - *kv] = 0;
+                if (rd_kafka_NewTopic_set_config(nt, key, eq + 1))
+                        die("create: cannot set %s", *kv);
+        }
         rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
         rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
         rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
@@ -318,6 +349,323 @@ static int produce_lines(char **argv) {
         return 0;
 }
 
+/* ---- keyed events for the windowed cases -------------------------------- */
+
+/* Events of DEVICES devices, keyed "d0000".."d9999" and skewed towards the
+ * low ids as the words are, with their event time in the record timestamp:
+ * a clock that starts at EV_T0 and advances 0-14 ms per event (1,000,000
+ * events span about 1.9 hours of event time). 10% of the events are out
+ * of order, stamped 1 ms to 5 s before the clock (within the grace); 0.5%
+ * are too late, stamped 315 to 360 s before it, on a device with no event
+ * in the session gap before that time: past the grace of the windows and
+ * of the sessions, whether a session's lateness counts its gap or not (see
+ * model_sessions()). Device d goes to partition d mod PARTS, so each task
+ * sees its devices' events in the order they were made, and so does the
+ * model here. Values are 16 random letters (a payload nobody reads). */
+#define DEVICES    10000
+#define EV_T0      INT64_C(1767225600000) /* 2026-01-01T00:00:00Z */
+#define EV_PAYLOAD 16
+#define WIN_SIZE   INT64_C(60000)
+#define WIN_GRACE  INT64_C(10000)
+#define SESS_GAP   INT64_C(300000)
+#define SESS_GRACE INT64_C(10000)
+
+typedef struct {
+        uint64_t s;
+        int64_t now;
+        int64_t *last; /* per device: its largest timestamp so far */
+} evgen_t;
+
+typedef struct {
+        int dev;
+        int64_t ts;
+} event_t;
+
+static void evgen_init(evgen_t *g) {
+        g->s = SEED;
+        g->now = EV_T0;
+        g->last = malloc(DEVICES * sizeof(*g->last));
+        if (!g->last)
+                die("%s", "out of memory");
+        for (int i = 0; i < DEVICES; i++)
+                g->last[i] = INT64_MIN;
+}
+
+static int ev_device(uint64_t *s) {
+        uint64_t a = rng(s) % DEVICES;
+        uint64_t b = rng(s) % DEVICES;
+        return (int)(a * b / DEVICES);
+}
+
+/* The next event, its value into @p payload (EV_PAYLOAD bytes). */
+static event_t evgen_next(evgen_t *g, char *payload) {
+        g->now += (int64_t)(rng(&g->s) % 15);
+        unsigned kind = (unsigned)(rng(&g->s) % 1000);
+        event_t e = {ev_device(&g->s), g->now};
+        if (kind < 100) {
+                e.ts -= 1 + (int64_t)(rng(&g->s) % 5000);
+        } else if (kind < 105) {
+                /* A device idle for a session gap before the late time:
+                 * no session of it is within reach of this event, so no
+                 * expired session (which stores and record caches may
+                 * still show) can be, and the event is a session of its
+                 * own, late by more than gap + grace. Up to 256 draws, else
+                 * on time. */
+                int64_t late = g->now - 315000 - (int64_t)(rng(&g->s) % 45000);
+                for (int i = 0; i < 256; i++) {
+                        if (g->last[e.dev] < late - SESS_GAP) {
+                                e.ts = late;
+                                break;
+                        }
+                        e.dev = ev_device(&g->s);
+                }
+        }
+        if (e.ts > g->last[e.dev])
+                g->last[e.dev] = e.ts;
+        fill(&g->s, payload, EV_PAYLOAD);
+        return e;
+}
+
+static void evgen_free(evgen_t *g) {
+        free(g->last);
+}
+
+/* Windows (or sessions) by (a, b): a time window's (device, start), a
+ * session's (start << 14 | device, end). want: its count at the end of the
+ * input (-1: it must not be in the output); have: the latest count read
+ * from the output (-2: none yet, -1: a tombstone). */
+typedef struct {
+        int64_t a, b, want, have;
+} win_t;
+
+typedef struct {
+        win_t *w;
+        size_t cap, n;
+} wintab_t;
+
+static size_t win_hash(int64_t a, int64_t b, size_t cap) {
+        uint64_t x = (uint64_t)a * 0x9e3779b97f4a7c15u ^ (uint64_t)b;
+        x ^= x >> 33;
+        x *= 0xff51afd7ed558ccdu;
+        x ^= x >> 33;
+        return (size_t)x & (cap - 1);
+}
+
+static win_t *win_find(wintab_t *t, int64_t a, int64_t b, int create) {
+        if (create && (t->n + 1) * 2 > t->cap) {
+                size_t cap = t->cap ? t->cap * 2 : 4096;
+                win_t *w = malloc(cap * sizeof(*w));
+                if (!w)
+                        die("%s", "out of memory");
+                for (size_t i = 0; i < cap; i++)
+                        w[i].a = INT64_MIN;
+                for (size_t i = 0; i < t->cap; i++) {
+                        if (t->w[i].a == INT64_MIN)
+                                continue;
+                        size_t j = win_hash(t->w[i].a, t->w[i].b, cap);
+                        while (w[j].a != INT64_MIN)
+                                j = (j + 1) & (cap - 1);
+                        w[j] = t->w[i];
+                }
+                free(t->w);
+                t->w = w;
+                t->cap = cap;
+        }
+        if (!t->cap)
+                return NULL;
+        for (size_t i = win_hash(a, b, t->cap);; i = (i + 1) & (t->cap - 1)) {
+                win_t *w = &t->w[i];
+                if (w->a == a && w->b == b)
+                        return w;
+                if (w->a == INT64_MIN) {
+                        if (!create)
+                                return NULL;
+                        *w = (win_t){a, b, -1, -2};
+                        t->n++;
+                        return w;
+                }
+        }
+}
+
+/* What the input leaves in the output of one case. */
+typedef struct {
+        wintab_t t;
+        int64_t expected; /* entries with want >= 0 */
+        int64_t late;     /* events dropped as too late */
+        int64_t hidden;   /* sessions: expired sessions within reach */
+} model_t;
+
+/* Tumbling windows of WIN_SIZE with WIN_GRACE, counted per device, each
+ * partition on its own stream time (Kafka Streams' KStreamWindowAggregate:
+ * a record falls in [start, start + size) unless that window's end is at
+ * or before stream time minus grace). On close, only the windows closed
+ * at the end of the input are expected. */
+static void model_windows(model_t *m, int64_t n, int parts, int on_close) {
+        evgen_t g;
+        evgen_init(&g);
+        int64_t *obs = malloc((size_t)parts * sizeof(*obs));
+        char pl[EV_PAYLOAD];
+        for (int p = 0; p < parts; p++)
+                obs[p] = INT64_MIN;
+        for (int64_t i = 0; i < n; i++) {
+                event_t e = evgen_next(&g, pl);
+                int p = e.dev % parts;
+                if (e.ts > obs[p])
+                        obs[p] = e.ts;
+                int64_t start = e.ts - e.ts % WIN_SIZE;
+                if (start + WIN_SIZE <= obs[p] - WIN_GRACE) {
+                        m->late++;
+                        continue;
+                }
+                win_t *w = win_find(&m->t, e.dev, start, 1);
+                w->want = w->want < 0 ? 1 : w->want + 1;
+        }
+        for (size_t i = 0; i < m->t.cap; i++) {
+                win_t *w = &m->t.w[i];
+                if (w->a == INT64_MIN)
+                        continue;
+                if (on_close && w->b + WIN_SIZE > obs[w->a % parts] - WIN_GRACE)
+                        w->want = -1; /* still open */
+                else
+                        m->expected++;
+        }
+        free(obs);
+        evgen_free(&g);
+}
+
+typedef struct {
+        int64_t start, end, count;
+} sess_t;
+
+/* A device's sessions (merged-away ones removed). */
+typedef struct {
+        sess_t *v;
+        int n, cap;
+} sesslist_t;
+
+/* Session windows of SESS_GAP with SESS_GRACE, counted per device (Kafka
+ * Streams' KStreamSessionWindowAggregate): a record merges with its
+ * device's sessions that end at or after ts - gap and start at or before
+ * ts + gap; the record is late when the merged session ends before stream
+ * time minus grace. (Kafka Streams since 3.0 says before stream time minus
+ * grace minus gap; the events are made so that both agree: every event
+ * but the too-late ones is within 5 s of stream time, and those are
+ * sessions of their own, later than gap + grace.) A session whose end is a
+ * retention (gap + grace) behind the partition's latest stored end has
+ * expired; the events are made so that none is ever within reach (hidden
+ * stays 0): Kafka Streams' record cache can still show such a session
+ * where its store does not. */
+static void model_sessions(model_t *m, int64_t n, int parts) {
+        evgen_t g;
+        evgen_init(&g);
+        int64_t *obs = malloc((size_t)parts * sizeof(*obs));
+        int64_t *stored = malloc((size_t)parts * sizeof(*stored));
+        sesslist_t *dev = calloc(DEVICES, sizeof(*dev));
+        char pl[EV_PAYLOAD];
+        for (int p = 0; p < parts; p++)
+                obs[p] = stored[p] = INT64_MIN;
+        for (int64_t i = 0; i < n; i++) {
+                event_t e = evgen_next(&g, pl);
+                int p = e.dev % parts;
+                if (e.ts > obs[p])
+                        obs[p] = e.ts;
+                int64_t close = obs[p] - SESS_GRACE;
+                sesslist_t *l = &dev[e.dev];
+                sess_t mg = {e.ts, e.ts, 1};
+                int hit[64], nhit = 0;
+                for (int j = 0; j < l->n; j++) {
+                        sess_t *x = &l->v[j];
+                        if (x->end < e.ts - SESS_GAP ||
+                            x->start > e.ts + SESS_GAP)
+                                continue;
+                        if (stored[p] != INT64_MIN &&
+                            x->end < stored[p] - (SESS_GAP + SESS_GRACE) + 1) {
+                                m->hidden++;
+                                continue;
+                        }
+                        if (nhit == 64)
+                                die("%s", "model: 64 sessions in reach");
+                        hit[nhit++] = j;
+                        mg.start = x->start < mg.start ? x->start : mg.start;
+                        mg.end = x->end > mg.end ? x->end : mg.end;
+                        mg.count += x->count;
+                }
+                if (mg.end < close) {
+                        m->late++;
+                        continue;
+                }
+                /* The merged-away sessions go, the merged one comes. */
+                for (int h = nhit; h-- > 0;)
+                        l->v[hit[h]] = l->v[--l->n];
+                if (l->n == l->cap) {
+                        l->cap = l->cap ? l->cap * 2 : 4;
+                        l->v = realloc(l->v, (size_t)l->cap * sizeof(sess_t));
+                        if (!l->v)
+                                die("%s", "out of memory");
+                }
+                l->v[l->n++] = mg;
+                if (mg.end > stored[p])
+                        stored[p] = mg.end;
+        }
+        for (int d = 0; d < DEVICES; d++) {
+                for (int j = 0; j < dev[d].n; j++) {
+                        sess_t *x = &dev[d].v[j];
+                        win_find(&m->t, x->start << 14 | d, x->end, 1)->want =
+                                x->count;
+                        m->expected++;
+                }
+                free(dev[d].v);
+        }
+        free(dev);
+        free(stored);
+        free(obs);
+        evgen_free(&g);
+}
+
+static void model_free(model_t *m) {
+        free(m->t.w);
+}
+
+/* Writes N events over PARTS partitions and prints what they hold. */
+static int produce_events(char **argv) {
+        const char *topic = argv[3];
+        int64_t n = atoll(argv[4]);
+        int parts = atoi(argv[5]);
+        if (n <= 0 || parts <= 0)
+                die("%s", "produce-events: bad arguments");
+        rd_kafka_t *p = client(RD_KAFKA_PRODUCER, argv[2], NULL);
+        evgen_t g;
+        evgen_init(&g);
+        char pl[EV_PAYLOAD], key[16];
+        for (int64_t i = 0; i < n; i++) {
+                event_t e = evgen_next(&g, pl);
+                int kl = snprintf(key, sizeof(key), "d%04d", e.dev);
+                produce_at(p, topic, e.dev % parts, key, (size_t)kl, pl,
+                           EV_PAYLOAD, e.ts);
+        }
+        rd_kafka_flush(p, 120000);
+        rd_kafka_destroy(p);
+        int64_t span = g.now - EV_T0;
+        evgen_free(&g);
+        model_t w = {0}, c = {0}, s = {0};
+        model_windows(&w, n, parts, 0);
+        model_windows(&c, n, parts, 1);
+        model_sessions(&s, n, parts);
+        printf("%" PRId64 " events over %.1f minutes of event time: %" PRId64
+               " windows of 1 min (%" PRId64 " closed at the end; %" PRId64
+               " events too late), %" PRId64 " sessions (%" PRId64
+               " events too late)\n",
+               n, (double)span / 60000.0, w.expected, c.expected, w.late,
+               s.expected, s.late);
+        if (s.hidden)
+                die("the session model met %" PRId64 " expired sessions",
+                    s.hidden);
+        model_free(&w);
+        model_free(&c);
+        model_free(&s);
+        return 0;
+}
+
 /* ---- the pipelines ---------------------------------------------------- */
 
 static volatile sig_atomic_t stop;
@@ -385,6 +733,38 @@ static ks_topology_t *stateless_topology(const char *in, const char *out,
         return t;
 }
 
+/* The windowed cases: the events keyed by device, grouped by key (no
+ * repartition), counted in tumbling windows of 1 min with 10 s grace
+ * (emitted on update, through the record cache, or on window close), or in
+ * sessions of 5 min inactivity with 10 s grace; the counts go to OUT keyed
+ * by windowed key, as Kafka Streams' windowed serdes write them. */
+static ks_topology_t *windowed_topology(const char *what, const char *in,
+                                        const char *out, ks_error_t **e) {
+        ks_builder_t *b = ks_builder_new();
+        if (!b)
+                return NULL;
+        const char *topics[] = {in};
+        ks_stream_t *s = ks_builder_stream(b, topics, 1, ks_serde_string(),
+                                           NULL, "events");
+        int session = !strcmp(what, "session-update");
+        ks_windows_t *w =
+                session ? ks_session_windows_of_inactivity_gap_and_grace(
+                                  SESS_GAP, SESS_GRACE)
+                        : ks_time_windows_of_size_and_grace(WIN_SIZE,
+                                                            WIN_GRACE);
+        ks_windowed_stream_t *ws =
+                ks_grouped_windowed_by(ks_stream_group_by_key(s, NULL), w);
+        if (!strcmp(what, "windowed-close"))
+                ws = ks_windowed_emit_strategy(ws, KS_EMIT_ON_WINDOW_CLOSE);
+        ks_table_t *t = ks_windowed_count(ws, "counts", "count");
+        ks_stream_to(ks_table_to_stream(t, "changes"), out, "counts-sink");
+        ks_topology_t *topo = NULL;
+        if (ks_builder_build(b, &topo, e))
+                topo = NULL;
+        ks_builder_destroy(b);
+        return topo;
+}
+
 /* BENCH_CONF="key=value ..." adds settings to the library's (the
  * exactly-once case sets processing.guarantee; also for experiments). */
 static void extra_conf(ks_config_t *c) {
@@ -418,7 +798,13 @@ static int run_app(ks_topology_t *t, const char *name, const char *bs,
         ks_error_t *e = NULL;
         ks_config_t *c = ks_config_new();
         char app[128], dir[] = "/tmp/kstreams-bench-XXXXXX";
-        snprintf(app, sizeof(app), "bench-%s-%d", name, (int)getpid());
+        /* BENCH_APP_ID: the application id (the windowed cases' harness
+         * watches the group's commits). */
+        const char *id = getenv("BENCH_APP_ID");
+        if (id)
+                snprintf(app, sizeof(app), "%s", id);
+        else
+                snprintf(app, sizeof(app), "bench-%s-%d", name, (int)getpid());
         ks_config_set_log_cb(c, quiet_log, NULL);
         extra_conf(c);
         if (!t || !mkdtemp(dir) ||
@@ -474,6 +860,10 @@ static int serve(int argc, char **argv) {
                                what, bs, NULL, NULL, &stop);
         if (!strcmp(what, "wordcount-dsl"))
                 return run_app(wordcount_dsl_topology_on(in, out, &e), what, bs,
+                               NULL, NULL, &stop);
+        if (!strcmp(what, "windowed-update") ||
+            !strcmp(what, "windowed-close") || !strcmp(what, "session-update"))
+                return run_app(windowed_topology(what, in, out, &e), what, bs,
                                NULL, NULL, &stop);
         die("unknown pipeline %s", what);
 }
@@ -569,9 +959,14 @@ static void report(const char *name, const char *baseline, int64_t records,
 /* Deadline for any one case. */
 #define CASE_TIMEOUT_S 600.0
 
+static int run_events(int argc, char **argv);
+
 static int run(int argc, char **argv) {
         const char *name = argv[2], *baseline = argv[3], *mode = argv[4],
                    *bs = argv[5], *out = argv[6];
+        if (!strcmp(mode, "windowed-update") ||
+            !strcmp(mode, "windowed-close") || !strcmp(mode, "session-update"))
+                return run_events(argc, argv);
         int64_t n = atoll(argv[7]);
         if (argc < 10 || strcmp(argv[8], "--"))
                 die("%s", "run: missing -- CMD");
@@ -649,6 +1044,260 @@ static int run(int argc, char **argv) {
         rd_kafka_destroy(rk);
         free(want);
         free(have);
+        return rc;
+}
+
+/* The windowed cases' end: the output read from the start, each record
+ * checked against the model of the input (recomputed here from the seed,
+ * N and the partitions of IN). A record the model rules out fails the run.
+ *
+ * On update (windowed-update, session-update) the run ends when the latest
+ * count of every window or session of the model is its count at the end
+ * of the input and no other window or session holds a count (sessions
+ * merged away end with a tombstone), however many updates a record cache
+ * let through.
+ *
+ * On close (windowed-close) every record must be a window closed at the
+ * end of the input, with its final count, once; the run ends when all of
+ * them are there, or else when the application's group (whose id is OUT:
+ * the harness's convention) has committed the whole of IN, which both
+ * programs do only once what they sent for it is written: then the output
+ * is read to its end and the windows missing are reported. (Kafka Streams
+ * sends closed windows at most once a second per task by default, and
+ * left windows out in trials: see docs/benchmarks.md.) */
+typedef struct {
+        model_t m;
+        int session, on_close;
+        int64_t matched, extra, records;
+} evcheck_t;
+
+/* 1: the window's count is the final one; 2: it holds another count. */
+static int win_status(const win_t *w) {
+        if (w->want >= 0 && w->have == w->want)
+                return 1;
+        return w->have >= 0 ? 2 : 0;
+}
+
+static const char *ev_check(evcheck_t *c, const rd_kafka_message_t *msg) {
+        const void *k;
+        size_t kl;
+        int64_t s, e = 0, v = -1;
+        c->records++;
+        if (c->session ? ks_windowed_key_session(msg->key, msg->key_len, &k,
+                                                 &kl, &s, &e)
+                       : ks_windowed_key_time(msg->key, msg->key_len, WIN_SIZE,
+                                              &k, &kl, &s, NULL))
+                return "a key that is not a windowed key";
+        const char *ks = k;
+        int dev = 0;
+        if (kl != 5 || ks[0] != 'd')
+                return "a key that is not a device";
+        for (int i = 1; i < 5; i++) {
+                if (ks[i] < '0' || ks[i] > '9')
+                        return "a key that is not a device";
+                dev = dev * 10 + (ks[i] - '0');
+        }
+        if (msg->payload) {
+                if (msg->len != 8)
+                        return "a value that is not an 8-byte count";
+                const uint8_t *p = msg->payload;
+                v = 0;
+                for (int i = 0; i < 8; i++)
+                        v = (v << 8) | p[i];
+                if (v < 0)
+                        return "a negative count";
+        } else if (!c->session)
+                return "a tombstone";
+        win_t *w = c->session ? win_find(&c->m.t, s << 14 | dev, e, 1)
+                              : win_find(&c->m.t, dev, s, 0);
+        if (!w)
+                return "a window the input does not have";
+        if (c->on_close) {
+                if (w->want < 0)
+                        return "a window that has not closed";
+                if (w->have != -2)
+                        return "a window emitted twice";
+                if (v != w->want)
+                        return "a final count other than the input's";
+                w->have = v;
+                c->matched++;
+                return NULL;
+        }
+        if (!c->session && v > w->want)
+                return "a count above the input's";
+        int before = win_status(w);
+        w->have = v;
+        int after = win_status(w);
+        c->matched += (after == 1) - (before == 1);
+        c->extra += (after == 2) - (before == 2);
+        return NULL;
+}
+
+/* 1 when group @p g has committed @p ends (offsets: the input's ends). */
+static int committed_all(rd_kafka_t *g,
+                         const rd_kafka_topic_partition_list_t *ends) {
+        rd_kafka_topic_partition_list_t *l =
+                rd_kafka_topic_partition_list_copy(ends);
+        int done = !rd_kafka_committed(g, l, 5000);
+        for (int i = 0; done && i < l->cnt; i++)
+                done = !l->elems[i].err &&
+                       l->elems[i].offset >= ends->elems[i].offset;
+        rd_kafka_topic_partition_list_destroy(l);
+        return done;
+}
+
+/* 1 when consumer group @p group is stable: its members joined and hold
+ * their assignment. */
+static int group_stable(rd_kafka_t *rk, const char *group) {
+        rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+        const char *groups[] = {group};
+        rd_kafka_DescribeConsumerGroups(rk, groups, 1, NULL, q);
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 5000);
+        int stable = 0;
+        const rd_kafka_DescribeConsumerGroups_result_t *res =
+                ev ? rd_kafka_event_DescribeConsumerGroups_result(ev) : NULL;
+        size_t cnt = 0;
+        const rd_kafka_ConsumerGroupDescription_t **d =
+                res ? rd_kafka_DescribeConsumerGroups_result_groups(res, &cnt)
+                    : NULL;
+        if (cnt == 1 && !rd_kafka_ConsumerGroupDescription_error(d[0]))
+                stable = rd_kafka_ConsumerGroupDescription_state(d[0]) ==
+                         RD_KAFKA_CONSUMER_GROUP_STATE_STABLE;
+        if (ev)
+                rd_kafka_event_destroy(ev);
+        rd_kafka_queue_destroy(q);
+        return stable;
+}
+
+/* run NAME BASELINE windowed-update|windowed-close|session-update
+ *     BOOTSTRAP OUT N IN -- CMD... */
+static int run_events(int argc, char **argv) {
+        const char *name = argv[2], *baseline = argv[3], *mode = argv[4],
+                   *bs = argv[5], *out = argv[6], *in = argv[8];
+        int64_t n = atoll(argv[7]);
+        if (argc < 11 || strcmp(argv[9], "--") || n <= 0)
+                die("%s", "run: events: N IN -- CMD");
+        evcheck_t c = {.session = !strcmp(mode, "session-update"),
+                       .on_close = !strcmp(mode, "windowed-close")};
+        rd_kafka_t *rk = reader(bs, out, RD_KAFKA_OFFSET_BEGINNING);
+        int parts = partitions_of(rk, in), oparts = partitions_of(rk, out);
+        if (c.session)
+                model_sessions(&c.m, n, parts);
+        else
+                model_windows(&c.m, n, parts, c.on_close);
+        if (c.m.expected <= 0)
+                die("%s: too few events for any window to close", name);
+        /* On close: the input's ends, and the application's group. */
+        rd_kafka_t *g = NULL;
+        rd_kafka_topic_partition_list_t *ends = NULL;
+        if (c.on_close) {
+                g = client(RD_KAFKA_CONSUMER, bs, out);
+                ends = rd_kafka_topic_partition_list_new(parts);
+                for (int p = 0; p < parts; p++) {
+                        int64_t lo, hi;
+                        if (rd_kafka_query_watermark_offsets(rk, in, p, &lo,
+                                                             &hi, 5000))
+                                die("%s: no offsets for %s", name, in);
+                        rd_kafka_topic_partition_list_add(ends, in, p)->offset =
+                                hi;
+                }
+        }
+        int64_t *pos = calloc((size_t)oparts, sizeof(*pos));
+        double start = now_s(), first = 0, last = 0, asked = 0, joined = 0,
+               looked = 0;
+        pid_t pid = spawn(argv + 10);
+        usage_t u = {0, 0};
+        double said = start;
+        while (!last && now_s() - start < CASE_TIMEOUT_S) {
+                if (!alive(pid))
+                        die("%s: the pipeline exited early", name);
+                if (getenv("BENCH_DEBUG") && now_s() - said > 1) {
+                        said = now_s();
+                        fprintf(stderr,
+                                "%.1f: %" PRId64 " records, %" PRId64
+                                " of %" PRId64 " final, %" PRId64 " other\n",
+                                said - start, c.records, c.matched,
+                                c.m.expected, c.extra);
+                }
+                /* Processing starts when the application's group is
+                 * stable (the first output may wait for a commit). */
+                if (!joined && now_s() - looked > 0.05) {
+                        looked = now_s();
+                        if (group_stable(rk, out))
+                                joined = now_s();
+                }
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 20);
+                const char *bad = NULL;
+                if (m && !m->err) {
+                        if (!first)
+                                first = now_s();
+                        bad = ev_check(&c, m);
+                        if (m->partition >= 0 && m->partition < oparts)
+                                pos[m->partition] = m->offset + 1;
+                }
+                if (m)
+                        rd_kafka_message_destroy(m);
+                if (bad) {
+                        reap(pid);
+                        die("%s: the output holds %s", name, bad);
+                }
+                if (c.matched == c.m.expected && !c.extra) {
+                        u = usage_of(pid);
+                        last = now_s();
+                } else if (c.on_close && first && now_s() - asked > 0.05) {
+                        asked = now_s();
+                        if (committed_all(g, ends)) {
+                                u = usage_of(pid);
+                                last = now_s();
+                        }
+                }
+        }
+        if (!last) {
+                reap(pid);
+                die("%s: timed out with %" PRId64 " of %" PRId64
+                    " windows final, %" PRId64 " other counts",
+                    name, c.matched, c.m.expected, c.extra);
+        }
+        int rc = reap(pid);
+        /* On close, the rest of the output (all written before the commit). */
+        for (int p = 0; c.on_close && p < oparts; p++) {
+                int64_t lo, hi;
+                if (rd_kafka_query_watermark_offsets(rk, out, p, &lo, &hi,
+                                                     5000))
+                        die("%s: no offsets for %s", name, out);
+                double until = now_s() + 30;
+                while (pos[p] < hi && now_s() < until) {
+                        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+                        if (!m)
+                                continue;
+                        const char *bad = NULL;
+                        if (!m->err) {
+                                bad = ev_check(&c, m);
+                                if (m->partition >= 0 && m->partition < oparts)
+                                        pos[m->partition] = m->offset + 1;
+                        }
+                        rd_kafka_message_destroy(m);
+                        if (bad)
+                                die("%s: the output holds %s", name, bad);
+                }
+                if (pos[p] < hi)
+                        die("%s: cannot read the output to its end", name);
+        }
+        fprintf(stderr,
+                "kstreams-bench: %s: %" PRId64 " output records, %" PRId64
+                " of %" PRId64 " %s final\n",
+                name, c.records, c.matched, c.m.expected,
+                c.session ? "sessions" : "windows");
+        report(name, baseline, n, joined && joined < first ? joined : first,
+               last, start, u, 0, 0);
+        if (g) {
+                rd_kafka_topic_partition_list_destroy(ends);
+                rd_kafka_destroy(g);
+        }
+        free(pos);
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+        model_free(&c.m);
         return rc;
 }
 
@@ -847,7 +1496,7 @@ static int restore(char **argv) {
         char app_id[64], in[128], cmd[256];
         snprintf(app_id, sizeof(app_id), "bench-restore-%d", (int)getpid());
         snprintf(in, sizeof(in), "%s-in", app_id);
-        char *cargs[] = {"", "", (char *)bs, in, argv[5]};
+        char *cargs[] = {"", "", (char *)bs, in, argv[5], NULL};
         if (create(cargs))
                 return 1;
         rd_kafka_t *p = client(RD_KAFKA_PRODUCER, bs, NULL);
@@ -956,6 +1605,8 @@ int main(int argc, char **argv) {
                 return produce(argv);
         if (argc >= 6 && !strcmp(c, "produce-lines"))
                 return produce_lines(argv);
+        if (argc >= 6 && !strcmp(c, "produce-events"))
+                return produce_events(argv);
         if (argc >= 6 && !strcmp(c, "serve"))
                 return serve(argc, argv);
         if (argc >= 10 && !strcmp(c, "run"))

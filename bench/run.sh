@@ -7,7 +7,9 @@
 #   BENCH_RECORDS (default 1000000), BENCH_SIZE (bytes, default 100),
 #   BENCH_LINES (word count input lines, default 500000), BENCH_RATE
 #   (latency case, records/s, 5000), BENCH_REPEAT (rounds of the repeated
-#   cases, 3)
+#   cases, 3), BENCH_EVENTS (windowed cases' input events, 1000000),
+#   BENCH_CLOSE_EVENTS (the on-close case's, 50000), BENCH_WINDOWED (0:
+#   skip the windowed cases; only: run them alone)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh

@@ -1,13 +1,22 @@
-// The Kafka Streams (Java) side of the benchmark: the same two topologies as
+// The Kafka Streams (Java) side of the benchmark: the same topologies as
 // the library's cases, run until the process is told to stop (SIGTERM).
 //
-//   java KsBench stateless|wordcount BOOTSTRAP IN OUT APPLICATION_ID STATE_DIR
+//   java KsBench stateless|wordcount|windowed-update|windowed-close|
+//        session-update BOOTSTRAP IN OUT APPLICATION_ID STATE_DIR
 //        CACHE_BYTES [KEY=VALUE...]
+//
+// The windowed cases count the events of kstreams-bench produce-events per
+// device (string keys, the record timestamps as event time): in tumbling
+// windows of 1 min with 10 s grace, emitted on update or on window close,
+// or in sessions of 5 min inactivity with 10 s grace, on update. Their
+// output is keyed by WindowedSerdes' windowed keys with 8-byte big-endian
+// counts, byte for byte what the library writes.
 //
 // Kafka Streams' defaults apply except: bootstrap.servers, application.id,
 // state.dir, statestore.cache.max.bytes (set per case), the serdes (given
 // per operation) and any KEY=VALUE given (bench/cases.sh says which). The harness (kstreams-bench external) watches
 // the output topic and measures the process.
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -17,10 +26,17 @@ import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
 import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.EmitStrategy;
 import org.apache.kafka.streams.kstream.Grouped;
+import org.apache.kafka.streams.kstream.KGroupedStream;
 import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Produced;
+import org.apache.kafka.streams.kstream.SessionWindows;
+import org.apache.kafka.streams.kstream.TimeWindowedKStream;
+import org.apache.kafka.streams.kstream.TimeWindows;
+import org.apache.kafka.streams.kstream.WindowedSerdes;
 
 public final class KsBench {
     /** Upper-cases the first byte, as the library's map does. */
@@ -48,9 +64,15 @@ public final class KsBench {
         return out;
     }
 
+    /** The events grouped by device (their key): no repartition. */
+    static KGroupedStream<String, byte[]> events(StreamsBuilder b, String topic) {
+        return b.stream(topic, Consumed.with(Serdes.String(), Serdes.ByteArray()))
+            .groupByKey(Grouped.with(Serdes.String(), Serdes.ByteArray()));
+    }
+
     public static void main(String[] a) throws Exception {
         if (a.length < 7) {
-            System.err.println("usage: KsBench stateless|wordcount BOOTSTRAP IN OUT APP STATE_DIR CACHE_BYTES");
+            System.err.println("usage: KsBench CASE BOOTSTRAP IN OUT APP STATE_DIR CACHE_BYTES [KEY=VALUE...]");
             System.exit(2);
         }
         Properties p = new Properties();
@@ -75,11 +97,39 @@ public final class KsBench {
                 .count(Materialized.as("counts"))
                 .toStream()
                 .to(a[3], Produced.with(Serdes.String(), Serdes.Long()));
+        } else if (a[0].equals("windowed-update") || a[0].equals("windowed-close")) {
+            TimeWindowedKStream<String, byte[]> w = events(b, a[2])
+                .windowedBy(TimeWindows.ofSizeAndGrace(Duration.ofMinutes(1), Duration.ofSeconds(10)));
+            if (a[0].equals("windowed-close"))
+                w = w.emitStrategy(EmitStrategy.onWindowClose());
+            w.count()
+                .toStream()
+                .to(a[3], Produced.with(WindowedSerdes.timeWindowedSerdeFrom(String.class, 60000L),
+                    Serdes.Long()));
+        } else if (a[0].equals("session-update")) {
+            events(b, a[2])
+                .windowedBy(SessionWindows.ofInactivityGapAndGrace(Duration.ofMinutes(5),
+                    Duration.ofSeconds(10)))
+                .count()
+                .toStream()
+                .to(a[3], Produced.with(WindowedSerdes.sessionWindowedSerdeFrom(String.class),
+                    Serdes.Long()));
         } else {
             System.err.println("unknown case " + a[0]);
             System.exit(2);
         }
         KafkaStreams ks = new KafkaStreams(b.build(), p);
+        // Logging goes nowhere: a failure is said here, and ends the
+        // process (the harness then reports that it exited early).
+        ks.setUncaughtExceptionHandler(e -> {
+            System.err.println("KsBench: " + a[0] + " failed: " + e);
+            e.printStackTrace();
+            return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
+        });
+        ks.setStateListener((now, before) -> {
+            if (now == KafkaStreams.State.ERROR)
+                Runtime.getRuntime().halt(1);
+        });
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             ks.close();
