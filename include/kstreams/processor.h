@@ -161,9 +161,9 @@ KS_EXPORT ks_err_t ks_context_get_kv_store(ks_context_t *ctx, const char *name,
  * @returns as ks_context_get_kv_store(); KS_ERR_STORE_TYPE if it is not a
  *          timestamped key-value store.
  */
-KS_EXPORT ks_err_t ks_context_get_timestamped_kv_store(
-        ks_context_t *ctx, const char *name,
-        ks_timestamped_kv_store_t **storep);
+KS_EXPORT ks_err_t
+ks_context_get_timestamped_kv_store(ks_context_t *ctx, const char *name,
+                                    ks_timestamped_kv_store_t **storep);
 
 /**
  * @brief The window store @p name, which must be connected to the current

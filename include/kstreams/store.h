@@ -42,9 +42,9 @@ typedef enum ks_store_backend_e {
 
 /** Store types. */
 typedef enum ks_store_type_e {
-        KS_STORE_TYPE_KEY_VALUE, /**< ks_kv_store_t */
-        KS_STORE_TYPE_WINDOW,    /**< ks_window_store_t */
-        KS_STORE_TYPE_SESSION,   /**< ks_session_store_t */
+        KS_STORE_TYPE_KEY_VALUE,      /**< ks_kv_store_t */
+        KS_STORE_TYPE_WINDOW,         /**< ks_window_store_t */
+        KS_STORE_TYPE_SESSION,        /**< ks_session_store_t */
         KS_STORE_TYPE_TIMESTAMPED_KV, /**< ks_timestamped_kv_store_t */
 } ks_store_type_t;
 

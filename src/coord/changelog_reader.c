@@ -387,9 +387,9 @@ static ks_err_t restore_one(ks__creader_t *rd, rd_kafka_message_t *m,
         if (m->offset < r->start + r->restored)
                 return KS_ERR_NO_ERROR; /* applied before (fetched again) */
         if (m->offset < r->end) {
-                err = ks__task_restore_put(
-                        r->task, r->store, m->key, m->key_len, m->payload,
-                        m->len, rd_kafka_message_timestamp(m, NULL));
+                err = ks__task_restore_put(r->task, r->store, m->key,
+                                           m->key_len, m->payload, m->len,
+                                           rd_kafka_message_timestamp(m, NULL));
                 if (err)
                         return ks__error_set(
                                 errp, err,

@@ -182,11 +182,10 @@ int ks__dsl_add_store(ks_builder_t *b, const char *name, const char *what,
                       int timestamped) {
         ks_error_t *e = NULL;
         ks_err_t err =
-                timestamped
-                        ? ks_topology_add_timestamped_kv_store(
-                                  b->topo, name, KS_STORE_ROCKSDB, 0, &e)
-                        : ks_topology_add_kv_store(b->topo, name,
-                                                   KS_STORE_ROCKSDB, 0, &e);
+                timestamped ? ks_topology_add_timestamped_kv_store(
+                                      b->topo, name, KS_STORE_ROCKSDB, 0, &e)
+                            : ks_topology_add_kv_store(b->topo, name,
+                                                       KS_STORE_ROCKSDB, 0, &e);
         return !ks__dsl_failed_call(b, err, e, what);
 }
 

@@ -515,8 +515,8 @@ ks_err_t ks__win_emit_closed(ks_context_t *ctx, ks__win_state_t *in,
 
 /** Stored values of windowed steps: be64 timestamp | aggregate, as Kafka
  *  Streams' timestamped stores (and the tables' rows: store_int.h). */
-static inline ks_err_t ks__win_value(ks_buf_t *out, int64_t ts,
-                                     const void *agg, size_t len) {
+static inline ks_err_t ks__win_value(ks_buf_t *out, int64_t ts, const void *agg,
+                                     size_t len) {
         return ks__ts_value_append(out, ts, agg, len);
 }
 static inline int ks__win_value_split(const void *v, size_t vl, int64_t *tsp,

@@ -224,8 +224,8 @@ static ks_err_t receive_process(ks_context_t *ctx, const ks_record_t *rec,
         if (rv && (err = ks_buf_append(right, rv, rl)))
                 return err;
         return fk_respond(
-                ctx, st, sub, key, kl, hash, rv ? ks_buf_data(right) : NULL,
-                rl, ks__dsl_max_ts(ks_record_timestamp(rec), rv != NULL, rts));
+                ctx, st, sub, key, kl, hash, rv ? ks_buf_data(right) : NULL, rl,
+                ks__dsl_max_ts(ks_record_timestamp(rec), rv != NULL, rts));
 }
 
 static ks_err_t receive_open(ks_context_t *ctx, ks__dsl_state_t *base) {

@@ -423,8 +423,8 @@ static ks_err_t regroup_process(ks_context_t *ctx, const ks_record_t *rec,
         if (!key)
                 return KS_ERR_NO_ERROR;
         const void *old;
-        ks_err_t err = ks_timestamped_kv_store_get(rows, key, klen, &old,
-                                                   &olen, NULL);
+        ks_err_t err =
+                ks_timestamped_kv_store_get(rows, key, klen, &old, &olen, NULL);
         if (err == KS_ERR_NO_ERROR) {
                 /* The store may reuse the value's memory: a copy. */
                 ks_buf_t *copy = in->base.buf2;
@@ -444,8 +444,7 @@ static ks_err_t regroup_process(ks_context_t *ctx, const ks_record_t *rec,
                                      rows, key, klen, value, vlen,
                                      ks_record_timestamp(rec));
         }
-        err = ks_timestamped_kv_store_delete(rows, key, klen, NULL, NULL,
-                                             NULL);
+        err = ks_timestamped_kv_store_delete(rows, key, klen, NULL, NULL, NULL);
         return err == KS_ERR_NOT_FOUND ? KS_ERR_NO_ERROR : err;
 }
 

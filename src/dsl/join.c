@@ -39,8 +39,8 @@ static ks_err_t join(ks_context_t *ctx, const ks_record_t *rec,
                 return KS_ERR_NO_ERROR; /* as Kafka Streams: dropped */
         const void *other;
         int64_t other_ts;
-        ks_err_t err = ks__dsl_lookup(in->store, key, klen, &other, &olen,
-                                      &other_ts);
+        ks_err_t err =
+                ks__dsl_lookup(in->store, key, klen, &other, &olen, &other_ts);
         if (err)
                 return ks_context_set_error(
                         ctx, "step %s: reading store %s: %s", st->base.name,

@@ -126,8 +126,7 @@ ks_err_t ks__dsl_init(ks_context_t *ctx, void *opaque, void **statep) {
         if (!in)
                 return KS_ERR_NO_MEMORY;
         in->step = st;
-        ks_err_t err =
-                st->store ? open_store(ctx, st, in) : KS_ERR_NO_ERROR;
+        ks_err_t err = st->store ? open_store(ctx, st, in) : KS_ERR_NO_ERROR;
         if (err)
                 err = ks_context_set_error(ctx, "step %s: store %s: %s",
                                            st->name, st->store,
@@ -203,9 +202,8 @@ ks_err_t ks__dsl_join_forward(ks_context_t *ctx, const ks__dsl_step_t *st,
                 return ks_context_set_error(ctx,
                                             "step %s: the joiner failed (%s)",
                                             st->name, ks_err2str(err));
-        return ks_context_forward_record(ctx, NULL, key, klen,
-                                         ks_buf_data(out), ks_buf_len(out), ts,
-                                         NULL);
+        return ks_context_forward_record(ctx, NULL, key, klen, ks_buf_data(out),
+                                         ks_buf_len(out), ts, NULL);
 }
 
 /* --- the emitter --------------------------------------------------------- */

@@ -231,9 +231,9 @@ ks_err_t ks__kv_store_restore_put(ks_kv_store_t *store, const void *key,
         if (store->closed)
                 return KS_ERR_STORE_CLOSED;
         if (value && store->restore_value) {
-                ks_err_t err = store->restore_value(store->restore_opaque,
-                                                    value, vlen, timestamp,
-                                                    &value, &vlen);
+                ks_err_t err =
+                        store->restore_value(store->restore_opaque, value, vlen,
+                                             timestamp, &value, &vlen);
                 if (err)
                         return err;
         }

@@ -172,10 +172,10 @@ ks_err_t ks__kv_store_restore_put(ks_kv_store_t *store, const void *key,
                                   int64_t timestamp);
 
 static inline const char *ks__store_type_name(ks_store_type_t type) {
-        return type == KS_STORE_TYPE_WINDOW             ? "window"
-               : type == KS_STORE_TYPE_SESSION          ? "session"
+        return type == KS_STORE_TYPE_WINDOW           ? "window"
+               : type == KS_STORE_TYPE_SESSION        ? "session"
                : type == KS_STORE_TYPE_TIMESTAMPED_KV ? "timestamped key-value"
-                                                        : "key-value";
+                                                      : "key-value";
 }
 
 /* --- timestamped values ---------------------------------------------------

@@ -165,8 +165,7 @@ ks_err_t ks_timestamped_kv_store_put(ks_timestamped_kv_store_t *store,
         if (err)
                 return err;
         return ks_kv_store_put(store->kv, key, key_size,
-                               ks_buf_data(store->buf),
-                               ks_buf_len(store->buf));
+                               ks_buf_data(store->buf), ks_buf_len(store->buf));
 }
 
 ks_err_t ks_timestamped_kv_store_put_if_absent(
@@ -181,10 +180,10 @@ ks_err_t ks_timestamped_kv_store_put_if_absent(
                 return err;
         const void *old;
         size_t oldlen;
-        err = ks_kv_store_put_if_absent(
-                store->kv, key, key_size,
-                value ? ks_buf_data(store->buf) : NULL,
-                value ? ks_buf_len(store->buf) : 0, &old, &oldlen);
+        err = ks_kv_store_put_if_absent(store->kv, key, key_size,
+                                        value ? ks_buf_data(store->buf) : NULL,
+                                        value ? ks_buf_len(store->buf) : 0,
+                                        &old, &oldlen);
         if (err)
                 return err;
         if (!old) {
@@ -201,8 +200,7 @@ ks_err_t ks_timestamped_kv_store_delete(ks_timestamped_kv_store_t *store,
         if (!store)
                 return KS_ERR_INVALID_ARG;
         if (!oldp && !old_sizep && !old_timestampp)
-                return ks_kv_store_delete(store->kv, key, key_size, NULL,
-                                          NULL);
+                return ks_kv_store_delete(store->kv, key, key_size, NULL, NULL);
         /* The old value is checked before the key goes, and kept (the
          * delete may reuse the memory a read handed out). */
         const void *v, *val = NULL;
@@ -261,8 +259,8 @@ ks_err_t ks_timestamped_kv_store_range(ks_timestamped_kv_store_t *store,
         if (!store || !iterp)
                 return KS_ERR_INVALID_ARG;
         ks_kv_iter_t *it = NULL;
-        ks_err_t err = ks_kv_store_range(store->kv, from, from_size, to,
-                                         to_size, &it);
+        ks_err_t err =
+                ks_kv_store_range(store->kv, from, from_size, to, to_size, &it);
         return iter_wrap(store, err, it, iterp);
 }
 
@@ -272,8 +270,8 @@ ks_err_t ks_timestamped_kv_store_reverse_range(
         if (!store || !iterp)
                 return KS_ERR_INVALID_ARG;
         ks_kv_iter_t *it = NULL;
-        ks_err_t err = ks_kv_store_reverse_range(store->kv, from, from_size,
-                                                 to, to_size, &it);
+        ks_err_t err = ks_kv_store_reverse_range(store->kv, from, from_size, to,
+                                                 to_size, &it);
         return iter_wrap(store, err, it, iterp);
 }
 
@@ -325,8 +323,8 @@ int ks_timestamped_kv_iter_next(ks_timestamped_kv_iter_t *iter,
         if (!ks_kv_iter_next(iter->it, &k, &kl, &v, &vl))
                 return 0;
         /* The store is alive: its iterator just gave an entry. */
-        if ((iter->err = split(iter->ts, v, vl, valuep, value_sizep,
-                               timestampp)))
+        if ((iter->err =
+                     split(iter->ts, v, vl, valuep, value_sizep, timestampp)))
                 return 0;
         if (keyp)
                 *keyp = k;

@@ -177,9 +177,9 @@ ks_err_t ks_context_get_kv_store(ks_context_t *ctx, const char *name,
         return err;
 }
 
-ks_err_t ks_context_get_timestamped_kv_store(
-        ks_context_t *ctx, const char *name,
-        ks_timestamped_kv_store_t **storep) {
+ks_err_t
+ks_context_get_timestamped_kv_store(ks_context_t *ctx, const char *name,
+                                    ks_timestamped_kv_store_t **storep) {
         if (!storep)
                 return KS_ERR_INVALID_ARG;
         ks__store_slot_t *s;

@@ -112,8 +112,8 @@ ks_err_t ks_topology_describe(ks_topology_t *topo, char **outp,
                             "   Session store: %s (retention: %lld ms)\n",
                             d->name, (long long)d->retention_ms);
                 else if (d->type == KS_STORE_TYPE_TIMESTAMPED_KV)
-                        put(b, &failed,
-                            "   Timestamped key-value store: %s\n", d->name);
+                        put(b, &failed, "   Timestamped key-value store: %s\n",
+                            d->name);
         }
         char *out = failed ? NULL : malloc(ks_buf_len(b) + 1);
         if (out) {

@@ -386,9 +386,8 @@ static void test_group_by_key_aggregations(void **state) {
                         if (input[j].key && input[j].value &&
                             !strcmp(input[j].key, refs[i].key))
                                 last = input[j].ts;
-                KST_OK(ks_timestamped_kv_store_get(st, refs[i].key,
-                                                   strlen(refs[i].key), &v,
-                                                   &vn, &ts));
+                KST_OK(ks_timestamped_kv_store_get(
+                        st, refs[i].key, strlen(refs[i].key), &v, &vn, &ts));
                 KST_OK(ks_int64_decode(v, vn, &n, NULL));
                 assert_int_equal(n, refs[i].count);
                 assert_int_equal(ts, last);

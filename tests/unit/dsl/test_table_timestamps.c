@@ -63,15 +63,15 @@ static ks_test_driver_t *driver(ks_builder_t *b, const char *app,
         return d;
 }
 
-static void expect_row(ks_test_driver_t *d, const char *store,
-                       const char *key, const char *value, int64_t ts) {
+static void expect_row(ks_test_driver_t *d, const char *store, const char *key,
+                       const char *value, int64_t ts) {
         ks_timestamped_kv_store_t *st;
         KST_OK(ks_test_driver_get_timestamped_kv_store(d, store, &st));
         const void *v;
         size_t vl;
         int64_t got;
-        ks_err_t err =
-                ks_timestamped_kv_store_get(st, key, strlen(key), &v, &vl, &got);
+        ks_err_t err = ks_timestamped_kv_store_get(st, key, strlen(key), &v,
+                                                   &vl, &got);
         if (!value) {
                 assert_int_equal(err, KS_ERR_NOT_FOUND);
                 return;
@@ -82,7 +82,8 @@ static void expect_row(ks_test_driver_t *d, const char *store,
         assert_int_equal(got, ts);
 }
 
-/* --- rows: to_table, the record cache, to_stream --------------------------- */
+/* --- rows: to_table, the record cache, to_stream ---------------------------
+ */
 
 /* Forwards each item of a value "k=v@ts;k=v@ts;..." as a record of its
  * own at its own timestamp ("k=-@ts": a tombstone), so that one input
@@ -193,7 +194,8 @@ static void test_rows_held_in_cache(void **state) {
         ks_builder_destroy(b);
 }
 
-/* --- aggregations ---------------------------------------------------------- */
+/* --- aggregations ----------------------------------------------------------
+ */
 
 static ks_err_t concat(void *o, const ks_record_t *r, const void *agg,
                        size_t alen, ks_buf_t *out) {
@@ -274,19 +276,18 @@ static void test_table_aggregation_timestamps(void **state) {
         ks_builder_t *b = ks_builder_new();
         ks_table_t *users = ks_builder_table(b, "users", NULL, NULL, NULL);
         KST_OK(ks_stream_to(
-                ks_table_to_stream(
-                        ks_grouped_table_count(
-                                ks_table_group_by(users, by_region, NULL,
-                                                  "regroup"),
-                                "per-region", NULL),
-                        NULL),
+                ks_table_to_stream(ks_grouped_table_count(
+                                           ks_table_group_by(users, by_region,
+                                                             NULL, "regroup"),
+                                           "per-region", NULL),
+                                   NULL),
                 "per-region-out", NULL));
         ks_test_driver_t *d = driver(b, "ts-table-aggregation", NULL);
         /* Each region's count, and the latest timestamp of the records that
          * touched it (added or took out a row). */
         static const step_t moves[] = {
                 {"users", "u1", "eu", 100}, {"users", "u2", "eu", 50},
-                {"users", "u1", "us", 80},  /* leaves eu, joins us */
+                {"users", "u1", "us", 80}, /* leaves eu, joins us */
                 {"users", "u2", "us", 200}, {"users", "u1", NULL, 10},
                 {"users", "u3", "eu", 20},
         };
@@ -316,7 +317,8 @@ static void test_table_aggregation_timestamps(void **state) {
         ks_builder_destroy(b);
 }
 
-/* --- joins ----------------------------------------------------------------- */
+/* --- joins -----------------------------------------------------------------
+ */
 
 /* "<left>|<right>", "null" for a missing side. */
 static ks_err_t pair(void *o, const void *l, size_t ll, const void *r,
@@ -381,12 +383,12 @@ static void test_table_table_join_timestamps(void **state) {
                 "probed", NULL));
         ks_test_driver_t *d = driver(b, "ts-table-join", NULL);
         static const step_t steps[] = {
-                {"lt", "k1", "a", 100},   {"rt", "k1", "x", 50},
+                {"lt", "k1", "a", 100},    {"rt", "k1", "x", 50},
                 {"probes", "k1", "p", 10}, {"rt", "k1", "y", 200},
-                {"lt", "k1", "b", 150},   {"probes", "k1", "q", 300},
-                {"lt", "k2", "c", 10},    {"rt", "k2", "z", 5},
-                {"rt", "k2", NULL, 7},    {"lt", "k1", NULL, 20},
-                {"rt", "k1", "w", 1},     {"rt", "k3", "only", 40},
+                {"lt", "k1", "b", 150},    {"probes", "k1", "q", 300},
+                {"lt", "k2", "c", 10},     {"rt", "k2", "z", 5},
+                {"rt", "k2", NULL, 7},     {"lt", "k1", NULL, 20},
+                {"rt", "k1", "w", 1},      {"rt", "k3", "only", 40},
         };
         rows_t lm = {0}, rm = {0};
         for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {

@@ -190,20 +190,20 @@ static void test_put_get_delete(void **state) {
                          KS_ERR_INVALID_ARG);
         assert_int_equal(ks_timestamped_kv_store_put(ts, "k", 1, NULL, 3, 1),
                          KS_ERR_INVALID_ARG);
-        assert_int_equal(ks_timestamped_kv_store_get(ts, NULL, 0, &old, &ol,
-                                                     &ot),
-                         KS_ERR_INVALID_ARG);
+        assert_int_equal(
+                ks_timestamped_kv_store_get(ts, NULL, 0, &old, &ol, &ot),
+                KS_ERR_INVALID_ARG);
         assert_int_equal(ks_timestamped_kv_store_put_if_absent(
                                  ts, "k", 1, NULL, 2, 1, NULL, NULL, NULL),
                          KS_ERR_INVALID_ARG);
-        assert_int_equal(ks_timestamped_kv_store_get(NULL, "k", 1, &old, &ol,
-                                                     &ot),
-                         KS_ERR_INVALID_ARG);
+        assert_int_equal(
+                ks_timestamped_kv_store_get(NULL, "k", 1, &old, &ol, &ot),
+                KS_ERR_INVALID_ARG);
         assert_null(ks_timestamped_kv_store_name(NULL));
         ks_timestamped_kv_iter_destroy(NULL);
-        assert_int_equal(ks_timestamped_kv_iter_next(NULL, NULL, NULL, NULL,
-                                                     NULL, NULL),
-                         0);
+        assert_int_equal(
+                ks_timestamped_kv_iter_next(NULL, NULL, NULL, NULL, NULL, NULL),
+                0);
         /* Survives a reopen (RocksDB: committed; memory: restored). */
         reopen(f);
         expect_get(f->ts, "c", "new", 7);
@@ -231,8 +231,8 @@ static void key_of(int i, char *k) {
 
 /* What an iteration over [lo, hi] (indexes; reverse: descending) of the
  * model shows. */
-static void model_render(const row_t *m, int lo, int hi, int reverse,
-                         char *out, size_t size) {
+static void model_render(const row_t *m, int lo, int hi, int reverse, char *out,
+                         size_t size) {
         out[0] = 0;
         for (int j = 0; j <= hi - lo; j++) {
                 int i = reverse ? hi - j : lo + j;
@@ -317,8 +317,8 @@ static void test_matches_reference_model(void **state) {
                         m[i].ts = t;
                         break;
                 case 2:
-                        KST_OK(ks_timestamped_kv_store_delete(
-                                f->ts, k, 3, &old, &ol, &ot));
+                        KST_OK(ks_timestamped_kv_store_delete(f->ts, k, 3, &old,
+                                                              &ol, &ot));
                         if (m[i].has) {
                                 assert_int_equal(ol, strlen(m[i].v));
                                 assert_memory_equal(old, m[i].v, ol);
@@ -366,15 +366,15 @@ static void test_short_values_refused(void **state) {
         size_t vl;
         int64_t t;
         kst_log_clear();
-        assert_int_equal(ks_timestamped_kv_store_get(f->ts, "b", 1, &v, &vl,
-                                                     &t),
-                         KS_ERR_STORE);
+        assert_int_equal(
+                ks_timestamped_kv_store_get(f->ts, "b", 1, &v, &vl, &t),
+                KS_ERR_STORE);
         assert_true(kst_log_contains("timestamped key-value store \"" NAME
                                      "\": a stored value of 3 bytes is "
                                      "shorter than its 8-byte timestamp"));
-        assert_int_equal(ks_timestamped_kv_store_get(f->ts, "c", 1, &v, &vl,
-                                                     &t),
-                         KS_ERR_STORE);
+        assert_int_equal(
+                ks_timestamped_kv_store_get(f->ts, "c", 1, &v, &vl, &t),
+                KS_ERR_STORE);
         assert_true(kst_log_contains("a stored value of 0 bytes"));
         /* Iteration stops at the bad value, with the error. */
         ks_timestamped_kv_iter_t *it;
@@ -491,17 +491,18 @@ static void test_closed_store(void **state) {
                 KS_ERR_STORE_CLOSED);
         assert_int_equal(ks_timestamped_kv_store_range(ts, "a", 1, "b", 1, &it),
                          KS_ERR_STORE_CLOSED);
-        assert_int_equal(ks_timestamped_kv_store_reverse_range(ts, "a", 1, "b",
-                                                               1, &it),
-                         KS_ERR_STORE_CLOSED);
+        assert_int_equal(
+                ks_timestamped_kv_store_reverse_range(ts, "a", 1, "b", 1, &it),
+                KS_ERR_STORE_CLOSED);
         assert_int_equal(ks_timestamped_kv_store_prefix_scan(ts, "a", 1, &it),
                          KS_ERR_STORE_CLOSED);
         assert_int_equal(ks_timestamped_kv_store_all(ts, &it),
                          KS_ERR_STORE_CLOSED);
         assert_int_equal(ks_timestamped_kv_store_reverse_all(ts, &it),
                          KS_ERR_STORE_CLOSED);
-        assert_int_equal(ks_timestamped_kv_store_approximate_num_entries(ts, &n),
-                         KS_ERR_STORE_CLOSED);
+        assert_int_equal(
+                ks_timestamped_kv_store_approximate_num_entries(ts, &n),
+                KS_ERR_STORE_CLOSED);
         assert_string_equal(ks_timestamped_kv_store_name(ts), NAME);
 }
 

@@ -111,8 +111,8 @@ static void expect_row(ks_timestamped_kv_store_t *st, const char *key,
         const void *v;
         size_t vl;
         int64_t got;
-        ks_err_t err =
-                ks_timestamped_kv_store_get(st, key, strlen(key), &v, &vl, &got);
+        ks_err_t err = ks_timestamped_kv_store_get(st, key, strlen(key), &v,
+                                                   &vl, &got);
         if (!value) {
                 assert_int_equal(err, KS_ERR_NOT_FOUND);
                 return;
@@ -123,8 +123,8 @@ static void expect_row(ks_timestamped_kv_store_t *st, const char *key,
         assert_int_equal(got, ts);
 }
 
-static void restore(ks__task_t *t, size_t i, const char *key,
-                    const char *value, int64_t ts) {
+static void restore(ks__task_t *t, size_t i, const char *key, const char *value,
+                    int64_t ts) {
         KST_OK(ks__task_restore_put(t, i, key, key ? strlen(key) : 0, value,
                                     value ? strlen(value) : 0, ts));
 }
@@ -137,9 +137,9 @@ static void test_restore_table_rows(void **state) {
         ks_table_t *users = ks_builder_table(b, "users", NULL, NULL, "users");
         const char *vt[] = {"views"};
         ks_stream_t *views = ks_builder_stream(b, vt, 1, NULL, NULL, NULL);
-        KST_OK(ks_stream_to(ks_stream_left_join_table(views, users, tag, NULL,
-                                                      NULL),
-                            "out", NULL));
+        KST_OK(ks_stream_to(
+                ks_stream_left_join_table(views, users, tag, NULL, NULL), "out",
+                NULL));
         assert_non_null(ks_stream_to_table(views, "latest", NULL));
         ks_topology_t *topo = NULL;
         ks_error_t *e = NULL;
@@ -190,8 +190,8 @@ static void test_restore_table_rows(void **state) {
         KST_OK_E(ks__task_restore_checkpoint(t, il, 1, 1, &e));
         KST_OK_E(ks__task_start(t, &e));
 
-        ks_timestamped_kv_store_t *us = ks__task_timestamped_kv_store(t,
-                                                                      "users");
+        ks_timestamped_kv_store_t *us =
+                ks__task_timestamped_kv_store(t, "users");
         ks_timestamped_kv_store_t *ls =
                 ks__task_timestamped_kv_store(t, "latest");
         assert_non_null(us);

@@ -683,9 +683,9 @@ static ks_err_t keep_latest(ks_context_t *ctx, const ks_record_t *rec,
         assert_int_equal(
                 ks_context_get_timestamped_kv_store(ctx, "ghost", &bad_ts),
                 KS_ERR_NOT_FOUND);
-        assert_int_equal(ks_context_get_timestamped_kv_store(ctx, "latest",
-                                                             NULL),
-                         KS_ERR_INVALID_ARG);
+        assert_int_equal(
+                ks_context_get_timestamped_kv_store(ctx, "latest", NULL),
+                KS_ERR_INVALID_ARG);
         size_t kl, vl;
         const void *k = ks_record_key(rec, &kl);
         const void *v = ks_record_value(rec, &vl);
@@ -776,15 +776,15 @@ static void test_timestamped_store_and_wrong_store_type(void **state) {
                          KS_ERR_STORE_TYPE);
         assert_int_equal(ks_test_driver_get_window_store(d, "mem", &ws),
                          KS_ERR_STORE_TYPE);
-        assert_int_equal(ks_test_driver_get_timestamped_kv_store(d, "plain",
-                                                                 &ts),
-                         KS_ERR_STORE_TYPE);
-        assert_int_equal(ks_test_driver_get_timestamped_kv_store(d, "ghost",
-                                                                 &ts),
-                         KS_ERR_NOT_FOUND);
-        assert_int_equal(ks_test_driver_get_timestamped_kv_store(d, "mem",
-                                                                 NULL),
-                         KS_ERR_INVALID_ARG);
+        assert_int_equal(
+                ks_test_driver_get_timestamped_kv_store(d, "plain", &ts),
+                KS_ERR_STORE_TYPE);
+        assert_int_equal(
+                ks_test_driver_get_timestamped_kv_store(d, "ghost", &ts),
+                KS_ERR_NOT_FOUND);
+        assert_int_equal(
+                ks_test_driver_get_timestamped_kv_store(d, "mem", NULL),
+                KS_ERR_INVALID_ARG);
         KST_OK(ks_test_driver_get_timestamped_kv_store(d, "latest", &ts));
         assert_string_equal(ks_timestamped_kv_store_name(ts), "latest");
         ks_timestamped_kv_iter_t *it;
@@ -793,8 +793,8 @@ static void test_timestamped_store_and_wrong_store_type(void **state) {
         size_t kl, vl;
         int64_t t2;
         for (int j = 0; j < 2; j++) {
-                assert_true(ks_timestamped_kv_iter_next(it, &k, &kl, &v, &vl,
-                                                        &t2));
+                assert_true(
+                        ks_timestamped_kv_iter_next(it, &k, &kl, &v, &vl, &t2));
                 assert_int_equal(kl, 1);
                 assert_int_equal(*(const char *)k, 'x' + j);
                 assert_int_equal(vl, 2);
