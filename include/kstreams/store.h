@@ -162,9 +162,9 @@ KS_EXPORT void ks_kv_iter_destroy(ks_kv_iter_t *iter);
  * A timestamped key-value store (Kafka Streams' TimestampedKeyValueStore)
  * is a key-value store whose every value carries a timestamp in
  * milliseconds (any int64): the timestamp of the record that made the
- * value. The tables of the DSL keep their rows in such stores, so a row
- * read back, or let out by the record cache, goes downstream with its own
- * timestamp. It is built on a key-value store of the same backends, which
+ * value. The tables of the DSL keep their rows in such stores (global
+ * tables excepted: their stores hold plain values), so a row read back, or
+ * let out by the record cache, goes downstream with its own timestamp. It is built on a key-value store of the same backends, which
  * it owns; each stored value is `be64 timestamp | value`, the bytes of
  * Kafka Streams' ValueAndTimestamp serialization, and the changelog
  * carries these stored bytes, so restoring one is a plain copy. The one
