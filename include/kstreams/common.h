@@ -51,6 +51,10 @@ typedef struct ks_punctuation_s ks_punctuation_t;
 typedef struct ks_kv_store_s ks_kv_store_t;
 /** Iterator over a key-value store range (see store.h). */
 typedef struct ks_kv_iter_s ks_kv_iter_t;
+/** Key-value store whose values carry a timestamp (see store.h). */
+typedef struct ks_timestamped_kv_store_s ks_timestamped_kv_store_t;
+/** Iterator over a timestamped key-value store range (see store.h). */
+typedef struct ks_timestamped_kv_iter_s ks_timestamped_kv_iter_t;
 /** Window state store: values per key and window start (see store.h). */
 typedef struct ks_window_store_s ks_window_store_t;
 /** Iterator over windows of a window store (see store.h). */

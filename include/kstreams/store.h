@@ -1,6 +1,7 @@
 /**
  * @file kstreams/store.h
- * @brief Key-value, window and session state stores and their iterators.
+ * @brief Key-value, timestamped key-value, window and session state stores
+ *        and their iterators.
  *
  * A store maps byte keys to byte values, ordered by unsigned lexicographic
  * key order (shorter prefix first), the same order in every backend:
@@ -10,8 +11,10 @@
  *    changelog when its task moves.
  *
  * Stores are declared on the topology (topology.h) and reached by processors
- * through ks_context_get_kv_store(), ks_context_get_window_store() and
- * ks_context_get_session_store(). Keys and values passed in are
+ * through ks_context_get_kv_store(), ks_context_get_timestamped_kv_store(),
+ * ks_context_get_window_store() and ks_context_get_session_store(). The
+ * tables of the DSL (dsl.h) keep their rows in timestamped key-value
+ * stores. Keys and values passed in are
  * copied; values and keys handed out are borrowed as each function says.
  * A null value (NULL pointer) never lives in a store: putting one deletes the
  * key, as in Kafka Streams.
@@ -39,9 +42,10 @@ typedef enum ks_store_backend_e {
 
 /** Store types. */
 typedef enum ks_store_type_e {
-        KS_STORE_TYPE_KEY_VALUE, /**< ks_kv_store_t */
-        KS_STORE_TYPE_WINDOW,    /**< ks_window_store_t */
-        KS_STORE_TYPE_SESSION,   /**< ks_session_store_t */
+        KS_STORE_TYPE_KEY_VALUE,      /**< ks_kv_store_t */
+        KS_STORE_TYPE_WINDOW,         /**< ks_window_store_t */
+        KS_STORE_TYPE_SESSION,        /**< ks_session_store_t */
+        KS_STORE_TYPE_TIMESTAMPED_KV, /**< ks_timestamped_kv_store_t */
 } ks_store_type_t;
 
 /** @brief The store's name. Borrowed, valid while the store exists. */
@@ -151,6 +155,153 @@ KS_EXPORT ks_err_t ks_kv_iter_error(const ks_kv_iter_t *iter);
 
 /** @brief Free @p iter. NULL is a no-op. */
 KS_EXPORT void ks_kv_iter_destroy(ks_kv_iter_t *iter);
+
+/*
+ * Timestamped key-value stores.
+ *
+ * A timestamped key-value store (Kafka Streams' TimestampedKeyValueStore)
+ * is a key-value store whose every value carries a timestamp in
+ * milliseconds (any int64): the timestamp of the record that made the
+ * value. The tables of the DSL keep their rows in such stores (global
+ * tables excepted: their stores hold plain values), so a row read back, or
+ * let out by the record cache, goes downstream with its own timestamp. It is built on a key-value store of the same backends, which
+ * it owns; each stored value is `be64 timestamp | value`, the bytes of
+ * Kafka Streams' ValueAndTimestamp serialization, and the changelog
+ * carries these stored bytes, so restoring one is a plain copy. The one
+ * exception is a DSL table read from a topic (ks_builder_table()), whose
+ * store is restored from that topic: each record's value is stored behind
+ * the record's timestamp.
+ *
+ * Keys order, and every function behaves, as the key-value function of
+ * the same name does, with a timestamp beside each value. A stored value
+ * shorter than 8 bytes (written to the store's column family or changelog
+ * by something else) is never read past its end: reads report it as
+ * KS_ERR_STORE, naming the store in a log line. The ownership, thread and
+ * closed-store rules are those of key-value stores above.
+ */
+
+/** @brief The store's name. Borrowed, valid while the store exists. */
+KS_EXPORT const char *
+ks_timestamped_kv_store_name(const ks_timestamped_kv_store_t *store);
+
+/**
+ * @brief Look up @p key.
+ * @param valuep receives the value, borrowed until the next call on this
+ *        store (copy it to keep it); may be NULL
+ * @param timestampp receives the value's timestamp; may be NULL
+ * @returns KS_ERR_NO_ERROR, KS_ERR_NOT_FOUND, KS_ERR_STORE_CLOSED,
+ *          KS_ERR_STORE (a backend failure, or a stored value shorter than
+ *          its timestamp), KS_ERR_INVALID_ARG (NULL key).
+ */
+KS_EXPORT ks_err_t ks_timestamped_kv_store_get(ks_timestamped_kv_store_t *store,
+                                               const void *key, size_t key_size,
+                                               const void **valuep,
+                                               size_t *value_sizep,
+                                               int64_t *timestampp);
+
+/**
+ * @brief Set @p key to @p value (both copied) stamped @p timestamp. A NULL
+ *        @p value deletes (the timestamp is then ignored).
+ * @returns KS_ERR_NO_ERROR, KS_ERR_STORE_CLOSED, KS_ERR_STORE,
+ *          KS_ERR_NO_MEMORY, KS_ERR_INVALID_ARG.
+ */
+KS_EXPORT ks_err_t ks_timestamped_kv_store_put(ks_timestamped_kv_store_t *store,
+                                               const void *key, size_t key_size,
+                                               const void *value,
+                                               size_t value_size,
+                                               int64_t timestamp);
+
+/**
+ * @brief Set @p key to @p value stamped @p timestamp only if it has no
+ *        value.
+ * @param oldp if non-NULL, receives the existing value (borrowed until the
+ *        next call on this store), or NULL when @p value was inserted.
+ * @param old_timestampp if non-NULL, receives the existing value's
+ *        timestamp (-1 when there was none).
+ * @returns as ks_timestamped_kv_store_put(); KS_ERR_STORE when the existing
+ *          value is shorter than its timestamp.
+ */
+KS_EXPORT ks_err_t ks_timestamped_kv_store_put_if_absent(
+        ks_timestamped_kv_store_t *store, const void *key, size_t key_size,
+        const void *value, size_t value_size, int64_t timestamp,
+        const void **oldp, size_t *old_sizep, int64_t *old_timestampp);
+
+/**
+ * @brief Delete @p key.
+ * @param oldp if non-NULL, receives the value it had (borrowed until the
+ *        next call on this store), or NULL if it had none.
+ * @param old_timestampp if non-NULL, receives that value's timestamp (-1
+ *        when there was none).
+ * @returns as ks_timestamped_kv_store_put(); deleting an absent key is not
+ *          an error. KS_ERR_STORE when the old value is shorter than its
+ *          timestamp (the key is then left as it was).
+ */
+KS_EXPORT ks_err_t ks_timestamped_kv_store_delete(
+        ks_timestamped_kv_store_t *store, const void *key, size_t key_size,
+        const void **oldp, size_t *old_sizep, int64_t *old_timestampp);
+
+/**
+ * @brief Iterate keys in [@p from, @p to], both inclusive, ascending, as
+ *        ks_kv_store_range().
+ * @param iterp receives the iterator; free it with
+ *        ks_timestamped_kv_iter_destroy() before the store's task closes.
+ * @returns KS_ERR_NO_ERROR, KS_ERR_STORE_CLOSED, KS_ERR_NO_MEMORY,
+ *          KS_ERR_INVALID_ARG.
+ */
+KS_EXPORT ks_err_t ks_timestamped_kv_store_range(
+        ks_timestamped_kv_store_t *store, const void *from, size_t from_size,
+        const void *to, size_t to_size, ks_timestamped_kv_iter_t **iterp);
+
+/** @brief As ks_timestamped_kv_store_range(), descending. */
+KS_EXPORT ks_err_t ks_timestamped_kv_store_reverse_range(
+        ks_timestamped_kv_store_t *store, const void *from, size_t from_size,
+        const void *to, size_t to_size, ks_timestamped_kv_iter_t **iterp);
+
+/** @brief Iterate every key that starts with @p prefix, ascending. */
+KS_EXPORT ks_err_t ks_timestamped_kv_store_prefix_scan(
+        ks_timestamped_kv_store_t *store, const void *prefix,
+        size_t prefix_size, ks_timestamped_kv_iter_t **iterp);
+
+/** @brief Iterate the whole store, ascending. */
+KS_EXPORT ks_err_t ks_timestamped_kv_store_all(
+        ks_timestamped_kv_store_t *store, ks_timestamped_kv_iter_t **iterp);
+
+/** @brief Iterate the whole store, descending. */
+KS_EXPORT ks_err_t ks_timestamped_kv_store_reverse_all(
+        ks_timestamped_kv_store_t *store, ks_timestamped_kv_iter_t **iterp);
+
+/**
+ * @brief An estimate of the number of keys, as
+ *        ks_kv_store_approximate_num_entries().
+ * @returns KS_ERR_NO_ERROR, KS_ERR_STORE_CLOSED, KS_ERR_INVALID_ARG.
+ */
+KS_EXPORT ks_err_t ks_timestamped_kv_store_approximate_num_entries(
+        ks_timestamped_kv_store_t *store, uint64_t *countp);
+
+/**
+ * @brief Advance @p iter.
+ * @returns 1 with the next entry in the outputs (borrowed until the next
+ *          call on the iterator or its destruction; any output may be
+ *          NULL), 0 at the end or on error (see
+ *          ks_timestamped_kv_iter_error()).
+ */
+KS_EXPORT int ks_timestamped_kv_iter_next(ks_timestamped_kv_iter_t *iter,
+                                          const void **keyp, size_t *key_sizep,
+                                          const void **valuep,
+                                          size_t *value_sizep,
+                                          int64_t *timestampp);
+
+/**
+ * @brief Why iteration stopped: KS_ERR_NO_ERROR at a normal end,
+ *        KS_ERR_STORE_CLOSED if the store closed, KS_ERR_STORE on failure
+ *        or at a stored value shorter than its timestamp (iteration stops
+ *        there).
+ */
+KS_EXPORT ks_err_t
+ks_timestamped_kv_iter_error(const ks_timestamped_kv_iter_t *iter);
+
+/** @brief Free @p iter. NULL is a no-op. */
+KS_EXPORT void ks_timestamped_kv_iter_destroy(ks_timestamped_kv_iter_t *iter);
 
 /*
  * Window stores.

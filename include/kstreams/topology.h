@@ -140,6 +140,20 @@ KS_EXPORT ks_err_t ks_topology_add_kv_store(ks_topology_t *topo,
                                             int flags, ks_error_t **errp);
 
 /**
+ * @brief Add a timestamped key-value store (see store.h): a key-value store
+ *        whose values carry a timestamp, the kind of store the DSL's tables
+ *        keep their rows in. Its changelog topic is compacted, as a
+ *        key-value store's.
+ * @param backend KS_STORE_ROCKSDB or KS_STORE_IN_MEMORY
+ * @param flags   0 or KS_STORE_F_LOGGING_DISABLED (KS_STORE_F_RETAIN_DUPLICATES
+ *                is KS_ERR_INVALID_ARG)
+ * @returns as ks_topology_add_kv_store().
+ */
+KS_EXPORT ks_err_t ks_topology_add_timestamped_kv_store(
+        ks_topology_t *topo, const char *name, ks_store_backend_t backend,
+        int flags, ks_error_t **errp);
+
+/**
  * @brief Add a window store (see store.h) keeping windows of
  *        @p window_size_ms for @p retention_ms of stream time.
  * @param backend KS_STORE_ROCKSDB or KS_STORE_IN_MEMORY

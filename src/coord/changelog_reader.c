@@ -388,7 +388,8 @@ static ks_err_t restore_one(ks__creader_t *rd, rd_kafka_message_t *m,
                 return KS_ERR_NO_ERROR; /* applied before (fetched again) */
         if (m->offset < r->end) {
                 err = ks__task_restore_put(r->task, r->store, m->key,
-                                           m->key_len, m->payload, m->len);
+                                           m->key_len, m->payload, m->len,
+                                           rd_kafka_message_timestamp(m, NULL));
                 if (err)
                         return ks__error_set(
                                 errp, err,

@@ -178,17 +178,22 @@ char *ks__dsl_store_name(ks_builder_t *b, const char *user,
         return dup_or_fail(b, user ? user : buf);
 }
 
-int ks__dsl_add_store(ks_builder_t *b, const char *name, const char *what) {
+int ks__dsl_add_store(ks_builder_t *b, const char *name, const char *what,
+                      int timestamped) {
         ks_error_t *e = NULL;
-        ks_err_t err = ks_topology_add_kv_store(b->topo, name, KS_STORE_ROCKSDB,
-                                                0, &e);
+        ks_err_t err =
+                timestamped ? ks_topology_add_timestamped_kv_store(
+                                      b->topo, name, KS_STORE_ROCKSDB, 0, &e)
+                            : ks_topology_add_kv_store(b->topo, name,
+                                                       KS_STORE_ROCKSDB, 0, &e);
         return !ks__dsl_failed_call(b, err, e, what);
 }
 
 int ks__dsl_own_store(ks_builder_t *b, ks__dsl_step_t *st, const char *user,
                       const char *prefix) {
+        st->timestamped = 1;
         if (!(st->store = ks__dsl_store_name(b, user, prefix)) ||
-            !ks__dsl_add_store(b, st->store, st->name)) {
+            !ks__dsl_add_store(b, st->store, st->name, 1)) {
                 ks__dsl_step_free(st);
                 return 0;
         }

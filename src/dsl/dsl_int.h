@@ -145,9 +145,11 @@ char *ks__dsl_name_of(ks_builder_t *b, const char *base, const char *suffix);
  *  taken either way. NULL on OOM. */
 char *ks__dsl_store_name(ks_builder_t *b, const char *user, const char *prefix);
 
-/** Add persistent key-value store @p name; @p what names the step for
- *  errors. 1 on success. */
-int ks__dsl_add_store(ks_builder_t *b, const char *name, const char *what);
+/** Add persistent store @p name, a timestamped key-value store (a table's
+ *  rows) if @p timestamped, else a key-value store; @p what names the step
+ *  for errors. 1 on success. */
+int ks__dsl_add_store(ks_builder_t *b, const char *name, const char *what,
+                      int timestamped);
 
 /** An internal topic @p topic: a sink "<topic>-sink" under @p parents and
  *  a source "<topic>-source" reading it. @p partitions as
@@ -181,8 +183,14 @@ typedef struct ks__dsl_step_s ks__dsl_step_t;
  *  by ks__dsl_close. A family's larger state starts with it. */
 typedef struct {
         const ks__dsl_step_t *step;
-        ks_kv_store_t *store; /* step->store in this task, or NULL */
-        ks_buf_t *buf, *buf2; /* scratch */
+        /* step->store in this task, or NULL; for a table's store (the step
+         * is `timestamped`), the key-value handle under `rows`, holding
+         * stored rows (be64 timestamp | value), which the record cache in
+         * front of it holds too. */
+        ks_kv_store_t *store;
+        ks_timestamped_kv_store_t *rows; /* a table's store, or NULL */
+        ks_buf_t *buf, *buf2;            /* scratch */
+        ks_buf_t *row; /* a stored row being written (`rows` set) */
         ks_headers_t *no_headers;
 } ks__dsl_state_t;
 
@@ -209,9 +217,10 @@ typedef struct {
 /** The start of every step struct. */
 struct ks__dsl_step_s {
         const ks__dsl_class_t *cls;
-        char *name;   /* its processor's name */
-        char *store;  /* the store connected to it, or NULL */
-        void *opaque; /* the user's callback argument */
+        char *name;      /* its processor's name */
+        char *store;     /* the store connected to it, or NULL */
+        int timestamped; /* `store` is a table's timestamped store */
+        void *opaque;    /* the user's callback argument */
 };
 
 /** A zeroed step of @p size bytes (ks__dsl_step_t first) and class @p cls
@@ -308,16 +317,28 @@ ks_err_t ks__dsl_run_mapper(ks_context_t *ctx, const ks__dsl_step_t *st,
                             const ks__dsl_mapper_role_t *role);
 
 /** Join @p l and @p r with @p joiner of step @p st into @p out, then
- *  forward (key, joined value). */
+ *  forward (key, joined value) at @p ts. */
 ks_err_t ks__dsl_join_forward(ks_context_t *ctx, const ks__dsl_step_t *st,
                               ks_value_joiner_cb *joiner, const void *key,
                               size_t klen, const void *l, size_t ll,
-                              const void *r, size_t rl, ks_buf_t *out);
+                              const void *r, size_t rl, int64_t ts,
+                              ks_buf_t *out);
 
-/** The current value of @p key in @p store, through its record cache;
- *  *valuep NULL (and KS_ERR_NO_ERROR) if there is none. */
+/** The current row of @p key in table store @p store (the key-value handle
+ *  under a timestamped store), through its record cache: its value and
+ *  timestamp (@p tsp may be NULL); *valuep NULL (and KS_ERR_NO_ERROR) if
+ *  there is none. A value from the cache is borrowed until the cache's next
+ *  put. KS_ERR_STORE for a stored row too short to hold its timestamp. */
 ks_err_t ks__dsl_lookup(ks_kv_store_t *store, const void *key, size_t klen,
-                        const void **valuep, size_t *vlenp);
+                        const void **valuep, size_t *vlenp, int64_t *tsp);
+
+/** The timestamp of a result made of a record at @p ts and a row at
+ *  @p row_ts (@p row_found 0: none): the later of the two, as Kafka
+ *  Streams' table aggregations and table-table joins. */
+static inline int64_t ks__dsl_max_ts(int64_t ts, int row_found,
+                                     int64_t row_ts) {
+        return row_found && row_ts > ts ? row_ts : ts;
+}
 
 /* --- shared step kinds --------------------------------------------------- */
 
@@ -376,15 +397,17 @@ ks_err_t ks__dsl_cached_open(ks_context_t *ctx, ks__dsl_state_t *in);
 void ks__dsl_cached_release(ks__dsl_state_t *in);
 ks_err_t ks__dsl_cached_flush(ks_context_t *ctx, void *state);
 
-/** Set @p key's value (NULL: delete) in the step's store and forward the
- *  change: at once without a cache (with the input record's headers, or
- *  none if @p drop_headers), else when the cache lets it out. */
+/** Set @p key's row to @p value (NULL: delete) stamped @p ts in the
+ *  step's own table store and forward the change at @p ts: at once
+ *  without a cache (with the input record's headers, or none if
+ *  @p drop_headers), else when the cache lets it out. */
 ks_err_t ks__dsl_cached_put(ks_context_t *ctx, ks__dsl_state_t *in,
                             const void *key, size_t klen, const void *value,
-                            size_t vlen, int drop_headers);
+                            size_t vlen, int64_t ts, int drop_headers);
 
-/** Give step @p st a logged store of its own named @p user (default
- *  "<prefix>-STATE-STORE-<index>"). 0 (and @p st freed) on failure. */
+/** Give step @p st a logged table store of its own (timestamped) named
+ *  @p user (default "<prefix>-STATE-STORE-<index>"). 0 (and @p st freed)
+ *  on failure. */
 int ks__dsl_own_store(ks_builder_t *b, ks__dsl_step_t *st, const char *user,
                       const char *prefix);
 
@@ -499,10 +522,15 @@ ks_err_t ks__win_emit_closed(ks_context_t *ctx, ks__win_state_t *in,
                              int64_t bound, ks__win_final_cb *final);
 
 /** Stored values of windowed steps: be64 timestamp | aggregate, as Kafka
- *  Streams' timestamped stores. */
-ks_err_t ks__win_value(ks_buf_t *out, int64_t ts, const void *agg, size_t len);
-int ks__win_value_split(const void *v, size_t vl, int64_t *tsp,
-                        const void **aggp, size_t *lenp);
+ *  Streams' timestamped stores (and the tables' rows: store_int.h). */
+static inline ks_err_t ks__win_value(ks_buf_t *out, int64_t ts, const void *agg,
+                                     size_t len) {
+        return ks__ts_value_append(out, ts, agg, len);
+}
+static inline int ks__win_value_split(const void *v, size_t vl, int64_t *tsp,
+                                      const void **aggp, size_t *lenp) {
+        return ks__ts_value_split(v, vl, tsp, aggp, lenp);
+}
 
 /** Forward the windowed key in in->key with aggregate @p agg (NULL: a
  *  tombstone) at @p ts, carrying no headers; @p detached: not tied to the

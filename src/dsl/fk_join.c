@@ -25,7 +25,13 @@
  * Subscription store key: [4-byte big-endian length of the foreign key]
  * [foreign key][left key], value the hash; a prefix scan finds a right
  * row's subscribers. These formats travel between instances: never change
- * them. */
+ * them.
+ *
+ * Timestamps, as in Kafka Streams: a result carries the later of the left
+ * row's and the right row's timestamps. A subscription travels at the left
+ * row's timestamp; the receive step answers at the later of that and the
+ * right row's, the right-update step at the right row's; the response step
+ * takes the later of the answer's and the current left row's. */
 #include "dsl_int.h"
 
 #include <stdio.h>
@@ -53,7 +59,8 @@ typedef struct {
 
 typedef struct {
         ks__dsl_state_t base;
-        ks_kv_store_t *right; /* receive: the right table's store */
+        /* receive: the key-value handle under the right table's store */
+        ks_kv_store_t *right;
 } fk_receive_state_t;
 
 static void fk_step_free(ks__dsl_step_t *p) {
@@ -163,15 +170,18 @@ static const ks__dsl_class_t subscribe_class = {
 /* --- subscription-receive and right-update (right) ----------------------- */
 
 /* Answer the subscription of left row @p key (@p hash of its value) with
- * the right row @p rv (NULL: none), through the response topic. */
+ * the right row @p rv (NULL: none), through the response topic, at
+ * @p ts. */
 static ks_err_t fk_respond(ks_context_t *ctx, const fk_step_t *st,
                            ks_buf_t *msg, const void *key, size_t kl,
-                           uint64_t hash, const void *rv, size_t rl) {
+                           uint64_t hash, const void *rv, size_t rl,
+                           int64_t ts) {
         ks_err_t err =
                 fk_encode(msg, rv ? FK_VALUE : FK_NO_VALUE, hash, rv, rl);
         if (!err)
-                err = ks_context_forward_to(ctx, st->resp_sink, key, kl,
-                                            ks_buf_data(msg), ks_buf_len(msg));
+                err = ks_context_forward_record(ctx, st->resp_sink, key, kl,
+                                                ks_buf_data(msg),
+                                                ks_buf_len(msg), ts, NULL);
         return err;
 }
 
@@ -204,20 +214,28 @@ static ks_err_t receive_process(ks_context_t *ctx, const ks_record_t *rec,
                 return err;
         const void *rv;
         size_t rl;
-        if ((err = ks__dsl_lookup(in->right, fk, fl, &rv, &rl)))
-                return err;
+        int64_t rts;
+        if ((err = ks__dsl_lookup(in->right, fk, fl, &rv, &rl, &rts)))
+                return ks_context_set_error(
+                        ctx, "step %s: reading store %s: %s", st->base.name,
+                        st->right, ks_err2str(err));
         /* The right value may sit in a cache a later write moves: copy. */
         ks_buf_reset(right);
         if (rv && (err = ks_buf_append(right, rv, rl)))
                 return err;
-        return fk_respond(ctx, st, sub, key, kl, hash,
-                          rv ? ks_buf_data(right) : NULL, rl);
+        return fk_respond(
+                ctx, st, sub, key, kl, hash, rv ? ks_buf_data(right) : NULL, rl,
+                ks__dsl_max_ts(ks_record_timestamp(rec), rv != NULL, rts));
 }
 
 static ks_err_t receive_open(ks_context_t *ctx, ks__dsl_state_t *base) {
         fk_receive_state_t *in = (fk_receive_state_t *)base;
         const fk_step_t *st = (const fk_step_t *)base->step;
-        ks_err_t err = ks_context_get_kv_store(ctx, st->right, &in->right);
+        ks_timestamped_kv_store_t *right = NULL;
+        ks_err_t err =
+                ks_context_get_timestamped_kv_store(ctx, st->right, &right);
+        if (!err)
+                in->right = ks__timestamped_kv_store_kv(right);
         if (err)
                 return ks_context_set_error(ctx, "step %s: store %s: %s",
                                             st->base.name, st->right,
@@ -250,7 +268,8 @@ static ks_err_t right_update_process(ks_context_t *ctx, const ks_record_t *rec,
                 if (skl < head || svl != 8)
                         continue;
                 err = fk_respond(ctx, st, in->buf2, (const uint8_t *)sk + head,
-                                 skl - head, ks__be64_get(sv), rv, vl);
+                                 skl - head, ks__be64_get(sv), rv, vl,
+                                 ks_record_timestamp(rec));
         }
         if (!err && it)
                 err = ks_kv_iter_error(it);
@@ -273,15 +292,21 @@ static ks_err_t response_process(ks_context_t *ctx, const ks_record_t *rec,
         if (!key || !m || ml < FK_HEAD)
                 return KS_ERR_NO_ERROR;
         const void *lv;
-        ks_err_t err = ks__dsl_lookup(in->store, key, kl, &lv, &ll);
+        int64_t lts;
+        ks_err_t err = ks__dsl_lookup(in->store, key, kl, &lv, &ll, &lts);
         if (err)
-                return err;
+                return ks_context_set_error(
+                        ctx, "step %s: reading store %s: %s", st->base.name,
+                        st->base.store, ks_err2str(err));
+        int64_t ts = ks__dsl_max_ts(ks_record_timestamp(rec), lv != NULL, lts);
         if (m[0] == FK_DELETED || !lv)
-                return ks_context_forward(ctx, key, kl, NULL, 0);
+                return ks_context_forward_record(ctx, NULL, key, kl, NULL, 0,
+                                                 ts, NULL);
         if (ks__be64_get(m + 1) != ks__fnv1a64(lv, ll))
                 return KS_ERR_NO_ERROR; /* about an older value: stale */
         if (m[0] == FK_NO_VALUE && st->kind == KS_JOIN_INNER)
-                return ks_context_forward(ctx, key, kl, NULL, 0);
+                return ks_context_forward_record(ctx, NULL, key, kl, NULL, 0,
+                                                 ts, NULL);
         /* The left value may sit in a cache the joiner's output could
          * move: copy. */
         ks_buf_t *l = in->buf2;
@@ -291,7 +316,7 @@ static ks_err_t response_process(ks_context_t *ctx, const ks_record_t *rec,
         return ks__dsl_join_forward(
                 ctx, &st->base, st->joiner, key, kl, ks_buf_data(l),
                 ks_buf_len(l), m[0] == FK_VALUE ? m + FK_HEAD : NULL,
-                m[0] == FK_VALUE ? ml - FK_HEAD : 0, in->buf);
+                m[0] == FK_VALUE ? ml - FK_HEAD : 0, ts, in->buf);
 }
 
 static const ks__dsl_class_t response_class = {
@@ -370,6 +395,7 @@ ks_table_t *ks_table_fk_join(ks_table_t *left, ks_table_t *right,
         upd->resp_sink = ks__strdup(recv->resp_sink);
         resp->base.opaque = opaque;
         resp->base.store = ks__strdup(left->store);
+        resp->base.timestamped = 1; /* the left table's store */
         resp->joiner = joiner;
         resp->kind = kind;
         if (!sub->base.store || !sub->sub_sink || !sub->resp_step ||
@@ -378,8 +404,8 @@ ks_table_t *ks_table_fk_join(ks_table_t *left, ks_table_t *right,
                 ks__dsl_oom(b);
                 goto out;
         }
-        if (!ks__dsl_add_store(b, sub->base.store, sub->base.store) ||
-            !ks__dsl_add_store(b, recv->base.store, recv->base.store))
+        if (!ks__dsl_add_store(b, sub->base.store, sub->base.store, 0) ||
+            !ks__dsl_add_store(b, recv->base.store, recv->base.store, 0))
                 goto out;
         /* Left side: subscribe; right side: receive and answer. The steps
          * stay valid once added: the topology owns them. */

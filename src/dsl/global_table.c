@@ -106,10 +106,11 @@ static ks_err_t global_join_process(ks_context_t *ctx, const ks_record_t *rec,
         }
         if (!found && st->kind == KS_JOIN_INNER)
                 return KS_ERR_NO_ERROR;
-        return ks__dsl_join_forward(
-                ctx, &st->base, st->joiner, key, klen, value, vlen,
-                found ? ks_buf_data(found_value) : NULL,
-                found ? ks_buf_len(found_value) : 0, lookup);
+        return ks__dsl_join_forward(ctx, &st->base, st->joiner, key, klen,
+                                    value, vlen,
+                                    found ? ks_buf_data(found_value) : NULL,
+                                    found ? ks_buf_len(found_value) : 0,
+                                    ks_context_timestamp(ctx), lookup);
 }
 
 static void global_join_free(ks__dsl_step_t *st) {

@@ -9,9 +9,13 @@
  * with a null key are dropped before that topic (they cannot be
  * partitioned).
  *
- * An aggregation step keeps one aggregate per key in a store of its own
- * behind the record cache (table.c). A table's group_by step keeps the
- * rows it saw in its own store ("<name>-rows") and sends each change
+ * An aggregation step keeps one aggregate per key in a timestamped store
+ * of its own behind the record cache (table.c), stamped, as in Kafka
+ * Streams, with the latest timestamp of the records folded into it (the
+ * record's for a new key, else the larger of the record's and the old
+ * aggregate's), which its output carries. A table's group_by step keeps
+ * the rows it saw in its own timestamped store ("<name>-rows") and sends
+ * each change
  * through the repartition topic twice: the old row with the header
  * `ks-table-change: -`, then the new one with `+`; the table aggregation
  * applies its subtractor or adder accordingly and forwards without that
@@ -217,7 +221,9 @@ static ks_err_t agg_process(ks_context_t *ctx, const ks_record_t *rec,
         if (!key || !ks_record_value(rec, &vlen))
                 return KS_ERR_NO_ERROR; /* as Kafka Streams: skipped */
         const void *old;
-        ks_err_t err = ks__dsl_lookup(in->store, key, klen, &old, &olen);
+        int64_t old_ts;
+        ks_err_t err =
+                ks__dsl_lookup(in->store, key, klen, &old, &olen, &old_ts);
         if (err && !st->table)
                 err = ks_context_set_error(ctx, "step %s: reading store %s: %s",
                                            st->base.name, st->base.store,
@@ -236,8 +242,10 @@ static ks_err_t agg_process(ks_context_t *ctx, const ks_record_t *rec,
                 err = stream_fold(ctx, st, in, rec, old, olen, out);
         if (err || skip)
                 return err;
+        int64_t ts =
+                ks__dsl_max_ts(ks_record_timestamp(rec), old != NULL, old_ts);
         return ks__dsl_cached_put(ctx, in, key, klen, ks_buf_data(out),
-                                  ks_buf_len(out), st->table);
+                                  ks_buf_len(out), ts, st->table);
 }
 
 static const ks__dsl_class_t agg_class = {KS__DSL_CACHED(agg_process)};
@@ -408,14 +416,15 @@ static ks_err_t regroup(ks_context_t *ctx, regroup_state_t *in, const void *key,
 static ks_err_t regroup_process(ks_context_t *ctx, const ks_record_t *rec,
                                 void *state) {
         regroup_state_t *in = state;
-        ks_kv_store_t *rows = in->base.store;
+        ks_timestamped_kv_store_t *rows = in->base.rows;
         size_t klen, vlen, olen;
         const void *key = ks_record_key(rec, &klen);
         const void *value = ks_record_value(rec, &vlen);
         if (!key)
                 return KS_ERR_NO_ERROR;
         const void *old;
-        ks_err_t err = ks_kv_store_get(rows, key, klen, &old, &olen);
+        ks_err_t err =
+                ks_timestamped_kv_store_get(rows, key, klen, &old, &olen, NULL);
         if (err == KS_ERR_NO_ERROR) {
                 /* The store may reuse the value's memory: a copy. */
                 ks_buf_t *copy = in->base.buf2;
@@ -431,9 +440,11 @@ static ks_err_t regroup_process(ks_context_t *ctx, const ks_record_t *rec,
         if (value) {
                 err = regroup(ctx, in, key, klen, value, vlen, in->add);
                 return err ? err
-                           : ks_kv_store_put(rows, key, klen, value, vlen);
+                           : ks_timestamped_kv_store_put(
+                                     rows, key, klen, value, vlen,
+                                     ks_record_timestamp(rec));
         }
-        err = ks_kv_store_delete(rows, key, klen, NULL, NULL);
+        err = ks_timestamped_kv_store_delete(rows, key, klen, NULL, NULL, NULL);
         return err == KS_ERR_NOT_FOUND ? KS_ERR_NO_ERROR : err;
 }
 
@@ -474,8 +485,9 @@ ks_grouped_table_t *ks_table_group_by(ks_table_t *t, ks_mapper_cb *selector,
         /* The rows as last seen, to take them out of their old group. */
         char sbuf[320];
         snprintf(sbuf, sizeof(sbuf), "%s-rows", name ? name : st->name);
+        st->timestamped = 1;
         if (!(st->store = ks__strdup(sbuf)) ||
-            !ks__dsl_add_store(b, st->store, st->name)) {
+            !ks__dsl_add_store(b, st->store, st->name, 1)) {
                 if (!st->store)
                         ks__dsl_oom(b);
                 ks__dsl_step_free(st);

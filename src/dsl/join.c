@@ -9,7 +9,12 @@
  * stream record without a match (inner) or without a value is dropped; a
  * table update without a result becomes a tombstone. A table-table join is
  * two such steps, one per side, merged into one table; neither is
- * materialized, so the joined table has no store of its own. */
+ * materialized, so the joined table has no store of its own.
+ *
+ * Timestamps, as in Kafka Streams: a stream-table join's output keeps the
+ * stream record's; a table-table join's is the later of the updated row's
+ * and the other side's row's (the update's own when the other side has no
+ * row). */
 #include "dsl_int.h"
 
 #include <stdio.h>
@@ -33,7 +38,9 @@ static ks_err_t join(ks_context_t *ctx, const ks_record_t *rec,
         if (!key || (!table && !value))
                 return KS_ERR_NO_ERROR; /* as Kafka Streams: dropped */
         const void *other;
-        ks_err_t err = ks__dsl_lookup(in->store, key, klen, &other, &olen);
+        int64_t other_ts;
+        ks_err_t err =
+                ks__dsl_lookup(in->store, key, klen, &other, &olen, &other_ts);
         if (err)
                 return ks_context_set_error(
                         ctx, "step %s: reading store %s: %s", st->base.name,
@@ -45,13 +52,17 @@ static ks_err_t join(ks_context_t *ctx, const ks_record_t *rec,
         int result = st->kind == KS_JOIN_INNER  ? l && r
                      : st->kind == KS_JOIN_LEFT ? l != NULL
                                                 : l || r;
+        int64_t ts = ks_record_timestamp(rec);
+        if (table)
+                ts = ks__dsl_max_ts(ts, other != NULL, other_ts);
         if (!result)
-                return table ? ks_context_forward(ctx, key, klen, NULL, 0)
+                return table ? ks_context_forward_record(ctx, NULL, key, klen,
+                                                         NULL, 0, ts, NULL)
                              : KS_ERR_NO_ERROR;
         /* The other side's value may live in a cache the joiner's output
          * could move: the join goes into a buffer of our own. */
         return ks__dsl_join_forward(ctx, &st->base, st->joiner, key, klen, l,
-                                    ll, r, rl, in->buf);
+                                    ll, r, rl, ts, in->buf);
 }
 
 static ks_err_t stream_join_process(ks_context_t *ctx, const ks_record_t *rec,
@@ -79,6 +90,7 @@ static join_step_t *join_step_new(ks_builder_t *b, const ks__dsl_class_t *cls,
                 ks__dsl_step_new(b, cls, sizeof(*st), user, kind_name, opaque);
         if (!st)
                 return NULL;
+        st->base.timestamped = 1; /* a table's store */
         st->joiner = joiner;
         st->kind = kind;
         if (!(st->base.store = ks__strdup(other))) {

@@ -101,7 +101,21 @@ static void state_free(ks__dsl_state_t *in) {
         ks_headers_destroy(in->no_headers);
         ks_buf_destroy(in->buf);
         ks_buf_destroy(in->buf2);
+        ks_buf_destroy(in->row);
         free(in);
+}
+
+/* Open the step's store in this task: a table's timestamped store (and the
+ * key-value handle under it), or a key-value store. */
+static ks_err_t open_store(ks_context_t *ctx, const ks__dsl_step_t *st,
+                           ks__dsl_state_t *in) {
+        if (!st->timestamped)
+                return ks_context_get_kv_store(ctx, st->store, &in->store);
+        ks_err_t err =
+                ks_context_get_timestamped_kv_store(ctx, st->store, &in->rows);
+        if (!err)
+                in->store = ks__timestamped_kv_store_kv(in->rows);
+        return err;
 }
 
 ks_err_t ks__dsl_init(ks_context_t *ctx, void *opaque, void **statep) {
@@ -112,15 +126,14 @@ ks_err_t ks__dsl_init(ks_context_t *ctx, void *opaque, void **statep) {
         if (!in)
                 return KS_ERR_NO_MEMORY;
         in->step = st;
-        ks_err_t err =
-                st->store ? ks_context_get_kv_store(ctx, st->store, &in->store)
-                          : KS_ERR_NO_ERROR;
+        ks_err_t err = st->store ? open_store(ctx, st, in) : KS_ERR_NO_ERROR;
         if (err)
                 err = ks_context_set_error(ctx, "step %s: store %s: %s",
                                            st->name, st->store,
                                            ks_err2str(err));
         else if (!(in->buf = ks_buf_new()) || !(in->buf2 = ks_buf_new()) ||
-                 !(in->no_headers = ks_headers_new()))
+                 !(in->no_headers = ks_headers_new()) ||
+                 (in->rows && !(in->row = ks_buf_new())))
                 err = KS_ERR_NO_MEMORY;
         else if (cls->open && (err = cls->open(ctx, in)) && cls->release)
                 cls->release(in);
@@ -157,27 +170,40 @@ ks_err_t ks__dsl_forward(ks_context_t *ctx, const ks_record_t *rec) {
 }
 
 ks_err_t ks__dsl_lookup(ks_kv_store_t *store, const void *key, size_t klen,
-                        const void **valuep, size_t *vlenp) {
-        ks_err_t err = ks__record_cache_get(store, key, klen, valuep, vlenp);
-        if (err != KS_ERR_NOT_FOUND)
+                        const void **valuep, size_t *vlenp, int64_t *tsp) {
+        /* The cache holds stored rows, as the store does. */
+        const void *v;
+        size_t vl;
+        int64_t ts = -1;
+        ks_err_t err = ks__record_cache_get(store, key, klen, &v, &vl);
+        if (err == KS_ERR_NOT_FOUND) {
+                v = NULL;
+                vl = 0;
+        } else if (err) {
                 return err;
-        *valuep = NULL;
-        *vlenp = 0;
+        } else if (!ks__ts_value_split(v, vl, &ts, &v, &vl)) {
+                return KS_ERR_STORE;
+        }
+        *valuep = v;
+        *vlenp = vl;
+        if (tsp)
+                *tsp = ts;
         return KS_ERR_NO_ERROR;
 }
 
 ks_err_t ks__dsl_join_forward(ks_context_t *ctx, const ks__dsl_step_t *st,
                               ks_value_joiner_cb *joiner, const void *key,
                               size_t klen, const void *l, size_t ll,
-                              const void *r, size_t rl, ks_buf_t *out) {
+                              const void *r, size_t rl, int64_t ts,
+                              ks_buf_t *out) {
         ks_buf_reset(out);
         ks_err_t err = joiner(st->opaque, l, ll, r, rl, out);
         if (err)
                 return ks_context_set_error(ctx,
                                             "step %s: the joiner failed (%s)",
                                             st->name, ks_err2str(err));
-        return ks_context_forward(ctx, key, klen, ks_buf_data(out),
-                                  ks_buf_len(out));
+        return ks_context_forward_record(ctx, NULL, key, klen, ks_buf_data(out),
+                                         ks_buf_len(out), ts, NULL);
 }
 
 /* --- the emitter --------------------------------------------------------- */

@@ -396,7 +396,7 @@ static ks_table_t *suppress(ks_table_t *t, int until_close, int64_t limit,
         st->max_bytes = max_bytes;
         st->when_full = when_full;
         if (!(st->base.store = ks__dsl_name_of(b, st->base.name, "store")) ||
-            !ks__dsl_add_store(b, st->base.store, st->base.name)) {
+            !ks__dsl_add_store(b, st->base.store, st->base.name, 0)) {
                 if (!st->base.store)
                         ks__dsl_oom(b);
                 ks__dsl_step_free(st);

@@ -2,42 +2,52 @@
  * record cache in front of that store, and the table operators that keep
  * no rows (filter, map_values, to_stream).
  *
- * A materialized table's rows live in a logged RocksDB store written by
- * exactly one step: a table source, to_table, or an aggregation
- * (grouped.c). When its task has a cache budget, that step attaches a
- * record cache to the store (src/state/record_cache.c) and a change waits
- * there until the cache lets it out (eviction, or the flush before each
- * commit): then it is written to the store, which logs it, and forwarded
- * with the timestamp of its last update and no headers. Without a cache a
- * change goes out at once, with the record being processed. Joins read the
- * store through the cache (ks__dsl_lookup). A filtered or mapped table has
- * no store of its own (ks_table_t.store NULL) and cannot be joined. */
+ * A materialized table's rows live in a logged RocksDB timestamped
+ * key-value store written by exactly one step: a table source, to_table,
+ * or an aggregation (grouped.c). A row is stored as `be64 timestamp |
+ * value`, its timestamp that of the record that made it (an aggregation's:
+ * the latest of its records'); the step writes those bytes to the
+ * key-value handle under the store, and to the record cache in front of
+ * it. When its task has a cache budget, that step attaches a record cache
+ * to the store (src/state/record_cache.c) and a change waits there until
+ * the cache lets it out (eviction, or the flush before each commit): then
+ * it is written to the store, which logs it, and forwarded with the row's
+ * timestamp and no headers. Without a cache a change goes out at once,
+ * with the row's timestamp and the headers of the record being processed.
+ * Joins read the store through the cache (ks__dsl_lookup), which strips
+ * the timestamp. A filtered or mapped table has no store of its own
+ * (ks_table_t.store NULL) and cannot be joined. */
 #include "dsl_int.h"
 
 #include <stdlib.h>
 
 /* --- steps writing their own store through a record cache ---------------- */
 
-/* Write a change to the store and forward it with @p headers and @p ts
- * (@p headers NULL: as the record being processed). */
+/* Write stored row @p row (NULL: a delete) to the store and forward the
+ * change, its value without the timestamp, at @p ts with @p headers
+ * (NULL: the record being processed's). */
 static ks_err_t write_out(ks_context_t *ctx, ks__dsl_state_t *in,
-                          const void *key, size_t klen, const void *value,
-                          size_t vlen, int64_t ts,
+                          const void *key, size_t klen, const void *row,
+                          size_t rlen, int64_t ts,
                           const ks_headers_t *headers) {
+        const void *value = NULL;
+        size_t vlen = 0;
+        int64_t row_ts;
+        if (row && !ks__ts_value_split(row, rlen, &row_ts, &value, &vlen))
+                return KS_ERR_STORE; /* never: the step made the row */
         ks_err_t err =
-                value ? ks_kv_store_put(in->store, key, klen, value, vlen)
-                      : ks_kv_store_delete(in->store, key, klen, NULL, NULL);
+                row ? ks_kv_store_put(in->store, key, klen, row, rlen)
+                    : ks_kv_store_delete(in->store, key, klen, NULL, NULL);
         if (err && err != KS_ERR_NOT_FOUND)
                 return err;
-        if (!headers)
-                return ks_context_forward(ctx, key, klen, value, vlen);
         return ks_context_forward_record(ctx, NULL, key, klen, value, vlen, ts,
                                          headers);
 }
 
-/* The record cache's listener: what it lets out (@p arg: the context). */
+/* The record cache's listener: what it lets out (@p arg: the context), a
+ * stored row stamped with the row's timestamp. */
 static ks_err_t cache_write(void *opaque, void *arg, const void *key,
-                            size_t klen, const void *value, size_t vlen,
+                            size_t klen, const void *row, size_t rlen,
                             int64_t ts) {
         ks__dsl_state_t *in = opaque;
         /* An entry let out (on eviction, while another record is processed,
@@ -46,19 +56,29 @@ static ks_err_t cache_write(void *opaque, void *arg, const void *key,
          * not send it again in the same place. */
         ks__context_detach_origin(arg, 1);
         ks_err_t err =
-                write_out(arg, in, key, klen, value, vlen, ts, in->no_headers);
+                write_out(arg, in, key, klen, row, rlen, ts, in->no_headers);
         ks__context_detach_origin(arg, 0);
         return err;
 }
 
 ks_err_t ks__dsl_cached_put(ks_context_t *ctx, ks__dsl_state_t *in,
                             const void *key, size_t klen, const void *value,
-                            size_t vlen, int drop_headers) {
-        int64_t ts = ks_context_timestamp(ctx);
+                            size_t vlen, int64_t ts, int drop_headers) {
+        /* The store and its cache hold stored rows. */
+        const void *row = NULL;
+        size_t rlen = 0;
+        if (value) {
+                ks_buf_reset(in->row);
+                ks_err_t err = ks__ts_value_append(in->row, ts, value, vlen);
+                if (err)
+                        return err;
+                row = ks_buf_data(in->row);
+                rlen = ks_buf_len(in->row);
+        }
         if (in->store->cache)
-                return ks__record_cache_put(in->store->cache, key, klen, value,
-                                            vlen, ts, ctx);
-        return write_out(ctx, in, key, klen, value, vlen, ts,
+                return ks__record_cache_put(in->store->cache, key, klen, row,
+                                            rlen, ts, ctx);
+        return write_out(ctx, in, key, klen, row, rlen, ts,
                          drop_headers ? in->no_headers : NULL);
 }
 
@@ -106,7 +126,8 @@ static ks_err_t materialize_process(ks_context_t *ctx, const ks_record_t *rec,
         size_t klen, vlen;
         const void *key = ks_record_key(rec, &klen);
         const void *value = ks_record_value(rec, &vlen);
-        return key ? ks__dsl_cached_put(ctx, in, key, klen, value, vlen, 0)
+        return key ? ks__dsl_cached_put(ctx, in, key, klen, value, vlen,
+                                        ks_record_timestamp(rec), 0)
                    : KS_ERR_NO_ERROR;
 }
 

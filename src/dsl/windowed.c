@@ -501,23 +501,6 @@ ks_err_t ks__win_merge(ks_context_t *ctx, const ks__win_step_t *st,
 
 /* --- stored values and forwarding ---------------------------------------- */
 
-ks_err_t ks__win_value(ks_buf_t *out, int64_t ts, const void *agg, size_t len) {
-        uint8_t b[8];
-        ks__be64_put(b, (uint64_t)ts);
-        ks_err_t err = ks_buf_append(out, b, 8);
-        return err ? err : ks_buf_append(out, agg, len);
-}
-
-int ks__win_value_split(const void *v, size_t vl, int64_t *tsp,
-                        const void **aggp, size_t *lenp) {
-        if (!v || vl < 8)
-                return 0;
-        *tsp = (int64_t)ks__be64_get(v);
-        *aggp = (const uint8_t *)v + 8;
-        *lenp = vl - 8;
-        return 1;
-}
-
 ks_err_t ks__win_forward(ks_context_t *ctx, ks__win_state_t *in,
                          const void *agg, size_t len, int64_t ts,
                          int detached) {

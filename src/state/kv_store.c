@@ -250,6 +250,25 @@ ks_err_t ks__kv_store_first(ks_kv_store_t *store, const void *from,
         return err;
 }
 
+ks_err_t ks__kv_store_restore_put(ks_kv_store_t *store, const void *key,
+                                  size_t klen, const void *value, size_t vlen,
+                                  int64_t timestamp) {
+        if (!store || !key)
+                return KS_ERR_INVALID_ARG;
+        if (store->closed)
+                return KS_ERR_STORE_CLOSED;
+        if (value && store->restore_value) {
+                ks_err_t err =
+                        store->restore_value(store->restore_opaque, value, vlen,
+                                             timestamp, &value, &vlen);
+                if (err)
+                        return err;
+        }
+        return (store->ops->restore_put ? store->ops->restore_put
+                                        : store->ops->put)(
+                store->impl, key, klen, value, value ? vlen : 0);
+}
+
 static ks_err_t iter_open(ks_kv_store_t *store, int reverse, const void *seek,
                           size_t seeklen, ks__bound_kind_t bk,
                           const void *bound, size_t bound_len, int empty,

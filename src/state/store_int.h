@@ -7,8 +7,9 @@
  * scans, put_if_absent/delete with old values, and tracking of open iterators
  * so a closing store ends them instead of leaving them dangling.
  *
- * Window and session stores (window_store.c, session_store.c) are built on
- * such a handle and own it; the key-value layer knows nothing of windows.
+ * Timestamped key-value, window and session stores (timestamped_kv_store.c,
+ * window_store.c, session_store.c) are built on such a handle and own it;
+ * the key-value layer knows nothing of timestamps or windows.
  * Both cut their keys into time segments (segments_int.h) and drop expired
  * segments whole with ks__kv_store_delete_range().
  *
@@ -119,6 +120,15 @@ struct ks_kv_store_s {
          * (ks__record_cache_get). */
         ks__cache_budget_t *cache_budget;
         ks__record_cache_t *cache;
+        /* How a restored record becomes a stored value (NULL: as it is, a
+         * changelog holding stored values). Set on the store of a table
+         * restored from its source topic, whose records are plain values:
+         * ks__timestamped_kv_restore_value() puts the record's timestamp
+         * in front. The result is borrowed until the next call. */
+        ks_err_t (*restore_value)(void *opaque, const void *value, size_t vlen,
+                                  int64_t timestamp, const void **outp,
+                                  size_t *outlenp);
+        void *restore_opaque;
 };
 
 /** A store handle over @p impl (taken over; closed by ks__kv_store_close).
@@ -160,11 +170,61 @@ ks_err_t ks__kv_store_delete_range(ks_kv_store_t *store, const void *from,
                                    size_t fromlen, const void *to,
                                    size_t tolen);
 
+/** Write one restored record (@p value NULL: a delete) to @p store around
+ *  its change log, through its restore hook (restore_value) if it has
+ *  one, @p timestamp being the record's. Nothing reads it before the
+ *  task's next commit (RocksDB).
+ *  @returns KS_ERR_NO_ERROR, KS_ERR_STORE_CLOSED, KS_ERR_NO_MEMORY,
+ *           KS_ERR_STORE. */
+ks_err_t ks__kv_store_restore_put(ks_kv_store_t *store, const void *key,
+                                  size_t klen, const void *value, size_t vlen,
+                                  int64_t timestamp);
+
 static inline const char *ks__store_type_name(ks_store_type_t type) {
-        return type == KS_STORE_TYPE_WINDOW    ? "window"
-               : type == KS_STORE_TYPE_SESSION ? "session"
-                                               : "key-value";
+        return type == KS_STORE_TYPE_WINDOW           ? "window"
+               : type == KS_STORE_TYPE_SESSION        ? "session"
+               : type == KS_STORE_TYPE_TIMESTAMPED_KV ? "timestamped key-value"
+                                                      : "key-value";
 }
+
+/* --- timestamped values ---------------------------------------------------
+ * The stored value of a timestamped store (and of windowed aggregations):
+ * be64 timestamp | value, Kafka Streams' ValueAndTimestamp serialization. */
+
+#define KS__TS_VALUE_HEAD 8 /* the timestamp in front of a value */
+
+/** Split stored value @p v (@p vl bytes): 1 with its timestamp and value
+ *  (pointing into @p v), 0 if it is NULL or too short to hold one. */
+static inline int ks__ts_value_split(const void *v, size_t vl, int64_t *tsp,
+                                     const void **valuep, size_t *lenp) {
+        if (!v || vl < KS__TS_VALUE_HEAD)
+                return 0;
+        *tsp = (int64_t)ks__be64_get(v);
+        *valuep = (const uint8_t *)v + KS__TS_VALUE_HEAD;
+        *lenp = vl - KS__TS_VALUE_HEAD;
+        return 1;
+}
+
+/** Append the stored value of (@p ts, @p value) to @p out. */
+ks_err_t ks__ts_value_append(ks_buf_t *out, int64_t ts, const void *value,
+                             size_t vlen);
+
+/** A timestamped key-value store built on @p kv, which it takes over as
+ *  ks__window_store_new() does. NULL on OOM (@p kv destroyed). */
+ks_timestamped_kv_store_t *ks__timestamped_kv_store_new(ks_kv_store_t *kv);
+
+/** The key-value handle @p ts is built on (owned by @p ts), holding the
+ *  stored values: restores, change logging, checkpoints and the record
+ *  cache of a DSL table work on it. */
+ks_kv_store_t *ks__timestamped_kv_store_kv(ks_timestamped_kv_store_t *ts);
+
+/** Destroy the store and the key-value handle under it. NULL is a no-op. */
+void ks__timestamped_kv_store_destroy(ks_timestamped_kv_store_t *ts);
+
+/** Make restores of @p ts take plain values and put each record's
+ *  timestamp in front (a table restored from its source topic). */
+void ks__timestamped_kv_store_restore_from_source(
+        ks_timestamped_kv_store_t *ts);
 
 /** A window store built on @p kv, which it takes over: destroying the
  *  window store destroys @p kv. With @p retain_duplicates every put is

@@ -208,6 +208,14 @@ ks_err_t ks__state_mgr_open(ks__task_t *t, ks_error_t **errp) {
                         slot->session =
                                 ks__session_store_new(kv, def->retention_ms);
                         kv = slot->session ? kv : NULL;
+                } else if (kv && def->type == KS_STORE_TYPE_TIMESTAMPED_KV) {
+                        slot->timestamped = ks__timestamped_kv_store_new(kv);
+                        kv = slot->timestamped ? kv : NULL;
+                        /* A table's topic holds plain values: restored
+                         * behind their records' timestamps. */
+                        if (kv && def->source_topic)
+                                ks__timestamped_kv_store_restore_from_source(
+                                        slot->timestamped);
                 }
                 if (!kv)
                         return ks__error_set(errp, KS_ERR_NO_MEMORY,
@@ -293,6 +301,9 @@ void ks__state_mgr_close(ks__task_t *t) {
                         ks__window_store_destroy(t->sm.slots[i].window);
                 else if (t->sm.slots[i].session)
                         ks__session_store_destroy(t->sm.slots[i].session);
+                else if (t->sm.slots[i].timestamped)
+                        ks__timestamped_kv_store_destroy(
+                                t->sm.slots[i].timestamped);
                 else
                         ks__kv_store_destroy(t->sm.slots[i].kv);
         }
@@ -345,6 +356,12 @@ ks_window_store_t *ks__task_window_store(ks__task_t *t, const char *name) {
 ks_session_store_t *ks__task_session_store(ks__task_t *t, const char *name) {
         ks__store_slot_t *s = ks__state_mgr_slot(t, name);
         return s ? s->session : NULL;
+}
+
+ks_timestamped_kv_store_t *ks__task_timestamped_kv_store(ks__task_t *t,
+                                                         const char *name) {
+        ks__store_slot_t *s = ks__state_mgr_slot(t, name);
+        return s ? s->timestamped : NULL;
 }
 
 size_t ks__task_store_count(const ks__task_t *t) {
@@ -401,16 +418,16 @@ int64_t ks__task_source_checkpoint(const ks__task_t *t, const char *topic) {
 }
 
 ks_err_t ks__task_restore_put(ks__task_t *t, size_t i, const void *key,
-                              size_t klen, const void *value, size_t vlen) {
+                              size_t klen, const void *value, size_t vlen,
+                              int64_t timestamp) {
         ks_kv_store_t *s = t->sm.slots[i].kv;
         if (s->closed)
                 return KS_ERR_STORE_CLOSED;
         if (!key && t->sm.logs[i].from_source)
                 return KS_ERR_NO_ERROR; /* a table skips null keys */
         static const char empty[1];
-        return (s->ops->restore_put ? s->ops->restore_put : s->ops->put)(
-                s->impl, key ? key : empty, key ? klen : 0, value,
-                value ? vlen : 0);
+        return ks__kv_store_restore_put(s, key ? key : empty, key ? klen : 0,
+                                        value, vlen, timestamp);
 }
 
 ks_err_t ks__task_restore_checkpoint(ks__task_t *t, size_t i,

@@ -88,13 +88,16 @@ typedef struct {
 } ks__changelog_t;
 
 /* One store of the task. `kv` holds the bytes: the key-value store
- * itself, or the handle a window or session store is built on, which that
- * store owns (restore, change logging and clearing work on it alike). */
+ * itself, or the handle a timestamped, window or session store is built
+ * on, which that store owns (restore, change logging and clearing work on
+ * it alike). */
 typedef struct {
         ks_store_type_t type;
         ks_kv_store_t *kv;
         ks_window_store_t *window;   /* KS_STORE_TYPE_WINDOW; owns kv */
         ks_session_store_t *session; /* KS_STORE_TYPE_SESSION; owns kv */
+        /* KS_STORE_TYPE_TIMESTAMPED_KV; owns kv */
+        ks_timestamped_kv_store_t *timestamped;
 } ks__store_slot_t;
 
 /* The state manager's part of the task: the task directory, its lock and

@@ -118,10 +118,14 @@ const char *ks__task_store_name(const ks__task_t *task, size_t i);
  *  (from the beginning) when it has none (in-memory stores never do). */
 int64_t ks__task_changelog_offset(const ks__task_t *task, size_t i);
 
-/** Apply one changelog record to store i (value NULL: delete); nothing
- *  reads it before the next ks__task_restore_checkpoint(). */
+/** Apply one changelog record to store i (value NULL: delete), stamped
+ *  @p timestamp (the record's: a table restored from its source topic
+ *  stores it with the value; other stores' changelogs carry stored values
+ *  and ignore it); nothing reads it before the next
+ *  ks__task_restore_checkpoint(). */
 ks_err_t ks__task_restore_put(ks__task_t *task, size_t i, const void *key,
-                              size_t klen, const void *value, size_t vlen);
+                              size_t klen, const void *value, size_t vlen,
+                              int64_t timestamp);
 
 /** Store i needs no restore: its content is its changelog up to
  *  @p next_offset, which is its position until it logs a change (what a
@@ -219,6 +223,11 @@ ks_window_store_t *ks__task_window_store(ks__task_t *task, const char *name);
 /** The task's session store @p name, NULL if the task has no session store
  *  of that name. */
 ks_session_store_t *ks__task_session_store(ks__task_t *task, const char *name);
+
+/** The task's timestamped key-value store @p name, NULL if the task has no
+ *  timestamped store of that name. */
+ks_timestamped_kv_store_t *ks__task_timestamped_kv_store(ks__task_t *task,
+                                                         const char *name);
 
 /** The task id "<sub>_<partition>". */
 const char *ks__task_id(const ks__task_t *task);

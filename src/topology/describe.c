@@ -94,7 +94,8 @@ ks_err_t ks_topology_describe(ks_topology_t *topo, char **outp,
         for (size_t i = 0; i < topo->global_cnt; i++)
                 put(b, &failed, "   Global store: %s (topic: %s)\n",
                     topo->globals[i].store, topo->globals[i].topic);
-        /* Window and session stores with their time parameters. */
+        /* Timestamped stores, and window and session stores with their
+         * time parameters. */
         for (size_t i = 0; i < topo->store_cnt; i++) {
                 const ks__store_def_t *d = &topo->stores[i];
                 if (d->type == KS_STORE_TYPE_WINDOW)
@@ -110,6 +111,9 @@ ks_err_t ks_topology_describe(ks_topology_t *topo, char **outp,
                         put(b, &failed,
                             "   Session store: %s (retention: %lld ms)\n",
                             d->name, (long long)d->retention_ms);
+                else if (d->type == KS_STORE_TYPE_TIMESTAMPED_KV)
+                        put(b, &failed, "   Timestamped key-value store: %s\n",
+                            d->name);
         }
         char *out = failed ? NULL : malloc(ks_buf_len(b) + 1);
         if (out) {

@@ -443,6 +443,14 @@ ks_err_t ks_topology_add_kv_store(ks_topology_t *topo, const char *name,
                          0, errp);
 }
 
+ks_err_t ks_topology_add_timestamped_kv_store(ks_topology_t *topo,
+                                              const char *name,
+                                              ks_store_backend_t backend,
+                                              int flags, ks_error_t **errp) {
+        return add_store(topo, name, KS_STORE_TYPE_TIMESTAMPED_KV, backend,
+                         flags, 0, 0, errp);
+}
+
 ks_err_t ks_topology_add_window_store(ks_topology_t *topo, const char *name,
                                       ks_store_backend_t backend,
                                       int64_t retention_ms,

@@ -370,17 +370,27 @@ static void test_group_by_key_aggregations(void **state) {
         expect_empty(d, "counts-out");
         expect_empty(d, "reduced");
         expect_empty(d, "sums-out");
-        /* The stores hold the final aggregates. */
-        ks_kv_store_t *st;
-        KST_OK(ks_test_driver_get_kv_store(d, "counts", &st));
+        /* The stores hold the final aggregates, stamped with their last
+         * (here also latest) record's timestamp. A table's store is not a
+         * plain key-value store. */
+        ks_kv_store_t *kv;
+        assert_int_equal(ks_test_driver_get_kv_store(d, "counts", &kv),
+                         KS_ERR_STORE_TYPE);
+        ks_timestamped_kv_store_t *st;
+        KST_OK(ks_test_driver_get_timestamped_kv_store(d, "counts", &st));
         for (size_t i = 0; i < nref; i++) {
                 const void *v;
                 size_t vn;
-                int64_t n;
-                KST_OK(ks_kv_store_get(st, refs[i].key, strlen(refs[i].key), &v,
-                                       &vn));
+                int64_t n, ts, last = -1;
+                for (size_t j = 0; j < N_INPUT; j++)
+                        if (input[j].key && input[j].value &&
+                            !strcmp(input[j].key, refs[i].key))
+                                last = input[j].ts;
+                KST_OK(ks_timestamped_kv_store_get(
+                        st, refs[i].key, strlen(refs[i].key), &v, &vn, &ts));
                 KST_OK(ks_int64_decode(v, vn, &n, NULL));
                 assert_int_equal(n, refs[i].count);
+                assert_int_equal(ts, last);
         }
         ks_test_driver_destroy(d);
         ks_builder_destroy(b);
@@ -532,17 +542,20 @@ static void test_tables(void **state) {
         }
         expect_empty(d, "users-out");
         expect_empty(d, "banned-out");
-        ks_kv_store_t *st;
-        KST_OK(ks_test_driver_get_kv_store(d, "users-store", &st));
+        ks_timestamped_kv_store_t *st;
+        KST_OK(ks_test_driver_get_timestamped_kv_store(d, "users-store", &st));
         const void *v;
         size_t vn;
-        assert_int_equal(ks_kv_store_get(st, "u1", 2, &v, &vn),
+        int64_t ts;
+        assert_int_equal(ks_timestamped_kv_store_get(st, "u1", 2, &v, &vn, &ts),
                          KS_ERR_NOT_FOUND);
-        KST_OK(ks_kv_store_get(st, "u2", 2, &v, &vn));
+        KST_OK(ks_timestamped_kv_store_get(st, "u2", 2, &v, &vn, &ts));
         assert_int_equal(vn, 4);
         assert_memory_equal(v, "bert", 4);
+        assert_int_equal(ts, 50);
         /* to_table after a re-key: the latest value per first byte. */
         char last[256][16];
+        int64_t last_ts[256];
         memset(last, 0, sizeof(last));
         for (size_t i = 0; i < N_INPUT; i++) {
                 const rec_t *r = &input[i];
@@ -551,16 +564,18 @@ static void test_tables(void **state) {
                 char k[2] = {r->value[0], 0};
                 expect(d, "latest-out", k, r->value, r->ts);
                 snprintf(last[(unsigned char)k[0]], 16, "%s", r->value);
+                last_ts[(unsigned char)k[0]] = r->ts;
         }
         expect_empty(d, "latest-out");
-        KST_OK(ks_test_driver_get_kv_store(d, "latest", &st));
+        KST_OK(ks_test_driver_get_timestamped_kv_store(d, "latest", &st));
         for (int c = 0; c < 256; c++) {
                 if (!last[c][0])
                         continue;
                 char k = (char)c;
-                KST_OK(ks_kv_store_get(st, &k, 1, &v, &vn));
+                KST_OK(ks_timestamped_kv_store_get(st, &k, 1, &v, &vn, &ts));
                 assert_int_equal(vn, strlen(last[c]));
                 assert_memory_equal(v, last[c], vn);
+                assert_int_equal(ts, last_ts[c]);
         }
         ks_test_driver_destroy(d);
         ks_builder_destroy(b);
@@ -850,19 +865,21 @@ static void test_table_group_by(void **state) {
         d = regions_driver(b, "dsl-regions-cached", "1048576");
         for (const step_rec_t *m = moves; m->topic; m++)
                 pipe_all(d, m->topic, &m->r, 1);
-        ks_kv_store_t *st, *ls;
-        KST_OK(ks_test_driver_get_kv_store(d, "per-region", &st));
-        KST_OK(ks_test_driver_get_kv_store(d, "lens", &ls));
+        ks_timestamped_kv_store_t *st, *ls;
+        KST_OK(ks_test_driver_get_timestamped_kv_store(d, "per-region", &st));
+        KST_OK(ks_test_driver_get_timestamped_kv_store(d, "lens", &ls));
         const char *regions[] = {"eu", "us", "ap"};
         for (int i = 0; i < 3; i++) {
                 int64_t n, l, got;
                 region_totals(&users, regions[i], &n, &l);
                 const void *v;
                 size_t vn;
-                KST_OK(ks_kv_store_get(st, regions[i], 2, &v, &vn));
+                KST_OK(ks_timestamped_kv_store_get(st, regions[i], 2, &v, &vn,
+                                                   NULL));
                 KST_OK(ks_int64_decode(v, vn, &got, NULL));
                 assert_int_equal(got, n);
-                KST_OK(ks_kv_store_get(ls, regions[i], 2, &v, &vn));
+                KST_OK(ks_timestamped_kv_store_get(ls, regions[i], 2, &v, &vn,
+                                                   NULL));
                 KST_OK(ks_int64_decode(v, vn, &got, NULL));
                 assert_int_equal(got, l);
         }

@@ -655,6 +655,171 @@ static void test_session_store_and_wrong_store_type(void **state) {
         ks_config_destroy(c);
 }
 
+/* Keeps per key the value of the record with the latest timestamp in
+ * timestamped store "latest" (an older record changes nothing) and
+ * forwards the row kept, at its timestamp; counts records per key in the
+ * in-memory timestamped store "mem". Asks for stores as the wrong type. */
+static ks_err_t keep_latest(ks_context_t *ctx, const ks_record_t *rec,
+                            void *st) {
+        ks_timestamped_kv_store_t *ts, *mem, *bad_ts;
+        ks_kv_store_t *bad_kv;
+        ks_window_store_t *bad_ws;
+        KST_OK(ks_context_get_timestamped_kv_store(ctx, "latest", &ts));
+        KST_OK(ks_context_get_timestamped_kv_store(ctx, "mem", &mem));
+        kst_log_clear();
+        assert_int_equal(ks_context_get_kv_store(ctx, "latest", &bad_kv),
+                         KS_ERR_STORE_TYPE);
+        assert_true(kst_log_contains("asked for store \"latest\" as a "
+                                     "key-value store, but it is a "
+                                     "timestamped key-value store"));
+        assert_int_equal(ks_context_get_window_store(ctx, "latest", &bad_ws),
+                         KS_ERR_STORE_TYPE);
+        assert_int_equal(
+                ks_context_get_timestamped_kv_store(ctx, "plain", &bad_ts),
+                KS_ERR_STORE_TYPE);
+        assert_true(kst_log_contains("asked for store \"plain\" as a "
+                                     "timestamped key-value store, but it "
+                                     "is a key-value store"));
+        assert_int_equal(
+                ks_context_get_timestamped_kv_store(ctx, "ghost", &bad_ts),
+                KS_ERR_NOT_FOUND);
+        assert_int_equal(
+                ks_context_get_timestamped_kv_store(ctx, "latest", NULL),
+                KS_ERR_INVALID_ARG);
+        size_t kl, vl;
+        const void *k = ks_record_key(rec, &kl);
+        const void *v = ks_record_value(rec, &vl);
+        int64_t t = ks_record_timestamp(rec);
+        const void *old;
+        size_t ol;
+        int64_t ot, n = 0;
+        if (!ks_timestamped_kv_store_get(mem, k, kl, &old, &ol, &ot))
+                KST_OK(ks_int64_decode(old, ol, &n, NULL));
+        uint8_t b[8];
+        ks_int64_encode(n + 1, b);
+        KST_OK(ks_timestamped_kv_store_put(mem, k, kl, b, 8, t));
+        ks_err_t err = ks_timestamped_kv_store_get(ts, k, kl, &old, &ol, &ot);
+        if (err == KS_ERR_NOT_FOUND || (!err && t >= ot)) {
+                KST_OK(ks_timestamped_kv_store_put(ts, k, kl, v, vl, t));
+                KST_OK(ks_timestamped_kv_store_get(ts, k, kl, &old, &ol, &ot));
+        } else {
+                KST_OK(err);
+        }
+        return ks_context_forward_record(ctx, NULL, k, kl, old, ol, ot, NULL);
+}
+
+static void test_timestamped_store_and_wrong_store_type(void **state) {
+        ks_error_t *e = NULL;
+        ks_topology_t *t = ks_topology_new();
+        KST_OK_E(ks_topology_add_source(t, "src", P("in"), 1, NULL, NULL, &e));
+        KST_OK_E(ks_topology_add_processor(t, "latest-p", NULL, keep_latest,
+                                           NULL, NULL, P("src"), 1, &e));
+        KST_OK_E(ks_topology_add_sink(t, "sink", "out", NULL, NULL,
+                                      P("latest-p"), 1, &e));
+        KST_ASSERT_ERROR(ks_topology_add_timestamped_kv_store(
+                                 t, "t0", KS_STORE_ROCKSDB,
+                                 KS_STORE_F_RETAIN_DUPLICATES, &e),
+                         e, KS_ERR_INVALID_ARG, "\"t0\"",
+                         "only a window store can retain duplicates");
+        KST_ASSERT_ERROR(ks_topology_add_timestamped_kv_store(
+                                 t, "t 1", KS_STORE_ROCKSDB, 0, &e),
+                         e, KS_ERR_INVALID_ARG, "t 1");
+        KST_OK_E(ks_topology_add_timestamped_kv_store(t, "latest",
+                                                      KS_STORE_ROCKSDB, 0, &e));
+        KST_OK_E(ks_topology_add_timestamped_kv_store(
+                t, "mem", KS_STORE_IN_MEMORY, KS_STORE_F_LOGGING_DISABLED, &e));
+        KST_ASSERT_ERROR(ks_topology_add_timestamped_kv_store(
+                                 t, "mem", KS_STORE_ROCKSDB, 0, &e),
+                         e, KS_ERR_TOPOLOGY, "\"mem\"", "already exists");
+        KST_OK_E(ks_topology_add_kv_store(t, "plain", KS_STORE_IN_MEMORY, 0,
+                                          &e));
+        KST_OK_E(ks_topology_connect_store(t, "latest", "latest-p", &e));
+        KST_OK_E(ks_topology_connect_store(t, "mem", "latest-p", &e));
+        KST_OK_E(ks_topology_connect_store(t, "plain", "latest-p", &e));
+        char *desc = NULL;
+        KST_OK_E(ks_topology_describe(t, &desc, &e));
+        assert_non_null(strstr(desc, "    Processor: latest-p (stores: "
+                                     "[latest, mem, plain])\n"));
+        assert_non_null(
+                strstr(desc, "   Timestamped key-value store: latest\n"));
+        assert_non_null(strstr(desc, "   Timestamped key-value store: mem\n"));
+        assert_null(strstr(desc, "store: plain"));
+        ks_free(desc);
+        ks_config_t *c = kst_config("timestamped");
+        ks_test_driver_t *d = ks_test_driver_new(t, c, 0, &e);
+        assert_non_null(d);
+        /* Out of order: an older record leaves the row as it is. */
+        static const struct {
+                const char *key, *value;
+                int64_t ts;
+        } in[] = {{"x", "x1", 10}, {"y", "y1", 20}, {"x", "x0", 5},
+                  {"x", "x2", 30}, {"y", "y0", 15}, {"y", "y2", 20}};
+        const char *want_v[2] = {NULL, NULL};
+        int64_t want_ts[2] = {-1, -1}, count[2] = {0, 0};
+        for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+                KST_OK_E(ks_test_driver_pipe(d, "in", in[i].key, 1, in[i].value,
+                                             2, in[i].ts, NULL, &e));
+                int j = in[i].key[0] - 'x';
+                count[j]++;
+                if (in[i].ts >= want_ts[j]) {
+                        want_v[j] = in[i].value;
+                        want_ts[j] = in[i].ts;
+                }
+                kst_expect_output(d, "out", in[i].key, 1, want_v[j], 2,
+                                  want_ts[j]);
+        }
+        assert_int_equal(ks_test_driver_output_size(d, "out"), 0);
+        ks_timestamped_kv_store_t *ts;
+        ks_kv_store_t *kv;
+        ks_window_store_t *ws;
+        assert_int_equal(ks_test_driver_get_kv_store(d, "latest", &kv),
+                         KS_ERR_STORE_TYPE);
+        assert_int_equal(ks_test_driver_get_window_store(d, "mem", &ws),
+                         KS_ERR_STORE_TYPE);
+        assert_int_equal(
+                ks_test_driver_get_timestamped_kv_store(d, "plain", &ts),
+                KS_ERR_STORE_TYPE);
+        assert_int_equal(
+                ks_test_driver_get_timestamped_kv_store(d, "ghost", &ts),
+                KS_ERR_NOT_FOUND);
+        assert_int_equal(
+                ks_test_driver_get_timestamped_kv_store(d, "mem", NULL),
+                KS_ERR_INVALID_ARG);
+        KST_OK(ks_test_driver_get_timestamped_kv_store(d, "latest", &ts));
+        assert_string_equal(ks_timestamped_kv_store_name(ts), "latest");
+        ks_timestamped_kv_iter_t *it;
+        KST_OK(ks_timestamped_kv_store_all(ts, &it));
+        const void *k, *v;
+        size_t kl, vl;
+        int64_t t2;
+        for (int j = 0; j < 2; j++) {
+                assert_true(
+                        ks_timestamped_kv_iter_next(it, &k, &kl, &v, &vl, &t2));
+                assert_int_equal(kl, 1);
+                assert_int_equal(*(const char *)k, 'x' + j);
+                assert_int_equal(vl, 2);
+                assert_memory_equal(v, want_v[j], 2);
+                assert_int_equal(t2, want_ts[j]);
+        }
+        assert_false(ks_timestamped_kv_iter_next(it, &k, &kl, &v, &vl, &t2));
+        KST_OK(ks_timestamped_kv_iter_error(it));
+        ks_timestamped_kv_iter_destroy(it);
+        /* The in-memory store: a count per key, stamped with the last
+         * record's timestamp. */
+        KST_OK(ks_test_driver_get_timestamped_kv_store(d, "mem", &ts));
+        for (int j = 0; j < 2; j++) {
+                char key = (char)('x' + j);
+                int64_t n;
+                KST_OK(ks_timestamped_kv_store_get(ts, &key, 1, &v, &vl, &t2));
+                KST_OK(ks_int64_decode(v, vl, &n, NULL));
+                assert_int_equal(n, count[j]);
+                assert_int_equal(t2, j ? 20 : 30);
+        }
+        ks_test_driver_destroy(d);
+        ks_topology_destroy(t);
+        ks_config_destroy(c);
+}
+
 static ks_err_t failing_init(ks_context_t *ctx, void *o, void **statep) {
         return ks_context_set_error(ctx, "missing setting %s", "x");
 }
@@ -741,6 +906,7 @@ int main(void) {
                 cmocka_unit_test(test_stores_and_processor_errors),
                 cmocka_unit_test(test_window_store_and_wrong_store_type),
                 cmocka_unit_test(test_session_store_and_wrong_store_type),
+                cmocka_unit_test(test_timestamped_store_and_wrong_store_type),
                 cmocka_unit_test(test_init_failure),
                 cmocka_unit_test(test_repartition_topic),
         };
