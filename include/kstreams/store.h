@@ -164,13 +164,14 @@ KS_EXPORT void ks_kv_iter_destroy(ks_kv_iter_t *iter);
  * milliseconds (any int64): the timestamp of the record that made the
  * value. The tables of the DSL keep their rows in such stores (global
  * tables excepted: their stores hold plain values), so a row read back, or
- * let out by the record cache, goes downstream with its own timestamp. It is built on a key-value store of the same backends, which
- * it owns; each stored value is `be64 timestamp | value`, the bytes of
- * Kafka Streams' ValueAndTimestamp serialization, and the changelog
- * carries these stored bytes, so restoring one is a plain copy. The one
- * exception is a DSL table read from a topic (ks_builder_table()), whose
- * store is restored from that topic: each record's value is stored behind
- * the record's timestamp.
+ * let out by the record cache, goes downstream with its own timestamp. It
+ * is built on a key-value store of the same backends, which it owns; each
+ * stored value is `be64 timestamp | value`, the bytes of Kafka Streams'
+ * ValueAndTimestamp serialization, and the changelog carries these stored
+ * bytes, so restoring one is a plain copy. The one exception is a DSL
+ * table read from a topic (ks_builder_table()), whose store is restored
+ * from that topic: each record's value is stored behind the record's
+ * timestamp.
  *
  * Keys order, and every function behaves, as the key-value function of
  * the same name does, with a timestamp beside each value. A stored value

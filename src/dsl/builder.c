@@ -258,8 +258,8 @@ ks_table_t *ks__dsl_table_new(ks_builder_t *b, char *node, const char *store,
                               ks_serde_t *ks, ks_serde_t *vs) {
         ks_table_t *t = ks__dsl_node_handle(b, sizeof(*t), table_free, node);
         if (t)
-                *t = (ks_table_t){t->h, b,
-                                  node, store ? dup_or_fail(b, store) : NULL,
-                                  ks,   vs, NULL};
+                *t = (ks_table_t){
+                        t->h, b,  node, store ? dup_or_fail(b, store) : NULL,
+                        ks,   vs, NULL};
         return t;
 }

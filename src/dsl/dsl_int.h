@@ -532,6 +532,17 @@ static inline int ks__win_value_split(const void *v, size_t vl, int64_t *tsp,
         return ks__ts_value_split(v, vl, tsp, aggp, lenp);
 }
 
+/** The time-windowed key of (@p key, @p start) into in->key. */
+ks_err_t ks__win_time_key(ks__win_state_t *in, const void *key, size_t klen,
+                          int64_t start);
+
+/** A record cache listener (ks__cache_listener_cb) forwarding the window
+ *  the cache lets out (@p wkey, stored value @p value) with its aggregate,
+ *  not tied to the record being processed (@p arg: the context). */
+ks_err_t ks__win_cache_forward(void *opaque, void *arg, const void *wkey,
+                               size_t wklen, const void *value, size_t vlen,
+                               int64_t ts);
+
 /** Forward the windowed key in in->key with aggregate @p agg (NULL: a
  *  tombstone) at @p ts, carrying no headers; @p detached: not tied to the
  *  record being processed. */

@@ -70,32 +70,6 @@ static ks_err_t bad_value(ks_context_t *ctx, const ks__win_step_t *st,
                                     st->base.name, st->wstore, vl);
 }
 
-/* The windowed key of (@p key, @p start) into in->key. */
-static ks_err_t window_key(ks__win_state_t *in, const void *key, size_t klen,
-                           int64_t start) {
-        ks_buf_reset(in->key);
-        return ks_windowed_key_time_encode(in->key, key, klen, start);
-}
-
-/* The record cache's listener: forward the window it lets out, already in
- * the store (@p arg: the context). */
-static ks_err_t cache_forward(void *opaque, void *arg, const void *wkey,
-                              size_t wklen, const void *value, size_t vlen,
-                              int64_t ts) {
-        ks__win_state_t *in = opaque;
-        ks_context_t *ctx = arg;
-        const void *agg;
-        size_t alen;
-        int64_t vts;
-        if (!ks__win_value_split(value, vlen, &vts, &agg, &alen))
-                return KS_ERR_STATE; /* only the step writes its cache */
-        ks__context_detach_origin(ctx, 1);
-        ks_err_t err = ks_context_forward_record(ctx, NULL, wkey, wklen, agg,
-                                                 alen, ts, in->base.no_headers);
-        ks__context_detach_origin(ctx, 0);
-        return err;
-}
-
 /* A closed window's final result. */
 static ks_err_t slide_final(ks_context_t *ctx, ks__win_state_t *in,
                             const void *key, size_t klen, int64_t start,
@@ -107,7 +81,7 @@ static ks_err_t slide_final(ks_context_t *ctx, ks__win_state_t *in,
         ks_err_t err = ks_window_store_fetch(in->ws, key, klen, start, &v, &vl);
         if (err == KS_ERR_NOT_FOUND)
                 return KS_ERR_NO_ERROR; /* expired with its records */
-        if (err || (err = window_key(in, key, klen, start)))
+        if (err || (err = ks__win_time_key(in, key, klen, start)))
                 return err;
         if (!ks__win_value_split(v, vl, &ts, &agg, &alen))
                 return bad_value(ctx, (const ks__win_step_t *)in->base.step,
@@ -206,7 +180,7 @@ static ks_err_t put_window(const pass_t *p, int64_t start, int64_t ts,
                 return made ? ks__win_index(in, rec->key, rec->klen, start,
                                             ks__ts_add(start, p->d), 1)
                             : KS_ERR_NO_ERROR;
-        if ((err = window_key(in, rec->key, rec->klen, start)))
+        if ((err = ks__win_time_key(in, rec->key, rec->klen, start)))
                 return err;
         if (in->wkv->cache)
                 return ks__record_cache_put(
@@ -386,7 +360,8 @@ static ks_err_t slide_open(ks_context_t *ctx, ks__dsl_state_t *base) {
                 ss->w.observed = seen;
         if (st->emit == KS_EMIT_ON_WINDOW_CLOSE)
                 return KS_ERR_NO_ERROR;
-        return ks__record_cache_attach(ss->w.wkv, cache_forward, &ss->w);
+        return ks__record_cache_attach(ss->w.wkv, ks__win_cache_forward,
+                                       &ss->w);
 }
 
 static void slide_release(ks__dsl_state_t *base) {

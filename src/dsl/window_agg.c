@@ -17,35 +17,22 @@
  * been emitted, since retention is size plus grace. */
 #include "dsl_int.h"
 
-/* The windowed key of (@p key, @p start) into in->key. */
-static ks_err_t window_key(ks__win_state_t *in, const void *key, size_t klen,
-                           int64_t start) {
-        ks_buf_reset(in->key);
-        return ks_windowed_key_time_encode(in->key, key, klen, start);
-}
-
-/* The record cache's listener: store the window it lets out and forward
- * its aggregate (@p arg: the context). */
+/* The record cache's listener: store the window it lets out, then forward
+ * it (@p arg: the context). */
 static ks_err_t cache_write(void *opaque, void *arg, const void *wkey,
                             size_t wklen, const void *value, size_t vlen,
                             int64_t ts) {
         ks__win_state_t *in = opaque;
-        ks_context_t *ctx = arg;
-        const void *key, *agg;
-        size_t klen, alen;
-        int64_t start, vts;
-        if (ks_windowed_key_time(wkey, wklen, 0, &key, &klen, &start, NULL) ||
-            !ks__win_value_split(value, vlen, &vts, &agg, &alen))
+        const void *key;
+        size_t klen;
+        int64_t start;
+        if (ks_windowed_key_time(wkey, wklen, 0, &key, &klen, &start, NULL))
                 return KS_ERR_STATE; /* only the step writes its cache */
         ks_err_t err =
                 ks_window_store_put(in->ws, key, klen, start, value, vlen);
-        if (err)
-                return err;
-        ks__context_detach_origin(ctx, 1);
-        err = ks_context_forward_record(ctx, NULL, wkey, wklen, agg, alen, ts,
-                                        in->base.no_headers);
-        ks__context_detach_origin(ctx, 0);
-        return err;
+        return err ? err
+                   : ks__win_cache_forward(opaque, arg, wkey, wklen, value,
+                                           vlen, ts);
 }
 
 static ks_err_t time_open(ks_context_t *ctx, ks__dsl_state_t *base) {
@@ -84,7 +71,7 @@ static ks_err_t time_final(ks_context_t *ctx, ks__win_state_t *in,
         ks_err_t err = ks_window_store_fetch(in->ws, key, klen, start, &v, &vl);
         if (err == KS_ERR_NOT_FOUND)
                 return KS_ERR_NO_ERROR; /* expired with its records */
-        if (err || (err = window_key(in, key, klen, start)))
+        if (err || (err = ks__win_time_key(in, key, klen, start)))
                 return err;
         if (!ks__win_value_split(v, vl, &ts, &agg, &alen))
                 return ks_context_set_error(
@@ -102,7 +89,7 @@ static ks_err_t update_window(ks_context_t *ctx, ks__win_state_t *in,
         const void *old = NULL, *agg = NULL;
         size_t olen = 0, alen = 0;
         int64_t ots = INT64_MIN;
-        ks_err_t err = window_key(in, rec->key, rec->klen, start);
+        ks_err_t err = ks__win_time_key(in, rec->key, rec->klen, start);
         if (!err)
                 err = window_get(in, rec->key, rec->klen, start, &old, &olen);
         if (err == KS_ERR_NOT_FOUND)

@@ -514,6 +514,29 @@ ks_err_t ks__win_forward(ks_context_t *ctx, ks__win_state_t *in,
         return err;
 }
 
+ks_err_t ks__win_time_key(ks__win_state_t *in, const void *key, size_t klen,
+                          int64_t start) {
+        ks_buf_reset(in->key);
+        return ks_windowed_key_time_encode(in->key, key, klen, start);
+}
+
+ks_err_t ks__win_cache_forward(void *opaque, void *arg, const void *wkey,
+                               size_t wklen, const void *value, size_t vlen,
+                               int64_t ts) {
+        ks__win_state_t *in = opaque;
+        ks_context_t *ctx = arg;
+        const void *agg;
+        size_t alen;
+        int64_t vts;
+        if (!ks__win_value_split(value, vlen, &vts, &agg, &alen))
+                return KS_ERR_STATE; /* only the step writes its cache */
+        ks__context_detach_origin(ctx, 1);
+        ks_err_t err = ks_context_forward_record(ctx, NULL, wkey, wklen, agg,
+                                                 alen, ts, in->base.no_headers);
+        ks__context_detach_origin(ctx, 0);
+        return err;
+}
+
 /* --- emitting on window close -------------------------------------------- */
 
 static ks_err_t index_key(ks_buf_t *out, const void *key, size_t klen,

@@ -398,8 +398,7 @@ static int64_t model_session(const in_t *in, size_t n, int64_t gap,
                         size_t from = nexp;
                         for (size_t j = 0; j < nsess; j++) {
                                 sess_t *x = &sess[j];
-                                if (x->gone || x->emitted ||
-                                    x->end >= close)
+                                if (x->gone || x->emitted || x->end >= close)
                                         continue;
                                 x->emitted = 1;
                                 exps[nexp++] = (exp_t){x->key,
