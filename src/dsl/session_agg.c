@@ -13,12 +13,75 @@
  * its end) and the merged one stored and sent, stamped with its end.
  *
  * Sessions do not go through the record cache: every change is sent at
- * once on update. On close, a session is final once it has closed (the
- * same bound: its end before stream time minus grace minus gap); its
- * result goes out then, once. */
+ * once on update. A small table per task remembers the latest session of
+ * recently seen keys (LATEST_SLOTS slots, by key hash; sessions of more
+ * than LATEST_MAX bytes are not kept): a record no older than its key's
+ * latest session, which has not expired, can only merge with that one
+ * (sessions lie more than a gap apart), so it needs no search of the store,
+ * whose key layout leaves the deletes of every session extended before
+ * in the range a search walks. The table is filled from what the step
+ * itself stores, and only with sessions known to be their key's latest. On
+ * close, a session is final once it has closed (the same bound: its end before
+ * stream time minus grace minus gap); its result goes out then, once. */
 #include "dsl_int.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+#define LATEST_SLOTS 1024
+#define LATEST_MAX   256 /* key + stored value, bytes */
+
+/* The latest session of a key, as stored. */
+typedef struct {
+        uint8_t *bytes; /* key, then value; NULL: empty */
+        size_t klen, vlen;
+        int64_t start, end;
+} latest_t;
+
+typedef struct {
+        ks__win_state_t w;
+        latest_t *latest; /* LATEST_SLOTS, made on first use */
+} session_state_t;
+
+static latest_t *latest_slot(session_state_t *ss, const void *key,
+                             size_t klen) {
+        if (!ss->latest &&
+            !(ss->latest = calloc(LATEST_SLOTS, sizeof(*ss->latest))))
+                return NULL;
+        return &ss->latest[ks__fnv1a32(key, klen) % LATEST_SLOTS];
+}
+
+/* The latest session of @p key, if the table knows it. */
+static const latest_t *latest_get(session_state_t *ss, const void *key,
+                                  size_t klen) {
+        const latest_t *l = latest_slot(ss, key, klen);
+        return l && l->bytes && l->klen == klen && !memcmp(l->bytes, key, klen)
+                       ? l
+                       : NULL;
+}
+
+/* [@p start, @p end] with stored value @p v is the latest session of
+ * @p key (too large to keep: the key is forgotten). */
+static void latest_set(session_state_t *ss, const void *key, size_t klen,
+                       int64_t start, int64_t end, const void *v, size_t vl) {
+        latest_t *l = latest_slot(ss, key, klen);
+        if (!l)
+                return;
+        uint8_t *b = klen + vl <= LATEST_MAX ? malloc(klen + vl + 1) : NULL;
+        free(l->bytes);
+        *l = (latest_t){b, klen, vl, start, end};
+        if (!b)
+                return;
+        memcpy(b, key, klen);
+        memcpy(b + klen, v, vl);
+}
+
+static void latest_free(session_state_t *ss) {
+        for (size_t i = 0; ss->latest && i < LATEST_SLOTS; i++)
+                free(ss->latest[i].bytes);
+        free(ss->latest);
+        ss->latest = NULL;
+}
 
 /* The session-windowed key of (@p key, [@p start, @p end]) into in->key. */
 static ks_err_t session_key(ks__win_state_t *in, const void *key, size_t klen,
@@ -129,8 +192,28 @@ static ks_err_t session_process(ks_context_t *ctx, const ks_record_t *rec,
         if (!found)
                 return KS_ERR_NO_MEMORY;
         size_t cnt = 0;
-        if ((err = find(ctx, in, st, rec, t, found, &cnt)))
+        session_state_t *ss = (session_state_t *)in;
+        const latest_t *l = latest_get(ss, rec->key, rec->klen);
+        int64_t seen = ks__session_store_observed(in->ss);
+        int64_t live = ks__ts_add(
+                ks__ts_sub(seen, ks_session_store_retention_ms(in->ss)), 1);
+        if (l && t >= l->end && (seen == INT64_MIN || l->end >= live)) {
+                /* Only the latest session can be within the gap. */
+                if (l->end >= ks__ts_sub(t, gap)) {
+                        uint8_t *q = ks__buf_extend(found, 20 + l->vlen);
+                        if (!q) {
+                                err = KS_ERR_NO_MEMORY;
+                                goto done;
+                        }
+                        ks__be64_put(q, (uint64_t)l->start);
+                        ks__be64_put(q + 8, (uint64_t)l->end);
+                        ks__be32_put(q + 16, (uint32_t)l->vlen);
+                        memcpy(q + 20, l->bytes + l->klen, l->vlen);
+                        cnt = 1;
+                }
+        } else if ((err = find(ctx, in, st, rec, t, found, &cnt))) {
                 goto done;
+        }
         /* Merge the sessions found, from the initializer's aggregate for
          * aggregate, from nothing for count and reduce. */
         int64_t start = t, end = t;
@@ -192,6 +275,12 @@ static ks_err_t session_process(ks_context_t *ctx, const ks_record_t *rec,
                                         ks_buf_data(merged),
                                         ks_buf_len(merged))))
                 goto done;
+        /* The latest session of its key: no session ends after stream time,
+         * nor after the latest known. */
+        l = latest_get(ss, rec->key, rec->klen);
+        if ((l && end >= l->end) || end >= in->observed)
+                latest_set(ss, rec->key, rec->klen, start, end,
+                           ks_buf_data(merged), ks_buf_len(merged));
         if (st->emit == KS_EMIT_ON_WINDOW_CLOSE)
                 err = ks__win_index(in, rec->key, rec->klen, start, end, 1);
         else if (!(err = session_key(in, rec->key, rec->klen, start, end)))
@@ -213,10 +302,15 @@ static ks_err_t session_open(ks_context_t *ctx, ks__dsl_state_t *base) {
         return KS_ERR_NO_ERROR;
 }
 
+static void session_release(ks__dsl_state_t *base) {
+        latest_free((session_state_t *)base);
+        ks__win_release(base);
+}
+
 const ks__dsl_class_t ks__session_window_class = {
         KS__DSL_STATEFUL(session_process),
         .flush = ks__win_flush,
         .free = ks__win_step_free,
-        .state_size = sizeof(ks__win_state_t),
+        .state_size = sizeof(session_state_t),
         .open = session_open,
-        .release = ks__win_release};
+        .release = session_release};

@@ -527,6 +527,49 @@ static void test_session_sum_on_close(void **state) {
         run_session(2500, 500, 1, 1, 24);
 }
 
+/* One key's records in order (the step answers from its table of latest
+ * sessions), then records out of order, one that extends an older
+ * session, one that bridges two, and one for a session the store has
+ * expired: the outputs still follow the model. */
+static void test_session_latest(void **state) {
+        (void)state;
+        static in_t in[MAXR];
+        size_t n = 0;
+        for (int i = 0; i < 200; i++)
+                in[n++] = (in_t){0, 1000 + 10 * i, i % 7};
+        in[n++] = (in_t){0, 9000, 1};  /* a new session */
+        in[n++] = (in_t){0, 2500, 2};  /* extends the first, out of order */
+        in[n++] = (in_t){0, 6000, 3};  /* a third, between them */
+        in[n++] = (in_t){0, 7500, 4};  /* bridges the third and 9000 */
+        in[n++] = (in_t){1, 9500, 5};  /* another key */
+        in[n++] = (in_t){0, 20000, 6}; /* time moves on */
+        in[n++] = (in_t){0, 9600, 7};  /* its session has expired */
+        in[n++] = (in_t){0, 23400, 8}; /* the key's latest session ... */
+        in[n++] = (in_t){1, 30000, 9}; /* ... expires as time moves on, */
+        in[n++] = (in_t){0, 24000, 1}; /* so this one starts a new one */
+        for (int i = 0; i < 2; i++) {
+                backend = i ? KS_STORE_IN_MEMORY : KS_STORE_ROCKSDB;
+                model_session(in, n, 1500, 5000, 0, 1);
+                ks_builder_t *b = ks_builder_new();
+                ks_windowed_stream_t *ws = ks_windowed_materialize(
+                        ks_grouped_windowed_by(
+                                ks_stream_group_by_key(
+                                        in_stream(b, TOPIC, NULL, NULL), NULL),
+                                ks_session_windows_of_inactivity_gap_and_grace(
+                                        1500, 5000)),
+                        backend, 0);
+                ks_table_t *t = ks_windowed_aggregate(
+                        ws, zero, add_value, merge_sums, NULL, "sess", NULL);
+                ks_stream_to(ks_table_to_stream(t, NULL), OUT, NULL);
+                ks_test_driver_t *d = driver(b, "win-latest");
+                for (size_t j = 0; j < n; j++)
+                        pipe1(d, &in[j]);
+                check_outputs(d, 1, 1);
+                ks_test_driver_destroy(d);
+        }
+        backend = KS_STORE_ROCKSDB;
+}
+
 /* A record that bridges two sessions merges them: both go (tombstones),
  * the merged one comes, with the sum of all three. */
 static void test_session_bridge(void **state) {
@@ -846,6 +889,7 @@ int main(void) {
                 cmocka_unit_test(test_session_count_on_close),
                 cmocka_unit_test(test_session_sum_on_close),
                 cmocka_unit_test(test_session_bridge),
+                cmocka_unit_test(test_session_latest),
                 cmocka_unit_test(test_suppress_until_window_closes),
                 cmocka_unit_test(test_suppress_full_shuts_down),
                 cmocka_unit_test(test_suppress_time_limit),
