@@ -15,11 +15,11 @@
  * Sessions do not go through the record cache: every change is sent at
  * once on update. A small table per task remembers the latest session of
  * recently seen keys (LATEST_SLOTS slots, by key hash; sessions of more
- * than LATEST_MAX bytes are not kept): a record no older than its key's
- * latest session, which has not expired, can only merge with that one
- * (sessions lie more than a gap apart), so it needs no search of the store,
- * whose key layout leaves the deletes of every session extended before
- * in the range a search walks. The table is filled from what the step
+ * than LATEST_MAX bytes are not kept): a record no older than the start of
+ * its key's latest session, which has not expired, can only merge with that
+ * one (a key's sessions lie more than a gap apart), so it needs no search of
+ * the store, whose key layout leaves the deletes of every session extended
+ * before in the range a search walks. The table is filled from what the step
  * itself stores, and only with sessions known to be their key's latest. On
  * close, a session is final once it has closed (the same bound: its end before
  * stream time minus grace minus gap); its result goes out then, once. */
@@ -28,7 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LATEST_SLOTS 1024
+#define LATEST_SLOTS 4096
 #define LATEST_MAX   256 /* key + stored value, bytes */
 
 /* The latest session of a key, as stored. */
@@ -197,8 +197,12 @@ static ks_err_t session_process(ks_context_t *ctx, const ks_record_t *rec,
         int64_t seen = ks__session_store_observed(in->ss);
         int64_t live = ks__ts_add(
                 ks__ts_sub(seen, ks_session_store_retention_ms(in->ss)), 1);
-        if (l && t >= l->end && (seen == INT64_MIN || l->end >= live)) {
-                /* Only the latest session can be within the gap. */
+        if (l && seen != INT64_MIN && l->end < live) {
+                /* The key's latest session has expired, and so have all
+                 * before it: the store would find none. */
+        } else if (l && t >= l->start) {
+                /* Only the latest session can be within the gap: the ones
+                 * before it end more than a gap before it starts. */
                 if (l->end >= ks__ts_sub(t, gap)) {
                         uint8_t *q = ks__buf_extend(found, 20 + l->vlen);
                         if (!q) {
@@ -275,10 +279,11 @@ static ks_err_t session_process(ks_context_t *ctx, const ks_record_t *rec,
                                         ks_buf_data(merged),
                                         ks_buf_len(merged))))
                 goto done;
-        /* The latest session of its key: no session ends after stream time,
-         * nor after the latest known. */
+        /* The latest session of its key: a later one would start more than
+         * a gap after its end, past stream time (no record is later), or
+         * end after the latest known. */
         l = latest_get(ss, rec->key, rec->klen);
-        if ((l && end >= l->end) || end >= in->observed)
+        if ((l && end >= l->end) || ks__ts_add(end, gap) >= in->observed)
                 latest_set(ss, rec->key, rec->klen, start, end,
                            ks_buf_data(merged), ks_buf_len(merged));
         if (st->emit == KS_EMIT_ON_WINDOW_CLOSE)
