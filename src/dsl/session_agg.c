@@ -41,6 +41,7 @@ typedef struct {
 typedef struct {
         ks__win_state_t w;
         latest_t *latest; /* LATEST_SLOTS, made on first use */
+        ks_buf_t *found;  /* the sessions a record merges with (scratch) */
 } session_state_t;
 
 static latest_t *latest_slot(session_state_t *ss, const void *key,
@@ -188,11 +189,12 @@ static ks_err_t session_process(ks_context_t *ctx, const ks_record_t *rec,
         if (st->emit == KS_EMIT_ON_WINDOW_CLOSE && close > INT64_MIN &&
             (err = ks__win_emit_closed(ctx, in, close - 1, session_final)))
                 return err;
-        ks_buf_t *found = ks_buf_new(), *merged = in->agg, *tmp = in->base.buf;
-        if (!found)
-                return KS_ERR_NO_MEMORY;
-        size_t cnt = 0;
         session_state_t *ss = (session_state_t *)in;
+        if (!ss->found && !(ss->found = ks_buf_new()))
+                return KS_ERR_NO_MEMORY;
+        ks_buf_t *found = ss->found, *merged = in->agg, *tmp = in->base.buf;
+        ks_buf_reset(found);
+        size_t cnt = 0;
         const latest_t *l = latest_get(ss, rec->key, rec->klen);
         int64_t seen = ks__session_store_observed(in->ss);
         int64_t live = ks__ts_add(
@@ -292,7 +294,6 @@ static ks_err_t session_process(ks_context_t *ctx, const ks_record_t *rec,
                 err = ks__win_forward(ctx, in, ks_buf_data(tmp),
                                       ks_buf_len(tmp), end, 0);
 done:
-        ks_buf_destroy(found);
         return err;
 }
 
@@ -309,6 +310,7 @@ static ks_err_t session_open(ks_context_t *ctx, ks__dsl_state_t *base) {
 
 static void session_release(ks__dsl_state_t *base) {
         latest_free((session_state_t *)base);
+        ks_buf_destroy(((session_state_t *)base)->found);
         ks__win_release(base);
 }
 
