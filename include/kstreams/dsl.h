@@ -579,6 +579,57 @@ KS_EXPORT ks_stream_t *
 ks_stream_left_join_global(ks_stream_t *s, ks_global_table_t *g,
                            ks_mapper_cb *key_mapper, ks_value_joiner_cb *joiner,
                            void *opaque, const char *name);
+/**
+ * @brief Join two streams by key within join windows
+ *        (ks_join_windows_of_time_difference_and_grace() in windows.h): a
+ *        record of either side joins every record of the other side with
+ *        its key in its window, once the second of the two arrives; the
+ *        result carries the later of the two timestamps.
+ *
+ * Each side's records are kept in a window store of their own for
+ * before + after + grace of stream time (the largest timestamp the join
+ * has accepted; records whose own window closed before it, t + after +
+ * grace on the left and t + before + grace on the right, are late: dropped
+ * and counted in "dropped-records-late"). The stores are named
+ * "<name>-this-join-store" and "<name>-other-join-store" (default names
+ * from the steps, "KSTREAM-JOINTHIS-<index>-store", ...); their changelogs
+ * are compacted and time-retained as window stores'. Records with a null
+ * key or value are dropped. Either stream re-keyed upstream goes through a
+ * repartition topic first; the two must be co-partitioned (checked at
+ * start). @p left and @p right may be the same stream (a self-join: each
+ * record also joins itself).
+ *
+ * @param windows join windows, taken over (freed even on failure)
+ * @param name    names the steps and stores (NULL: defaults)
+ * @returns the joined stream (key serde of @p left, value serde unset:
+ *          give one with ks_stream_with_serdes() before a sink), or NULL
+ *          (the builder holds the error).
+ */
+KS_EXPORT ks_stream_t *ks_stream_join(ks_stream_t *left, ks_stream_t *right,
+                                      ks_value_joiner_cb *joiner, void *opaque,
+                                      ks_windows_t *windows, const char *name);
+/**
+ * @brief As ks_stream_join(), and each left record that joins nothing is
+ *        joined once with NULL (right = NULL) when no right record can join
+ *        it any more: once stream time passes its timestamp plus before +
+ *        after + grace. It waits in a logged store
+ *        ("<name>-outer-shared-join-store"), so it is emitted once across
+ *        failover, at its own timestamp and without headers, and never for
+ *        a record that later finds a partner (KAFKA-10847, stricter than
+ *        Kafka Streams, which emits after after + grace).
+ */
+KS_EXPORT ks_stream_t *ks_stream_left_join(ks_stream_t *left,
+                                           ks_stream_t *right,
+                                           ks_value_joiner_cb *joiner,
+                                           void *opaque, ks_windows_t *windows,
+                                           const char *name);
+/** @brief As ks_stream_left_join(), for the records of both sides: a right
+ *         record that joins nothing is joined once with left = NULL. */
+KS_EXPORT ks_stream_t *ks_stream_outer_join(ks_stream_t *left,
+                                            ks_stream_t *right,
+                                            ks_value_joiner_cb *joiner,
+                                            void *opaque, ks_windows_t *windows,
+                                            const char *name);
 /** Table-table join kinds. */
 typedef enum ks_join_kind_e {
         KS_JOIN_INNER, /**< both sides present */

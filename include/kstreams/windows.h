@@ -20,7 +20,9 @@
  *    [0, d], as in Kafka Streams;
  *  - session windows: a key's records closer than the inactivity gap form
  *    one session [first record, last record]; a record between two
- *    sessions merges them.
+ *    sessions merges them;
+ *  - join windows, of stream-stream joins only: the time span around a
+ *    record in which records of the other stream join it.
  *
  * Grace: a window accepts records until stream time (the largest timestamp
  * the aggregation has seen) passes its end plus the grace period (a
@@ -64,6 +66,7 @@ typedef enum ks_window_kind_e {
         KS_WINDOWS_TIME,    /**< tumbling or hopping, [start, end) */
         KS_WINDOWS_SLIDING, /**< sliding, [start, end] */
         KS_WINDOWS_SESSION, /**< sessions, [start, end] */
+        KS_WINDOWS_JOIN,    /**< join windows of stream-stream joins */
 } ks_window_kind_t;
 
 /**
@@ -101,16 +104,45 @@ ks_session_windows_of_inactivity_gap_and_grace(int64_t gap_ms,
 KS_EXPORT ks_windows_t *
 ks_session_windows_of_inactivity_gap_no_grace(int64_t gap_ms);
 
+/**
+ * @brief Join windows (Kafka Streams' JoinWindows) of a stream-stream join
+ *        (ks_stream_join() in dsl.h): a left record at t joins the right
+ *        records of its key at [t - before, t + after], both inclusive;
+ *        this sets before = after = @p time_difference_ms. A record is
+ *        accepted until stream time passes the end of its window plus
+ *        @p grace_ms (a left record: t + after + grace; a right one:
+ *        t + before + grace); later ones are dropped as late.
+ */
+KS_EXPORT ks_windows_t *
+ks_join_windows_of_time_difference_and_grace(int64_t time_difference_ms,
+                                             int64_t grace_ms);
+/** @brief Join windows with no grace period. */
+KS_EXPORT ks_windows_t *
+ks_join_windows_of_time_difference_no_grace(int64_t time_difference_ms);
+/**
+ * @brief Set how far before a left record's timestamp its window reaches
+ *        (may be negative as long as before + after >= 0, which the join
+ *        checks). Kafka Streams' JoinWindows.before().
+ * @returns @p w (NULL stays NULL).
+ */
+KS_EXPORT ks_windows_t *ks_join_windows_before(ks_windows_t *w,
+                                               int64_t before_ms);
+/** @brief Set how far after a left record's timestamp its window reaches,
+ *         as ks_join_windows_before(). JoinWindows.after(). */
+KS_EXPORT ks_windows_t *ks_join_windows_after(ks_windows_t *w,
+                                              int64_t after_ms);
+
 /** @brief The kind of @p w. */
 KS_EXPORT ks_window_kind_t ks_windows_kind(const ks_windows_t *w);
 /** @brief The window size in ms: the size of time windows, the time
- *         difference of sliding windows, the gap of session windows. */
+ *         difference of sliding windows, the gap of session windows,
+ *         before + after of join windows. */
 KS_EXPORT int64_t ks_windows_size_ms(const ks_windows_t *w);
 /** @brief The grace period in ms. */
 KS_EXPORT int64_t ks_windows_grace_ms(const ks_windows_t *w);
 
-/** @brief Free a definition not handed to ks_grouped_windowed_by(). NULL
- *         is a no-op. */
+/** @brief Free a definition not handed to ks_grouped_windowed_by() or a
+ *         stream-stream join. NULL is a no-op. */
 KS_EXPORT void ks_windows_destroy(ks_windows_t *w);
 
 /** @name Windowed keys

@@ -424,6 +424,7 @@ struct ks_windows_s {
         int64_t size;    /* time: size; sliding: difference; session: gap */
         int64_t advance; /* time windows; else 0 */
         int64_t grace;
+        int64_t before, after; /* join windows; size = before + after */
 };
 
 struct ks_windowed_stream_s {

@@ -32,8 +32,9 @@ static ks_windows_t *windows_new(ks_window_kind_t kind, int64_t size,
                                  int64_t grace) {
         ks_windows_t *w = malloc(sizeof(*w));
         if (w)
-                *w = (ks_windows_t){kind, size,
-                                    kind == KS_WINDOWS_TIME ? size : 0, grace};
+                *w = (ks_windows_t){
+                        kind,  size, kind == KS_WINDOWS_TIME ? size : 0,
+                        grace, 0,    0};
         return w;
 }
 
@@ -71,6 +72,41 @@ ks_windows_t *ks_session_windows_of_inactivity_gap_no_grace(int64_t gap_ms) {
         return windows_new(KS_WINDOWS_SESSION, gap_ms, 0);
 }
 
+ks_windows_t *ks_join_windows_of_time_difference_and_grace(int64_t diff_ms,
+                                                           int64_t grace_ms) {
+        ks_windows_t *w = windows_new(KS_WINDOWS_JOIN, 0, grace_ms);
+        return ks_join_windows_after(ks_join_windows_before(w, diff_ms),
+                                     diff_ms);
+}
+
+ks_windows_t *ks_join_windows_of_time_difference_no_grace(int64_t diff_ms) {
+        return ks_join_windows_of_time_difference_and_grace(diff_ms, 0);
+}
+
+/* Join windows keep size = before + after, saturating: the join checks
+ * before and after themselves. */
+static void join_size(ks_windows_t *w) {
+        w->size = __builtin_add_overflow(w->before, w->after, &w->size)
+                          ? INT64_MAX
+                          : w->size;
+}
+
+ks_windows_t *ks_join_windows_before(ks_windows_t *w, int64_t before_ms) {
+        if (w && w->kind == KS_WINDOWS_JOIN) {
+                w->before = before_ms;
+                join_size(w);
+        }
+        return w;
+}
+
+ks_windows_t *ks_join_windows_after(ks_windows_t *w, int64_t after_ms) {
+        if (w && w->kind == KS_WINDOWS_JOIN) {
+                w->after = after_ms;
+                join_size(w);
+        }
+        return w;
+}
+
 ks_window_kind_t ks_windows_kind(const ks_windows_t *w) {
         return w ? w->kind : KS_WINDOWS_TIME;
 }
@@ -92,6 +128,8 @@ void ks_windows_destroy(ks_windows_t *w) {
  * from overflow. */
 static const char *windows_invalid(const ks_windows_t *w) {
         const int64_t max = INT64_MAX / 8;
+        if (w->kind == KS_WINDOWS_JOIN)
+                return "the kind (join windows are for stream-stream joins)";
         if (w->size <= 0 || w->size > max)
                 return w->kind == KS_WINDOWS_SESSION   ? "the inactivity gap"
                        : w->kind == KS_WINDOWS_SLIDING ? "the time difference"

@@ -129,6 +129,13 @@ struct ks_kv_store_s {
                                   int64_t timestamp, const void **outp,
                                   size_t *outlenp);
         void *restore_opaque;
+        /* A memo the DSL steps writing this store in its task share (the
+         * two sides of a stream-stream join, over their outer store): the
+         * smallest timestamp of what the store holds, when `memo_known`.
+         * Reset with the handle: a task reopened after an abort starts
+         * unknown. */
+        int64_t memo;
+        int memo_known;
 };
 
 /** A store handle over @p impl (taken over; closed by ks__kv_store_close).

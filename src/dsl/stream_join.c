@@ -1,0 +1,624 @@
+/* Stream-stream joins: join, left_join and outer_join of two streams within
+ * join windows.
+ *
+ * A join is two steps, one per side, merged into one stream. Each side's
+ * records go into a window store of its own (duplicates kept, one entry per
+ * record at its timestamp); a record of one side looks up the other side's
+ * store for its key in its window and joins every record found there, the
+ * result stamped with the later of the two timestamps. A left record at t
+ * joins the right records at [t - before, t + after]; a right record at t
+ * the left records at [t - after, t + before], so each step keeps its own
+ * view of the window (`before` and `after` swapped on the right).
+ *
+ * Time, shared by both sides: stream time S is the largest timestamp the
+ * join has accepted, read as the larger of the two window stores' observed
+ * stream times (so it survives a restore without a store of its own). A
+ * record is late, dropped and counted, when its own window has closed:
+ * t + after + grace < max(S, t) (the side's own `after`, which may be
+ * negative: then even a record ahead of S can be late, and it does not
+ * move S). With span = before + after + grace, no record accepted from now
+ * on can join a record older than S - span, which sets the window stores'
+ * retention.
+ *
+ * Left and outer joins (KAFKA-10847): a record that found no partner on
+ * arrival goes into the outer store, shared by both sides, and leaves it
+ * when a partner arrives (no result for it then but the real join). One
+ * still there when S passes t + span can no longer find one: it is emitted
+ * once, joined with NULL, at its own timestamp, oldest first. This waits
+ * for the other side's window too (Kafka Streams emits at t + after +
+ * grace, and a right record accepted later may still have joined it), so
+ * no (x, NULL) is ever followed by a real match of x. The outer store is
+ * logged, so what is pending survives failover and is emitted once.
+ *
+ * Outer store layout (untrusted when read back: checked, a malformed entry
+ * is a store error): key = be64(t ^ sign) | u8 side (0 left, 1 right) |
+ * be32 key length | key | be32 sequence, value = the record's value. The
+ * sequence tells apart records of one side with the same key and
+ * timestamp; each side learns its next one from the store once per task.
+ * The two steps of a task share one store handle and, on it, the smallest
+ * timestamp it holds (a memo), so a record with nothing due scans nothing.
+ *
+ * Records with a null key or value are dropped, as in Kafka Streams. */
+#include "dsl_int.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SIGN_BIT    ((uint64_t)1 << 63)
+#define OUTER_HEAD  13 /* be64 timestamp | u8 side | be32 key length */
+#define SEQ_LEN     4
+#define EMIT_BATCH  256 /* outer entries emitted per scan */
+#define MAX_WINDOWS (INT64_MAX / 8)
+
+typedef struct {
+        ks__dsl_step_t base; /* base.store: the outer store, or NULL */
+        ks_value_joiner_cb *joiner;
+        int side;        /* 0: this step takes the left records; 1: right */
+        int outer;       /* unmatched records of this side get (x, NULL) */
+        int other_outer; /* ... of the other side */
+        int64_t before, after, grace; /* this side's view of the window */
+        int64_t span;                 /* before + after + grace */
+        char *own, *other;            /* the two window stores */
+} sj_step_t;
+
+typedef struct {
+        ks__dsl_state_t base; /* base.store: the outer store, or NULL */
+        ks_window_store_t *own, *other;
+        uint32_t seq; /* this side's next outer sequence number */
+        int seq_known;
+        ks_buf_t *okey; /* an outer key being made */
+        ks_buf_t *due;  /* outer entries being emitted */
+} sj_state_t;
+
+static int64_t sat_add(int64_t a, int64_t b) {
+        int64_t r;
+        if (!__builtin_add_overflow(a, b, &r))
+                return r;
+        return b > 0 ? INT64_MAX : INT64_MIN;
+}
+
+static int64_t sat_sub(int64_t a, int64_t b) {
+        int64_t r;
+        if (!__builtin_sub_overflow(a, b, &r))
+                return r;
+        return b < 0 ? INT64_MAX : INT64_MIN;
+}
+
+/* --- the outer store ----------------------------------------------------- */
+
+/* The outer key prefix of (@p ts, @p side, @p key) into @p out. */
+static ks_err_t outer_prefix(ks_buf_t *out, int64_t ts, int side,
+                             const void *key, size_t klen) {
+        uint8_t h[OUTER_HEAD];
+        ks__be64_put(h, (uint64_t)ts ^ SIGN_BIT);
+        h[8] = (uint8_t)side;
+        ks__be32_put(h + 9, (uint32_t)klen);
+        ks_buf_reset(out);
+        ks_err_t err = ks_buf_append(out, h, sizeof(h));
+        return err || !klen ? err : ks_buf_append(out, key, klen);
+}
+
+/* Split an outer key; 0 if it is malformed. */
+static int outer_split(const uint8_t *k, size_t len, int64_t *tsp, int *sidep,
+                       const void **keyp, size_t *klenp, uint32_t *seqp) {
+        if (len < OUTER_HEAD + SEQ_LEN || k[8] > 1)
+                return 0;
+        size_t klen = ks__be32_get(k + 9);
+        if (klen != len - OUTER_HEAD - SEQ_LEN)
+                return 0;
+        *tsp = (int64_t)(ks__be64_get(k) ^ SIGN_BIT);
+        *sidep = k[8];
+        *keyp = k + OUTER_HEAD;
+        *klenp = klen;
+        *seqp = ks__be32_get(k + OUTER_HEAD + klen);
+        return 1;
+}
+
+static ks_err_t store_error(ks_context_t *ctx, const sj_step_t *st,
+                            const char *store, const char *what) {
+        return ks_context_set_error(ctx, "step %s: store %s: %s", st->base.name,
+                                    store, what);
+}
+
+/* This side's next sequence number: one past the largest stored. */
+static ks_err_t learn_seq(ks_context_t *ctx, sj_state_t *in) {
+        const sj_step_t *st = (const sj_step_t *)in->base.step;
+        ks_kv_iter_t *it;
+        ks_err_t err = ks_kv_store_all(in->base.store, &it);
+        if (err)
+                return store_error(ctx, st, st->base.store, ks_err2str(err));
+        const void *k, *v;
+        size_t kl, vl;
+        uint32_t next = 0;
+        while (ks_kv_iter_next(it, &k, &kl, &v, &vl)) {
+                int64_t ts;
+                int side;
+                const void *key;
+                size_t klen;
+                uint32_t seq;
+                if (outer_split(k, kl, &ts, &side, &key, &klen, &seq) &&
+                    side == st->side && seq >= next)
+                        next = seq + 1;
+        }
+        err = ks_kv_iter_error(it);
+        ks_kv_iter_destroy(it);
+        if (err)
+                return store_error(ctx, st, st->base.store, ks_err2str(err));
+        in->seq = next;
+        in->seq_known = 1;
+        return KS_ERR_NO_ERROR;
+}
+
+/* Keep an unmatched record of this side until its window closes. */
+static ks_err_t outer_add(ks_context_t *ctx, sj_state_t *in, int64_t ts,
+                          const void *key, size_t klen, const void *value,
+                          size_t vlen) {
+        const sj_step_t *st = (const sj_step_t *)in->base.step;
+        ks_kv_store_t *kv = in->base.store;
+        ks_err_t err = in->seq_known ? KS_ERR_NO_ERROR : learn_seq(ctx, in);
+        if (err)
+                return err;
+        uint8_t seq[SEQ_LEN];
+        ks__be32_put(seq, in->seq++);
+        if ((err = outer_prefix(in->okey, ts, st->side, key, klen)) ||
+            (err = ks_buf_append(in->okey, seq, sizeof(seq))))
+                return err;
+        err = ks_kv_store_put(kv, ks_buf_data(in->okey), ks_buf_len(in->okey),
+                              value, vlen);
+        if (err)
+                return store_error(ctx, st, st->base.store, ks_err2str(err));
+        if (kv->memo_known && ts < kv->memo)
+                kv->memo = ts;
+        return KS_ERR_NO_ERROR;
+}
+
+/* A record of the other side at @p ts found a partner: it leaves the outer
+ * store (every record of that side with this key and timestamp does: all
+ * of them are partners of this record). */
+static ks_err_t outer_matched(ks_context_t *ctx, sj_state_t *in, int64_t ts,
+                              const void *key, size_t klen) {
+        const sj_step_t *st = (const sj_step_t *)in->base.step;
+        ks_kv_store_t *kv = in->base.store;
+        if (kv->memo_known && ts < kv->memo)
+                return KS_ERR_NO_ERROR; /* nothing that old is kept */
+        ks_err_t err = outer_prefix(in->okey, ts, !st->side, key, klen);
+        for (int found = 1; !err && found;) {
+                ks_buf_reset(in->base.buf2);
+                err = ks__kv_store_first(
+                        kv, ks_buf_data(in->okey), ks_buf_len(in->okey),
+                        ks_buf_data(in->okey), ks_buf_len(in->okey),
+                        in->base.buf2, &found);
+                if (!err && found)
+                        err = ks_kv_store_delete(kv, ks_buf_data(in->base.buf2),
+                                                 ks_buf_len(in->base.buf2),
+                                                 NULL, NULL);
+        }
+        return err ? store_error(ctx, st, st->base.store, ks_err2str(err))
+                   : KS_ERR_NO_ERROR;
+}
+
+/* Emit one outer entry (key @p k, value @p v): its record joined with
+ * NULL, at its own timestamp, with no headers, then forget it. */
+static ks_err_t outer_emit(ks_context_t *ctx, sj_state_t *in, const uint8_t *k,
+                           size_t kl, const void *v, size_t vl) {
+        const sj_step_t *st = (const sj_step_t *)in->base.step;
+        int64_t ts;
+        int side;
+        const void *key;
+        size_t klen;
+        uint32_t seq;
+        if (!outer_split(k, kl, &ts, &side, &key, &klen, &seq))
+                return store_error(ctx, st, st->base.store,
+                                   "a malformed outer join entry");
+        ks_buf_reset(in->base.buf);
+        ks_err_t err =
+                st->joiner(st->base.opaque, side ? NULL : v, side ? 0 : vl,
+                           side ? v : NULL, side ? vl : 0, in->base.buf);
+        if (err)
+                return ks_context_set_error(ctx,
+                                            "step %s: the joiner failed (%s)",
+                                            st->base.name, ks_err2str(err));
+        ks__context_detach_origin(ctx, 1);
+        err = ks_context_forward_record(
+                ctx, NULL, key, klen, ks_buf_data(in->base.buf),
+                ks_buf_len(in->base.buf), ts, in->base.no_headers);
+        ks__context_detach_origin(ctx, 0);
+        if (!err &&
+            (err = ks_kv_store_delete(in->base.store, k, kl, NULL, NULL)))
+                return store_error(ctx, st, st->base.store, ks_err2str(err));
+        return err;
+}
+
+/* Collect up to EMIT_BATCH entries older than @p limit into in->due
+ * (be32 klen | key | be32 vlen | value each); *morep: the batch was full.
+ * Learns the smallest timestamp left behind. */
+static ks_err_t outer_collect(ks_context_t *ctx, sj_state_t *in, int64_t limit,
+                              size_t *countp, int *morep) {
+        const sj_step_t *st = (const sj_step_t *)in->base.step;
+        ks_kv_store_t *kv = in->base.store;
+        ks_kv_iter_t *it;
+        ks_err_t err = ks_kv_store_all(kv, &it);
+        if (err)
+                return store_error(ctx, st, st->base.store, ks_err2str(err));
+        const void *k, *v;
+        size_t kl, vl, n = 0;
+        int64_t next = INT64_MAX;
+        uint8_t len[4];
+        ks_buf_reset(in->due);
+        *morep = 0;
+        while (!err && ks_kv_iter_next(it, &k, &kl, &v, &vl)) {
+                if (kl < 8) {
+                        err = KS_ERR_STORE;
+                        break;
+                }
+                int64_t ts = (int64_t)(ks__be64_get(k) ^ SIGN_BIT);
+                if (ts >= limit) {
+                        next = ts;
+                        break;
+                }
+                if (n == EMIT_BATCH) {
+                        *morep = 1;
+                        next = ts;
+                        break;
+                }
+                ks__be32_put(len, (uint32_t)kl);
+                if (!(err = ks_buf_append(in->due, len, 4)) &&
+                    !(err = ks_buf_append(in->due, k, kl))) {
+                        ks__be32_put(len, (uint32_t)vl);
+                        if (!(err = ks_buf_append(in->due, len, 4)) && vl)
+                                err = ks_buf_append(in->due, v, vl);
+                }
+                n++;
+        }
+        if (!err)
+                err = ks_kv_iter_error(it);
+        ks_kv_iter_destroy(it);
+        if (err)
+                return store_error(ctx, st, st->base.store,
+                                   err == KS_ERR_STORE
+                                           ? "a malformed outer join entry"
+                                           : ks_err2str(err));
+        kv->memo = next;
+        kv->memo_known = 1;
+        *countp = n;
+        return KS_ERR_NO_ERROR;
+}
+
+/* Emit, oldest first, every unmatched record that can no longer find a
+ * partner at stream time @p s: those older than s - span. */
+static ks_err_t outer_emit_due(ks_context_t *ctx, sj_state_t *in, int64_t s) {
+        const sj_step_t *st = (const sj_step_t *)in->base.step;
+        ks_kv_store_t *kv = in->base.store;
+        int64_t limit = sat_sub(s, st->span);
+        int more = 1;
+        while (more && !(kv->memo_known && kv->memo >= limit)) {
+                size_t n = 0;
+                ks_err_t err = outer_collect(ctx, in, limit, &n, &more);
+                const uint8_t *p = ks_buf_data(in->due);
+                for (size_t i = 0; !err && i < n; i++) {
+                        size_t kl = ks__be32_get(p);
+                        const uint8_t *k = p + 4;
+                        size_t vl = ks__be32_get(k + kl);
+                        const uint8_t *v = k + kl + 4;
+                        p = v + vl;
+                        err = outer_emit(ctx, in, k, kl, v, vl);
+                }
+                if (err)
+                        return err;
+        }
+        return KS_ERR_NO_ERROR;
+}
+
+/* --- the join step ------------------------------------------------------- */
+
+static ks_err_t sj_join(ks_context_t *ctx, sj_state_t *in, const void *key,
+                        size_t klen, const void *value, size_t vlen, int64_t ts,
+                        int *matchedp) {
+        const sj_step_t *st = (const sj_step_t *)in->base.step;
+        ks_window_iter_t *it;
+        ks_err_t err = ks_window_store_fetch_range(in->other, key, klen,
+                                                   sat_sub(ts, st->before),
+                                                   sat_add(ts, st->after), &it);
+        if (err)
+                return store_error(ctx, st, st->other, ks_err2str(err));
+        const void *k, *v;
+        size_t kl, vl;
+        int64_t pts, cleared = INT64_MIN;
+        int cleared_any = 0;
+        *matchedp = 0;
+        while (!err && ks_window_iter_next(it, &k, &kl, &pts, &v, &vl)) {
+                *matchedp = 1;
+                err = ks__dsl_join_forward(
+                        ctx, &st->base, st->joiner, key, klen,
+                        st->side ? v : value, st->side ? vl : vlen,
+                        st->side ? value : v, st->side ? vlen : vl,
+                        pts > ts ? pts : ts, in->base.buf);
+                if (!err && st->other_outer &&
+                    (!cleared_any || pts != cleared)) {
+                        err = outer_matched(ctx, in, pts, key, klen);
+                        cleared = pts;
+                        cleared_any = 1;
+                }
+        }
+        if (!err && (err = ks_window_iter_error(it)))
+                err = store_error(ctx, st, st->other, ks_err2str(err));
+        ks_window_iter_destroy(it);
+        return err;
+}
+
+static ks_err_t sj_process(ks_context_t *ctx, const ks_record_t *rec,
+                           void *state) {
+        sj_state_t *in = state;
+        const sj_step_t *st = (const sj_step_t *)in->base.step;
+        size_t klen, vlen;
+        const void *key = ks_record_key(rec, &klen);
+        const void *value = ks_record_value(rec, &vlen);
+        if (!key || !value)
+                return KS_ERR_NO_ERROR; /* as Kafka Streams: dropped */
+        int64_t ts = ks_record_timestamp(rec);
+        int64_t s = ks_window_store_observed_stream_time(in->own);
+        int64_t o = ks_window_store_observed_stream_time(in->other);
+        s = o > s ? o : s;
+        s = ts > s ? ts : s;
+        ks_err_t err;
+        if (sat_add(sat_add(ts, st->after), st->grace) < s) {
+                ks__context_record_late(
+                        ctx,
+                        "step %s: record at %" PRId64 " too late: its join "
+                        "window closed at %" PRId64 " (stream time %" PRId64
+                        ")",
+                        st->base.name, ts,
+                        sat_add(sat_add(ts, st->after), st->grace), s);
+                return KS_ERR_NO_ERROR;
+        }
+        if (in->base.store && (err = outer_emit_due(ctx, in, s)))
+                return err;
+        if ((err = ks_window_store_put(in->own, key, klen, ts, value, vlen)))
+                return store_error(ctx, st, st->own, ks_err2str(err));
+        int matched = 0;
+        if ((err = sj_join(ctx, in, key, klen, value, vlen, ts, &matched)))
+                return err;
+        return !matched && st->outer
+                       ? outer_add(ctx, in, ts, key, klen, value, vlen)
+                       : KS_ERR_NO_ERROR;
+}
+
+static ks_err_t sj_open(ks_context_t *ctx, ks__dsl_state_t *base) {
+        sj_state_t *in = (sj_state_t *)base;
+        const sj_step_t *st = (const sj_step_t *)base->step;
+        if (!(in->okey = ks_buf_new()) || !(in->due = ks_buf_new()))
+                return KS_ERR_NO_MEMORY;
+        const char *name = st->own;
+        ks_err_t err = ks_context_get_window_store(ctx, name, &in->own);
+        if (!err) {
+                name = st->other;
+                err = ks_context_get_window_store(ctx, name, &in->other);
+        }
+        return err ? store_error(ctx, st, name, ks_err2str(err))
+                   : KS_ERR_NO_ERROR;
+}
+
+static void sj_release(ks__dsl_state_t *base) {
+        sj_state_t *in = (sj_state_t *)base;
+        ks_buf_destroy(in->okey);
+        ks_buf_destroy(in->due);
+}
+
+static void sj_free(ks__dsl_step_t *base) {
+        sj_step_t *st = (sj_step_t *)base;
+        free(st->own);
+        free(st->other);
+}
+
+static const ks__dsl_class_t sj_class = {
+        KS__DSL_STATEFUL(sj_process), .free = sj_free,
+        .state_size = sizeof(sj_state_t), .open = sj_open,
+        .release = sj_release};
+
+/* --- building ------------------------------------------------------------ */
+
+/* Why join windows @p w cannot be used, or NULL. */
+static const char *join_windows_invalid(const ks_windows_t *w) {
+        if (w->kind != KS_WINDOWS_JOIN)
+                return "they are not join windows (ks_join_windows_*)";
+        if (w->before < -MAX_WINDOWS || w->before > MAX_WINDOWS ||
+            w->after < -MAX_WINDOWS || w->after > MAX_WINDOWS)
+                return "before or after is out of range";
+        if (w->before + w->after < 0)
+                return "before + after is negative (the window is empty)";
+        if (w->grace < 0 || w->grace > MAX_WINDOWS)
+                return "the grace period is negative or out of range";
+        return NULL;
+}
+
+/* One side's step: @p side's records, looking up the other store. */
+static sj_step_t *side_new(ks_builder_t *b, const char *user, const char *kind,
+                           ks_value_joiner_cb *joiner, void *opaque, int side,
+                           const ks_windows_t *w, ks_join_kind_t jk) {
+        sj_step_t *st =
+                ks__dsl_step_new(b, &sj_class, sizeof(*st), user, kind, opaque);
+        if (!st)
+                return NULL;
+        st->joiner = joiner;
+        st->side = side;
+        int left_outer = jk != KS_JOIN_INNER, right_outer = jk == KS_JOIN_OUTER;
+        st->outer = side ? right_outer : left_outer;
+        st->other_outer = side ? left_outer : right_outer;
+        st->before = side ? w->after : w->before;
+        st->after = side ? w->before : w->after;
+        st->grace = w->grace;
+        st->span = w->before + w->after + w->grace;
+        if (!(st->own = ks__dsl_name_of(b, st->base.name, "store"))) {
+                ks__dsl_step_free(st);
+                ks__dsl_oom(b);
+                return NULL;
+        }
+        return st;
+}
+
+/* Add the window store of step @p st. */
+static int add_window_store(ks_builder_t *b, const sj_step_t *st,
+                            const ks_windows_t *w) {
+        ks_error_t *e = NULL;
+        int64_t size = w->before + w->after > 0 ? w->before + w->after : 1;
+        /* Expired when start <= observed - retention: records older than
+         * S - span go, as the join needs. */
+        ks_err_t err = ks_topology_add_window_store(
+                b->topo, st->own, KS_STORE_ROCKSDB, sat_add(st->span, 1), size,
+                KS_STORE_F_RETAIN_DUPLICATES, &e);
+        return !ks__dsl_failed_call(b, err, e, st->base.name);
+}
+
+static int connect(ks_builder_t *b, const char *store, const char *node) {
+        ks_error_t *e = NULL;
+        return !ks__dsl_failed_call(
+                b, ks_topology_connect_store(b->topo, store, node, &e), e,
+                node);
+}
+
+/* The two sides' steps added under @p parents, connected to both window
+ * stores; 1 on success (the steps are taken over either way). */
+static int add_sides(ks_builder_t *b, sj_step_t *sides[2],
+                     const char *parents[2], char *nodes[2]) {
+        char *stores[2] = {ks__strdup(sides[0]->own),
+                           ks__strdup(sides[1]->own)};
+        sides[0]->other = ks__strdup(stores[1] ? stores[1] : "");
+        sides[1]->other = ks__strdup(stores[0] ? stores[0] : "");
+        int ok = stores[0] && stores[1] && sides[0]->other && sides[1]->other;
+        if (!ok) {
+                ks__dsl_oom(b);
+                ks__dsl_step_free(sides[0]);
+                ks__dsl_step_free(sides[1]);
+        }
+        for (int i = 0; ok && i < 2; i++) {
+                nodes[i] = ks__dsl_chain(b, parents[i], sides[i]);
+                if (!nodes[i]) {
+                        if (!i)
+                                ks__dsl_step_free(sides[1]);
+                        ok = 0;
+                }
+        }
+        for (int i = 0; ok && i < 2; i++)
+                ok = connect(b, stores[0], nodes[i]) &&
+                     connect(b, stores[1], nodes[i]);
+        free(stores[0]);
+        free(stores[1]);
+        return ok;
+}
+
+static ks_stream_t *stream_join(ks_stream_t *l, ks_stream_t *r,
+                                ks_value_joiner_cb *joiner, void *opaque,
+                                ks_windows_t *wp, const char *name,
+                                ks_join_kind_t jk) {
+        const char *what = jk == KS_JOIN_INNER  ? "join"
+                           : jk == KS_JOIN_LEFT ? "left_join"
+                                                : "outer_join";
+        ks_windows_t w = wp ? *wp : (ks_windows_t){0};
+        ks_windows_destroy(wp);
+        ks_builder_t *b = ks__dsl_stream_start(l, what);
+        if (!b || !ks__dsl_need(b, r, what, "other stream") ||
+            !ks__dsl_need(b, (void *)joiner, what, "joiner") ||
+            !ks__dsl_need(b, wp, what, "windows"))
+                return NULL;
+        if (r->b != b) {
+                ks__dsl_fail(b, KS_ERR_INVALID_ARG,
+                             "%s: the streams are of different builders", what);
+                return NULL;
+        }
+        const char *bad = join_windows_invalid(&w);
+        if (bad) {
+                ks__dsl_fail(b, KS_ERR_INVALID_ARG,
+                             "%s: the windows are invalid: %s (before %" PRId64
+                             ", after %" PRId64 ", grace %" PRId64 " ms)",
+                             what, bad, w.before, w.after, w.grace);
+                return NULL;
+        }
+        int self = l == r || !strcmp(l->node, r->node);
+        if (l->repartition_required && !(l = ks_stream_repartition(l, 0, NULL)))
+                return NULL;
+        if (self)
+                r = l;
+        else if (r->repartition_required &&
+                 !(r = ks_stream_repartition(r, 0, NULL)))
+                return NULL;
+        char names[3][300];
+        const char *user[3] = {NULL, NULL, NULL};
+        if (name) {
+                snprintf(names[0], sizeof(names[0]), "%s-this-join", name);
+                snprintf(names[1], sizeof(names[1]), "%s-other-join", name);
+                snprintf(names[2], sizeof(names[2]), "%s-outer-shared-join",
+                         name);
+                user[0] = names[0];
+                user[1] = names[1];
+                user[2] = names[2];
+        }
+        sj_step_t *sides[2] = {
+                side_new(b, user[0],
+                         jk == KS_JOIN_OUTER ? "KSTREAM-OUTERTHIS"
+                                             : "KSTREAM-JOINTHIS",
+                         joiner, opaque, 0, &w, jk),
+                side_new(b, user[1],
+                         jk == KS_JOIN_INNER ? "KSTREAM-JOINOTHER"
+                                             : "KSTREAM-OUTEROTHER",
+                         joiner, opaque, 1, &w, jk)};
+        int ok = sides[0] && sides[1] && add_window_store(b, sides[0], &w) &&
+                 add_window_store(b, sides[1], &w);
+        if (ok && jk != KS_JOIN_INNER) {
+                char *base = ks__dsl_name(b, user[2], "KSTREAM-OUTERSHARED");
+                char *outer = base ? ks__dsl_name_of(b, base, "store") : NULL;
+                free(base);
+                ks_error_t *e = NULL;
+                if (!outer || !(sides[1]->base.store = ks__strdup(outer))) {
+                        ks__dsl_oom(b);
+                        ok = 0;
+                } else {
+                        ok = !ks__dsl_failed_call(
+                                b,
+                                ks_topology_add_kv_store(b->topo, outer,
+                                                         KS_STORE_ROCKSDB, 0,
+                                                         &e),
+                                e, what);
+                }
+                sides[0]->base.store = outer;
+        }
+        if (!ok) {
+                ks__dsl_step_free(sides[0]);
+                ks__dsl_step_free(sides[1]);
+                return NULL;
+        }
+        const char *parents[2] = {l->node, r->node};
+        char *nodes[2] = {NULL, NULL};
+        ks_stream_t *out = NULL;
+        if (add_sides(b, sides, parents, nodes)) {
+                const char *mp[2] = {nodes[0], nodes[1]};
+                char *node = ks__dsl_add_node(
+                        b, ks__dsl_pass_new(b, name, "KSTREAM-MERGE"), mp, 2);
+                out = ks__dsl_stream_new(b, node, l->key_serde, NULL, 0);
+        }
+        free(nodes[0]);
+        free(nodes[1]);
+        return out;
+}
+
+ks_stream_t *ks_stream_join(ks_stream_t *left, ks_stream_t *right,
+                            ks_value_joiner_cb *joiner, void *opaque,
+                            ks_windows_t *windows, const char *name) {
+        return stream_join(left, right, joiner, opaque, windows, name,
+                           KS_JOIN_INNER);
+}
+
+ks_stream_t *ks_stream_left_join(ks_stream_t *left, ks_stream_t *right,
+                                 ks_value_joiner_cb *joiner, void *opaque,
+                                 ks_windows_t *windows, const char *name) {
+        return stream_join(left, right, joiner, opaque, windows, name,
+                           KS_JOIN_LEFT);
+}
+
+ks_stream_t *ks_stream_outer_join(ks_stream_t *left, ks_stream_t *right,
+                                  ks_value_joiner_cb *joiner, void *opaque,
+                                  ks_windows_t *windows, const char *name) {
+        return stream_join(left, right, joiner, opaque, windows, name,
+                           KS_JOIN_OUTER);
+}
