@@ -179,8 +179,10 @@ KS_EXPORT const ks_error_t *ks_app_error(const ks_app_t *app);
  *        tasks taken back to the last commit), "enforced-processing"
  *        (records taken by timestamp after max.task.idle.ms ran out
  *        while a partition was awaited), "dropped-records-late"
- *        (of dropped-records: records too late for their window). -1 for
- *        an unknown name. Any thread.
+ *        (of dropped-records: records too late for their window),
+ *        "dropped-records-duplicate" (of dropped-records: duplicates
+ *        ks_stream_deduplicate() dropped). -1 for an unknown name. Any
+ *        thread.
  */
 KS_EXPORT int64_t ks_app_metric(const ks_app_t *app, const char *name);
 

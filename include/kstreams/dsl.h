@@ -321,6 +321,56 @@ KS_EXPORT ks_stream_t *ks_split_branch(ks_split_t *sp, ks_predicate_cb *pred,
 KS_EXPORT ks_stream_t *ks_split_default(ks_split_t *sp, const char *name);
 /** @} */
 
+/** @name Deduplication
+ * @{ */
+/**
+ * @brief Drop the records whose id was seen within @p within_ms of their
+ *        timestamp (Spark's dropDuplicatesWithinWatermark).
+ *
+ * A record with id x at timestamp t is a duplicate, and dropped, if a
+ * record with id x that passed had a timestamp t0 with |t - t0| <=
+ * @p within_ms; otherwise it passes, unchanged (key, value, headers,
+ * timestamp), and is remembered. A duplicate more than @p within_ms away
+ * from every remembered record of its id passes again. The step's stream
+ * time is the largest timestamp it has seen; a record older than stream
+ * time minus @p within_ms is late (the records it would duplicate may be
+ * forgotten): it is dropped, logged at debug level and counted in
+ * "dropped-records" and "dropped-records-late". Dropped duplicates count in
+ * "dropped-records" and "dropped-records-duplicate" (ks_app_metric(),
+ * ks_test_driver_metric()).
+ *
+ * A record whose id is null (the extractor emits a null key, or the record
+ * key is null without an extractor) passes unchanged, is not remembered and
+ * does not move stream time.
+ *
+ * The remembered ids are kept per task, so per partition: duplicates are
+ * found only among records of the same partition, which for a stream read
+ * from a topic means records with the same key (key the stream by the id
+ * to deduplicate on it alone). A stream whose key changed upstream goes
+ * through the repartition topic "<application.id>-<name>-repartition"
+ * first. The store is a logged window store in RocksDB keyed by the id at
+ * the record's timestamp, retaining 2 * @p within_ms + 1 ms of stream
+ * time, so the state is bounded by the ids seen within that span; its
+ * changelog is "<application.id>-<store>-changelog" (compact,delete) and
+ * it is restored on failover, after which stream time starts from the
+ * largest timestamp remembered.
+ *
+ * @param id_extractor calls ks_emit_key() exactly once per record with
+ *        the record's id (NULL key: a null id); NULL: the record key is
+ *        the id. Called on the task's thread with @p opaque.
+ * @param within_ms the span (> 0, at most INT64_MAX / 8); anything else is
+ *        a builder error
+ * @param store_name the store (NULL: "<name>-store")
+ * @param name the step (NULL: "KSTREAM-DEDUPLICATE-<index>")
+ * @returns the stream of the records that pass, NULL (see above).
+ */
+KS_EXPORT ks_stream_t *ks_stream_deduplicate(ks_stream_t *s,
+                                             ks_mapper_cb *id_extractor,
+                                             void *opaque, int64_t within_ms,
+                                             const char *store_name,
+                                             const char *name);
+/** @} */
+
 /** @name Grouping and aggregation
  * @{ */
 /** @brief Group by the current key. If the key was changed upstream (map,

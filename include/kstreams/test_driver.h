@@ -129,9 +129,11 @@ KS_EXPORT ks_err_t ks_test_driver_get_session_store(
 
 /**
  * @brief A metric of the driver's tasks, summed: "dropped-records" (records
- *        skipped by handlers or too late for their window),
- *        "dropped-records-late" (of those, the late ones) or
- *        "process-total" (records processed).
+ *        skipped by handlers, too late for their window or deduplicated),
+ *        "dropped-records-late" (of those, the late ones),
+ *        "dropped-records-duplicate" (of those, the duplicates
+ *        ks_stream_deduplicate() dropped) or "process-total" (records
+ *        processed).
  * @returns the value, or -1 for an unknown name.
  */
 KS_EXPORT int64_t ks_test_driver_metric(const ks_test_driver_t *drv,

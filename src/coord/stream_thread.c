@@ -534,6 +534,7 @@ const char *const ks__thread_metric_names[KS_THREAD_METRICS + 1] = {
         "transactions-aborted",
         "enforced-processing",
         "dropped-records-late",
+        "dropped-records-duplicate",
         NULL};
 
 int64_t ks__thread_metric(const ks__thread_t *thr, const char *name) {
@@ -563,7 +564,9 @@ int64_t ks__thread_metric(const ks__thread_t *thr, const char *name) {
                 return ks__sproducer_aborts(thr->producer);
         case 7:
                 return ks__tmgr_enforced(thr->tasks);
-        default:
+        case 8:
                 return ks__tmgr_dropped_late(thr->tasks);
+        default:
+                return ks__tmgr_dropped_duplicate(thr->tasks);
         }
 }

@@ -84,7 +84,7 @@ ks__thread_state_t ks__thread_state(const ks__thread_t *thr);
 
 /** The names of the threads' counters (see ks_app_metric()), NULL
  *  terminated; "tasks" is a gauge, the others only grow. */
-#define KS_THREAD_METRICS 9
+#define KS_THREAD_METRICS 10
 extern const char *const ks__thread_metric_names[KS_THREAD_METRICS + 1];
 
 /** The thread's counter @p name (see ks_app_metric()), -1 if unknown; 0

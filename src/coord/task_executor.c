@@ -287,14 +287,17 @@ int64_t ks__tmgr_duplicates(const ks__tmgr_t *m) {
 
 void ks__tmgr_update_dropped(ks__tmgr_t *m) {
         int64_t n = m->dropped_closed, late = m->late_closed;
+        int64_t dup = m->dup_closed;
         uint64_t enforced = 0;
         for (size_t i = 0; i < m->cnt; i++) {
                 n += (int64_t)ks__task_dropped_records(m->tasks[i]->task);
                 late += (int64_t)ks__task_dropped_late(m->tasks[i]->task);
+                dup += (int64_t)ks__task_dropped_duplicate(m->tasks[i]->task);
                 enforced += m->tasks[i]->pg.enforced;
         }
         __atomic_store_n(&m->dropped, n, __ATOMIC_RELAXED);
         __atomic_store_n(&m->late, late, __ATOMIC_RELAXED);
+        __atomic_store_n(&m->dropped_dup, dup, __ATOMIC_RELAXED);
         __atomic_store_n(&m->enforced, (int64_t)(enforced + m->enforced_closed),
                          __ATOMIC_RELAXED);
 }
@@ -305,6 +308,10 @@ int64_t ks__tmgr_dropped(const ks__tmgr_t *m) {
 
 int64_t ks__tmgr_dropped_late(const ks__tmgr_t *m) {
         return __atomic_load_n(&m->late, __ATOMIC_RELAXED);
+}
+
+int64_t ks__tmgr_dropped_duplicate(const ks__tmgr_t *m) {
+        return __atomic_load_n(&m->dropped_dup, __ATOMIC_RELAXED);
 }
 
 int64_t ks__tmgr_tasks_published(const ks__tmgr_t *m) {

@@ -55,6 +55,7 @@ static void entry_free(ks__tmgr_t *m, entry_t *te) {
                 m->dropped_closed +=
                         (int64_t)ks__task_dropped_records(te->task);
                 m->late_closed += (int64_t)ks__task_dropped_late(te->task);
+                m->dup_closed += (int64_t)ks__task_dropped_duplicate(te->task);
                 m->enforced_closed += te->pg.enforced;
         }
         ks__pgroup_clear(&te->pg);

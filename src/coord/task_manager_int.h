@@ -113,6 +113,9 @@ int64_t ks__tmgr_dropped(const ks__tmgr_t *m);
 /** Of those, records too late for their window. */
 int64_t ks__tmgr_dropped_late(const ks__tmgr_t *m);
 
+/** Of those, records deduplicated. */
+int64_t ks__tmgr_dropped_duplicate(const ks__tmgr_t *m);
+
 /** Publish the dropped-records and enforced-processing counts (owner). */
 void ks__tmgr_update_dropped(ks__tmgr_t *m);
 int64_t ks__tmgr_tasks_published(const ks__tmgr_t *m);

@@ -480,16 +480,20 @@ ks_err_t ks_test_driver_get_session_store(ks_test_driver_t *d, const char *name,
 int64_t ks_test_driver_metric(const ks_test_driver_t *d, const char *name) {
         if (!d || !name)
                 return -1;
-        int dropped = !strcmp(name, "dropped-records");
-        int late = !strcmp(name, "dropped-records-late");
-        if (!dropped && !late && strcmp(name, "process-total"))
+        static uint64_t (*const counters[])(const ks__task_t *) = {
+                ks__task_dropped_records, ks__task_dropped_late,
+                ks__task_dropped_duplicate, ks__task_processed_records};
+        static const char *const names[] = {
+                "dropped-records", "dropped-records-late",
+                "dropped-records-duplicate", "process-total"};
+        size_t k = 0;
+        while (k < 4 && strcmp(name, names[k]))
+                k++;
+        if (k == 4)
                 return -1;
         int64_t sum = 0;
         for (size_t i = 0; i < d->task_cnt; i++)
-                sum += (int64_t)(dropped ? ks__task_dropped_records(d->tasks[i])
-                                 : late  ? ks__task_dropped_late(d->tasks[i])
-                                         : ks__task_processed_records(
-                                                   d->tasks[i]));
+                sum += (int64_t)counters[k](d->tasks[i]);
         return sum;
 }
 

@@ -215,11 +215,12 @@ size_t ks_buf_len(const ks_buf_t *buf) {
 }
 
 ks_err_t ks_buf_append(ks_buf_t *buf, const void *data, size_t size) {
+        if (!size) /* a buffer that never grew has no memory to point to */
+                return KS_ERR_NO_ERROR;
         uint8_t *p = ks__buf_extend(buf, size);
         if (!p)
                 return KS_ERR_NO_MEMORY;
-        if (size)
-                memcpy(p, data, size);
+        memcpy(p, data, size);
         return KS_ERR_NO_ERROR;
 }
 

@@ -123,6 +123,11 @@ void ks__context_record_late(ks_context_t *ctx, const char *fmt, ...) {
         ks__log(t->env.conf, KS_LOG_DEBUG, "LATE", "task %s: %s", t->id, msg);
 }
 
+void ks__context_record_duplicate(ks_context_t *ctx) {
+        ctx->task->dropped++;
+        ctx->task->dropped_duplicate++;
+}
+
 /* --- stores ------------------------------------------------------------ */
 
 static ks_err_t context_store(ks_context_t *ctx, const char *name,

@@ -350,6 +350,10 @@ uint64_t ks__task_dropped_late(const ks__task_t *t) {
         return t->dropped_late;
 }
 
+uint64_t ks__task_dropped_duplicate(const ks__task_t *t) {
+        return t->dropped_duplicate;
+}
+
 uint64_t ks__task_processed_records(const ks__task_t *t) {
         return t->processed;
 }

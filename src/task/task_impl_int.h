@@ -126,7 +126,8 @@ struct ks__task_s {
         int64_t stream_time;
         int commit_requested;
         uint64_t dropped, processed;
-        uint64_t dropped_late; /* of dropped: too late for their window */
+        uint64_t dropped_late;      /* of dropped: too late for their window */
+        uint64_t dropped_duplicate; /* of dropped: deduplicated */
         ks_headers_t *no_headers;
         ks_context_t ctx;
         ks_error_t *pending; /* first error below the current entry point */

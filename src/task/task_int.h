@@ -198,11 +198,15 @@ ks_err_t ks__task_commit(ks__task_t *task, ks_error_t **errp);
 /** Non-zero if a processor asked for a commit since the last one. */
 int ks__task_commit_requested(const ks__task_t *task);
 
-/** Records skipped by handlers (bad data, invalid timestamps). */
+/** Records dropped: skipped by handlers (bad data, invalid timestamps),
+ *  too late for their window, or deduplicated. */
 uint64_t ks__task_dropped_records(const ks__task_t *task);
 
 /** Of those, records dropped as too late for their window. */
 uint64_t ks__task_dropped_late(const ks__task_t *task);
+
+/** Of those, records a deduplication step dropped as duplicates. */
+uint64_t ks__task_dropped_duplicate(const ks__task_t *task);
 
 /** Records processed. */
 uint64_t ks__task_processed_records(const ks__task_t *task);

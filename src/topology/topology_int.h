@@ -50,6 +50,12 @@ void ks__context_detach_origin(ks_context_t *ctx, int on);
 void ks__context_record_late(ks_context_t *ctx, const char *fmt, ...)
         KS_PRINTF(2, 3);
 
+/** A record the current processor drops as a duplicate of one it let
+ *  through (deduplication): counted in the task's dropped-records (reason
+ *  duplicate), not logged (dropping duplicates is the step's work).
+ *  Implemented by the task layer. */
+void ks__context_record_duplicate(ks_context_t *ctx);
+
 /** The topic of one record, for a sink without a fixed topic. */
 typedef const char *(ks__topic_extractor_cb)(void *opaque,
                                              const ks_record_t *rec);

@@ -74,6 +74,7 @@ static void test_lifecycle_without_start(void **state) {
         assert_int_equal(ks_app_state(app), KS_APP_CREATED);
         assert_null(ks_app_error(app));
         assert_int_equal(ks_app_metric(app, "process-total"), 0);
+        assert_int_equal(ks_app_metric(app, "dropped-records-duplicate"), 0);
         assert_int_equal(ks_app_metric(app, "no-such-metric"), -1);
         assert_false(ks_app_wait_state(app, KS_APP_RUNNING, 10));
         KST_OK(ks_app_close(app, 1000));

@@ -125,6 +125,9 @@ static void test_custom(void **state) {
 
 static void test_buf(void **state) {
         ks_buf_t *b = ks_buf_new();
+        /* Nothing appended to a buffer that has no memory yet. */
+        KST_OK(ks_buf_append(b, "", 0));
+        assert_int_equal(ks_buf_len(b), 0);
         for (int i = 0; i < 1000; i++)
                 KST_OK(ks_buf_append(b, "ab", 2));
         assert_int_equal(ks_buf_len(b), 2000);
