@@ -155,9 +155,17 @@ void example_send(example_t *x, const char *topic, const char *key,
 
 void example_send_at(example_t *x, const char *topic, const char *key,
                      const void *value, size_t size, int64_t ts) {
+        example_send_part(x, topic, RD_KAFKA_PARTITION_UA, key, value, size,
+                          ts);
+}
+
+void example_send_part(example_t *x, const char *topic, int partition,
+                       const char *key, const void *value, size_t size,
+                       int64_t ts) {
         for (;;) {
                 rd_kafka_resp_err_t e = rd_kafka_producev(
                         x->producer, RD_KAFKA_V_TOPIC(topic),
+                        RD_KAFKA_V_PARTITION(partition),
                         RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
                         RD_KAFKA_V_VALUE((void *)value, value ? size : 0),
                         RD_KAFKA_V_TIMESTAMP(ts),

@@ -31,6 +31,10 @@ void example_send(example_t *x, const char *topic, const char *key,
 /** Send one record of @p size bytes with timestamp @p ts (event time). */
 void example_send_at(example_t *x, const char *topic, const char *key,
                      const void *value, size_t size, int64_t ts);
+/** As example_send_at(), to partition @p partition. */
+void example_send_part(example_t *x, const char *topic, int partition,
+                       const char *key, const void *value, size_t size,
+                       int64_t ts);
 int example_flush(example_t *x);
 
 /** Run @p topo (reference taken) as an application; NULL on failure. */
