@@ -21,9 +21,11 @@
  * so records go out by one range scan in (timestamp, arrival) order. The
  * 0x00 entry, written in the flush before each commit, holds stream time
  * and the next sequence number, so both survive failover with the records
- * they belong to. What the buffer holds is bounded by the stream records
- * of one grace period. An entry read back that does not fit this layout is
- * KS_ERR_STORE naming the store. */
+ * they belong to; opening the step also walks the held records, so the
+ * next sequence number is above theirs whatever that entry says. What the
+ * buffer holds is bounded by the stream records of one grace period. An
+ * entry read back that does not fit this layout is KS_ERR_STORE naming
+ * the store. */
 #include "dsl_int.h"
 
 #include <stdlib.h>
@@ -230,6 +232,43 @@ static ks_err_t grace_process(ks_context_t *ctx, const ks_record_t *rec,
         return release(ctx, in, deadline);
 }
 
+/* Past the held records: the next sequence number is above every one
+ * held, and stream time at least their latest timestamp (a buffer whose
+ * 0x00 entry is missing or behind, written by something else, must not
+ * have records overwritten). One walk over one grace period's records. */
+static ks_err_t learn_held(ks_context_t *ctx, grace_state_t *in) {
+        static const uint8_t lo[1] = {RECORD_MARK};
+        ks_kv_iter_t *it;
+        ks_err_t err = ks_kv_store_range(in->buf, lo, 1, NULL, 0, &it);
+        if (err)
+                return err;
+        const void *k;
+        size_t kl;
+        in->earliest = INT64_MAX;
+        while (!err && ks_kv_iter_next(it, &k, &kl, NULL, NULL)) {
+                const uint8_t *kb = k;
+                if (kb[0] != RECORD_MARK)
+                        break;
+                if (kl != ENTRY_KEY_LEN) {
+                        err = bad_entry(ctx, in, "a record key", kl);
+                        break;
+                }
+                int64_t ts = (int64_t)(ks__be64_get(kb + 1) ^ SIGN_BIT);
+                uint64_t seq = ks__be64_get(kb + 9);
+                if (in->earliest == INT64_MAX)
+                        in->earliest = ts;
+                if (in->observed == TS_NONE || ts > in->observed)
+                        in->observed = ts;
+                if (seq >= in->seq)
+                        in->seq = seq + 1;
+        }
+        if (!err)
+                err = ks_kv_iter_error(it);
+        ks_kv_iter_destroy(it);
+        in->earliest_known = !err;
+        return err;
+}
+
 /* Learn stream time and the next sequence number from the buffer. */
 static ks_err_t grace_open(ks_context_t *ctx, ks__dsl_state_t *base) {
         grace_state_t *in = (grace_state_t *)base;
@@ -246,17 +285,21 @@ static ks_err_t grace_open(ks_context_t *ctx, ks__dsl_state_t *base) {
         const void *v;
         size_t vl;
         err = ks_kv_store_get(in->buf, meta, 1, &v, &vl);
-        if (err == KS_ERR_NOT_FOUND)
-                return KS_ERR_NO_ERROR;
-        if (err)
+        if (!err && vl != 16)
+                return bad_entry(ctx, in, "a stream time entry", vl);
+        if (!err) {
+                in->observed = in->saved = (int64_t)ks__be64_get(v);
+                in->seq = in->saved_seq = ks__be64_get((const uint8_t *)v + 8);
+        } else if (err != KS_ERR_NOT_FOUND) {
                 return ks_context_set_error(
                         ctx, "step %s: reading store %s: %s", st->base.name,
                         st->buffer, ks_err2str(err));
-        if (vl != 16)
-                return bad_entry(ctx, in, "a stream time entry", vl);
-        in->observed = in->saved = (int64_t)ks__be64_get(v);
-        in->seq = in->saved_seq = ks__be64_get((const uint8_t *)v + 8);
-        return KS_ERR_NO_ERROR;
+        }
+        if ((err = learn_held(ctx, in)) && err != KS_ERR_STORE)
+                return ks_context_set_error(
+                        ctx, "step %s: reading store %s: %s", st->base.name,
+                        st->buffer, ks_err2str(err));
+        return err;
 }
 
 static void grace_release(ks__dsl_state_t *base) {
