@@ -154,6 +154,16 @@ ks_err_t ks__kv_store_first(ks_kv_store_t *store, const void *from,
                             size_t fromlen, const void *prefix, size_t plen,
                             ks_buf_t *out, int *foundp);
 
+/** As ks_kv_store_range() over [@p from, @p to] (both set), descending
+ *  with @p reverse, for a caller that reads at most @p limit entries (0:
+ *  any): a hint to the backend (an in-memory cursor copies no more than
+ *  that); reading past it just ends the iteration.
+ *  @returns as ks_kv_store_range(). */
+ks_err_t ks__kv_store_range_limit(ks_kv_store_t *store, int reverse,
+                                  const void *from, size_t from_size,
+                                  const void *to, size_t to_size, size_t limit,
+                                  ks_kv_iter_t **iterp);
+
 /** Delete every key in [@p from, @p to) (half-open) of @p store, bypassing
  *  the change log: as in Kafka Streams, dropping an expired segment is not
  *  logged; the changelog topic's time retention removes those records.

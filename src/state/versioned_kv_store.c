@@ -230,9 +230,9 @@ static ks_err_t first_in(ks_versioned_kv_store_t *vs, const void *key,
         if (err)
                 return err;
         ks_kv_iter_t *it;
-        err = (reverse ? ks_kv_store_reverse_range : ks_kv_store_range)(
-                vs->kv, ks_buf_data(vs->lo), ks_buf_len(vs->lo),
-                ks_buf_data(vs->hi), ks_buf_len(vs->hi), &it);
+        err = ks__kv_store_range_limit(vs->kv, reverse, ks_buf_data(vs->lo),
+                                       ks_buf_len(vs->lo), ks_buf_data(vs->hi),
+                                       ks_buf_len(vs->hi), 1, &it);
         if (err)
                 return err;
         const void *k, *v;
