@@ -63,6 +63,8 @@ typedef struct ks_window_iter_s ks_window_iter_t;
 typedef struct ks_session_store_s ks_session_store_t;
 /** Iterator over sessions of a session store (see store.h). */
 typedef struct ks_session_iter_s ks_session_iter_t;
+/** Key-value store keeping each key's versions over time (see store.h). */
+typedef struct ks_versioned_kv_store_s ks_versioned_kv_store_t;
 /** An application running a topology on Kafka (see app.h). */
 typedef struct ks_app_s ks_app_t;
 /** Synchronous topology driver for tests (see test_driver.h). */

@@ -181,6 +181,33 @@ KS_EXPORT ks_table_t *ks_builder_table(ks_builder_t *b, const char *topic,
                                        const char *store_name);
 
 /**
+ * @brief A versioned table materialized from @p topic (KIP-914): its store
+ *        keeps, per key, the versions of its value over time, for
+ *        @p history_retention_ms of stream time back (store.h), so a
+ *        stream-table join reads the row valid at each stream record's
+ *        timestamp. Every update is stored at its record's timestamp; it
+ *        goes downstream only when it is the key's latest version (an
+ *        update older than the key's latest is kept in the history and
+ *        not forwarded; one older than the history is dropped, counted
+ *        as late). Records with a null key are skipped. Unlike
+ *        ks_builder_table(), the store has a changelog topic of its own
+ *        ("<application.id>-<store>-changelog", compacted): its entries
+ *        are versions, not the topic's records. Table-table and
+ *        foreign-key joins do not take a versioned table yet (the builder
+ *        reports it); filter, map_values, to_stream, group_by and
+ *        suppression work on its changes as on any table's.
+ * @param store_name the store (NULL: "<topic>-STATE-STORE-<index>")
+ * @param history_retention_ms > 0, else the builder fails
+ *        (KS_ERR_INVALID_ARG)
+ */
+KS_EXPORT ks_table_t *ks_builder_versioned_table(ks_builder_t *b,
+                                                 const char *topic,
+                                                 ks_serde_t *key_serde,
+                                                 ks_serde_t *value_serde,
+                                                 const char *store_name,
+                                                 int64_t history_retention_ms);
+
+/**
  * @brief A global table of @p topic: every instance of the application reads
  *        all of its partitions into a local store (in memory), before
  *        ks_app_start() returns, and keeps it up to date from a thread of
@@ -550,6 +577,15 @@ KS_EXPORT ks_stream_t *ks_table_to_stream_map_key(ks_table_t *t,
  *         changelog. */
 KS_EXPORT ks_table_t *ks_stream_to_table(ks_stream_t *s, const char *store_name,
                                          const char *name);
+/** @brief The versioned table of a stream (see
+ *         ks_builder_versioned_table()): each record is a version of its
+ *         key at its timestamp, kept in store @p store_name (NULL:
+ *         default) for @p history_retention_ms (> 0) of stream time back,
+ *         with a changelog; forwarded only when it is the key's latest. */
+KS_EXPORT ks_table_t *ks_stream_to_versioned_table(ks_stream_t *s,
+                                                   const char *store_name,
+                                                   int64_t history_retention_ms,
+                                                   const char *name);
 /**
  * @brief Regroup a table's rows: @p selector maps each row to its group key
  *        and value with ks_emit() (exactly once; a null key or value leaves
@@ -598,8 +634,11 @@ KS_EXPORT const char *ks_table_store_name(const ks_table_t *t);
  *        (the table is not triggered by its own updates). Stream records
  *        with a null key or value are dropped; without a match the inner
  *        join drops the record. A stream re-keyed upstream goes through a
- *        repartition topic first.
- * @param t a table with a store (from a topic, to_table or an aggregation)
+ *        repartition topic first. With a versioned table, the record meets
+ *        the table's row as of its own timestamp (KIP-914), not the latest
+ *        one.
+ * @param t a table with a store (from a topic, to_table or an aggregation,
+ *        versioned or not)
  */
 KS_EXPORT ks_stream_t *ks_stream_join_table(ks_stream_t *s, ks_table_t *t,
                                             ks_value_joiner_cb *joiner,
@@ -686,6 +725,38 @@ typedef enum ks_join_kind_e {
         KS_JOIN_LEFT,  /**< the left side present */
         KS_JOIN_OUTER, /**< either side present */
 } ks_join_kind_t;
+/**
+ * @brief Join each stream record with the versioned table @p t's row as of
+ *        the record's timestamp, after holding the record back for
+ *        @p grace_ms of the stream side's time (KIP-923), so that table
+ *        updates arriving out of order within the grace still meet it.
+ *        Stream time is the largest timestamp of the stream records taken
+ *        (those with a key and a value; the others are dropped). A record
+ *        older than stream time minus the grace when it arrives is joined
+ *        at once; the others wait in a buffer until stream time minus the
+ *        grace reaches them, then go out oldest first (equal timestamps in
+ *        arrival order), without their headers. The output keeps the
+ *        stream record's key and timestamp. A left join joins a record
+ *        without a row with NULL.
+ *
+ *        The buffer is a logged store of the step, "<name>-buffer"
+ *        (default name "KSTREAM-JOIN-<index>"), holding the records and
+ *        the step's stream time, so it survives failover; it holds the
+ *        stream records of one grace period (per task).
+ * @param t a versioned table (ks_builder_versioned_table(),
+ *        ks_stream_to_versioned_table()) whose history retention is at
+ *        least @p grace_ms
+ * @param kind KS_JOIN_INNER or KS_JOIN_LEFT
+ * @param grace_ms >= 0 (0: joined at once, as ks_stream_join_table())
+ * @returns the joined stream; NULL with the builder's error for a table
+ *          that is not versioned, another kind, or a grace period that is
+ *          negative or longer than the table's history retention.
+ */
+KS_EXPORT ks_stream_t *
+ks_stream_join_table_with_grace(ks_stream_t *s, ks_table_t *t,
+                                ks_join_kind_t kind, ks_value_joiner_cb *joiner,
+                                void *opaque, int64_t grace_ms,
+                                const char *name);
 /**
  * @brief Join two tables by key: an update on either side joins it with the
  *        other side's current value. Where the join kind finds no result

@@ -166,6 +166,17 @@ ks_context_get_timestamped_kv_store(ks_context_t *ctx, const char *name,
                                     ks_timestamped_kv_store_t **storep);
 
 /**
+ * @brief The versioned key-value store @p name, which must be connected to
+ *        the current processor (the store of a versioned DSL table, or one
+ *        added with ks_topology_add_versioned_kv_store()).
+ * @param storep receives the store, valid until the task closes.
+ * @returns as ks_context_get_kv_store(); KS_ERR_STORE_TYPE if it is not a
+ *          versioned key-value store.
+ */
+KS_EXPORT ks_err_t ks_context_get_versioned_kv_store(
+        ks_context_t *ctx, const char *name, ks_versioned_kv_store_t **storep);
+
+/**
  * @brief The window store @p name, which must be connected to the current
  *        processor.
  * @param storep receives the store, valid until the task closes.

@@ -1,7 +1,7 @@
 /**
  * @file kstreams/store.h
- * @brief Key-value, timestamped key-value, window and session state stores
- *        and their iterators.
+ * @brief Key-value, timestamped key-value, versioned key-value, window and
+ *        session state stores and their iterators.
  *
  * A store maps byte keys to byte values, ordered by unsigned lexicographic
  * key order (shorter prefix first), the same order in every backend:
@@ -12,7 +12,8 @@
  *
  * Stores are declared on the topology (topology.h) and reached by processors
  * through ks_context_get_kv_store(), ks_context_get_timestamped_kv_store(),
- * ks_context_get_window_store() and ks_context_get_session_store(). The
+ * ks_context_get_versioned_kv_store(), ks_context_get_window_store() and
+ * ks_context_get_session_store(). The
  * tables of the DSL (dsl.h) keep their rows in timestamped key-value
  * stores. Keys and values passed in are
  * copied; values and keys handed out are borrowed as each function says.
@@ -46,6 +47,7 @@ typedef enum ks_store_type_e {
         KS_STORE_TYPE_WINDOW,         /**< ks_window_store_t */
         KS_STORE_TYPE_SESSION,        /**< ks_session_store_t */
         KS_STORE_TYPE_TIMESTAMPED_KV, /**< ks_timestamped_kv_store_t */
+        KS_STORE_TYPE_VERSIONED_KV,   /**< ks_versioned_kv_store_t */
 } ks_store_type_t;
 
 /** @brief The store's name. Borrowed, valid while the store exists. */
@@ -303,6 +305,131 @@ ks_timestamped_kv_iter_error(const ks_timestamped_kv_iter_t *iter);
 
 /** @brief Free @p iter. NULL is a no-op. */
 KS_EXPORT void ks_timestamped_kv_iter_destroy(ks_timestamped_kv_iter_t *iter);
+
+/*
+ * Versioned key-value stores.
+ *
+ * A versioned key-value store (Kafka Streams' VersionedKeyValueStore,
+ * KIP-889) keeps, per key, the versions of its value over time: each put
+ * at a timestamp (milliseconds, any int64) adds a version valid from that
+ * timestamp until the next version's, and a delete adds a tombstone, a
+ * version meaning "no value" from then on. Puts may come in any timestamp
+ * order; a put at the timestamp of an existing version replaces it. Reads
+ * ask for the latest version or for the version valid at a time
+ * ("as of"), Kafka Streams' get(key) and get(key, asOfTimestamp).
+ *
+ * History retention: "observed stream time" is the largest timestamp put.
+ * Versions are kept for reads as of any time at or after observed stream
+ * time minus the history retention; a read as of an older time finds
+ * nothing, and a put older than that is not stored (Kafka Streams'
+ * PUT_RETURN_CODE_NOT_PUT). The latest version of a key is kept whatever
+ * its age (a tombstone excepted). A put drops the versions of its key that
+ * can no longer be read; those of a key not written again stay, unread,
+ * until it is.
+ *
+ * It is built on a key-value store of the same backends, one entry per
+ * version, which its changelog (compacted) carries as they are; observed
+ * stream time is an entry of its own, so a restored store answers as the
+ * original did. An entry that does not fit the layout (written to the
+ * store's column family or changelog by something else) is KS_ERR_STORE,
+ * logged naming the store, never read past its end.
+ *
+ * Values handed out are borrowed until the next call on the store. The
+ * thread and closed-store rules are those of key-value stores above.
+ */
+
+/** ks_versioned_kv_store_put()'s *storedp: older than the history, not
+ *  stored. */
+#define KS_VERSIONED_NOT_PUT 0
+/** Stored as the key's latest version (no later version exists). */
+#define KS_VERSIONED_PUT_LATEST 1
+/** Stored before a later version of the key (an out-of-order put). */
+#define KS_VERSIONED_PUT_HISTORY 2
+
+/** @brief The store's name. Borrowed, valid while the store exists. */
+KS_EXPORT const char *
+ks_versioned_kv_store_name(const ks_versioned_kv_store_t *store);
+
+/** @brief The history retention in milliseconds (-1 for NULL). */
+KS_EXPORT int64_t ks_versioned_kv_store_history_retention_ms(
+        const ks_versioned_kv_store_t *store);
+
+/**
+ * @brief The store's observed stream time: the largest timestamp put
+ *        (restored versions included); INT64_MIN before the first, or if
+ *        the store is closed or cannot be read.
+ */
+KS_EXPORT int64_t
+ks_versioned_kv_store_observed_stream_time(ks_versioned_kv_store_t *store);
+
+/**
+ * @brief Add a version of @p key valid from @p timestamp: @p value (both
+ *        copied), or a tombstone when @p value is NULL. It replaces a
+ *        version at the same timestamp. Nothing is stored when
+ *        @p timestamp is older than observed stream time minus the history
+ *        retention.
+ * @param storedp if non-NULL, receives KS_VERSIONED_NOT_PUT,
+ *        KS_VERSIONED_PUT_LATEST or KS_VERSIONED_PUT_HISTORY.
+ * @returns KS_ERR_NO_ERROR (also when nothing is stored),
+ *          KS_ERR_STORE_CLOSED, KS_ERR_STORE (a backend failure, or a
+ *          stored entry of the key not in the layout: nothing is written),
+ *          KS_ERR_NO_MEMORY, KS_ERR_INVALID_ARG (NULL key, a size with a
+ *          NULL value).
+ */
+KS_EXPORT ks_err_t ks_versioned_kv_store_put(ks_versioned_kv_store_t *store,
+                                             const void *key, size_t key_size,
+                                             const void *value,
+                                             size_t value_size,
+                                             int64_t timestamp, int *storedp);
+
+/**
+ * @brief Add a tombstone of @p key at @p timestamp (a put of NULL), and
+ *        hand out what was valid at @p timestamp before it.
+ * @param oldp if non-NULL, receives that value (borrowed until the next
+ *        call on this store), or NULL if there was none (nothing, a
+ *        tombstone, or @p timestamp older than the history: then nothing
+ *        is stored either).
+ * @param old_timestampp if non-NULL, receives that value's timestamp (-1
+ *        when there was none).
+ * @returns as ks_versioned_kv_store_put().
+ */
+KS_EXPORT ks_err_t ks_versioned_kv_store_delete(
+        ks_versioned_kv_store_t *store, const void *key, size_t key_size,
+        int64_t timestamp, const void **oldp, size_t *old_sizep,
+        int64_t *old_timestampp);
+
+/**
+ * @brief The latest version of @p key.
+ * @param valuep receives the value, borrowed until the next call on this
+ *        store (copy it to keep it); NULL when there is none. May be NULL.
+ * @param timestampp receives the version's timestamp; may be NULL
+ * @returns KS_ERR_NO_ERROR, KS_ERR_NOT_FOUND (no version, or the latest is
+ *          a tombstone), KS_ERR_STORE_CLOSED, KS_ERR_STORE,
+ *          KS_ERR_INVALID_ARG (NULL key).
+ */
+KS_EXPORT ks_err_t ks_versioned_kv_store_get(ks_versioned_kv_store_t *store,
+                                             const void *key, size_t key_size,
+                                             const void **valuep,
+                                             size_t *value_sizep,
+                                             int64_t *timestampp);
+
+/**
+ * @brief The version of @p key valid at @p as_of: the one with the largest
+ *        timestamp at or before it.
+ * @param valuep receives the value, borrowed until the next call on this
+ *        store; NULL when there is none. May be NULL.
+ * @param valid_fromp receives the version's timestamp; may be NULL
+ * @param valid_top receives the next version's timestamp, INT64_MAX when
+ *        it is the latest; may be NULL
+ * @returns KS_ERR_NO_ERROR, KS_ERR_NOT_FOUND (no version at or before
+ *          @p as_of, a tombstone there, or @p as_of older than observed
+ *          stream time minus the history retention), KS_ERR_STORE_CLOSED,
+ *          KS_ERR_STORE, KS_ERR_INVALID_ARG.
+ */
+KS_EXPORT ks_err_t ks_versioned_kv_store_get_as_of(
+        ks_versioned_kv_store_t *store, const void *key, size_t key_size,
+        int64_t as_of, const void **valuep, size_t *value_sizep,
+        int64_t *valid_fromp, int64_t *valid_top);
 
 /*
  * Window stores.

@@ -109,6 +109,17 @@ ks_test_driver_get_timestamped_kv_store(ks_test_driver_t *drv, const char *name,
                                         ks_timestamped_kv_store_t **storep);
 
 /**
+ * @brief The versioned key-value store @p name (of partition 0), such as
+ *        the store of a versioned DSL table.
+ * @param storep receives the store, valid until the driver is destroyed.
+ * @returns KS_ERR_NO_ERROR, KS_ERR_NOT_FOUND, KS_ERR_STORE_TYPE (not a
+ *          versioned key-value store).
+ */
+KS_EXPORT ks_err_t
+ks_test_driver_get_versioned_kv_store(ks_test_driver_t *drv, const char *name,
+                                      ks_versioned_kv_store_t **storep);
+
+/**
  * @brief The window store @p name (of partition 0).
  * @param storep receives the store, valid until the driver is destroyed.
  * @returns KS_ERR_NO_ERROR, KS_ERR_NOT_FOUND, KS_ERR_STORE_TYPE (not a

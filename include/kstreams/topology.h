@@ -154,6 +154,21 @@ KS_EXPORT ks_err_t ks_topology_add_timestamped_kv_store(
         int flags, ks_error_t **errp);
 
 /**
+ * @brief Add a versioned key-value store (see store.h) keeping each key's
+ *        versions for reads as of @p history_retention_ms of stream time
+ *        back. Its changelog topic is compacted (each version is a key of
+ *        its own there).
+ * @param backend KS_STORE_ROCKSDB or KS_STORE_IN_MEMORY
+ * @param flags   0 or KS_STORE_F_LOGGING_DISABLED (KS_STORE_F_RETAIN_DUPLICATES
+ *                is KS_ERR_INVALID_ARG)
+ * @returns as ks_topology_add_kv_store(); KS_ERR_INVALID_ARG when the
+ *          history retention is not positive.
+ */
+KS_EXPORT ks_err_t ks_topology_add_versioned_kv_store(
+        ks_topology_t *topo, const char *name, ks_store_backend_t backend,
+        int64_t history_retention_ms, int flags, ks_error_t **errp);
+
+/**
  * @brief Add a window store (see store.h) keeping windows of
  *        @p window_size_ms for @p retention_ms of stream time.
  * @param backend KS_STORE_ROCKSDB or KS_STORE_IN_MEMORY

@@ -455,6 +455,18 @@ ks_test_driver_get_timestamped_kv_store(ks_test_driver_t *d, const char *name,
         return err;
 }
 
+ks_err_t
+ks_test_driver_get_versioned_kv_store(ks_test_driver_t *d, const char *name,
+                                      ks_versioned_kv_store_t **storep) {
+        if (!storep)
+                return KS_ERR_INVALID_ARG;
+        ks__task_t *t;
+        ks_err_t err = driver_store(d, name, KS_STORE_TYPE_VERSIONED_KV, &t);
+        if (!err)
+                *storep = ks__task_versioned_kv_store(t, name);
+        return err;
+}
+
 ks_err_t ks_test_driver_get_window_store(ks_test_driver_t *d, const char *name,
                                          ks_window_store_t **storep) {
         if (!storep)

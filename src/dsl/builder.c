@@ -189,15 +189,38 @@ int ks__dsl_add_store(ks_builder_t *b, const char *name, const char *what,
         return !ks__dsl_failed_call(b, err, e, what);
 }
 
-int ks__dsl_own_store(ks_builder_t *b, ks__dsl_step_t *st, const char *user,
-                      const char *prefix) {
-        st->timestamped = 1;
+int ks__dsl_add_versioned_store(ks_builder_t *b, const char *name,
+                                const char *what, int64_t history_ms) {
+        ks_error_t *e = NULL;
+        ks_err_t err = ks_topology_add_versioned_kv_store(
+                b->topo, name, KS_STORE_ROCKSDB, history_ms, 0, &e);
+        return !ks__dsl_failed_call(b, err, e, what);
+}
+
+/* ks__dsl_own_store(), the store a versioned one if @p history_ms > 0. */
+static int own_store(ks_builder_t *b, ks__dsl_step_t *st, const char *user,
+                     const char *prefix, int64_t history_ms) {
+        st->timestamped = !history_ms;
+        st->versioned = history_ms > 0;
         if (!(st->store = ks__dsl_store_name(b, user, prefix)) ||
-            !ks__dsl_add_store(b, st->store, st->name, 1)) {
+            !(history_ms ? ks__dsl_add_versioned_store(b, st->store, st->name,
+                                                       history_ms)
+                         : ks__dsl_add_store(b, st->store, st->name, 1))) {
                 ks__dsl_step_free(st);
                 return 0;
         }
         return 1;
+}
+
+int ks__dsl_own_store(ks_builder_t *b, ks__dsl_step_t *st, const char *user,
+                      const char *prefix) {
+        return own_store(b, st, user, prefix, 0);
+}
+
+int ks__dsl_own_versioned_store(ks_builder_t *b, ks__dsl_step_t *st,
+                                const char *user, const char *prefix,
+                                int64_t history_ms) {
+        return own_store(b, st, user, prefix, history_ms);
 }
 
 char *ks__dsl_internal_topic(ks_builder_t *b, const char *topic,
@@ -258,8 +281,11 @@ ks_table_t *ks__dsl_table_new(ks_builder_t *b, char *node, const char *store,
                               ks_serde_t *ks, ks_serde_t *vs) {
         ks_table_t *t = ks__dsl_node_handle(b, sizeof(*t), table_free, node);
         if (t)
-                *t = (ks_table_t){
-                        t->h, b,  node, store ? dup_or_fail(b, store) : NULL,
-                        ks,   vs, NULL};
+                *t = (ks_table_t){.h = t->h,
+                                  .b = b,
+                                  .node = node,
+                                  .store = store ? dup_or_fail(b, store) : NULL,
+                                  .key_serde = ks,
+                                  .value_serde = vs};
         return t;
 }

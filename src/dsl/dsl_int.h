@@ -67,6 +67,9 @@ struct ks_table_s {
         /* A windowed table: its windows (a copy), its store a window or
          * session store. NULL: a plain table. */
         ks_windows_t *windows;
+        /* > 0: a versioned table, its store a versioned key-value store
+         * keeping this much history (ms). */
+        int64_t history_ms;
 };
 
 /* Where a grouping's aggregations read (grouped.c). */
@@ -151,6 +154,11 @@ char *ks__dsl_store_name(ks_builder_t *b, const char *user, const char *prefix);
 int ks__dsl_add_store(ks_builder_t *b, const char *name, const char *what,
                       int timestamped);
 
+/** Add persistent versioned key-value store @p name keeping @p history_ms
+ *  of history (a versioned table's rows). 1 on success. */
+int ks__dsl_add_versioned_store(ks_builder_t *b, const char *name,
+                                const char *what, int64_t history_ms);
+
 /** An internal topic @p topic: a sink "<topic>-sink" under @p parents and
  *  a source "<topic>-source" reading it. @p partitions as
  *  ks__node_t.partitions. Returns the source's name (copy), NULL if the
@@ -186,11 +194,14 @@ typedef struct {
         /* step->store in this task, or NULL; for a table's store (the step
          * is `timestamped`), the key-value handle under `rows`, holding
          * stored rows (be64 timestamp | value), which the record cache in
-         * front of it holds too. */
+         * front of it holds too; for a versioned table's, the handle under
+         * `versions`. */
         ks_kv_store_t *store;
         ks_timestamped_kv_store_t *rows; /* a table's store, or NULL */
-        ks_buf_t *buf, *buf2;            /* scratch */
-        ks_buf_t *row; /* a stored row being written (`rows` set) */
+        /* a versioned table's store (the step is `versioned`), or NULL */
+        ks_versioned_kv_store_t *versions;
+        ks_buf_t *buf, *buf2; /* scratch */
+        ks_buf_t *row;        /* a stored row being written (`rows` set) */
         ks_headers_t *no_headers;
 } ks__dsl_state_t;
 
@@ -220,6 +231,7 @@ struct ks__dsl_step_s {
         char *name;      /* its processor's name */
         char *store;     /* the store connected to it, or NULL */
         int timestamped; /* `store` is a table's timestamped store */
+        int versioned;   /* `store` is a versioned table's store */
         void *opaque;    /* the user's callback argument */
 };
 
@@ -332,6 +344,14 @@ ks_err_t ks__dsl_join_forward(ks_context_t *ctx, const ks__dsl_step_t *st,
 ks_err_t ks__dsl_lookup(ks_kv_store_t *store, const void *key, size_t klen,
                         const void **valuep, size_t *vlenp, int64_t *tsp);
 
+/** The row of @p key in versioned table store @p vs as of @p as_of (the
+ *  version valid then): its value, borrowed until the next call on @p vs;
+ *  *valuep NULL (and KS_ERR_NO_ERROR) if there is none (no version, a
+ *  tombstone, or @p as_of older than the store's history). */
+ks_err_t ks__dsl_lookup_as_of(ks_versioned_kv_store_t *vs, const void *key,
+                              size_t klen, int64_t as_of, const void **valuep,
+                              size_t *vlenp);
+
 /** The timestamp of a result made of a record at @p ts and a row at
  *  @p row_ts (@p row_found 0: none): the later of the two, as Kafka
  *  Streams' table aggregations and table-table joins. */
@@ -410,6 +430,16 @@ ks_err_t ks__dsl_cached_put(ks_context_t *ctx, ks__dsl_state_t *in,
  *  on failure. */
 int ks__dsl_own_store(ks_builder_t *b, ks__dsl_step_t *st, const char *user,
                       const char *prefix);
+
+/** As ks__dsl_own_store(), the store a versioned key-value store keeping
+ *  @p history_ms (> 0) of history (the step is marked `versioned`). */
+int ks__dsl_own_versioned_store(ks_builder_t *b, ks__dsl_step_t *st,
+                                const char *user, const char *prefix,
+                                int64_t history_ms);
+
+/** 1 if table @p t is not versioned, else 0 with an error: operation
+ *  @p what does not take a versioned table (yet). */
+int ks__dsl_unversioned(ks_builder_t *b, const ks_table_t *t, const char *what);
 
 /** Add step @p st (taken over), which keeps a table's rows in its own
  *  store, under @p parent (NULL: the builder failed): the table. */

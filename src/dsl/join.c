@@ -11,6 +11,11 @@
  * two such steps, one per side, merged into one table; neither is
  * materialized, so the joined table has no store of its own.
  *
+ * A stream record joining a versioned table meets the table's row as of
+ * the record's timestamp (KIP-914), not its latest; table-table joins do
+ * not take versioned tables yet. The stream-table join with a grace
+ * period, which holds stream records back, is versioned_join.c.
+ *
  * Timestamps, as in Kafka Streams: a stream-table join's output keeps the
  * stream record's; a table-table join's is the later of the updated row's
  * and the other side's row's (the update's own when the other side has no
@@ -38,9 +43,14 @@ static ks_err_t join(ks_context_t *ctx, const ks_record_t *rec,
         if (!key || (!table && !value))
                 return KS_ERR_NO_ERROR; /* as Kafka Streams: dropped */
         const void *other;
-        int64_t other_ts;
-        ks_err_t err =
-                ks__dsl_lookup(in->store, key, klen, &other, &olen, &other_ts);
+        int64_t other_ts = -1;
+        /* A versioned table answers with its row as of the record's time. */
+        ks_err_t err = in->versions
+                               ? ks__dsl_lookup_as_of(in->versions, key, klen,
+                                                      ks_record_timestamp(rec),
+                                                      &other, &olen)
+                               : ks__dsl_lookup(in->store, key, klen, &other,
+                                                &olen, &other_ts);
         if (err)
                 return ks_context_set_error(
                         ctx, "step %s: reading store %s: %s", st->base.name,
@@ -80,20 +90,23 @@ static const ks__dsl_class_t stream_join_class = {
 static const ks__dsl_class_t table_join_class = {
         KS__DSL_STATEFUL(table_join_process)};
 
-/* A join step of class @p cls against the store @p other; NULL if the
- * builder failed. */
+/* A join step of class @p cls against the store of table @p other; NULL
+ * if the builder failed. */
 static join_step_t *join_step_new(ks_builder_t *b, const ks__dsl_class_t *cls,
                                   const char *user, const char *kind_name,
                                   ks_value_joiner_cb *joiner, void *opaque,
-                                  ks_join_kind_t kind, const char *other) {
+                                  ks_join_kind_t kind,
+                                  const ks_table_t *other) {
         join_step_t *st =
                 ks__dsl_step_new(b, cls, sizeof(*st), user, kind_name, opaque);
         if (!st)
                 return NULL;
-        st->base.timestamped = 1; /* a table's store */
+        /* A table's store, timestamped or versioned. */
+        st->base.versioned = other->history_ms > 0;
+        st->base.timestamped = !st->base.versioned;
         st->joiner = joiner;
         st->kind = kind;
-        if (!(st->base.store = ks__strdup(other))) {
+        if (!(st->base.store = ks__strdup(other->store))) {
                 ks__dsl_step_free(st);
                 ks__dsl_oom(b);
                 return NULL;
@@ -114,7 +127,7 @@ static ks_stream_t *stream_join(ks_stream_t *s, ks_table_t *t,
         join_step_t *st = join_step_new(
                 b, &stream_join_class, name,
                 kind == KS_JOIN_INNER ? "KSTREAM-JOIN" : "KSTREAM-LEFTJOIN",
-                joiner, opaque, kind, t->store);
+                joiner, opaque, kind, t);
         char *node = ks__dsl_chain(b, s->node, st);
         return ks__dsl_stream_new(b, node, s->key_serde, NULL, 0);
 }
@@ -152,11 +165,9 @@ ks_table_t *ks_table_join(ks_table_t *left, ks_table_t *right,
         /* Each side looks up the other side's store. */
         join_step_t *sides[2] = {
                 join_step_new(b, &table_join_class, name ? this_name : NULL,
-                              "KTABLE-JOINTHIS", joiner, opaque, kind,
-                              right->store),
+                              "KTABLE-JOINTHIS", joiner, opaque, kind, right),
                 join_step_new(b, &table_join_class, name ? other_name : NULL,
-                              "KTABLE-JOINOTHER", joiner, opaque, kind,
-                              left->store)};
+                              "KTABLE-JOINOTHER", joiner, opaque, kind, left)};
         ks__dsl_step_t *merge = ks__dsl_pass_new(b, name, "KTABLE-MERGE");
         if (!sides[0] || !sides[1] || !merge) {
                 ks__dsl_step_free(sides[0]);

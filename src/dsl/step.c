@@ -105,10 +105,17 @@ static void state_free(ks__dsl_state_t *in) {
         free(in);
 }
 
-/* Open the step's store in this task: a table's timestamped store (and the
- * key-value handle under it), or a key-value store. */
+/* Open the step's store in this task: a table's timestamped or versioned
+ * store (and the key-value handle under it), or a key-value store. */
 static ks_err_t open_store(ks_context_t *ctx, const ks__dsl_step_t *st,
                            ks__dsl_state_t *in) {
+        if (st->versioned) {
+                ks_err_t err = ks_context_get_versioned_kv_store(ctx, st->store,
+                                                                 &in->versions);
+                if (!err)
+                        in->store = ks__versioned_kv_store_kv(in->versions);
+                return err;
+        }
         if (!st->timestamped)
                 return ks_context_get_kv_store(ctx, st->store, &in->store);
         ks_err_t err =
@@ -189,6 +196,14 @@ ks_err_t ks__dsl_lookup(ks_kv_store_t *store, const void *key, size_t klen,
         if (tsp)
                 *tsp = ts;
         return KS_ERR_NO_ERROR;
+}
+
+ks_err_t ks__dsl_lookup_as_of(ks_versioned_kv_store_t *vs, const void *key,
+                              size_t klen, int64_t as_of, const void **valuep,
+                              size_t *vlenp) {
+        ks_err_t err = ks_versioned_kv_store_get_as_of(
+                vs, key, klen, as_of, valuep, vlenp, NULL, NULL);
+        return err == KS_ERR_NOT_FOUND ? KS_ERR_NO_ERROR : err;
 }
 
 ks_err_t ks__dsl_join_forward(ks_context_t *ctx, const ks__dsl_step_t *st,

@@ -16,7 +16,14 @@
  * with the row's timestamp and the headers of the record being processed.
  * Joins read the store through the cache (ks__dsl_lookup), which strips
  * the timestamp. A filtered or mapped table has no store of its own
- * (ks_table_t.store NULL) and cannot be joined. */
+ * (ks_table_t.store NULL) and cannot be joined.
+ *
+ * A versioned table (KIP-914: ks_builder_versioned_table(),
+ * ks_stream_to_versioned_table(); ks_table_t.history_ms > 0) keeps its
+ * rows in a versioned key-value store instead, without a record cache: an
+ * update is put at its record's timestamp and forwarded at once, with the
+ * record's headers, only if it became the key's latest version. Its store
+ * logs to a changelog of its own, even when read from a topic. */
 #include "dsl_int.h"
 
 #include <stdlib.h>
@@ -134,25 +141,74 @@ static ks_err_t materialize_process(ks_context_t *ctx, const ks_record_t *rec,
 static const ks__dsl_class_t materialize_class = {
         KS__DSL_CACHED(materialize_process)};
 
+/* A versioned table's update: put at the record's timestamp, and forwarded
+ * only when it is the key's latest version (KIP-914); one older than the
+ * store's history is dropped, counted as late. No record cache: each
+ * update is a version of its own. */
+static ks_err_t versioned_process(ks_context_t *ctx, const ks_record_t *rec,
+                                  void *state) {
+        ks__dsl_state_t *in = state;
+        size_t klen, vlen;
+        const void *key = ks_record_key(rec, &klen);
+        const void *value = ks_record_value(rec, &vlen);
+        int64_t ts = ks_record_timestamp(rec);
+        if (!key)
+                return KS_ERR_NO_ERROR;
+        int stored;
+        ks_err_t err = ks_versioned_kv_store_put(in->versions, key, klen, value,
+                                                 vlen, ts, &stored);
+        if (err)
+                return ks_context_set_error(
+                        ctx, "step %s: writing store %s: %s", in->step->name,
+                        in->step->store, ks_err2str(err));
+        if (stored == KS_VERSIONED_NOT_PUT) {
+                ks__context_record_late(
+                        ctx,
+                        "step %s: dropping an update at %lld, older than "
+                        "the history of store %s (observed stream time "
+                        "%lld, history retention %lld ms)",
+                        in->step->name, (long long)ts, in->step->store,
+                        (long long)ks_versioned_kv_store_observed_stream_time(
+                                in->versions),
+                        (long long)ks_versioned_kv_store_history_retention_ms(
+                                in->versions));
+                return KS_ERR_NO_ERROR;
+        }
+        if (stored == KS_VERSIONED_PUT_HISTORY)
+                return KS_ERR_NO_ERROR; /* out of order: history only */
+        return ks_context_forward(ctx, key, klen, value, vlen);
+}
+
+static const ks__dsl_class_t versioned_class = {
+        KS__DSL_STATEFUL(versioned_process)};
+
 /* A materializing step named @p name (default "<kind>-<index>") under
  * @p parent, with a store named @p store (default
- * "<store_prefix>-STATE-STORE-<index>"). */
+ * "<store_prefix>-STATE-STORE-<index>"): a versioned store keeping
+ * @p history_ms of history if it is > 0. */
 static ks_table_t *materialize(ks_builder_t *b, const char *parent,
                                const char *store, const char *store_prefix,
                                const char *name, const char *kind,
-                               ks_serde_t *ks, ks_serde_t *vs) {
-        ks__dsl_step_t *st = ks__dsl_step_new(b, &materialize_class,
-                                              sizeof(*st), name, kind, NULL);
-        if (!st || !ks__dsl_own_store(b, st, store, store_prefix))
+                               ks_serde_t *ks, ks_serde_t *vs,
+                               int64_t history_ms) {
+        ks__dsl_step_t *st = ks__dsl_step_new(
+                b, history_ms ? &versioned_class : &materialize_class,
+                sizeof(*st), name, kind, NULL);
+        if (!st ||
+            !(history_ms ? ks__dsl_own_versioned_store(b, st, store,
+                                                       store_prefix, history_ms)
+                         : ks__dsl_own_store(b, st, store, store_prefix)))
                 return NULL;
-        return ks__dsl_table_step(b, st, parent, ks, vs);
+        ks_table_t *t = ks__dsl_table_step(b, st, parent, ks, vs);
+        if (t)
+                t->history_ms = history_ms;
+        return t;
 }
 
-ks_table_t *ks_builder_table(ks_builder_t *b, const char *topic,
-                             ks_serde_t *key_serde, ks_serde_t *value_serde,
-                             const char *store_name) {
-        if (!ks__dsl_start(b, "table", topic, "topic"))
-                return NULL;
+/* A source of @p topic for table operation @p what, its name (copy), or
+ * NULL if the builder failed. */
+static char *table_source(ks_builder_t *b, const char *topic,
+                          ks_serde_t *key_serde, ks_serde_t *value_serde) {
         char *src = ks__dsl_name(b, NULL, "KSTREAM-SOURCE");
         if (!src)
                 return NULL;
@@ -160,12 +216,25 @@ ks_table_t *ks_builder_table(ks_builder_t *b, const char *topic,
         ks_error_t *e = NULL;
         ks_err_t err = ks_topology_add_source(b->topo, src, topics, 1,
                                               key_serde, value_serde, &e);
+        if (ks__dsl_failed_call(b, err, e, src)) {
+                free(src);
+                return NULL;
+        }
+        return src;
+}
+
+ks_table_t *ks_builder_table(ks_builder_t *b, const char *topic,
+                             ks_serde_t *key_serde, ks_serde_t *value_serde,
+                             const char *store_name) {
+        if (!ks__dsl_start(b, "table", topic, "topic"))
+                return NULL;
+        char *src = table_source(b, topic, key_serde, value_serde);
         ks_table_t *t = NULL;
-        if (!ks__dsl_failed_call(b, err, e, src))
+        if (src)
                 t = materialize(b, src, store_name, topic, NULL,
                                 "KTABLE-SOURCE",
                                 ks__dsl_keep_serde(b, key_serde),
-                                ks__dsl_keep_serde(b, value_serde));
+                                ks__dsl_keep_serde(b, value_serde), 0);
         /* The topic is the store's changelog (as Kafka Streams' source
          * table optimization): no changelog topic of its own. */
         if (t && ks__topology_store_source(b->topo, t->store, topic))
@@ -174,9 +243,44 @@ ks_table_t *ks_builder_table(ks_builder_t *b, const char *topic,
         return t;
 }
 
-ks_table_t *ks_stream_to_table(ks_stream_t *s, const char *store_name,
-                               const char *name) {
-        if (!s || !ks__dsl_usable(s->b, "to_table"))
+/* A positive history retention for @p what, else 0 with an error. */
+static int history_ok(ks_builder_t *b, int64_t history_ms, const char *what) {
+        if (history_ms > 0)
+                return 1;
+        ks__dsl_fail(b, KS_ERR_INVALID_ARG,
+                     "%s: history retention %lld ms is not positive", what,
+                     (long long)history_ms);
+        return 0;
+}
+
+ks_table_t *ks_builder_versioned_table(ks_builder_t *b, const char *topic,
+                                       ks_serde_t *key_serde,
+                                       ks_serde_t *value_serde,
+                                       const char *store_name,
+                                       int64_t history_retention_ms) {
+        const char *what = "versioned_table";
+        if (!ks__dsl_start(b, what, topic, "topic") ||
+            !history_ok(b, history_retention_ms, what))
+                return NULL;
+        /* The store logs to a changelog of its own: its entries (one per
+         * version) are not the topic's records. */
+        char *src = table_source(b, topic, key_serde, value_serde);
+        ks_table_t *t = NULL;
+        if (src)
+                t = materialize(b, src, store_name, topic, NULL,
+                                "KTABLE-SOURCE",
+                                ks__dsl_keep_serde(b, key_serde),
+                                ks__dsl_keep_serde(b, value_serde),
+                                history_retention_ms);
+        free(src);
+        return t;
+}
+
+static ks_table_t *stream_to_table(ks_stream_t *s, const char *store_name,
+                                   const char *name, int64_t history_ms,
+                                   const char *what) {
+        if (!s || !ks__dsl_usable(s->b, what) ||
+            (history_ms && !history_ok(s->b, history_ms, what)))
                 return NULL;
         if (s->repartition_required) {
                 /* The key changed upstream: a table needs its rows where
@@ -187,7 +291,23 @@ ks_table_t *ks_stream_to_table(ks_stream_t *s, const char *store_name,
                 s = r;
         }
         return materialize(s->b, s->node, store_name, "KSTREAM-TOTABLE", name,
-                           "KSTREAM-TOTABLE", s->key_serde, s->value_serde);
+                           "KSTREAM-TOTABLE", s->key_serde, s->value_serde,
+                           history_ms);
+}
+
+ks_table_t *ks_stream_to_table(ks_stream_t *s, const char *store_name,
+                               const char *name) {
+        return stream_to_table(s, store_name, name, 0, "to_table");
+}
+
+ks_table_t *ks_stream_to_versioned_table(ks_stream_t *s, const char *store_name,
+                                         int64_t history_retention_ms,
+                                         const char *name) {
+        /* 0 is refused, not taken for "not versioned". */
+        if (s && !history_ok(s->b, history_retention_ms, "to_versioned_table"))
+                return NULL;
+        return stream_to_table(s, store_name, name, history_retention_ms,
+                               "to_versioned_table");
 }
 
 const char *ks_table_store_name(const ks_table_t *t) {
@@ -217,6 +337,17 @@ int ks__dsl_materialized(ks_builder_t *b, const ks_table_t *t,
         return t->store != NULL;
 }
 
+int ks__dsl_unversioned(ks_builder_t *b, const ks_table_t *t,
+                        const char *what) {
+        if (!t || !t->history_ms)
+                return 1;
+        ks__dsl_fail(b, KS_ERR_INVALID_ARG,
+                     "%s: table %s is versioned (store %s); the %s does not "
+                     "take a versioned table yet",
+                     what, t->node, t->store, what);
+        return 0;
+}
+
 ks_builder_t *ks__dsl_table_join_start(const ks_table_t *left,
                                        const ks_table_t *right,
                                        const char *what, const void *cb,
@@ -224,6 +355,8 @@ ks_builder_t *ks__dsl_table_join_start(const ks_table_t *left,
         ks_builder_t *b = left ? left->b : NULL;
         if (!ks__dsl_usable(b, what) || !ks__dsl_materialized(b, left, what) ||
             !ks__dsl_materialized(b, right, what) ||
+            !ks__dsl_unversioned(b, left, what) ||
+            !ks__dsl_unversioned(b, right, what) ||
             !ks__dsl_need(b, cb, what, cb_name))
                 return NULL;
         return b;

@@ -272,7 +272,7 @@ ks_err_t ks__kv_store_restore_put(ks_kv_store_t *store, const void *key,
 static ks_err_t iter_open(ks_kv_store_t *store, int reverse, const void *seek,
                           size_t seeklen, ks__bound_kind_t bk,
                           const void *bound, size_t bound_len, int empty,
-                          ks_kv_iter_t **iterp) {
+                          size_t limit, ks_kv_iter_t **iterp) {
         if (!store || !iterp)
                 return KS_ERR_INVALID_ARG;
         if (store->closed)
@@ -295,7 +295,7 @@ static ks_err_t iter_open(ks_kv_store_t *store, int reverse, const void *seek,
         if (empty) {
                 it->done = 1;
         } else {
-                ks__kv_bound_t b = {bk, it->bound, bound_len, 0};
+                ks__kv_bound_t b = {bk, it->bound, bound_len, limit};
                 ks_err_t err = store->ops->cursor_open(
                         store->impl, reverse, seek, seeklen, &b, &it->cur);
                 if (err) {
@@ -320,7 +320,7 @@ ks_err_t ks_kv_store_range(ks_kv_store_t *store, const void *from,
                 from && to && ks__bytes_cmp(from, from_size, to, to_size) > 0;
         return iter_open(store, 0, from, from_size,
                          to ? KS__BOUND_INCL : KS__BOUND_NONE, to, to_size,
-                         empty, iterp);
+                         empty, 0, iterp);
 }
 
 ks_err_t ks_kv_store_reverse_range(ks_kv_store_t *store, const void *from,
@@ -330,7 +330,20 @@ ks_err_t ks_kv_store_reverse_range(ks_kv_store_t *store, const void *from,
                 from && to && ks__bytes_cmp(from, from_size, to, to_size) > 0;
         return iter_open(store, 1, to, to_size,
                          from ? KS__BOUND_INCL : KS__BOUND_NONE, from,
-                         from_size, empty, iterp);
+                         from_size, empty, 0, iterp);
+}
+
+ks_err_t ks__kv_store_range_limit(ks_kv_store_t *store, int reverse,
+                                  const void *from, size_t from_size,
+                                  const void *to, size_t to_size, size_t limit,
+                                  ks_kv_iter_t **iterp) {
+        if (!from || !to)
+                return KS_ERR_INVALID_ARG;
+        int empty = ks__bytes_cmp(from, from_size, to, to_size) > 0;
+        return reverse ? iter_open(store, 1, to, to_size, KS__BOUND_INCL, from,
+                                   from_size, empty, limit, iterp)
+                       : iter_open(store, 0, from, from_size, KS__BOUND_INCL,
+                                   to, to_size, empty, limit, iterp);
 }
 
 ks_err_t ks_kv_store_prefix_scan(ks_kv_store_t *store, const void *prefix,
@@ -341,15 +354,17 @@ ks_err_t ks_kv_store_prefix_scan(ks_kv_store_t *store, const void *prefix,
         if (!prefix)
                 prefix = empty_prefix;
         return iter_open(store, 0, prefix, prefix_size, KS__BOUND_PREFIX,
-                         prefix, prefix_size, 0, iterp);
+                         prefix, prefix_size, 0, 0, iterp);
 }
 
 ks_err_t ks_kv_store_all(ks_kv_store_t *store, ks_kv_iter_t **iterp) {
-        return iter_open(store, 0, NULL, 0, KS__BOUND_NONE, NULL, 0, 0, iterp);
+        return iter_open(store, 0, NULL, 0, KS__BOUND_NONE, NULL, 0, 0, 0,
+                         iterp);
 }
 
 ks_err_t ks_kv_store_reverse_all(ks_kv_store_t *store, ks_kv_iter_t **iterp) {
-        return iter_open(store, 1, NULL, 0, KS__BOUND_NONE, NULL, 0, 0, iterp);
+        return iter_open(store, 1, NULL, 0, KS__BOUND_NONE, NULL, 0, 0, 0,
+                         iterp);
 }
 
 ks_err_t ks_kv_store_approximate_num_entries(ks_kv_store_t *store,

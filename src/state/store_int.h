@@ -7,11 +7,12 @@
  * scans, put_if_absent/delete with old values, and tracking of open iterators
  * so a closing store ends them instead of leaving them dangling.
  *
- * Timestamped key-value, window and session stores (timestamped_kv_store.c,
- * window_store.c, session_store.c) are built on such a handle and own it;
- * the key-value layer knows nothing of timestamps or windows.
- * Both cut their keys into time segments (segments_int.h) and drop expired
- * segments whole with ks__kv_store_delete_range().
+ * Timestamped key-value, versioned key-value, window and session stores
+ * (timestamped_kv_store.c, versioned_kv_store.c, window_store.c,
+ * session_store.c) are built on such a handle and own it; the key-value
+ * layer knows nothing of timestamps, versions or windows. Window and
+ * session stores cut their keys into time segments (segments_int.h) and
+ * drop expired segments whole with ks__kv_store_delete_range().
  *
  * Range deletes and reads: a backend may apply a range delete at once (in
  * memory) or hold it until the task's next commit (RocksDB, which writes
@@ -160,6 +161,16 @@ ks_err_t ks__kv_store_first(ks_kv_store_t *store, const void *from,
                             size_t fromlen, const void *prefix, size_t plen,
                             ks_buf_t *out, int *foundp);
 
+/** As ks_kv_store_range() over [@p from, @p to] (both set), descending
+ *  with @p reverse, for a caller that reads at most @p limit entries (0:
+ *  any): a hint to the backend (an in-memory cursor copies no more than
+ *  that); reading past it just ends the iteration.
+ *  @returns as ks_kv_store_range(). */
+ks_err_t ks__kv_store_range_limit(ks_kv_store_t *store, int reverse,
+                                  const void *from, size_t from_size,
+                                  const void *to, size_t to_size, size_t limit,
+                                  ks_kv_iter_t **iterp);
+
 /** Delete every key in [@p from, @p to) (half-open) of @p store, bypassing
  *  the change log: as in Kafka Streams, dropping an expired segment is not
  *  logged; the changelog topic's time retention removes those records.
@@ -191,6 +202,7 @@ static inline const char *ks__store_type_name(ks_store_type_t type) {
         return type == KS_STORE_TYPE_WINDOW           ? "window"
                : type == KS_STORE_TYPE_SESSION        ? "session"
                : type == KS_STORE_TYPE_TIMESTAMPED_KV ? "timestamped key-value"
+               : type == KS_STORE_TYPE_VERSIONED_KV   ? "versioned key-value"
                                                       : "key-value";
 }
 
@@ -232,6 +244,23 @@ void ks__timestamped_kv_store_destroy(ks_timestamped_kv_store_t *ts);
  *  timestamp in front (a table restored from its source topic). */
 void ks__timestamped_kv_store_restore_from_source(
         ks_timestamped_kv_store_t *ts);
+
+/** A versioned key-value store keeping @p history_ms of history, built on
+ *  @p kv, which it takes over as ks__window_store_new() does. NULL on OOM
+ *  (@p kv destroyed). */
+ks_versioned_kv_store_t *ks__versioned_kv_store_new(ks_kv_store_t *kv,
+                                                    int64_t history_ms);
+
+/** The key-value handle @p vs is built on (owned by @p vs), holding one
+ *  entry per version: restores, change logging and checkpoints work on
+ *  it. */
+ks_kv_store_t *ks__versioned_kv_store_kv(ks_versioned_kv_store_t *vs);
+
+/** Destroy the store and the key-value handle under it. NULL is a no-op. */
+void ks__versioned_kv_store_destroy(ks_versioned_kv_store_t *vs);
+
+/** Puts not stored because they were older than the history. */
+uint64_t ks__versioned_kv_store_expired_puts(const ks_versioned_kv_store_t *vs);
 
 /** A window store built on @p kv, which it takes over: destroying the
  *  window store destroys @p kv. With @p retain_duplicates every put is

@@ -195,6 +195,17 @@ ks_context_get_timestamped_kv_store(ks_context_t *ctx, const char *name,
         return err;
 }
 
+ks_err_t ks_context_get_versioned_kv_store(ks_context_t *ctx, const char *name,
+                                           ks_versioned_kv_store_t **storep) {
+        if (!storep)
+                return KS_ERR_INVALID_ARG;
+        ks__store_slot_t *s;
+        ks_err_t err = context_store(ctx, name, KS_STORE_TYPE_VERSIONED_KV, &s);
+        if (!err)
+                *storep = s->versioned;
+        return err;
+}
+
 ks_err_t ks_context_get_window_store(ks_context_t *ctx, const char *name,
                                      ks_window_store_t **storep) {
         if (!storep)

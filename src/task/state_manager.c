@@ -5,7 +5,8 @@
  * locked with flock() against a second owner, holding one RocksDB
  * database with a column family per persistent store; in-memory stores
  * sit beside it. Each store has a slot (`ks__store_slot_t`: a key-value
- * store, or a window store owning the key-value handle it is built on)
+ * store, or a timestamped, versioned, window or session store owning the
+ * key-value handle it is built on)
  * and a changelog record (`ks__changelog_t`), both indexed like the
  * sub-topology's stores. A logged store calls task_log() after every
  * write; the collector keeps the offset of its last acknowledged record in
@@ -208,6 +209,10 @@ ks_err_t ks__state_mgr_open(ks__task_t *t, ks_error_t **errp) {
                         slot->session =
                                 ks__session_store_new(kv, def->retention_ms);
                         kv = slot->session ? kv : NULL;
+                } else if (kv && def->type == KS_STORE_TYPE_VERSIONED_KV) {
+                        slot->versioned = ks__versioned_kv_store_new(
+                                kv, def->retention_ms);
+                        kv = slot->versioned ? kv : NULL;
                 } else if (kv && def->type == KS_STORE_TYPE_TIMESTAMPED_KV) {
                         slot->timestamped = ks__timestamped_kv_store_new(kv);
                         kv = slot->timestamped ? kv : NULL;
@@ -304,6 +309,9 @@ void ks__state_mgr_close(ks__task_t *t) {
                 else if (t->sm.slots[i].timestamped)
                         ks__timestamped_kv_store_destroy(
                                 t->sm.slots[i].timestamped);
+                else if (t->sm.slots[i].versioned)
+                        ks__versioned_kv_store_destroy(
+                                t->sm.slots[i].versioned);
                 else
                         ks__kv_store_destroy(t->sm.slots[i].kv);
         }
@@ -362,6 +370,12 @@ ks_timestamped_kv_store_t *ks__task_timestamped_kv_store(ks__task_t *t,
                                                          const char *name) {
         ks__store_slot_t *s = ks__state_mgr_slot(t, name);
         return s ? s->timestamped : NULL;
+}
+
+ks_versioned_kv_store_t *ks__task_versioned_kv_store(ks__task_t *t,
+                                                     const char *name) {
+        ks__store_slot_t *s = ks__state_mgr_slot(t, name);
+        return s ? s->versioned : NULL;
 }
 
 size_t ks__task_store_count(const ks__task_t *t) {

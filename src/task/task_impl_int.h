@@ -88,9 +88,9 @@ typedef struct {
 } ks__changelog_t;
 
 /* One store of the task. `kv` holds the bytes: the key-value store
- * itself, or the handle a timestamped, window or session store is built
- * on, which that store owns (restore, change logging and clearing work on
- * it alike). */
+ * itself, or the handle a timestamped, versioned, window or session store
+ * is built on, which that store owns (restore, change logging and
+ * clearing work on it alike). */
 typedef struct {
         ks_store_type_t type;
         ks_kv_store_t *kv;
@@ -98,6 +98,8 @@ typedef struct {
         ks_session_store_t *session; /* KS_STORE_TYPE_SESSION; owns kv */
         /* KS_STORE_TYPE_TIMESTAMPED_KV; owns kv */
         ks_timestamped_kv_store_t *timestamped;
+        /* KS_STORE_TYPE_VERSIONED_KV; owns kv */
+        ks_versioned_kv_store_t *versioned;
 } ks__store_slot_t;
 
 /* The state manager's part of the task: the task directory, its lock and

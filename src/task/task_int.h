@@ -233,6 +233,11 @@ ks_session_store_t *ks__task_session_store(ks__task_t *task, const char *name);
 ks_timestamped_kv_store_t *ks__task_timestamped_kv_store(ks__task_t *task,
                                                          const char *name);
 
+/** The task's versioned key-value store @p name, NULL if the task has no
+ *  versioned store of that name. */
+ks_versioned_kv_store_t *ks__task_versioned_kv_store(ks__task_t *task,
+                                                     const char *name);
+
 /** The task id "<sub>_<partition>". */
 const char *ks__task_id(const ks__task_t *task);
 

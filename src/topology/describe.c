@@ -94,8 +94,8 @@ ks_err_t ks_topology_describe(ks_topology_t *topo, char **outp,
         for (size_t i = 0; i < topo->global_cnt; i++)
                 put(b, &failed, "   Global store: %s (topic: %s)\n",
                     topo->globals[i].store, topo->globals[i].topic);
-        /* Timestamped stores, and window and session stores with their
-         * time parameters. */
+        /* Timestamped stores, and versioned, window and session stores
+         * with their time parameters. */
         for (size_t i = 0; i < topo->store_cnt; i++) {
                 const ks__store_def_t *d = &topo->stores[i];
                 if (d->type == KS_STORE_TYPE_WINDOW)
@@ -114,6 +114,11 @@ ks_err_t ks_topology_describe(ks_topology_t *topo, char **outp,
                 else if (d->type == KS_STORE_TYPE_TIMESTAMPED_KV)
                         put(b, &failed, "   Timestamped key-value store: %s\n",
                             d->name);
+                else if (d->type == KS_STORE_TYPE_VERSIONED_KV)
+                        put(b, &failed,
+                            "   Versioned key-value store: %s (history "
+                            "retention: %lld ms)\n",
+                            d->name, (long long)d->retention_ms);
         }
         char *out = failed ? NULL : malloc(ks_buf_len(b) + 1);
         if (out) {

@@ -155,8 +155,11 @@ ks_err_t ks__topology_internal_config(const ks_topology_t *topo, size_t i,
         const ks__store_def_t *d = internal_store(topo, i - rcnt);
         if (!d)
                 return KS_ERR_INVALID_ARG;
+        /* A versioned store's versions are keys of their own: compaction
+         * keeps every version it has not dropped. */
         if (d->type == KS_STORE_TYPE_KEY_VALUE ||
-            d->type == KS_STORE_TYPE_TIMESTAMPED_KV) {
+            d->type == KS_STORE_TYPE_TIMESTAMPED_KV ||
+            d->type == KS_STORE_TYPE_VERSIONED_KV) {
                 cfgp->cleanup_policy = "compact";
                 return KS_ERR_NO_ERROR;
         }

@@ -451,6 +451,22 @@ ks_err_t ks_topology_add_timestamped_kv_store(ks_topology_t *topo,
                          flags, 0, 0, errp);
 }
 
+ks_err_t ks_topology_add_versioned_kv_store(ks_topology_t *topo,
+                                            const char *name,
+                                            ks_store_backend_t backend,
+                                            int64_t history_retention_ms,
+                                            int flags, ks_error_t **errp) {
+        if (history_retention_ms <= 0)
+                return ks__error_set(errp, KS_ERR_INVALID_ARG,
+                                     "versioned key-value store \"%s\": "
+                                     "history retention %lld ms is not "
+                                     "positive",
+                                     name ? name : "(null)",
+                                     (long long)history_retention_ms);
+        return add_store(topo, name, KS_STORE_TYPE_VERSIONED_KV, backend, flags,
+                         history_retention_ms, 0, errp);
+}
+
 ks_err_t ks_topology_add_window_store(ks_topology_t *topo, const char *name,
                                       ks_store_backend_t backend,
                                       int64_t retention_ms,

@@ -110,7 +110,8 @@ typedef struct {
         ks_store_type_t type;
         ks_store_backend_t backend;
         int flags;
-        int64_t retention_ms;   /* window and session stores */
+        int64_t retention_ms;   /* window and session stores; versioned
+                                   stores: the history retention */
         int64_t window_size_ms; /* window stores */
         int subtopology;        /* after build; -1 if unconnected */
         /* A table's store whose source topic is its changelog: not logged,
@@ -209,9 +210,9 @@ typedef struct {
 } ks__topic_config_t;
 
 /** The configs of internal topic @p i of built @p topo: a repartition
- *  topic "delete"; a key-value store's changelog "compact"; a window or
- *  session store's changelog "compact,delete" with retention.ms the
- *  store's retention plus @p additional_retention_ms
+ *  topic "delete"; a key-value (timestamped, versioned) store's changelog
+ *  "compact"; a window or session store's changelog "compact,delete"
+ *  with retention.ms the store's retention plus @p additional_retention_ms
  *  (windowstore.changelog.additional.retention.ms; saturating), as Kafka
  *  Streams creates them: a store drops expired segments without writing
  *  to its changelog, whose time retention removes them instead.

@@ -297,6 +297,50 @@ static void test_changelog_configs(void **state) {
         ks_topology_destroy(t);
 }
 
+/* A versioned store: its history retention must be positive; describe()
+ * lists it with it; its changelog is compacted. */
+static void test_versioned_store(void **state) {
+        ks_topology_t *t = ks_topology_new();
+        ks_error_t *e = NULL;
+        KST_OK_E(ks_topology_add_source(t, "src", P("in"), 1, NULL, NULL, &e));
+        add_proc(t, "p", "src");
+        KST_ASSERT_ERROR(ks_topology_add_versioned_kv_store(
+                                 t, "hist", KS_STORE_ROCKSDB, 0, 0, &e),
+                         e, KS_ERR_INVALID_ARG,
+                         "versioned key-value store \"hist\"",
+                         "history retention 0 ms is not positive");
+        KST_ASSERT_ERROR(ks_topology_add_versioned_kv_store(
+                                 t, "hist", KS_STORE_ROCKSDB, -5, 0, &e),
+                         e, KS_ERR_INVALID_ARG, "-5 ms");
+        KST_ASSERT_ERROR(ks_topology_add_versioned_kv_store(
+                                 t, "hist", KS_STORE_ROCKSDB, 5,
+                                 KS_STORE_F_RETAIN_DUPLICATES, &e),
+                         e, KS_ERR_INVALID_ARG,
+                         "only a window store can retain duplicates");
+        KST_OK_E(ks_topology_add_versioned_kv_store(t, "hist", KS_STORE_ROCKSDB,
+                                                    5000, 0, &e));
+        KST_ASSERT_ERROR(ks_topology_add_versioned_kv_store(
+                                 t, "hist", KS_STORE_IN_MEMORY, 5, 0, &e),
+                         e, KS_ERR_TOPOLOGY, "already exists");
+        KST_OK_E(ks_topology_connect_store(t, "hist", "p", &e));
+        char *d = NULL;
+        KST_OK_E(ks_topology_describe(t, &d, &e));
+        assert_non_null(strstr(d, "    Processor: p (stores: [hist])\n"));
+        assert_non_null(strstr(d, "   Versioned key-value store: hist "
+                                  "(history retention: 5000 ms)\n"));
+        ks_free(d);
+        assert_int_equal(ks_topology_internal_topic_count(t), 1);
+        char name[128];
+        KST_OK(ks_topology_internal_topic(t, "app", 0, name, sizeof(name),
+                                          NULL));
+        assert_string_equal(name, "app-hist-changelog");
+        ks__topic_config_t cfg;
+        KST_OK(ks__topology_internal_config(t, 0, 86400000, &cfg));
+        assert_string_equal(cfg.cleanup_policy, "compact");
+        assert_int_equal(cfg.retention_ms, -1);
+        ks_topology_destroy(t);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_duplicate_and_bad_names),
@@ -308,6 +352,7 @@ int main(void) {
                 cmocka_unit_test(test_subtopologies),
                 cmocka_unit_test(test_describe),
                 cmocka_unit_test(test_changelog_configs),
+                cmocka_unit_test(test_versioned_store),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
