@@ -17,6 +17,14 @@
 
 typedef kst_wc_t fixture_t;
 
+/* A value joiner: left and right side by side. */
+static ks_err_t concat(void *o, const void *l, size_t ll, const void *r,
+                       size_t rl, ks_buf_t *out) {
+        (void)o;
+        ks_err_t err = l ? ks_buf_append(out, l, ll) : KS_ERR_NO_ERROR;
+        return err || !r ? err : ks_buf_append(out, r, rl);
+}
+
 static int setup(void **state) {
         fixture_t *f = kst_wc_new(NULL, 3, "wc", PARTITIONS, VOCAB, 12345);
         if (kst_broker_is_mock(f->broker)) {
@@ -489,6 +497,26 @@ static void test_startup_errors(void **state) {
         KST_OK_E(ks_topology_add_source(t, "src", topics, 2, NULL, NULL, &e));
         KST_OK_E(ks_topology_add_sink(t, "sink", f->out, NULL, NULL,
                                       (const char *[]){"src"}, 1, &e));
+        app = ks_app_new(t, c, &e);
+        KST_ASSERT_ERROR(ks_app_start(app, &e), e, KS_ERR_TOPOLOGY,
+                         "co-partitioning", f->in, other);
+        ks_app_destroy(app);
+        ks_topology_destroy(t);
+        /* The same through a stream-stream join of the two topics: the
+         * join's steps read both sides' window stores, which puts them in
+         * one sub-topology. */
+        ks_builder_t *jb = ks_builder_new();
+        ks_stream_t *jl = ks_builder_stream(jb, (const char *[]){f->in}, 1,
+                                            NULL, NULL, NULL);
+        ks_stream_t *jr = ks_builder_stream(jb, (const char *[]){other}, 1,
+                                            NULL, NULL, NULL);
+        ks_stream_to(ks_stream_join(
+                             jl, jr, concat, NULL,
+                             ks_join_windows_of_time_difference_no_grace(1000),
+                             NULL),
+                     f->out, NULL);
+        KST_OK_E(ks_builder_build(jb, &t, &e));
+        ks_builder_destroy(jb);
         app = ks_app_new(t, c, &e);
         KST_ASSERT_ERROR(ks_app_start(app, &e), e, KS_ERR_TOPOLOGY,
                          "co-partitioning", f->in, other);
