@@ -255,11 +255,13 @@ ks_topology_t *join_topology(const char *left, const char *right,
 
 /* ---- measuring ---------------------------------------------------------*/
 
-static int parse_num(const char *p, const char *tag, int32_t *out) {
-        if (memcmp(p, tag, 4))
+/* The number after the @p taglen bytes of @p tag in @p p (@p len bytes). */
+static int parse_num(const char *p, size_t len, const char *tag, size_t taglen,
+                     int32_t *out) {
+        if (memcmp(p, tag, taglen))
                 return 0;
         int32_t v = 0;
-        for (int i = 4; i < JOIN_VAL_LEN; i++) {
+        for (size_t i = taglen; i < len; i++) {
                 if (p[i] < '0' || p[i] > '9')
                         return 0;
                 v = v * 10 + (p[i] - '0');
@@ -299,14 +301,15 @@ static const char *read_output(const char *bs, const char *out, int64_t *countp,
                                 pos[m->partition] = m->offset + 1;
                                 (*countp)++;
                                 const char *k = m->key, *v = m->payload;
-                                int32_t ad = 0, li, ri;
+                                int32_t ad, li, ri;
                                 if (!k || m->key_len != JOIN_KEY_LEN ||
-                                    memcmp(k, "ad", 2) ||
-                                    sscanf(k + 2, "%6" SCNd32, &ad) != 1)
+                                    !parse_num(k, JOIN_KEY_LEN, "ad", 2, &ad))
                                         bad = "a key that is not an ad";
                                 else if (!v || m->len != 2 * JOIN_VAL_LEN ||
-                                         !parse_num(v, "imp-", &li) ||
-                                         !parse_num(v + JOIN_VAL_LEN, "clk-",
+                                         !parse_num(v, JOIN_VAL_LEN, "imp-", 4,
+                                                    &li) ||
+                                         !parse_num(v + JOIN_VAL_LEN,
+                                                    JOIN_VAL_LEN, "clk-", 4,
                                                     &ri))
                                         bad = "a value that is not an "
                                               "impression and a click";
