@@ -16,6 +16,8 @@ trap 'rm -rf "$state"' EXIT
 events="${BENCH_EVENTS:-1000000}"
 close_events="${BENCH_CLOSE_EVENTS:-50000}"
 windowed="${BENCH_WINDOWED:-1}"
+join="${BENCH_JOIN:-1}"
+join_events="${BENCH_JOIN_EVENTS:-500000}"
 repeat="${BENCH_REPEAT:-3}"
 mkdir -p bench/results
 stamp="$(date +%Y%m%d-%H%M%S)"
@@ -32,9 +34,17 @@ java_cmd() {
                 "$app" "$state/$app" "$cache" "$@"
 }
 
-# BENCH_WINDOWED=only: the windowed cases alone (the sections up to the
-# windowed one are skipped).
-if [ "$windowed" != only ]; then
+# BENCH_WINDOWED=only: the windowed cases alone; BENCH_JOIN=only: the
+# stream-stream join alone (both "only": those two); =0 skips them.
+run_main=1 run_windowed=1 run_join=1
+[ "$windowed" != 0 ] || run_windowed=0
+[ "$join" != 0 ] || run_join=0
+if [ "$windowed" = only ] || [ "$join" = only ]; then
+        run_main=0
+        [ "$windowed" = only ] || run_windowed=0
+        [ "$join" = only ] || run_join=0
+fi
+if [ "$run_main" = 1 ]; then
 # Stateless: map+filter over fixed-size records.
 topic "$tag-in"
 say "producing $n records of $size bytes to $tag-in ($parts partitions)"
@@ -115,7 +125,7 @@ for c in pt lib java; do topic "$tag-lat-$c-in"; topic "$tag-lat-$c"; done
 "$bin" latency "latency/kafka-streams" "$lbase" "$bs" "$tag-lat-java-in" "$tag-lat-java" "$rate" 10 -- \
         $(java_cmd stateless "$tag-lat-java-in" "$tag-lat-java" "$tag-lat-java" 10485760) >> "$csv"
 
-fi # BENCH_WINDOWED != only
+fi # run_main
 
 # Windowed aggregations: keyed events with their event time in the record
 # timestamps (some out of order, some too late), counted per device in
@@ -131,7 +141,7 @@ fi # BENCH_WINDOWED != only
 # 1,000 events/s), and Kafka Streams emits closed windows at once in it, as
 # the library does (by default at most once a second per task, which left
 # windows out). BENCH_WINDOWED=0 skips them.
-if [ "$windowed" != 0 ]; then
+if [ "$run_windowed" = 1 ]; then
         # The events are stamped in January 2026: their topics keep records
         # of any age (the broker's 7-day retention would delete them, and
         # the output stamped with their times, under the running cases).
@@ -171,6 +181,51 @@ if [ "$windowed" != 0 ]; then
                                                 "$bin" serve "$c" "$bs" "$input" "$out" >> "$csv"
                                 fi
                         done
+                done
+        done
+fi
+
+# Stream-stream join: ad impressions and clicks keyed by ad id, event time
+# in the record timestamps (the last 3 hours), joined (inner) within 10 min
+# with 1 min grace, the joiner concatenating the values, by kstreams-c and
+# Kafka Streams in alternating rounds, beside a plain librdkafka copy of
+# both inputs. Both run with their default record cache (10 MB, unused by
+# the join) and 1 s commits, as the windowed cases. The harness ends a run
+# when the output holds as many records as the input has joined pairs
+# (computed by the generator), then checks, once the application has
+# committed its input, that it holds exactly those pairs (see
+# bench/join_bench.c). BENCH_JOIN=0 skips it.
+if [ "$run_join" = 1 ]; then
+        topic "$tag-imp"
+        topic "$tag-clk"
+        say "producing $join_events impressions to $tag-imp and $join_events clicks to $tag-clk"
+        jout=$("$bin" produce-join "$bs" "$tag-imp" "$tag-clk" "$join_events" "$parts")
+        read -r pairs sum <<<"$jout"
+        jbase="join/inner kafka-streams"
+        pbase="join/passthrough (librdkafka)"
+        say "stream join: plain librdkafka, kstreams-c and Kafka Streams, $repeat rounds"
+        for r in $(seq 1 "$repeat"); do
+                topic "$tag-join-pt-$r"
+                "$bin" run "$pbase" "$pbase" count "$bs" "$tag-join-pt-$r" $((2 * join_events)) -- \
+                        "$bin" serve passthrough "$bs" "$tag-imp,$tag-clk" "$tag-join-pt-$r" >> "$csv"
+                # Who goes first alternates from round to round.
+                order="java lib"
+                [ $((r % 2)) = 1 ] || order="lib java"
+                for who in $order; do
+                        out="$tag-join-$who-$r"
+                        topic "$out"
+                        if [ "$who" = java ]; then
+                                # shellcheck disable=SC2046
+                                "$bin" run "$jbase" "$jbase" stream-join "$bs" "$out" \
+                                        "$pairs" "$tag-imp" "$tag-clk" "$sum" -- \
+                                        $(java_cmd stream-join "$tag-imp,$tag-clk" "$out" "$out" 10485760 \
+                                                commit.interval.ms=1000) >> "$csv"
+                        else
+                                BENCH_CONF="commit.interval.ms=1000" BENCH_APP_ID="$out" \
+                                        "$bin" run "join/inner kstreams-c" "$jbase" stream-join "$bs" "$out" \
+                                        "$pairs" "$tag-imp" "$tag-clk" "$sum" -- \
+                                        "$bin" serve stream-join "$bs" "$tag-imp" "$out" "$tag-clk" >> "$csv"
+                        fi
                 done
         done
 fi

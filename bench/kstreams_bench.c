@@ -5,14 +5,18 @@
  *   kstreams-bench produce BOOTSTRAP TOPIC RECORDS SIZE PARTITIONS
  *   kstreams-bench produce-lines BOOTSTRAP TOPIC LINES PARTITIONS
  *   kstreams-bench produce-events BOOTSTRAP TOPIC EVENTS PARTITIONS
+ *   kstreams-bench produce-join BOOTSTRAP LEFT RIGHT EVENTS PARTITIONS
  *   kstreams-bench serve passthrough|stateless BOOTSTRAP IN OUT
  *   kstreams-bench serve wordcount BOOTSTRAP IN OUT WORDS_TOPIC
  *   kstreams-bench serve wordcount-dsl BOOTSTRAP IN OUT
  *   kstreams-bench serve windowed-update|windowed-close|session-update
  *                  BOOTSTRAP IN OUT
+ *   kstreams-bench serve stream-join BOOTSTRAP LEFT OUT RIGHT
  *   kstreams-bench run NAME BASELINE count|words BOOTSTRAP OUT N -- CMD...
  *   kstreams-bench run NAME BASELINE windowed-update|windowed-close|
  *                  session-update BOOTSTRAP OUT EVENTS IN -- CMD...
+ *   kstreams-bench run NAME BASELINE stream-join BOOTSTRAP OUT PAIRS LEFT
+ *                  RIGHT CHECKSUM -- CMD...
  *   kstreams-bench latency NAME BASELINE BOOTSTRAP IN OUT RATE SECONDS --
  * CMD... kstreams-bench restore BOOTSTRAP RECORDS SIZE PARTITIONS
  *
@@ -23,7 +27,9 @@
  * the DSL word count (re-keyed through its repartition topic, counted
  * through the record cache unless statestore.cache.max.bytes is 0), or a
  * windowed count of the events produce-events wrote (tumbling windows on
- * update or on window close, or sessions on update).
+ * update or on window close, or sessions on update), or the stream-stream
+ * join of the two topics produce-join wrote (join_bench.c). The
+ * passthrough copies every topic of a comma-separated IN.
  *
  * "run" starts CMD (a serve command, or the Kafka Streams program), watches
  * OUT and stops CMD when it is done: "count" waits for N records in OUT
@@ -67,12 +73,13 @@
 
 #include <kstreams/kstreams.h>
 
+#include "bench.h"
 #include "wordcount_topology.h"
 
 #define SEED  20261123u
 #define VOCAB 5000
 
-static double now_s(void) {
+double now_s(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
@@ -84,8 +91,7 @@ static int64_t wall_us(void) {
         return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-__attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt,
-                                                                ...) {
+void die(const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
         fprintf(stderr, "kstreams-bench: ");
@@ -95,8 +101,8 @@ __attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt,
         exit(1);
 }
 
-static rd_kafka_t *client(rd_kafka_type_t type, const char *bootstrap,
-                          const char *group) {
+rd_kafka_t *client(rd_kafka_type_t type, const char *bootstrap,
+                   const char *group) {
         char err[512];
         rd_kafka_conf_t *c = rd_kafka_conf_new();
         rd_kafka_conf_set(c, "bootstrap.servers", bootstrap, err, sizeof(err));
@@ -124,9 +130,8 @@ static rd_kafka_t *client(rd_kafka_type_t type, const char *bootstrap,
 }
 
 /* Sends one record stamped @p ts (0: now). */
-static void produce_at(rd_kafka_t *p, const char *topic, int32_t part,
-                       const void *k, size_t kl, const void *v, size_t vl,
-                       int64_t ts) {
+void produce_at(rd_kafka_t *p, const char *topic, int32_t part, const void *k,
+                size_t kl, const void *v, size_t vl, int64_t ts) {
         rd_kafka_resp_err_t e;
         while ((e = rd_kafka_producev(
                         p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(part),
@@ -145,7 +150,7 @@ static void produce1(rd_kafka_t *p, const char *topic, int32_t part,
         produce_at(p, topic, part, k, kl, v, vl, 0);
 }
 
-static int partitions_of(rd_kafka_t *rk, const char *topic) {
+int partitions_of(rd_kafka_t *rk, const char *topic) {
         rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
         const struct rd_kafka_metadata *md;
         int n = -1;
@@ -160,7 +165,7 @@ static int partitions_of(rd_kafka_t *rk, const char *topic) {
         return n;
 }
 
-static int64_t topic_records(rd_kafka_t *rk, const char *topic, int parts) {
+int64_t topic_records(rd_kafka_t *rk, const char *topic, int parts) {
         int64_t n = 0;
         for (int p = 0; p < parts; p++) {
                 int64_t lo, hi;
@@ -174,7 +179,7 @@ static int64_t topic_records(rd_kafka_t *rk, const char *topic, int parts) {
 
 /* A consumer reading every partition of @p topic from @p offset, outside
  * any group. */
-static rd_kafka_t *reader(const char *bs, const char *topic, int64_t offset) {
+rd_kafka_t *reader(const char *bs, const char *topic, int64_t offset) {
         /* assign() needs a group id; this consumer never joins it. */
         char group[64];
         snprintf(group, sizeof(group), "bench-reader-%d", (int)getpid());
@@ -192,7 +197,7 @@ static rd_kafka_t *reader(const char *bs, const char *topic, int64_t offset) {
 
 /* ---- text for word count ---------------------------------------------- */
 
-static uint64_t rng(uint64_t *s) {
+uint64_t rng(uint64_t *s) {
         *s ^= *s << 13;
         *s ^= *s >> 7;
         *s ^= *s << 17;
@@ -681,7 +686,11 @@ static int serve_passthrough(const char *bs, const char *in, const char *out) {
         rd_kafka_t *p = client(RD_KAFKA_PRODUCER, bs, NULL);
         rd_kafka_topic_partition_list_t *l =
                 rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(l, in, RD_KAFKA_PARTITION_UA);
+        char topics[1024];
+        snprintf(topics, sizeof(topics), "%s", in);
+        for (char *sp, *t = strtok_r(topics, ",", &sp); t;
+             t = strtok_r(NULL, ",", &sp))
+                rd_kafka_topic_partition_list_add(l, t, RD_KAFKA_PARTITION_UA);
         rd_kafka_subscribe(c, l);
         rd_kafka_topic_partition_list_destroy(l);
         while (!stop) {
@@ -865,18 +874,16 @@ static int serve(int argc, char **argv) {
             !strcmp(what, "windowed-close") || !strcmp(what, "session-update"))
                 return run_app(windowed_topology(what, in, out, &e), what, bs,
                                NULL, NULL, &stop);
+        if (!strcmp(what, "stream-join") && argc >= 7)
+                return run_app(join_topology(in, argv[6], out, &e), what, bs,
+                               NULL, NULL, &stop);
         die("unknown pipeline %s", what);
 }
 
 /* ---- measuring a pipeline --------------------------------------------- */
 
-typedef struct {
-        double cpu_s;
-        long rss_kb;
-} usage_t;
-
 /* CPU time and peak RSS of process @p pid so far, from /proc. */
-static usage_t usage_of(pid_t pid) {
+usage_t usage_of(pid_t pid) {
         usage_t u = {0, 0};
         char path[64], buf[4096];
         snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
@@ -906,7 +913,7 @@ static usage_t usage_of(pid_t pid) {
         return u;
 }
 
-static pid_t spawn(char **cmd) {
+pid_t spawn(char **cmd) {
         pid_t pid = fork();
         if (pid < 0)
                 die("fork: %s", strerror(errno));
@@ -921,7 +928,7 @@ static pid_t spawn(char **cmd) {
 
 /* Stops @p pid (SIGTERM, then SIGKILL after 60 s); 0 if it exited 0 or
  * as a JVM does on SIGTERM (143). */
-static int reap(pid_t pid) {
+int reap(pid_t pid) {
         kill(pid, SIGTERM);
         int status = 0;
         for (int i = 0; i < 600; i++) {
@@ -940,14 +947,14 @@ static int reap(pid_t pid) {
 }
 
 /* 1 while @p pid runs. */
-static int alive(pid_t pid) {
+int alive(pid_t pid) {
         int status;
         return waitpid(pid, &status, WNOHANG) == 0;
 }
 
-static void report(const char *name, const char *baseline, int64_t records,
-                   double first, double last, double start, usage_t u,
-                   double p50, double p99) {
+void report(const char *name, const char *baseline, int64_t records,
+            double first, double last, double start, usage_t u, double p50,
+            double p99) {
         double proc = last - first;
         printf("%s,%s,%" PRId64 ",%.3f,%.3f,%.0f,%.2f,%ld,%.2f,%.2f\n", name,
                baseline, records, proc, last - start,
@@ -955,9 +962,6 @@ static void report(const char *name, const char *baseline, int64_t records,
                p99);
         fflush(stdout);
 }
-
-/* Deadline for any one case. */
-#define CASE_TIMEOUT_S 600.0
 
 static int run_events(int argc, char **argv);
 
@@ -967,6 +971,8 @@ static int run(int argc, char **argv) {
         if (!strcmp(mode, "windowed-update") ||
             !strcmp(mode, "windowed-close") || !strcmp(mode, "session-update"))
                 return run_events(argc, argv);
+        if (!strcmp(mode, "stream-join"))
+                return join_run(argc, argv);
         int64_t n = atoll(argv[7]);
         if (argc < 10 || strcmp(argv[8], "--"))
                 die("%s", "run: missing -- CMD");
@@ -1134,8 +1140,7 @@ static const char *ev_check(evcheck_t *c, const rd_kafka_message_t *msg) {
 }
 
 /* 1 when group @p g has committed @p ends (offsets: the input's ends). */
-static int committed_all(rd_kafka_t *g,
-                         const rd_kafka_topic_partition_list_t *ends) {
+int committed_all(rd_kafka_t *g, const rd_kafka_topic_partition_list_t *ends) {
         rd_kafka_topic_partition_list_t *l =
                 rd_kafka_topic_partition_list_copy(ends);
         int done = !rd_kafka_committed(g, l, 5000);
@@ -1148,7 +1153,7 @@ static int committed_all(rd_kafka_t *g,
 
 /* 1 when consumer group @p group is stable: its members joined and hold
  * their assignment. */
-static int group_stable(rd_kafka_t *rk, const char *group) {
+int group_stable(rd_kafka_t *rk, const char *group) {
         rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
         const char *groups[] = {group};
         rd_kafka_DescribeConsumerGroups(rk, groups, 1, NULL, q);
@@ -1607,6 +1612,8 @@ int main(int argc, char **argv) {
                 return produce_lines(argv);
         if (argc >= 6 && !strcmp(c, "produce-events"))
                 return produce_events(argv);
+        if (argc >= 7 && !strcmp(c, "produce-join"))
+                return join_produce(argc, argv);
         if (argc >= 6 && !strcmp(c, "serve"))
                 return serve(argc, argv);
         if (argc >= 10 && !strcmp(c, "run"))

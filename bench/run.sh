@@ -9,7 +9,9 @@
 #   (latency case, records/s, 5000), BENCH_REPEAT (rounds of the repeated
 #   cases, 3), BENCH_EVENTS (windowed cases' input events, 1000000),
 #   BENCH_CLOSE_EVENTS (the on-close case's, 50000), BENCH_WINDOWED (0:
-#   skip the windowed cases; only: run them alone)
+#   skip the windowed cases; only: run them alone), BENCH_JOIN_EVENTS (the
+#   stream-stream join's records per input topic, 500000), BENCH_JOIN (0:
+#   skip the join case; only: run it alone)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh

@@ -56,10 +56,10 @@ for r in rows:
     if r["runs"] > 1:
         lo, hi = r["range"]
         print(f"  {r['case']}: median of {r['runs']} runs, {lo:.0f} to {hi:.0f} records/s")
-# The windowed cases side by side: kstreams-c over Kafka Streams on the same
-# input (throughput above 1 is better; CPU and memory below 1).
+# The windowed and join cases side by side: kstreams-c over Kafka Streams on
+# the same input (throughput above 1 is better; CPU and memory below 1).
 pairs = [(r, by[r["baseline"]]) for r in rows
-         if r["case"].split("/")[0] in ("windowed", "session")
+         if r["case"].split("/")[0] in ("windowed", "session", "join")
          and "kstreams-c" in r["case"] and r["baseline"] in by
          and "kafka-streams" in r["baseline"]]
 if pairs:
@@ -72,7 +72,8 @@ if pairs:
               f"{q('cpu_s'):6.2f} {q('peak_rss_kb'):7.2f}")
 print(f"(records/s: latency rows show the offered rate; restore rows records "
       f"written to the store per second; windowed and session rows input "
-      f"events per second. CSV: {path})")
+      f"events per second; join rows input records of both topics per "
+      f"second. CSV: {path})")
 
 if shutil.which("gnuplot"):
     svg = os.path.splitext(path)[0] + ".svg"

@@ -2,8 +2,8 @@
 // the library's cases, run until the process is told to stop (SIGTERM).
 //
 //   java KsBench stateless|wordcount|windowed-update|windowed-close|
-//        session-update BOOTSTRAP IN OUT APPLICATION_ID STATE_DIR
-//        CACHE_BYTES [KEY=VALUE...]
+//        session-update|stream-join BOOTSTRAP IN OUT APPLICATION_ID
+//        STATE_DIR CACHE_BYTES [KEY=VALUE...]
 //
 // The windowed cases count the events of kstreams-bench produce-events per
 // device (string keys, the record timestamps as event time): in tumbling
@@ -11,6 +11,11 @@
 // or in sessions of 5 min inactivity with 10 s grace, on update. Their
 // output is keyed by WindowedSerdes' windowed keys with 8-byte big-endian
 // counts, byte for byte what the library writes.
+//
+// stream-join reads IN as LEFT,RIGHT (kstreams-bench produce-join: ad
+// impressions and clicks keyed by ad id, string values) and joins them
+// (inner) within JoinWindows.ofTimeDifferenceAndGrace(10 min, 1 min), the
+// joiner concatenating the two values, as bench/join_bench.c does.
 //
 // Kafka Streams' defaults apply except: bootstrap.servers, application.id,
 // state.dir, statestore.cache.max.bytes (set per case), the serdes (given
@@ -30,10 +35,13 @@ import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
 import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.EmitStrategy;
 import org.apache.kafka.streams.kstream.Grouped;
+import org.apache.kafka.streams.kstream.JoinWindows;
+import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.KGroupedStream;
 import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.kstream.SessionWindows;
+import org.apache.kafka.streams.kstream.StreamJoined;
 import org.apache.kafka.streams.kstream.TimeWindowedKStream;
 import org.apache.kafka.streams.kstream.TimeWindows;
 import org.apache.kafka.streams.kstream.WindowedSerdes;
@@ -114,6 +122,14 @@ public final class KsBench {
                 .toStream()
                 .to(a[3], Produced.with(WindowedSerdes.sessionWindowedSerdeFrom(String.class),
                     Serdes.Long()));
+        } else if (a[0].equals("stream-join")) {
+            String[] in = a[2].split(",");
+            KStream<String, String> left = b.stream(in[0], Consumed.with(Serdes.String(), Serdes.String()));
+            KStream<String, String> right = b.stream(in[1], Consumed.with(Serdes.String(), Serdes.String()));
+            left.join(right, (l, r) -> l + r,
+                    JoinWindows.ofTimeDifferenceAndGrace(Duration.ofMinutes(10), Duration.ofMinutes(1)),
+                    StreamJoined.with(Serdes.String(), Serdes.String(), Serdes.String()))
+                .to(a[3], Produced.with(Serdes.String(), Serdes.String()));
         } else {
             System.err.println("unknown case " + a[0]);
             System.exit(2);
