@@ -34,20 +34,27 @@ ks_err_t ks__tmgr_enqueue(ks__tmgr_t *m, rd_kafka_message_t *msg,
         entry_t *te;
         ks__rqueue_t *q = ks__tmgr_find_queue(m, rd_kafka_topic_name(msg->rkt),
                                               msg->partition, &te);
-        if (!q || q->paused) {
-                /* No longer ours, or fetched before a pause: dropped, and
-                 * fetched again from q->next on resume. */
+        if (!q || (q->next >= 0 && msg->offset < q->next) ||
+            (q->paused && te->state != TE_RUNNING)) {
+                /* No longer ours; or queued already: the seek of a resume
+                 * (ks__tmgr_pause_resume) may take effect late, after the
+                 * records it goes back over were handed out again; or
+                 * fetched before the pause of a task that does not run
+                 * yet, whose resume seeks to where it starts. */
                 rd_kafka_message_destroy(msg);
                 return KS_ERR_NO_ERROR;
         }
-        if (m->blocked && te->state == TE_RUNNING &&
-            q->cnt >= (size_t)m->buffered_max) {
+        /* A record of a running task handed out while its partition is
+         * paused for being full (fetched before the pause) is kept, not
+         * dropped: it follows the queued ones, librdkafka resumes after
+         * it, and the resume's seek to q->next goes nowhere (if it comes
+         * late, the filter above drops what it hands out again). The
+         * queue goes past its bound by at most what one fetch held. */
+        if (m->blocked && te->state == TE_RUNNING && !q->paused &&
+            q->cnt >= (size_t)m->buffered_max)
                 /* Taking records past the limit only happens while a task
                  * waits for another partition: this one waits too. */
                 ks__tmgr_pause_resume(m, te, q, 1);
-                rd_kafka_message_destroy(msg);
-                return KS_ERR_NO_ERROR;
-        }
         if (ks__pgroup_add(&te->pg, q, msg, msg->offset,
                            rd_kafka_message_timestamp(msg, NULL))) {
                 rd_kafka_message_destroy(msg);
