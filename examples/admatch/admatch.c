@@ -6,7 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* --- JSON fields (of the flat objects this program writes) ---------------- */
+/* --- JSON fields (of the flat objects this program writes) ----------------
+ * Record values are untrusted bytes: every read stays within them (no NUL
+ * is assumed), numbers that do not fit or are not integers are refused, and
+ * so are strings with escapes or control characters (NUL among them), so
+ * that what is read is a C string of exactly the bytes given and can be
+ * written into JSON again as it is. */
 
 /* The text after "<name>": in @p json, or NULL. */
 static const char *field(const void *json, size_t len, const char *name) {
@@ -24,12 +29,13 @@ static const char *field(const void *json, size_t len, const char *name) {
 int admatch_json_str(const void *json, size_t len, const char *name, char *out,
                      size_t size) {
         const char *end = (const char *)json + len;
-        const char *p = json ? field(json, len, name) : NULL;
+        const char *p = json && size ? field(json, len, name) : NULL;
         if (!p || p >= end || *p != '"')
                 return -1;
         size_t n = 0;
         for (p++; p < end && *p != '"'; p++) {
-                if (n + 1 >= size)
+                unsigned char c = (unsigned char)*p;
+                if (c < 0x20 || c == '\\' || n + 1 >= size)
                         return -1;
                 out[n++] = *p;
         }
@@ -45,25 +51,59 @@ int admatch_json_num(const void *json, size_t len, const char *name,
                 return -1;
         int64_t v = 0;
         for (; p < end && *p >= '0' && *p <= '9'; p++) {
-                if (v > (INT64_MAX - 9) / 10)
-                        return -1;
-                v = v * 10 + (*p - '0');
+                int d = *p - '0';
+                if (v > (INT64_MAX - d) / 10)
+                        return -1; /* does not fit */
+                v = v * 10 + d;
         }
+        if (p < end && (*p == '.' || *p == 'e' || *p == 'E'))
+                return -1; /* not an integer */
         *num = v;
         return 0;
 }
 
 /* --- the topology --------------------------------------------------------- */
 
-/* Event time: the value's "time" (-1, refused, when it has none). */
+/* Event time: the value's "time". A record without one is malformed and
+ * dropped right after the source (valid_*): a negative timestamp here
+ * would stop the application on it (fail_on_invalid_timestamp), again
+ * after every restart. Until then it takes the partition's time, which
+ * moves nothing. */
 static int64_t event_time(void *opaque, const char *topic, int32_t partition,
                           const void *key, size_t kl, const void *value,
                           size_t vl, int64_t record_ts,
                           int64_t partition_time) {
         (void)opaque, (void)topic, (void)partition, (void)key, (void)kl;
-        (void)record_ts, (void)partition_time;
+        (void)record_ts;
         int64_t ts;
-        return value && !admatch_json_num(value, vl, "time", &ts) ? ts : -1;
+        if (value && !admatch_json_num(value, vl, "time", &ts))
+                return ts;
+        return partition_time > 0 ? partition_time : 0;
+}
+
+/* Has the record's value the string field @p name (and @p name2, unless
+ * NULL) and a time, as admatch_json_str() and _num() read them? */
+static int has_fields(const ks_record_t *rec, const char *name,
+                      const char *name2) {
+        size_t vl;
+        const void *v = ks_record_value(rec, &vl);
+        char s[64];
+        int64_t ts;
+        return v && !admatch_json_str(v, vl, name, s, sizeof(s)) &&
+               (!name2 || !admatch_json_str(v, vl, name2, s, sizeof(s))) &&
+               !admatch_json_num(v, vl, "time", &ts);
+}
+
+/* Only well-formed records go on: the joiner can then always make its
+ * value (a joiner error would stop the application on the record). */
+static int valid_impression(void *opaque, const ks_record_t *rec) {
+        (void)opaque;
+        return has_fields(rec, "imp", "campaign");
+}
+
+static int valid_click(void *opaque, const ks_record_t *rec) {
+        (void)opaque;
+        return has_fields(rec, "click", NULL);
 }
 
 /* A click's id: the value's "click". */
@@ -140,6 +180,9 @@ ks_topology_t *admatch_topology(const char *impressions, const char *clicks,
                 ks_builder_topology(b), "impressions", event_time, NULL, NULL);
         ks_topology_source_set_timestamp_extractor(
                 ks_builder_topology(b), "clicks", event_time, NULL, NULL);
+        imps = ks_stream_filter(imps, valid_impression, NULL,
+                                "valid-impressions");
+        raw = ks_stream_filter(raw, valid_click, NULL, "valid-clicks");
         ks_stream_t *cl =
                 ks_stream_deduplicate(raw, click_id, NULL, ADMATCH_DEDUP_MS,
                                       "click-ids", "dedup-clicks");

@@ -16,9 +16,12 @@
 
 /**
  * The topology:
- *   impressions (key impression id, JSON value with "time")
- *   clicks (key click id, JSON value with "imp" and "time")
- *     -> deduplicate by click id within 10 min -> key by impression id
+ *   impressions (key impression id, JSON value with "imp", "campaign" and
+ *     "time")
+ *   clicks (key impression id, JSON value with "click", "imp" and "time")
+ *     -> deduplicate by click id ("click") within 10 min
+ *   (records without those fields, or with escapes or control characters
+ *     in them, are dropped first)
  *   impressions join clicks (0 .. 1 h after the impression, grace 10 min)
  *     -> matched: {"imp","campaign","click","delay_ms"}
  *   impressions left join clicks, no click only
@@ -58,8 +61,11 @@ void admatch_expected(const admatch_event_t *ev, size_t n, char ***matched,
 void admatch_expected_free(char **v, size_t n);
 
 /** The key and the value of an impression or a click in JSON: the string
- *  field @p name of @p json (@p len bytes) into @p out, or the number
- *  field into *@p num; 0 if found. */
+ *  field @p name of @p json (@p len bytes, untrusted, no NUL needed) into
+ *  @p out (@p size bytes with its NUL), or the number field into *@p num;
+ *  0 if found, -1 if not or if it is not what this program writes: a
+ *  string longer than @p size - 1 or with escapes or control characters,
+ *  a number that is negative, not an integer or above INT64_MAX. */
 int admatch_json_str(const void *json, size_t len, const char *name, char *out,
                      size_t size);
 int admatch_json_num(const void *json, size_t len, const char *name,

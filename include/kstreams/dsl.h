@@ -684,9 +684,11 @@ ks_stream_left_join_global(ks_stream_t *s, ks_global_table_t *g,
  * from the steps, "KSTREAM-JOINTHIS-<index>-store", ...); their changelogs
  * are compacted and time-retained as window stores'. Records with a null
  * key or value are dropped. Either stream re-keyed upstream goes through a
- * repartition topic first; the two must be co-partitioned (checked at
- * start). @p left and @p right may be the same stream (a self-join: each
- * record also joins itself).
+ * repartition topic first ("<application.id>-<name>-left-repartition" and
+ * "-right-repartition" for a named join); the two must be co-partitioned
+ * (checked at start). @p left and @p right may be the same stream (a
+ * self-join: each record also joins itself). A NULL @p left beside a
+ * usable @p right fails the right stream's builder.
  *
  * @param windows join windows, taken over (freed even on failure)
  * @param name    names the steps and stores (NULL: defaults)

@@ -31,12 +31,23 @@
  * logged, so what is pending survives failover and is emitted once.
  *
  * Outer store layout (untrusted when read back: checked, a malformed entry
- * is a store error): key = be64(t ^ sign) | u8 side (0 left, 1 right) |
- * be32 key length | key | be32 sequence, value = the record's value. The
- * sequence tells apart records of one side with the same key and
- * timestamp; each side learns its next one from the store once per task.
- * The two steps of a task share one store handle and, on it, the smallest
- * timestamp it holds (a memo), so a record with nothing due scans nothing.
+ * is a store error, raised again on every record that would emit it): key
+ * = be64(t ^ sign) | u8 side (0 left, 1 right) | be32 key length | key |
+ * be32 sequence, value = the record's value; a side the join does not
+ * keep (right records in a left join) is malformed too. The sequence tells
+ * apart records of one side with the same key and timestamp; each side
+ * learns its next one from the store once per task. Once it wraps (or the
+ * store holds 2^32 - 1), a side puts only where nothing is, so a record
+ * still waiting is never overwritten. The two steps of a task share one
+ * store handle and, on it, a lower bound of the timestamps it holds (a
+ * memo, never above a record not yet emitted, also when emitting fails
+ * half way), so a record with nothing due scans nothing.
+ *
+ * Work: emitting reads from the memo on, in batches of at most EMIT_BATCH
+ * entries and about EMIT_BYTES bytes, each batch from where the last one
+ * stopped, and a partner deletes the records it matched from the one
+ * before: neither walks again over the entries it has just deleted (which
+ * the store still has to skip until it compacts them away).
  *
  * Records with a null key or value are dropped, as in Kafka Streams. */
 #include "dsl_int.h"
@@ -49,7 +60,8 @@
 #define SIGN_BIT    ((uint64_t)1 << 63)
 #define OUTER_HEAD  13 /* be64 timestamp | u8 side | be32 key length */
 #define SEQ_LEN     4
-#define EMIT_BATCH  256 /* outer entries emitted per scan */
+#define EMIT_BATCH  256       /* outer entries emitted per scan ... */
+#define EMIT_BYTES  (1 << 20) /* ... and about this many bytes of them */
 #define MAX_WINDOWS (INT64_MAX / 8)
 
 typedef struct {
@@ -68,9 +80,16 @@ typedef struct {
         ks_window_store_t *own, *other;
         uint32_t seq; /* this side's next outer sequence number */
         int seq_known;
-        ks_buf_t *okey; /* an outer key being made */
-        ks_buf_t *due;  /* outer entries being emitted */
+        int seq_wrapped; /* seq may meet stored ones: put where none is */
+        ks_buf_t *okey;  /* an outer key being made */
+        ks_buf_t *due;   /* outer entries being emitted */
+        ks_buf_t *seek;  /* where the next scan of the outer store starts */
 } sj_state_t;
+
+/* An entry of in->due (the key and the value follow). */
+typedef struct {
+        size_t kl, vl;
+} due_head_t;
 
 static int64_t sat_add(int64_t a, int64_t b) {
         int64_t r;
@@ -100,20 +119,33 @@ static ks_err_t outer_prefix(ks_buf_t *out, int64_t ts, int side,
         return err || !klen ? err : ks_buf_append(out, key, klen);
 }
 
-/* Split an outer key; 0 if it is malformed. */
-static int outer_split(const uint8_t *k, size_t len, int64_t *tsp, int *sidep,
-                       const void **keyp, size_t *klenp, uint32_t *seqp) {
-        if (len < OUTER_HEAD + SEQ_LEN || k[8] > 1)
-                return 0;
+/* Does the join keep the unmatched records of @p side? */
+static int side_kept(const sj_step_t *st, int side) {
+        return side == st->side ? st->outer : st->other_outer;
+}
+
+/* Split an outer key of join step @p st; NULL, or why it is malformed. */
+static const char *outer_split(const sj_step_t *st, const uint8_t *k,
+                               size_t len, int64_t *tsp, int *sidep,
+                               const void **keyp, size_t *klenp,
+                               uint32_t *seqp) {
+        if (len < OUTER_HEAD + SEQ_LEN)
+                return "a malformed outer join entry (too short)";
+        if (k[8] > 1)
+                return "a malformed outer join entry (no such side)";
+        if (!side_kept(st, k[8]))
+                return "a malformed outer join entry (a side the join does "
+                       "not keep)";
         size_t klen = ks__be32_get(k + 9);
         if (klen != len - OUTER_HEAD - SEQ_LEN)
-                return 0;
+                return "a malformed outer join entry (its key length does "
+                       "not match)";
         *tsp = (int64_t)(ks__be64_get(k) ^ SIGN_BIT);
         *sidep = k[8];
         *keyp = k + OUTER_HEAD;
         *klenp = klen;
         *seqp = ks__be32_get(k + OUTER_HEAD + klen);
-        return 1;
+        return NULL;
 }
 
 static ks_err_t store_error(ks_context_t *ctx, const sj_step_t *st,
@@ -132,21 +164,30 @@ static ks_err_t learn_seq(ks_context_t *ctx, sj_state_t *in) {
         const void *k, *v;
         size_t kl, vl;
         uint32_t next = 0;
-        while (ks_kv_iter_next(it, &k, &kl, &v, &vl)) {
+        int wrapped = 0;
+        const char *bad = NULL;
+        while (!bad && ks_kv_iter_next(it, &k, &kl, &v, &vl)) {
                 int64_t ts;
                 int side;
                 const void *key;
                 size_t klen;
                 uint32_t seq;
-                if (outer_split(k, kl, &ts, &side, &key, &klen, &seq) &&
-                    side == st->side && seq >= next)
+                bad = outer_split(st, k, kl, &ts, &side, &key, &klen, &seq);
+                if (bad || side != st->side)
+                        continue;
+                if (seq == UINT32_MAX)
+                        wrapped = 1;
+                else if (seq >= next)
                         next = seq + 1;
         }
         err = ks_kv_iter_error(it);
         ks_kv_iter_destroy(it);
-        if (err)
-                return store_error(ctx, st, st->base.store, ks_err2str(err));
-        in->seq = next;
+        if (err || bad)
+                return store_error(ctx, st, st->base.store,
+                                   err ? ks_err2str(err) : bad);
+        /* After 2^32 - 1 the numbers go on from 0, among stored ones. */
+        in->seq = wrapped ? 0 : next;
+        in->seq_wrapped = wrapped;
         in->seq_known = 1;
         return KS_ERR_NO_ERROR;
 }
@@ -160,15 +201,35 @@ static ks_err_t outer_add(ks_context_t *ctx, sj_state_t *in, int64_t ts,
         ks_err_t err = in->seq_known ? KS_ERR_NO_ERROR : learn_seq(ctx, in);
         if (err)
                 return err;
-        uint8_t seq[SEQ_LEN];
-        ks__be32_put(seq, in->seq++);
-        if ((err = outer_prefix(in->okey, ts, st->side, key, klen)) ||
-            (err = ks_buf_append(in->okey, seq, sizeof(seq))))
-                return err;
-        err = ks_kv_store_put(kv, ks_buf_data(in->okey), ks_buf_len(in->okey),
-                              value, vlen);
-        if (err)
-                return store_error(ctx, st, st->base.store, ks_err2str(err));
+        /* Every number once, at most: then the store is full. */
+        for (uint64_t tries = 0;; tries++) {
+                if (tries > UINT32_MAX)
+                        return store_error(ctx, st, st->base.store,
+                                           "no free outer join sequence "
+                                           "number");
+                uint8_t seq[SEQ_LEN];
+                ks__be32_put(seq, in->seq);
+                if (++in->seq == 0)
+                        in->seq_wrapped = 1;
+                if ((err = outer_prefix(in->okey, ts, st->side, key, klen)) ||
+                    (err = ks_buf_append(in->okey, seq, sizeof(seq))))
+                        return err;
+                const void *old = NULL;
+                size_t oldlen;
+                err = in->seq_wrapped
+                              ? ks_kv_store_put_if_absent(
+                                        kv, ks_buf_data(in->okey),
+                                        ks_buf_len(in->okey), value, vlen, &old,
+                                        &oldlen)
+                              : ks_kv_store_put(kv, ks_buf_data(in->okey),
+                                                ks_buf_len(in->okey), value,
+                                                vlen);
+                if (err)
+                        return store_error(ctx, st, st->base.store,
+                                           ks_err2str(err));
+                if (!old)
+                        break;
+        }
         if (kv->memo_known && ts < kv->memo)
                 kv->memo = ts;
         return KS_ERR_NO_ERROR;
@@ -176,7 +237,8 @@ static ks_err_t outer_add(ks_context_t *ctx, sj_state_t *in, int64_t ts,
 
 /* A record of the other side at @p ts found a partner: it leaves the outer
  * store (every record of that side with this key and timestamp does: all
- * of them are partners of this record). */
+ * of them are partners of this record). Each look starts at the entry just
+ * deleted, so the deleted ones are not walked over again. */
 static ks_err_t outer_matched(ks_context_t *ctx, sj_state_t *in, int64_t ts,
                               const void *key, size_t klen) {
         const sj_step_t *st = (const sj_step_t *)in->base.step;
@@ -184,16 +246,26 @@ static ks_err_t outer_matched(ks_context_t *ctx, sj_state_t *in, int64_t ts,
         if (kv->memo_known && ts < kv->memo)
                 return KS_ERR_NO_ERROR; /* nothing that old is kept */
         ks_err_t err = outer_prefix(in->okey, ts, !st->side, key, klen);
+        ks_buf_t *from = in->seek, *found_key = in->base.buf2;
+        ks_buf_reset(from);
+        if (!err)
+                err = ks_buf_append(from, ks_buf_data(in->okey),
+                                    ks_buf_len(in->okey));
         for (int found = 1; !err && found;) {
-                ks_buf_reset(in->base.buf2);
+                ks_buf_reset(found_key);
                 err = ks__kv_store_first(
-                        kv, ks_buf_data(in->okey), ks_buf_len(in->okey),
-                        ks_buf_data(in->okey), ks_buf_len(in->okey),
-                        in->base.buf2, &found);
+                        kv, ks_buf_data(from), ks_buf_len(from),
+                        ks_buf_data(in->okey), ks_buf_len(in->okey), found_key,
+                        &found);
                 if (!err && found)
-                        err = ks_kv_store_delete(kv, ks_buf_data(in->base.buf2),
-                                                 ks_buf_len(in->base.buf2),
-                                                 NULL, NULL);
+                        err = ks_kv_store_delete(kv, ks_buf_data(found_key),
+                                                 ks_buf_len(found_key), NULL,
+                                                 NULL);
+                if (!err && found) {
+                        ks_buf_t *t = from;
+                        from = found_key;
+                        found_key = t;
+                }
         }
         return err ? store_error(ctx, st, st->base.store, ks_err2str(err))
                    : KS_ERR_NO_ERROR;
@@ -209,9 +281,9 @@ static ks_err_t outer_emit(ks_context_t *ctx, sj_state_t *in, const uint8_t *k,
         const void *key;
         size_t klen;
         uint32_t seq;
-        if (!outer_split(k, kl, &ts, &side, &key, &klen, &seq))
-                return store_error(ctx, st, st->base.store,
-                                   "a malformed outer join entry");
+        const char *bad = outer_split(st, k, kl, &ts, &side, &key, &klen, &seq);
+        if (bad)
+                return store_error(ctx, st, st->base.store, bad);
         ks_buf_reset(in->base.buf);
         ks_err_t err =
                 st->joiner(st->base.opaque, side ? NULL : v, side ? 0 : vl,
@@ -231,26 +303,41 @@ static ks_err_t outer_emit(ks_context_t *ctx, sj_state_t *in, const uint8_t *k,
         return err;
 }
 
-/* Collect up to EMIT_BATCH entries older than @p limit into in->due
- * (be32 klen | key | be32 vlen | value each); *morep: the batch was full.
- * Learns the smallest timestamp left behind. */
+static ks_err_t due_append(ks_buf_t *due, const void *k, size_t kl,
+                           const void *v, size_t vl) {
+        due_head_t h = {kl, vl};
+        ks_err_t err = ks_buf_append(due, &h, sizeof(h));
+        if (!err)
+                err = ks_buf_append(due, k, kl);
+        if (!err && vl)
+                err = ks_buf_append(due, v, vl);
+        return err;
+}
+
+/* Collect the entries older than @p limit from in->seek on (empty: from
+ * the first), up to EMIT_BATCH of them and about EMIT_BYTES, into in->due;
+ * *morep: there are more. *nextp: the smallest timestamp left behind
+ * (INT64_MAX: none). The memo becomes the smallest timestamp collected: the
+ * entries stay until they are emitted. */
 static ks_err_t outer_collect(ks_context_t *ctx, sj_state_t *in, int64_t limit,
-                              size_t *countp, int *morep) {
+                              size_t *countp, int *morep, int64_t *nextp) {
         const sj_step_t *st = (const sj_step_t *)in->base.step;
         ks_kv_store_t *kv = in->base.store;
         ks_kv_iter_t *it;
-        ks_err_t err = ks_kv_store_all(kv, &it);
+        ks_err_t err = ks_kv_store_range(
+                kv, ks_buf_len(in->seek) ? ks_buf_data(in->seek) : NULL,
+                ks_buf_len(in->seek), NULL, 0, &it);
         if (err)
                 return store_error(ctx, st, st->base.store, ks_err2str(err));
         const void *k, *v;
         size_t kl, vl, n = 0;
-        int64_t next = INT64_MAX;
-        uint8_t len[4];
+        int64_t next = INT64_MAX, first = INT64_MAX;
+        const char *bad = NULL;
         ks_buf_reset(in->due);
         *morep = 0;
         while (!err && ks_kv_iter_next(it, &k, &kl, &v, &vl)) {
-                if (kl < 8) {
-                        err = KS_ERR_STORE;
+                if (kl < OUTER_HEAD + SEQ_LEN) {
+                        bad = "a malformed outer join entry (too short)";
                         break;
                 }
                 int64_t ts = (int64_t)(ks__be64_get(k) ^ SIGN_BIT);
@@ -258,31 +345,26 @@ static ks_err_t outer_collect(ks_context_t *ctx, sj_state_t *in, int64_t limit,
                         next = ts;
                         break;
                 }
-                if (n == EMIT_BATCH) {
+                if (n == EMIT_BATCH || ks_buf_len(in->due) >= EMIT_BYTES) {
                         *morep = 1;
                         next = ts;
                         break;
                 }
-                ks__be32_put(len, (uint32_t)kl);
-                if (!(err = ks_buf_append(in->due, len, 4)) &&
-                    !(err = ks_buf_append(in->due, k, kl))) {
-                        ks__be32_put(len, (uint32_t)vl);
-                        if (!(err = ks_buf_append(in->due, len, 4)) && vl)
-                                err = ks_buf_append(in->due, v, vl);
-                }
+                if (!n)
+                        first = ts;
+                err = due_append(in->due, k, kl, v, vl);
                 n++;
         }
         if (!err)
                 err = ks_kv_iter_error(it);
         ks_kv_iter_destroy(it);
-        if (err)
+        if (err || bad)
                 return store_error(ctx, st, st->base.store,
-                                   err == KS_ERR_STORE
-                                           ? "a malformed outer join entry"
-                                           : ks_err2str(err));
-        kv->memo = next;
+                                   err ? ks_err2str(err) : bad);
+        kv->memo = n ? first : next;
         kv->memo_known = 1;
         *countp = n;
+        *nextp = next;
         return KS_ERR_NO_ERROR;
 }
 
@@ -292,23 +374,60 @@ static ks_err_t outer_emit_due(ks_context_t *ctx, sj_state_t *in, int64_t s) {
         const sj_step_t *st = (const sj_step_t *)in->base.step;
         ks_kv_store_t *kv = in->base.store;
         int64_t limit = sat_sub(s, st->span);
-        int more = 1;
-        while (more && !(kv->memo_known && kv->memo >= limit)) {
+        if (kv->memo_known && kv->memo >= limit)
+                return KS_ERR_NO_ERROR;
+        /* Nothing is kept below the memo: start there. */
+        ks_buf_reset(in->seek);
+        ks_err_t err = KS_ERR_NO_ERROR;
+        if (kv->memo_known) {
+                uint8_t from[8];
+                ks__be64_put(from, (uint64_t)kv->memo ^ SIGN_BIT);
+                err = ks_buf_append(in->seek, from, sizeof(from));
+        }
+        for (int more = 1; !err && more;) {
                 size_t n = 0;
-                ks_err_t err = outer_collect(ctx, in, limit, &n, &more);
+                int64_t next = INT64_MAX;
+                if ((err = outer_collect(ctx, in, limit, &n, &more, &next)))
+                        return err;
                 const uint8_t *p = ks_buf_data(in->due);
+                const uint8_t *last = NULL;
+                size_t last_len = 0;
                 for (size_t i = 0; !err && i < n; i++) {
-                        size_t kl = ks__be32_get(p);
-                        const uint8_t *k = p + 4;
-                        size_t vl = ks__be32_get(k + kl);
-                        const uint8_t *v = k + kl + 4;
-                        p = v + vl;
-                        err = outer_emit(ctx, in, k, kl, v, vl);
+                        due_head_t h;
+                        memcpy(&h, p, sizeof(h));
+                        const uint8_t *k = p + sizeof(h), *v = k + h.kl;
+                        p = v + h.vl;
+                        err = outer_emit(ctx, in, k, h.kl, v, h.vl);
+                        last = k;
+                        last_len = h.kl;
                 }
                 if (err)
-                        return err;
+                        return err; /* the memo stays at or below them */
+                kv->memo = next;
+                /* The next batch starts at the last one emitted (gone). */
+                ks_buf_reset(in->seek);
+                if (more)
+                        err = ks_buf_append(in->seek, last, last_len);
         }
-        return KS_ERR_NO_ERROR;
+        return err;
+}
+
+/* The other side's times a record at @p ts joins, [*lop, *hip], or 0 when
+ * there are none (a negative before or after pushing the window past the
+ * end of time). */
+static int join_window(const sj_step_t *st, int64_t ts, int64_t *lop,
+                       int64_t *hip) {
+        if (__builtin_sub_overflow(ts, st->before, lop)) {
+                if (st->before < 0)
+                        return 0; /* starts after INT64_MAX */
+                *lop = INT64_MIN;
+        }
+        if (__builtin_add_overflow(ts, st->after, hip)) {
+                if (st->after < 0)
+                        return 0; /* ends before INT64_MIN */
+                *hip = INT64_MAX;
+        }
+        return 1;
 }
 
 /* --- the join step ------------------------------------------------------- */
@@ -317,17 +436,19 @@ static ks_err_t sj_join(ks_context_t *ctx, sj_state_t *in, const void *key,
                         size_t klen, const void *value, size_t vlen, int64_t ts,
                         int *matchedp) {
         const sj_step_t *st = (const sj_step_t *)in->base.step;
+        int64_t lo, hi;
+        *matchedp = 0;
+        if (!join_window(st, ts, &lo, &hi))
+                return KS_ERR_NO_ERROR;
         ks_window_iter_t *it;
-        ks_err_t err = ks_window_store_fetch_range(in->other, key, klen,
-                                                   sat_sub(ts, st->before),
-                                                   sat_add(ts, st->after), &it);
+        ks_err_t err =
+                ks_window_store_fetch_range(in->other, key, klen, lo, hi, &it);
         if (err)
                 return store_error(ctx, st, st->other, ks_err2str(err));
         const void *k, *v;
         size_t kl, vl;
         int64_t pts, cleared = INT64_MIN;
         int cleared_any = 0;
-        *matchedp = 0;
         while (!err && ks_window_iter_next(it, &k, &kl, &pts, &v, &vl)) {
                 *matchedp = 1;
                 err = ks__dsl_join_forward(
@@ -363,14 +484,15 @@ static ks_err_t sj_process(ks_context_t *ctx, const ks_record_t *rec,
         s = o > s ? o : s;
         s = ts > s ? ts : s;
         ks_err_t err;
-        if (sat_add(sat_add(ts, st->after), st->grace) < s) {
-                ks__context_record_late(
-                        ctx,
-                        "step %s: record at %" PRId64 " too late: its join "
-                        "window closed at %" PRId64 " (stream time %" PRId64
-                        ")",
-                        st->base.name, ts,
-                        sat_add(sat_add(ts, st->after), st->grace), s);
+        /* after + grace is within [-MAX_WINDOWS, 2 * MAX_WINDOWS]. */
+        int64_t closes = sat_add(ts, st->after + st->grace);
+        if (closes < s) {
+                ks__context_record_late(ctx,
+                                        "step %s: record at %" PRId64
+                                        " too late: its join "
+                                        "window closed at %" PRId64
+                                        " (stream time %" PRId64 ")",
+                                        st->base.name, ts, closes, s);
                 return KS_ERR_NO_ERROR;
         }
         if (in->base.store && (err = outer_emit_due(ctx, in, s)))
@@ -388,7 +510,8 @@ static ks_err_t sj_process(ks_context_t *ctx, const ks_record_t *rec,
 static ks_err_t sj_open(ks_context_t *ctx, ks__dsl_state_t *base) {
         sj_state_t *in = (sj_state_t *)base;
         const sj_step_t *st = (const sj_step_t *)base->step;
-        if (!(in->okey = ks_buf_new()) || !(in->due = ks_buf_new()))
+        if (!(in->okey = ks_buf_new()) || !(in->due = ks_buf_new()) ||
+            !(in->seek = ks_buf_new()))
                 return KS_ERR_NO_MEMORY;
         const char *name = st->own;
         ks_err_t err = ks_context_get_window_store(ctx, name, &in->own);
@@ -404,6 +527,7 @@ static void sj_release(ks__dsl_state_t *base) {
         sj_state_t *in = (sj_state_t *)base;
         ks_buf_destroy(in->okey);
         ks_buf_destroy(in->due);
+        ks_buf_destroy(in->seek);
 }
 
 static void sj_free(ks__dsl_step_t *base) {
@@ -515,12 +639,23 @@ static ks_stream_t *stream_join(ks_stream_t *l, ks_stream_t *r,
         const char *what = jk == KS_JOIN_INNER  ? "join"
                            : jk == KS_JOIN_LEFT ? "left_join"
                                                 : "outer_join";
+        /* The windows are taken over: copied, then freed on every path. */
         ks_windows_t w = wp ? *wp : (ks_windows_t){0};
+        const void *have_windows = wp ? &w : NULL;
         ks_windows_destroy(wp);
         ks_builder_t *b = ks__dsl_stream_start(l, what);
-        if (!b || !ks__dsl_need(b, r, what, "other stream") ||
+        if (!b) {
+                /* A NULL left stream beside a usable right one is a
+                 * mistake of its own, not an earlier call's failure. */
+                if (!l && r && ks__dsl_usable(r->b, what))
+                        ks__dsl_fail(r->b, KS_ERR_INVALID_ARG,
+                                     "%s: the left stream may not be NULL",
+                                     what);
+                return NULL;
+        }
+        if (!ks__dsl_need(b, r, what, "other stream") ||
             !ks__dsl_need(b, (void *)joiner, what, "joiner") ||
-            !ks__dsl_need(b, wp, what, "windows"))
+            !ks__dsl_need(b, have_windows, what, "windows"))
                 return NULL;
         if (r->b != b) {
                 ks__dsl_fail(b, KS_ERR_INVALID_ARG,
@@ -535,25 +670,31 @@ static ks_stream_t *stream_join(ks_stream_t *l, ks_stream_t *r,
                              what, bad, w.before, w.after, w.grace);
                 return NULL;
         }
+        char names[5][300];
+        const char *user[5] = {NULL, NULL, NULL, NULL, NULL};
+        if (name) {
+                /* Names over 249 characters make store names Kafka
+                 * refuses, which the topology reports: cut here or not. */
+                const char *suffix[5] = {"this-join", "other-join",
+                                         "outer-shared-join", "left", "right"};
+                for (int i = 0; i < 5; i++) {
+                        snprintf(names[i], sizeof(names[i]), "%s-%s", name,
+                                 suffix[i]);
+                        user[i] = names[i];
+                }
+        }
+        /* A named join names its repartition topics too, as Kafka
+         * Streams does ("<name>-left-repartition", "-right-"): they do
+         * not change with the steps added before the join. */
         int self = l == r || !strcmp(l->node, r->node);
-        if (l->repartition_required && !(l = ks_stream_repartition(l, 0, NULL)))
+        if (l->repartition_required &&
+            !(l = ks_stream_repartition(l, 0, user[3])))
                 return NULL;
         if (self)
                 r = l;
         else if (r->repartition_required &&
-                 !(r = ks_stream_repartition(r, 0, NULL)))
+                 !(r = ks_stream_repartition(r, 0, user[4])))
                 return NULL;
-        char names[3][300];
-        const char *user[3] = {NULL, NULL, NULL};
-        if (name) {
-                snprintf(names[0], sizeof(names[0]), "%s-this-join", name);
-                snprintf(names[1], sizeof(names[1]), "%s-other-join", name);
-                snprintf(names[2], sizeof(names[2]), "%s-outer-shared-join",
-                         name);
-                user[0] = names[0];
-                user[1] = names[1];
-                user[2] = names[2];
-        }
         sj_step_t *sides[2] = {
                 side_new(b, user[0],
                          jk == KS_JOIN_OUTER ? "KSTREAM-OUTERTHIS"

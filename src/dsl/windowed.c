@@ -83,12 +83,12 @@ ks_windows_t *ks_join_windows_of_time_difference_no_grace(int64_t diff_ms) {
         return ks_join_windows_of_time_difference_and_grace(diff_ms, 0);
 }
 
-/* Join windows keep size = before + after, saturating: the join checks
+/* Join windows keep size = before + after, saturating at either end (so
+ * a window as empty as it gets is not reported as huge): the join checks
  * before and after themselves. */
 static void join_size(ks_windows_t *w) {
-        w->size = __builtin_add_overflow(w->before, w->after, &w->size)
-                          ? INT64_MAX
-                          : w->size;
+        if (__builtin_add_overflow(w->before, w->after, &w->size))
+                w->size = w->before < 0 ? INT64_MIN : INT64_MAX;
 }
 
 ks_windows_t *ks_join_windows_before(ks_windows_t *w, int64_t before_ms) {

@@ -14,6 +14,7 @@
 
 #include "ks_test.h"
 #include "state/state_dir_int.h"
+#include "state/store_int.h"
 #include "task/task_int.h"
 #include "topology/topology_int.h"
 
@@ -670,6 +671,101 @@ static void test_failover(void **state) {
         ks_topology_destroy(topo);
 }
 
+/* --- spans and times at the limits --------------------------------------- */
+
+/* within_ms at its largest (INT64_MAX / 8), timestamps up to INT64_MAX: the
+ * fetch range and the retention saturate instead of overflowing; one more
+ * is refused. */
+static void test_within_limits(void **state) {
+        (void)state;
+        const int64_t M = INT64_MAX / 8;
+        ks_builder_t *b = ks_builder_new();
+        assert_null(ks_stream_deduplicate(in_stream(b), NULL, NULL, M + 1, NULL,
+                                          NULL));
+        ks_topology_t *t = NULL;
+        ks_error_t *e = NULL;
+        KST_ASSERT_ERROR(ks_builder_build(b, &t, &e), e, KS_ERR_INVALID_ARG,
+                         "within_ms");
+        ks_builder_destroy(b);
+        b = ks_builder_new();
+        KST_OK(ks_stream_to(
+                ks_stream_deduplicate(in_stream(b), NULL, NULL, M, NULL, "far"),
+                OUT, NULL));
+        ks_test_driver_t *d = driver(b, "dedup-far");
+        static const step_t steps[] = {
+                {"a", 0, PASS},
+                {"a", INT64_MAX / 8, DUP},      /* within, ends included */
+                {"a", INT64_MAX / 8 + 1, PASS}, /* just past */
+                {"b", INT64_MAX, PASS},         /* stream time at the end */
+                {"b", INT64_MAX - 1, DUP},      /* near the end of time */
+                {"a", INT64_MAX - INT64_MAX / 8, PASS}, /* S - within */
+                {"a", INT64_MAX - INT64_MAX / 8 - 1, LATE},
+                {"c", INT64_MAX, PASS},
+                {"c", INT64_MAX, DUP},
+                {"a", INT64_MAX, DUP}, /* within of the one at S - within */
+        };
+        for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+                const step_t *st = &steps[i];
+                char v[16];
+                int vl = snprintf(v, sizeof(v), "v%zu", i);
+                KST_OK_E(ks_test_driver_pipe(d, TOPIC, st->key, strlen(st->key),
+                                             v, (size_t)vl, st->ts, NULL, &e));
+                if (st->verdict == PASS)
+                        kst_expect_output(d, OUT, st->key, strlen(st->key), v,
+                                          (size_t)vl, st->ts);
+                if (ks_test_driver_output_size(d, OUT))
+                        fail_msg("record %zu (%c): an output too many", i,
+                                 st->verdict);
+        }
+        assert_int_equal(ks_test_driver_metric(d, "dropped-records-duplicate"),
+                         4);
+        assert_int_equal(ks_test_driver_metric(d, "dropped-records-late"), 1);
+        ks_window_store_t *ws = NULL;
+        KST_OK(ks_test_driver_get_window_store(d, "far-store", &ws));
+        assert_int_equal(ks_window_store_retention_ms(ws), 2 * M + 1);
+        ks_test_driver_destroy(d);
+}
+
+/* Keys another client wrote to the changelog that are no window keys
+ * (too short, a key length past the end, a huge one) and huge values: the
+ * store skips them, nothing reads past them, the step goes on. */
+static void test_crafted_store(void **state) {
+        (void)state;
+        ks_builder_t *b = ks_builder_new();
+        KST_OK(ks_stream_to(ks_stream_deduplicate(in_stream(b), NULL, NULL, 10,
+                                                  NULL, "crafted"),
+                            OUT, NULL));
+        ks_test_driver_t *d = driver(b, "dedup-crafted");
+        ks_window_store_t *ws = NULL;
+        KST_OK(ks_test_driver_get_window_store(d, "crafted-store", &ws));
+        ks_kv_store_t *kv = ks__window_store_kv(ws);
+        static const uint8_t keys[][24] = {
+                {0x80},
+                {0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 'a'},
+                {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                 0xff, 0xff, 'a'},
+                {0x80, 0, 0,   0,    0, 0, 0, 0, 0, 0,
+                 0,    1, 'a', 0x80, 0, 0, 0, 0, 0, 0},
+        };
+        static const size_t lens[] = {1, 13, 13, 20};
+        size_t big = (size_t)4 << 20;
+        char *huge = malloc(big);
+        assert_non_null(huge);
+        memset(huge, 'x', big);
+        for (size_t i = 0; i < 4; i++)
+                KST_OK(ks_kv_store_put(kv, keys[i], lens[i], huge,
+                                       i == 3 ? big : 3));
+        free(huge);
+        ks_error_t *e = NULL;
+        KST_OK_E(ks_test_driver_pipe(d, TOPIC, "a", 1, "v0", 2, 100, NULL, &e));
+        kst_expect_output(d, OUT, "a", 1, "v0", 2, 100);
+        KST_OK_E(ks_test_driver_pipe(d, TOPIC, "a", 1, "v1", 2, 105, NULL, &e));
+        assert_int_equal(ks_test_driver_output_size(d, OUT), 0);
+        assert_int_equal(ks_test_driver_metric(d, "dropped-records-duplicate"),
+                         1);
+        ks_test_driver_destroy(d);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_model_by_key),
@@ -679,6 +775,8 @@ int main(void) {
                 cmocka_unit_test(test_errors),
                 cmocka_unit_test(test_repartition_describe),
                 cmocka_unit_test(test_failover),
+                cmocka_unit_test(test_within_limits),
+                cmocka_unit_test(test_crafted_store),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
