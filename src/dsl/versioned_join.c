@@ -36,6 +36,7 @@
 #define RECORD_MARK   0x01
 #define ENTRY_KEY_LEN 17
 #define RELEASE_BATCH 512
+#define RELEASE_BYTES ((size_t)1 << 20) /* a batch stops past this */
 #define TS_NONE       INT64_MIN
 
 typedef struct {
@@ -117,17 +118,28 @@ static int split_record(const uint8_t *v, size_t vl, const void **keyp,
 
 /* Join and forget every buffered record at or before @p deadline, oldest
  * first, in batches (each copied out of its iterator before the joins
- * write to the buffer). */
+ * write to the buffer; RELEASE_BATCH records or RELEASE_BYTES, at least
+ * one). Each scan starts where no record can be before: at the earliest
+ * held, then past the batch let out, never over the records let out
+ * before (deletes, which a RocksDB iterator steps over until a
+ * compaction). */
 static ks_err_t release(ks_context_t *ctx, grace_state_t *in,
                         int64_t deadline) {
         if (in->earliest_known && deadline < in->earliest)
                 return KS_ERR_NO_ERROR; /* most records: nothing is due */
-        static const uint8_t lo[1] = {RECORD_MARK};
+        uint8_t from[ENTRY_KEY_LEN] = {RECORD_MARK};
+        size_t fromlen = 1;
+        if (in->earliest_known) {
+                ks__be64_put(from + 1, (uint64_t)in->earliest ^ SIGN_BIT);
+                fromlen = ENTRY_KEY_LEN; /* sequence number 0 */
+        }
         ks_err_t err = KS_ERR_NO_ERROR;
+        size_t peak = 0; /* the largest batch */
         for (int more = 1; more && !err;) {
                 ks_kv_iter_t *it;
-                if ((err = ks_kv_store_range(in->buf, lo, 1, NULL, 0, &it)))
-                        return err;
+                if ((err = ks_kv_store_range(in->buf, from, fromlen, NULL, 0,
+                                             &it)))
+                        break;
                 ks_buf_reset(in->batch);
                 size_t cnt = 0;
                 int64_t next = INT64_MAX; /* nothing buffered */
@@ -147,8 +159,13 @@ static ks_err_t release(ks_context_t *ctx, grace_state_t *in,
                                 next = ts;
                                 break;
                         }
-                        if (cnt == RELEASE_BATCH) {
+                        if (cnt == RELEASE_BATCH ||
+                            ks_buf_len(in->batch) >= RELEASE_BYTES) {
                                 more = 1;
+                                break;
+                        }
+                        if (vl > UINT32_MAX) {
+                                err = bad_entry(ctx, in, "a record value", vl);
                                 break;
                         }
                         uint8_t len[4];
@@ -166,9 +183,13 @@ static ks_err_t release(ks_context_t *ctx, grace_state_t *in,
                         in->earliest = next;
                         in->earliest_known = 1;
                 }
+                if (ks_buf_len(in->batch) > peak)
+                        peak = ks_buf_len(in->batch);
                 const uint8_t *p = ks_buf_data(in->batch);
                 for (size_t i = 0; i < cnt && !err; i++) {
                         const uint8_t *ek = p;
+                        memcpy(from, ek, ENTRY_KEY_LEN); /* the next scan's */
+                        fromlen = ENTRY_KEY_LEN;
                         size_t rl = ks__be32_get(p + ENTRY_KEY_LEN);
                         const uint8_t *rv = p + ENTRY_KEY_LEN + 4;
                         p = rv + rl;
@@ -188,6 +209,14 @@ static ks_err_t release(ks_context_t *ctx, grace_state_t *in,
                         err = join_one(ctx, in, key, klen, value, vlen, ts,
                                        in->base.no_headers);
                         ks__context_detach_origin(ctx, 0);
+                }
+        }
+        /* A batch of large records: its room goes with it. */
+        if (peak > RELEASE_BYTES) {
+                ks_buf_t *b = ks_buf_new();
+                if (b) {
+                        ks_buf_destroy(in->batch);
+                        in->batch = b;
                 }
         }
         return err;
@@ -212,6 +241,17 @@ static ks_err_t grace_process(ks_context_t *ctx, const ks_record_t *rec,
                 if ((err = join_one(ctx, in, key, klen, value, vlen, ts, NULL)))
                         return err;
         } else {
+                /* Never wrapped to 0: a record held there would be
+                 * overwritten. (2^64 records take longer than anyone
+                 * waits; a number this high was written by someone
+                 * else.) */
+                if (in->seq == UINT64_MAX) {
+                        ks_context_set_error(ctx,
+                                             "step %s: buffer store %s: no "
+                                             "sequence number left",
+                                             st->base.name, in->buf->name);
+                        return KS_ERR_STORE;
+                }
                 if ((err = entry_key(in, ts, in->seq)))
                         return err;
                 uint8_t len[4];
@@ -255,6 +295,13 @@ static ks_err_t learn_held(ks_context_t *ctx, grace_state_t *in) {
                 }
                 int64_t ts = (int64_t)(ks__be64_get(kb + 1) ^ SIGN_BIT);
                 uint64_t seq = ks__be64_get(kb + 9);
+                if (seq == UINT64_MAX) { /* the next would wrap to 0 */
+                        err = bad_entry(ctx, in,
+                                        "a record with the last sequence "
+                                        "number",
+                                        kl);
+                        break;
+                }
                 if (in->earliest == INT64_MAX)
                         in->earliest = ts;
                 if (in->observed == TS_NONE || ts > in->observed)
@@ -290,6 +337,11 @@ static ks_err_t grace_open(ks_context_t *ctx, ks__dsl_state_t *base) {
         if (!err) {
                 in->observed = in->saved = (int64_t)ks__be64_get(v);
                 in->seq = in->saved_seq = ks__be64_get((const uint8_t *)v + 8);
+                if (in->seq == UINT64_MAX)
+                        return bad_entry(ctx, in,
+                                         "a stream time entry with the last "
+                                         "sequence number",
+                                         vl);
         } else if (err != KS_ERR_NOT_FOUND) {
                 return ks_context_set_error(
                         ctx, "step %s: reading store %s: %s", st->base.name,

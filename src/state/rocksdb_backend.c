@@ -2,7 +2,10 @@
  * (ks__rocksdb_store_ops). Point reads look at the staged writes first,
  * then the database; writes are staged for the next commit; restored
  * records go to the database's restore batch; cursors read the ordered
- * index of the staged writes over the database. */
+ * index of the staged writes over the database. A cursor with an
+ * inclusive bound gives the database's iterator that bound, so that it
+ * stops there instead of walking on over deletes (a RocksDB delete stays,
+ * and is stepped over, until a compaction) to the next live key. */
 #include "rocksdb_impl_int.h"
 
 #include <stdlib.h>
@@ -94,9 +97,39 @@ static ks_err_t rs_delete_range(void *impl, const void *from, size_t fromlen,
 
 typedef struct {
         rocksdb_iterator_t *it;
+        /* The iterator's bound and the read options pointing to it (both
+         * outlive the iterator), or NULL. */
+        rocksdb_readoptions_t *ropts;
+        char *limit;
         int reverse;
         int started;
 } rcursor_t;
+
+static void rs_cursor_close(void *cur);
+
+/* Bound the database iterator of @p c by @p bound: down to it (RocksDB's
+ * lower bound is inclusive), or up to it (exclusive: to the key right
+ * after it, itself followed by a zero byte). 0 on OOM. */
+static int cursor_bound(rcursor_t *c, int reverse,
+                        const ks__kv_bound_t *bound) {
+        if (!bound || bound->kind != KS__BOUND_INCL)
+                return 1;
+        size_t len = bound->len + !reverse;
+        if (!(c->limit = malloc(len ? len : 1)) ||
+            !(c->ropts = rocksdb_readoptions_create()))
+                return 0;
+        if (bound->len)
+                memcpy(c->limit, bound->key, bound->len);
+        if (reverse) {
+                rocksdb_readoptions_set_iterate_lower_bound(c->ropts, c->limit,
+                                                            len);
+        } else {
+                c->limit[bound->len] = 0;
+                rocksdb_readoptions_set_iterate_upper_bound(c->ropts, c->limit,
+                                                            len);
+        }
+        return 1;
+}
 
 static ks_err_t rs_cursor_open(void *impl, int reverse, const void *seek,
                                size_t seeklen, const ks__kv_bound_t *bound,
@@ -105,10 +138,14 @@ static ks_err_t rs_cursor_open(void *impl, int reverse, const void *seek,
         rcursor_t *c = calloc(1, sizeof(*c));
         if (!c)
                 return KS_ERR_NO_MEMORY;
+        if (!cursor_bound(c, reverse, bound)) {
+                rs_cursor_close(c);
+                return KS_ERR_NO_MEMORY;
+        }
         ks__task_db_t *db = r->db;
         ks__task_db_index(db);
-        rocksdb_iterator_t *base =
-                rocksdb_create_iterator_cf(r->db->db, r->db->env->ropts, r->cf);
+        rocksdb_iterator_t *base = rocksdb_create_iterator_cf(
+                r->db->db, c->ropts ? c->ropts : r->db->env->ropts, r->cf);
         c->it = rocksdb_writebatch_wi_create_iterator_with_base_cf(r->db->wbwi,
                                                                    base, r->cf);
         c->reverse = reverse;
@@ -153,7 +190,11 @@ static int rs_cursor_next(void *cur, const void **kp, size_t *klp,
 
 static void rs_cursor_close(void *cur) {
         rcursor_t *c = cur;
-        rocksdb_iter_destroy(c->it);
+        if (c->it)
+                rocksdb_iter_destroy(c->it);
+        if (c->ropts)
+                rocksdb_readoptions_destroy(c->ropts);
+        free(c->limit);
         free(c);
 }
 

@@ -262,6 +262,10 @@ void ks__versioned_kv_store_destroy(ks_versioned_kv_store_t *vs);
 /** Puts not stored because they were older than the history. */
 uint64_t ks__versioned_kv_store_expired_puts(const ks_versioned_kv_store_t *vs);
 
+/** Bytes of scratch the store keeps between calls (values copied in and
+ *  out, the versions a put drops). */
+size_t ks__versioned_kv_store_scratch_bytes(const ks_versioned_kv_store_t *vs);
+
 /** A window store built on @p kv, which it takes over: destroying the
  *  window store destroys @p kv. With @p retain_duplicates every put is
  *  kept (KS_STORE_F_RETAIN_DUPLICATES). NULL on OOM, in which case @p kv

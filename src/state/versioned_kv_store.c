@@ -29,6 +29,20 @@
  * versions of its own key; the versions of a key that is not written again
  * stay, never read, until it is.
  *
+ * Work per call: a dropped version is a delete, which RocksDB keeps (and
+ * its iterators walk over) until a compaction, at the low end of its
+ * key's versions. So no call looks below what it knows to be its key's
+ * oldest live version: a small table (FLOOR_SLOTS slots by key hash, keys
+ * of up to FLOOR_KEY_MAX bytes) remembers for recently written keys a
+ * floor, a timestamp no live version is older than (the version a put
+ * kept at the horizon, or the horizon itself). A put only ever stores at
+ * or after the horizon, which never goes back, so a floor stays true;
+ * puts scan from it, reads do not seek below it. Without one, a key's
+ * first put scans from the start of its versions once. Observed stream
+ * time bounds every stored timestamp, so a put after it needs no look for
+ * a later version. A put thus walks the versions it keeps or drops, a
+ * read one version each way.
+ *
  * Invariant: everything read back is checked (another client may write the
  * changelog): an entry whose key or value does not fit the layout is a
  * KS_ERR_STORE naming the store, logged, and never read past its end. */
@@ -42,13 +56,24 @@
 #include "../common/config_int.h"
 #include "../common/util_int.h"
 
-#define META_MARK    0x00
-#define VERSION_MARK 0x01
-#define SIGN_BIT     ((uint64_t)1 << 63)
-#define F_TOMBSTONE  0x01
-#define PREFIX_HEAD  5 /* type byte and key length */
-#define TS_LEN       8
-#define TS_NONE      INT64_MIN /* nothing observed */
+#define META_MARK     0x00
+#define VERSION_MARK  0x01
+#define SIGN_BIT      ((uint64_t)1 << 63)
+#define F_TOMBSTONE   0x01
+#define PREFIX_HEAD   5 /* type byte and key length */
+#define TS_LEN        8
+#define TS_NONE       INT64_MIN /* nothing observed */
+#define FLOOR_SLOTS   4096
+#define FLOOR_KEY_MAX 256
+/* Scratch kept between calls; larger buffers go once a call needs less. */
+#define SCRATCH_KEEP ((size_t)64 * 1024)
+
+/* A floor of a recently written key (see above). */
+typedef struct {
+        uint8_t *key; /* NULL: an empty slot */
+        size_t klen;
+        int64_t ts;
+} floor_t;
 
 struct ks_versioned_kv_store_s {
         ks_kv_store_t *kv; /* owned: the entries */
@@ -57,11 +82,13 @@ struct ks_versioned_kv_store_s {
         int known;        /* observed read from the store */
         uint64_t expired_puts;
         ks_buf_t *lo, *hi; /* keys: range bounds, or a version's key */
-        ks_buf_t *val;     /* a version's stored value */
-        int64_t *drops;    /* versions a put drops */
+        void *val;         /* a version's stored value, being written */
+        size_t val_cap;
+        int64_t *drops; /* versions a put drops */
         size_t drop_cap;
         void *out; /* a value handed out */
         size_t out_cap;
+        floor_t *floors; /* FLOOR_SLOTS, made on first use */
 };
 
 /* One version as read back. */
@@ -75,8 +102,7 @@ typedef struct {
 ks_versioned_kv_store_t *ks__versioned_kv_store_new(ks_kv_store_t *kv,
                                                     int64_t history_ms) {
         ks_versioned_kv_store_t *vs = calloc(1, sizeof(*vs));
-        if (vs && (!(vs->lo = ks_buf_new()) || !(vs->hi = ks_buf_new()) ||
-                   !(vs->val = ks_buf_new()))) {
+        if (vs && (!(vs->lo = ks_buf_new()) || !(vs->hi = ks_buf_new()))) {
                 ks_buf_destroy(vs->lo);
                 ks_buf_destroy(vs->hi);
                 free(vs);
@@ -102,10 +128,20 @@ void ks__versioned_kv_store_destroy(ks_versioned_kv_store_t *vs) {
         ks__kv_store_destroy(vs->kv);
         ks_buf_destroy(vs->lo);
         ks_buf_destroy(vs->hi);
-        ks_buf_destroy(vs->val);
+        free(vs->val);
         free(vs->drops);
         free(vs->out);
+        for (size_t i = 0; vs->floors && i < FLOOR_SLOTS; i++)
+                free(vs->floors[i].key);
+        free(vs->floors);
         free(vs);
+}
+
+size_t ks__versioned_kv_store_scratch_bytes(const ks_versioned_kv_store_t *vs) {
+        return vs ? vs->val_cap + vs->out_cap +
+                               vs->drop_cap * sizeof(*vs->drops) +
+                               ks_buf_len(vs->lo) + ks_buf_len(vs->hi)
+                  : 0;
 }
 
 uint64_t
@@ -202,19 +238,69 @@ static ks_err_t check(ks_versioned_kv_store_t *vs, const void *key,
         return learn(vs);
 }
 
+/* Make *@p bufp (of *@p capp bytes) hold @p need bytes: grown as needed,
+ * and let go of when it is over SCRATCH_KEEP and @p need is not. */
+static int scratch(void **bufp, size_t *capp, size_t need) {
+        if (need <= *capp && (*capp <= SCRATCH_KEEP || need > SCRATCH_KEEP))
+                return 1;
+        size_t cap = need < 64 ? 64 : need;
+        void *n = *capp > cap ? malloc(cap) : realloc(*bufp, cap);
+        if (!n)
+                return 0;
+        if (*capp > cap)
+                free(*bufp);
+        *bufp = n;
+        *capp = cap;
+        return 1;
+}
+
 /* Keep @p len bytes of @p p in vs->out (a value handed out). */
 static const void *keep(ks_versioned_kv_store_t *vs, const void *p,
                         size_t len) {
-        if (len + 1 > vs->out_cap) {
-                void *n = realloc(vs->out, len + 1);
-                if (!n)
-                        return NULL;
-                vs->out = n;
-                vs->out_cap = len + 1;
-        }
+        if (!scratch(&vs->out, &vs->out_cap, len + 1))
+                return NULL;
         if (len)
                 memcpy(vs->out, p, len);
         return vs->out;
+}
+
+/* --- floors -------------------------------------------------------------- */
+
+static floor_t *floor_slot(ks_versioned_kv_store_t *vs, const void *key,
+                           size_t klen) {
+        if (klen > FLOOR_KEY_MAX)
+                return NULL;
+        if (!vs->floors &&
+            !(vs->floors = calloc(FLOOR_SLOTS, sizeof(*vs->floors))))
+                return NULL;
+        return &vs->floors[ks__fnv1a32(key, klen) % FLOOR_SLOTS];
+}
+
+/* A timestamp no live version of @p key is older than (INT64_MIN: none
+ * known). */
+static int64_t floor_of(ks_versioned_kv_store_t *vs, const void *key,
+                        size_t klen) {
+        const floor_t *f = floor_slot(vs, key, klen);
+        return f && f->key && f->klen == klen && !memcmp(f->key, key, klen)
+                       ? f->ts
+                       : INT64_MIN;
+}
+
+/* No live version of @p key is older than @p ts. */
+static void floor_set(ks_versioned_kv_store_t *vs, const void *key, size_t klen,
+                      int64_t ts) {
+        floor_t *f = floor_slot(vs, key, klen);
+        if (!f)
+                return;
+        if (!f->key || f->klen != klen || memcmp(f->key, key, klen)) {
+                uint8_t *k = realloc(f->key, klen ? klen : 1);
+                if (!k)
+                        return; /* forgotten: the key scans from the start */
+                memcpy(k, key, klen);
+                f->key = k;
+                f->klen = klen;
+        }
+        f->ts = ts;
 }
 
 /* The first version of @p key with a timestamp in [@p from, @p to], the
@@ -269,7 +355,8 @@ ks_err_t ks_versioned_kv_store_get(ks_versioned_kv_store_t *store,
                 return err;
         version_t ver;
         int found;
-        if ((err = first_in(store, key, key_size, INT64_MIN, INT64_MAX, 1, 1,
+        if ((err = first_in(store, key, key_size,
+                            floor_of(store, key, key_size), INT64_MAX, 1, 1,
                             &ver, &found)))
                 return err;
         if (!found || ver.tombstone)
@@ -295,9 +382,12 @@ ks_err_t ks_versioned_kv_store_get_as_of(ks_versioned_kv_store_t *store,
                 return err;
         if (as_of < horizon_of(store->observed, store->history_ms))
                 return KS_ERR_NOT_FOUND; /* beyond the history */
+        int64_t oldest = floor_of(store, key, key_size);
+        if (as_of < oldest)
+                return KS_ERR_NOT_FOUND; /* no version that old */
         version_t ver, next;
         int found, more = 0;
-        if ((err = first_in(store, key, key_size, INT64_MIN, as_of, 1, 1, &ver,
+        if ((err = first_in(store, key, key_size, oldest, as_of, 1, 1, &ver,
                             &found)))
                 return err;
         if (!found || ver.tombstone)
@@ -340,14 +430,20 @@ static ks_err_t drop_add(ks_versioned_kv_store_t *vs, size_t n, int64_t ts) {
         return KS_ERR_NO_ERROR;
 }
 
-/* The versions of @p key at or before @p bound into vs->drops (*cntp of
+/* The versions of @p key in [@p from, @p bound] into vs->drops (*cntp of
  * them, oldest first); *last_tombp: whether the last is a tombstone. */
 static ks_err_t collect(ks_versioned_kv_store_t *vs, const void *key,
-                        size_t klen, int64_t bound, size_t *cntp,
+                        size_t klen, int64_t from, int64_t bound, size_t *cntp,
                         int *last_tombp) {
         *cntp = 0;
         *last_tombp = 0;
-        ks_err_t err = version_key(vs->lo, key, klen, INT64_MIN);
+        /* Many versions collected once: their room goes with this put. */
+        if (vs->drop_cap * sizeof(*vs->drops) > SCRATCH_KEEP) {
+                free(vs->drops);
+                vs->drops = NULL;
+                vs->drop_cap = 0;
+        }
+        ks_err_t err = version_key(vs->lo, key, klen, from);
         if (!err)
                 err = version_key(vs->hi, key, klen, bound);
         if (err)
@@ -412,14 +508,18 @@ ks_err_t ks_versioned_kv_store_put(ks_versioned_kv_store_t *store,
                                    : vs->observed;
         int64_t horizon = horizon_of(observed, vs->history_ms);
         /* Everything is read before anything is written: a malformed entry
-         * leaves the key as it was. */
+         * leaves the key as it was. The versions to keep or drop are
+         * those from the key's floor to the horizon (ts is not before
+         * either); no version is after observed stream time. */
         size_t cnt;
         int last_tomb, later = 0;
         version_t next;
-        if ((err = collect(vs, key, key_size, horizon, &cnt, &last_tomb)))
+        if ((err = collect(vs, key, key_size, floor_of(vs, key, key_size),
+                           horizon, &cnt, &last_tomb)))
                 return err;
-        if (ts < INT64_MAX && (err = first_in(vs, key, key_size, ts + 1,
-                                              INT64_MAX, 0, 0, &next, &later)))
+        if (ts < INT64_MAX && (vs->observed == TS_NONE || ts <= vs->observed) &&
+            (err = first_in(vs, key, key_size, ts + 1, INT64_MAX, 0, 0, &next,
+                            &later)))
                 return err;
         /* The version readable at the horizon is the last at or before it:
          * the new one (ts == horizon) or the last collected; those before
@@ -434,19 +534,26 @@ ks_err_t ks_versioned_kv_store_put(ks_versioned_kv_store_t *store,
         } else if (cnt && last_tomb) {
                 ndrop = cnt;
         }
+        /* What stays at or before the horizon: the new version at it, or
+         * the last collected unless it goes too. */
+        int64_t oldest = ts <= horizon ? ts
+                         : cnt > ndrop ? vs->drops[cnt - 1]
+                                       : horizon;
+        /* The stored value, flags first. */
+        if (write && (value_size == SIZE_MAX ||
+                      !scratch(&vs->val, &vs->val_cap, value_size + 1)))
+                return KS_ERR_NO_MEMORY;
         for (size_t i = 0; i < ndrop && !err; i++)
                 err = drop(vs, key, key_size, vs->drops[i]);
         if (!err)
                 err = version_key(vs->hi, key, key_size, ts);
         if (!err && write) {
-                uint8_t flags = value ? 0 : F_TOMBSTONE;
-                ks_buf_reset(vs->val);
-                if (!(err = ks_buf_append(vs->val, &flags, 1)) && value_size)
-                        err = ks_buf_append(vs->val, value, value_size);
-                if (!err)
-                        err = ks_kv_store_put(
-                                vs->kv, ks_buf_data(vs->hi), ks_buf_len(vs->hi),
-                                ks_buf_data(vs->val), ks_buf_len(vs->val));
+                uint8_t *b = vs->val;
+                b[0] = value ? 0 : F_TOMBSTONE;
+                if (value_size)
+                        memcpy(b + 1, value, value_size);
+                err = ks_kv_store_put(vs->kv, ks_buf_data(vs->hi),
+                                      ks_buf_len(vs->hi), b, value_size + 1);
         } else if (!err) {
                 /* A tombstone nothing can read replaces nothing. */
                 err = ks_kv_store_delete(vs->kv, ks_buf_data(vs->hi),
@@ -461,6 +568,8 @@ ks_err_t ks_versioned_kv_store_put(ks_versioned_kv_store_t *store,
                 if (!(err = ks_kv_store_put(vs->kv, meta, 1, b, sizeof(b))))
                         vs->observed = observed;
         }
+        if (!err)
+                floor_set(vs, key, key_size, oldest);
         if (!err && storedp)
                 *storedp = later ? KS_VERSIONED_PUT_HISTORY
                                  : KS_VERSIONED_PUT_LATEST;

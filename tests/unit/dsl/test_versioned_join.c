@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <malloc.h>
+#include <rocksdb/c.h>
+
 #include "ks_test.h"
 #include "state/state_dir_int.h"
 #include "task/task_int.h"
@@ -212,44 +215,107 @@ static void check_driver(const ev_t *evs, size_t n, int64_t history,
         free(want.v);
 }
 
-/* A buffer entry the step did not write (a crafted changelog) stops the
- * task with KS_ERR_STORE naming the store, and is never read past its
- * end. */
-static void test_crafted_buffer(void **state) {
+/* Records in order, each letting out the one a grace period before it:
+ * a release does not walk again over the records let out before (deletes
+ * in RocksDB until a compaction; its perf context counts those its
+ * iterators step over). */
+static void test_release_work(void **state) {
         (void)state;
-        static const struct {
-                const char *key, *value;
-                size_t kl, vl;
-                const char *needle;
-        } cases[] = {
-                {"\x01short", "\0\0\0\0", 6, 4, "a record key (6 bytes)"},
-                {"\x01\x80\0\0\0\0\0\0\x01\0\0\0\0\0\0\0\x09", "\0\0", 17, 2,
-                 "a record value (2 bytes)"},
-                {"\x01\x80\0\0\0\0\0\0\x01\0\0\0\0\0\0\0\x09",
-                 "\0\0\0\x09"
-                 "ab",
-                 17, 6, "a record value (6 bytes)"},
-        };
-        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-                ks_topology_t *topo = join_topology(1000, 10, KS_JOIN_LEFT);
-                ks_config_t *c = kst_config("crafted-buffer");
-                ks_error_t *e = NULL;
-                ks_test_driver_t *d = ks_test_driver_new(topo, c, 0, &e);
-                assert_non_null(d);
-                /* One record held, then the crafted entry before it. */
-                KST_OK_E(ks_test_driver_pipe(d, "stream", "k", 1, "v", 1, 95,
+        ks_topology_t *topo = join_topology(1000, 10, KS_JOIN_LEFT);
+        ks_config_t *c = kst_config("release-work");
+        ks_error_t *e = NULL;
+        ks_test_driver_t *d = ks_test_driver_new(topo, c, 0, &e);
+        assert_non_null(d);
+        const int n = 3000;
+        rocksdb_set_perf_level(rocksdb_enable_count);
+        rocksdb_perfcontext_t *pc = rocksdb_perfcontext_create();
+        rocksdb_perfcontext_reset(pc);
+        uint64_t first = 0;
+        for (int i = 0; i < n; i++) {
+                KST_OK_E(ks_test_driver_pipe(d, "stream", "k", 1, "v", 1, i,
                                              NULL, &e));
-                ks_kv_store_t *buf;
-                KST_OK(ks_test_driver_get_kv_store(d, "J-buffer", &buf));
-                KST_OK(ks_kv_store_put(buf, cases[i].key, cases[i].kl,
-                                       cases[i].value, cases[i].vl));
-                KST_ASSERT_ERROR(ks_test_driver_pipe(d, "stream", "k", 1, "v",
-                                                     1, 200, NULL, &e),
-                                 e, KS_ERR_STORE, "J-buffer", cases[i].needle);
-                ks_test_driver_destroy(d);
-                ks_config_destroy(c);
-                ks_topology_destroy(topo);
+                if (i >= 10)
+                        kst_expect_output(d, "out", "k", 1, "v|null", 6,
+                                          i - 10);
+                if (i == 99)
+                        first = rocksdb_perfcontext_metric(
+                                pc, rocksdb_internal_delete_skipped_count);
         }
+        uint64_t total = rocksdb_perfcontext_metric(
+                pc, rocksdb_internal_delete_skipped_count);
+        rocksdb_perfcontext_destroy(pc);
+        rocksdb_set_perf_level(rocksdb_disable);
+        if (total - first > (uint64_t)n)
+                fail_msg("%llu deletes skipped over %d records (%llu over "
+                         "the first 100)",
+                         (unsigned long long)(total - first), n,
+                         (unsigned long long)first);
+        assert_int_equal(ks_test_driver_output_size(d, "out"), 0);
+        ks_test_driver_destroy(d);
+        ks_config_destroy(c);
+        ks_topology_destroy(topo);
+}
+
+/* Bytes the process has allocated (not under a sanitizer, whose
+ * allocator mallinfo2() does not see): -1 when unknown. */
+static int64_t heap_bytes(void) {
+#if defined(__SANITIZE_ADDRESS__)
+        return -1;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+        return -1;
+#else
+        struct mallinfo2 mi = mallinfo2();
+        return (int64_t)(mi.uordblks + mi.hblkhd);
+#endif
+#else
+        struct mallinfo2 mi = mallinfo2();
+        return (int64_t)(mi.uordblks + mi.hblkhd);
+#endif
+}
+
+/* Large records let out together: the step copies them out of the buffer
+ * in batches of bounded size, and keeps no batch's room after it. */
+static void test_release_large(void **state) {
+        (void)state;
+        if (heap_bytes() < 0)
+                skip();
+        ks_topology_t *topo = join_topology(100000, 1000, KS_JOIN_LEFT);
+        ks_config_t *c = kst_config("release-large");
+        ks_error_t *e = NULL;
+        /* No memtable flush (in the background) while it is measured. */
+        KST_OK_E(ks_config_set(c, "rocksdb.write.buffer.bytes", "1073741824",
+                               &e));
+        ks_test_driver_t *d = ks_test_driver_new(topo, c, 0, &e);
+        assert_non_null(d);
+        const size_t big = (size_t)256 << 10;
+        const int n = 128;
+        char *v = malloc(big);
+        assert_non_null(v);
+        memset(v, 'x', big);
+        for (int i = 0; i < n; i++)
+                KST_OK_E(ks_test_driver_pipe(d, "stream", "k", 1, v, big, i,
+                                             NULL, &e));
+        assert_int_equal(ks_test_driver_output_size(d, "out"), 0);
+        int64_t before = heap_bytes();
+        /* Stream time moves past them all at once. */
+        KST_OK_E(ks_test_driver_pipe(d, "stream", "k", 1, "v", 1, 5000, NULL,
+                                     &e));
+        assert_int_equal(ks_test_driver_output_size(d, "out"), n);
+        for (int i = 0; i < n; i++) {
+                ks_test_record_t *r = ks_test_driver_read_output(d, "out");
+                assert_non_null(r);
+                assert_int_equal(ks_test_record_timestamp(r), i);
+                ks_test_record_destroy(r);
+        }
+        int64_t grown = heap_bytes() - before;
+        free(v);
+        if (grown > (int64_t)8 << 20) /* a batch of 128 records: 32 MiB */
+                fail_msg("%lld bytes more allocated after the release",
+                         (long long)grown);
+        ks_test_driver_destroy(d);
+        ks_config_destroy(c);
+        ks_topology_destroy(topo);
 }
 
 /* --- joins: a scenario by hand --------------------------------------------
@@ -448,6 +514,134 @@ static void run_task(ks__task_t *t, sink_t *s, const ev_t *evs, size_t from,
         }
 }
 
+/* --- a crafted buffer ------------------------------------------------------
+ */
+
+typedef struct {
+        const char *k, *v; /* v NULL: a delete */
+        size_t kl, vl;
+} crafted_t;
+
+/* The buffer's key of a record at @p ts with sequence number @p seq. */
+static const char *rec_key(char *out, int64_t ts, uint64_t seq) {
+        out[0] = 1;
+        uint64_t t = (uint64_t)ts ^ ((uint64_t)1 << 63);
+        for (int i = 0; i < 8; i++) {
+                out[1 + i] = (char)(t >> (56 - 8 * i));
+                out[9 + i] = (char)(seq >> (56 - 8 * i));
+        }
+        return out;
+}
+
+/* The buffer's stream time entry. */
+static const char *meta_value(char *out, int64_t observed, uint64_t seq) {
+        for (int i = 0; i < 8; i++) {
+                out[i] = (char)((uint64_t)observed >> (56 - 8 * i));
+                out[8 + i] = (char)(seq >> (56 - 8 * i));
+        }
+        return out;
+}
+
+/* A task of the join (grace 10) whose buffer is restored from @p recs (a
+ * changelog another client wrote) before it starts, then given stream
+ * records of key "k" at @p ts: the first failure is KS_ERR_STORE naming
+ * the buffer and @p needle, never a read past an entry's end, nor a
+ * record lost. @p ts ends with -1. */
+static void expect_crafted(const crafted_t *recs, size_t n, const int64_t *ts,
+                           const char *needle) {
+        ks_topology_t *topo = join_topology(1000, 10, KS_JOIN_LEFT);
+        ks_error_t *e = NULL;
+        KST_OK_E(ks__topology_bind(topo, "crafted", &e));
+        ks_config_t *conf = kst_config("crafted");
+        ks__rocks_env_t *rocks = NULL;
+        char *dir = NULL;
+        KST_OK_E(ks__rocks_env_new(conf, &rocks, &e));
+        KST_OK_E(ks__mkdtemp(kst_tmpdir(), "crafted-", &dir, &e));
+        sink_t sink = {0};
+        ks__cache_budget_t cache = {0, 1 << 20};
+        ks__task_env_t env = {
+                .conf = conf,
+                .rocks = rocks,
+                .state_dir = dir,
+                .collector = {c_send, c_partitions, c_flush, &sink,
+                              c_send_changelog, c_slot_open, c_slot_close,
+                              c_slot_offset},
+                .clock = c_clock,
+                .cache = &cache,
+        };
+        ks__task_t *t = NULL;
+        KST_OK_E(ks__task_new(topo, 0, 0, &env, &t, &e));
+        size_t store = ks__task_store_count(t);
+        for (size_t i = 0; i < ks__task_store_count(t); i++)
+                if (!strcmp(ks__task_store_name(t, i), "J-buffer"))
+                        store = i;
+        assert_true(store < ks__task_store_count(t));
+        for (size_t i = 0; i < n; i++)
+                KST_OK(ks__task_restore_put(t, store, recs[i].k, recs[i].kl,
+                                            recs[i].v, recs[i].vl, 0));
+        KST_OK_E(ks__task_restore_checkpoint(t, store, (int64_t)n, 1, &e));
+        ks_err_t err = ks__task_start(t, &e);
+        for (size_t i = 0; !err && ts[i] >= 0; i++) {
+                sink.at = i;
+                err = ks__task_process(t, "stream", 0, (int64_t)i, "k", 1, "v",
+                                       1, ts[i], NULL, &e);
+        }
+        if (err != KS_ERR_STORE)
+                fail_msg("%s: %s (%s)", needle, ks_err_name(err),
+                         e ? ks_error_message(e) : "no error");
+        const char *msg = ks_error_message(e);
+        if (!strstr(msg, "J-buffer") || !strstr(msg, needle))
+                fail_msg("\"%s\" does not say \"%s\"", msg, needle);
+        ks_error_destroy(e);
+        ks__task_destroy(t);
+        for (size_t j = 0; j < sink.log_cnt; j++) {
+                free(sink.log[j].k);
+                free(sink.log[j].v);
+        }
+        free(sink.log);
+        free(sink.out.v);
+        ks__rocks_env_destroy(rocks);
+        ks__rmtree(dir);
+        free(dir);
+        ks_config_destroy(conf);
+        ks_topology_destroy(topo);
+}
+
+/* Buffer entries the step did not write: a record key of the wrong
+ * length, record values too short for their key length, a stream time
+ * entry of the wrong length, and sequence numbers at their end (the next
+ * one would wrap to 0 and overwrite a held record, or release records of
+ * one timestamp out of their arrival order). */
+static void test_crafted_buffer(void **state) {
+        (void)state;
+        char k1[17], k2[17], m[16];
+        static const int64_t none[] = {-1};
+        static const int64_t due[] = {200, -1};
+        static const int64_t two[] = {100, 100, -1};
+        const char *ok = "\0\0\0\x01k"
+                         "v";
+        crafted_t short_key[] = {{"\x01short", "\0\0\0\0", 6, 4}};
+        expect_crafted(short_key, 1, none, "a record key (6 bytes)");
+        crafted_t short_value[] = {{rec_key(k1, 1, 9), "\0\0", 17, 2}};
+        expect_crafted(short_value, 1, due, "a record value (2 bytes)");
+        crafted_t long_key_len[] = {{rec_key(k1, 1, 9),
+                                     "\0\0\0\x09"
+                                     "ab",
+                                     17, 6}};
+        expect_crafted(long_key_len, 1, due, "a record value (6 bytes)");
+        crafted_t bad_meta[] = {{"\0", "\0\0\0", 1, 3}};
+        expect_crafted(bad_meta, 1, none, "a stream time entry (3 bytes)");
+        crafted_t last_seq[] = {{rec_key(k1, 100, 0), ok, 17, 6},
+                                {rec_key(k2, 200, UINT64_MAX), ok, 17, 6}};
+        expect_crafted(last_seq, 2, two, "the last sequence number");
+        crafted_t meta_seq[] = {{"\0", meta_value(m, 100, UINT64_MAX), 1, 16}};
+        expect_crafted(meta_seq, 1, two, "the last sequence number");
+        /* One number left: one record takes it, the next finds none. */
+        crafted_t meta_seq1[] = {
+                {"\0", meta_value(m, 100, UINT64_MAX - 1), 1, 16}};
+        expect_crafted(meta_seq1, 1, two, "no sequence number left");
+}
+
 /* Half the events on one task, the rest on a new owner that either finds
  * the first one's state directory (@p same_dir) or restores every store
  * from the changelog the first one wrote. Together they send what the
@@ -552,6 +746,8 @@ static void test_failover_same_dir(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_release_work),
+                cmocka_unit_test(test_release_large),
                 cmocka_unit_test(test_crafted_buffer),
                 cmocka_unit_test(test_story),
                 cmocka_unit_test(test_random),

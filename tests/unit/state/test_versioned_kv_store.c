@@ -573,6 +573,103 @@ static void test_matches_reference_model(void **state) {
         free(m.v);
 }
 
+/* --- work per call --------------------------------------------------------
+ */
+
+/* Deletes RocksDB's iterators skip (its perf context counts them per
+ * thread): the work a call does over versions dropped before. */
+static rocksdb_perfcontext_t *skips_start(void) {
+        rocksdb_set_perf_level(rocksdb_enable_count);
+        rocksdb_perfcontext_t *pc = rocksdb_perfcontext_create();
+        rocksdb_perfcontext_reset(pc);
+        return pc;
+}
+
+static uint64_t deletes_skipped(rocksdb_perfcontext_t *pc) {
+        return rocksdb_perfcontext_metric(
+                pc, rocksdb_internal_delete_skipped_count);
+}
+
+static void skips_end(rocksdb_perfcontext_t *pc) {
+        rocksdb_perfcontext_destroy(pc);
+        rocksdb_set_perf_level(rocksdb_disable);
+}
+
+/* One key written thousands of times with a short history drops a version
+ * at (nearly) every put. Its dropped versions, deletes in RocksDB until a
+ * compaction, are not walked again by later puts and reads, nor are those
+ * of the next key by the reads of the key before it: the work of a call
+ * does not grow with the versions dropped before. */
+static void test_hot_key_work(void **state) {
+        fixture_t *f = *state;
+        set_history(f, 10);
+        ks_versioned_kv_store_t *vs = f->vs;
+        const int n = 3000;
+        rocksdb_perfcontext_t *pc = skips_start();
+        uint64_t first = 0;
+        for (int i = 0; i < n; i++) {
+                /* "b" sorts right after "a": each a-put looks for a later
+                 * version of "a" where b's dropped versions lie. */
+                assert_int_equal(put_s(vs, "b", "v", i),
+                                 KS_VERSIONED_PUT_LATEST);
+                assert_int_equal(put_s(vs, "a", "v", i),
+                                 KS_VERSIONED_PUT_LATEST);
+                expect_as_of(vs, "a", i, "v", i, INT64_MAX);
+                if (i >= 5)
+                        expect_as_of(vs, "b", i - 5, "v", i - 5, i - 4);
+                expect_latest(vs, "b", "v", i);
+                kst_store_commit(f->st); /* the deletes reach the database */
+                if (i == 99)
+                        first = deletes_skipped(pc);
+        }
+        uint64_t total = deletes_skipped(pc);
+        skips_end(pc);
+        /* Not one per version dropped before (millions): about none. */
+        if (total - first > (uint64_t)n)
+                fail_msg("%llu deletes skipped over %d puts (%llu over the "
+                         "first 100)",
+                         (unsigned long long)(total - first), n,
+                         (unsigned long long)first);
+        assert_int_equal(versions_of(f->kv, "b"), 11);
+}
+
+/* A large value put and read, and a put dropping many versions at once,
+ * leave no scratch of their size behind once calls need less. */
+static void test_scratch_bounded(void **state) {
+        fixture_t *f = *state;
+        set_history(f, 100000);
+        ks_versioned_kv_store_t *vs = f->vs;
+        const size_t big = (size_t)4 << 20;
+        char *v = malloc(big);
+        assert_non_null(v);
+        memset(v, 'x', big);
+        int stored;
+        KST_OK(ks_versioned_kv_store_put(vs, "big", 3, v, big, 10, &stored));
+        const void *out;
+        size_t ol;
+        int64_t t, to;
+        KST_OK(ks_versioned_kv_store_get(vs, "big", 3, &out, &ol, &t));
+        assert_int_equal(ol, big);
+        KST_OK(ks_versioned_kv_store_get_as_of(vs, "big", 3, 10, &out, &ol, &t,
+                                               &to));
+        assert_int_equal(ol, big);
+        free(v);
+        /* 20000 versions of one key, all dropped by one put. */
+        for (int i = 0; i < 20000; i++)
+                put_s(vs, "many", "m", 1000 + i);
+        assert_int_equal(put_s(vs, "many", "last", 500000),
+                         KS_VERSIONED_PUT_LATEST);
+        assert_int_equal(versions_of(f->kv, "many"), 2);
+        /* Small calls from here on. */
+        put_s(vs, "small", "s", 500001);
+        put_s(vs, "small", "t", 500002);
+        expect_latest(vs, "small", "t", 500002);
+        expect_as_of(vs, "small", 500001, "s", 500001, 500002);
+        size_t kept = ks__versioned_kv_store_scratch_bytes(vs);
+        if (kept > 128 * 1024)
+                fail_msg("%zu bytes of scratch kept", kept);
+}
+
 /* --- entries that do not fit the layout ---------------------------------- */
 
 /* The version key of @p k at @p ts, with @p extra bytes cut (< 0) or
@@ -700,6 +797,9 @@ int main(void) {
                 BOTH(test_matches_reference_model),
                 BOTH(test_crafted_entries),
                 BOTH(test_closed_store),
+                BOTH(test_scratch_bounded),
+                cmocka_unit_test_setup_teardown(test_hot_key_work,
+                                                setup_rocksdb, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
