@@ -40,6 +40,10 @@ typedef struct {
         ks__qrec_t *ring;
         size_t cap, head, cnt;
         int paused; /* its partition is paused in the consumer */
+        /* Records of the partition were handed out and not queued (its
+         * task was not running), or it was never positioned: its resume
+         * seeks to `next`. */
+        int refetch;
         int at_end; /* the consumer reported its end, nothing after */
         int64_t next;
         int64_t committed; /* the committed offset at the task's start, -1 */

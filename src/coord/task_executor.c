@@ -34,6 +34,8 @@ ks_err_t ks__tmgr_enqueue(ks__tmgr_t *m, rd_kafka_message_t *msg,
         entry_t *te;
         ks__rqueue_t *q = ks__tmgr_find_queue(m, rd_kafka_topic_name(msg->rkt),
                                               msg->partition, &te);
+        if (q && q->paused && te->state != TE_RUNNING)
+                q->refetch = 1;
         if (!q || (q->next >= 0 && msg->offset < q->next) ||
             (q->paused && te->state != TE_RUNNING)) {
                 /* No longer ours; or queued already: the seek of a resume

@@ -152,10 +152,13 @@ void ks__tmgr_destroy(ks__tmgr_t *m) {
         free(m);
 }
 
-/* Pause or resume the partition of @p q. A resume also seeks to the next
- * offset the task needs: librdkafka resumes from the last record it handed
- * out, and when a partition was paused before it handed out any, it may
- * resume past records fetched and thrown away by the pause. */
+/* Pause or resume the partition of @p q. A partition paused before its
+ * task runs is resumed with a seek to the next offset the task needs:
+ * librdkafka resumes from the last record it handed out, records handed
+ * out meanwhile were dropped, and when it handed out none it may resume
+ * past records fetched and thrown away by the pause. A running task's
+ * partition paused for being full keeps what is handed out (see
+ * ks__tmgr_enqueue) and resumes without a seek. */
 void ks__tmgr_pause_resume(ks__tmgr_t *m, entry_t *te, ks__rqueue_t *q,
                            int pause) {
         if (!pause && !q->paused)
@@ -166,7 +169,14 @@ void ks__tmgr_pause_resume(ks__tmgr_t *m, entry_t *te, ks__rqueue_t *q,
                 rd_kafka_topic_partition_list_add(l, q->topic, te->partition);
         if (pause) {
                 rd_kafka_pause_partitions(m->env.consumer, l);
+                if (te->state != TE_RUNNING)
+                        q->refetch = 1;
+        } else if (!q->refetch) {
+                /* Paused for being full: everything handed out is queued,
+                 * and librdkafka goes on after it. */
+                rd_kafka_resume_partitions(m->env.consumer, l);
         } else {
+                q->refetch = 0;
                 rd_kafka_resume_partitions(m->env.consumer, l);
                 tp->offset = q->next >= 0 ? q->next : RD_KAFKA_OFFSET_BEGINNING;
                 rd_kafka_error_t *ke =
