@@ -17,12 +17,10 @@
  * without one exactly once in unmatched, nothing else. Under at-least-once
  * (the mock cluster, which has no transactions) each at least once and
  * nothing else. */
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,6 +29,7 @@
 
 #include "admatch.h"
 #include "kst_app.h"
+#include "kst_instance.h"
 
 #define PARTITIONS  2
 #define IMPRESSIONS 300
@@ -186,10 +185,7 @@ static void check_out(fixture_t *f, ks_app_t *app, const char *topic,
 /* argv: --instance bootstrap app_id imps clicks matched unmatched state_dir
  *       eos mock */
 static int run_instance(char **argv) {
-        sigset_t set;
-        sigemptyset(&set);
-        sigaddset(&set, SIGTERM);
-        pthread_sigmask(SIG_BLOCK, &set, NULL);
+        kst_instance_block_term();
         ks_config_t *c = instance_config(argv[2], argv[3], argv[8],
                                          atoi(argv[9]), atoi(argv[10]));
         ks_topology_t *t = admatch_topology(argv[4], argv[5], argv[6], argv[7]);
@@ -199,24 +195,7 @@ static int run_instance(char **argv) {
                 fprintf(stderr, "instance: %s\n", ks_error_message(e));
                 return 2;
         }
-        char path[1024], tmp[1040];
-        snprintf(path, sizeof(path), "%s/status", argv[8]);
-        snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-        const struct timespec pace = {0, 20 * 1000000};
-        for (;;) {
-                FILE *st = fopen(tmp, "w");
-                if (st) {
-                        fprintf(st, "%s %lld %lld\n",
-                                ks_app_state_name(ks_app_state(app)),
-                                (long long)ks_app_metric(app, "tasks"),
-                                (long long)ks_app_metric(app, "process-total"));
-                        fclose(st);
-                        rename(tmp, path);
-                }
-                if (sigtimedwait(&set, NULL, &pace) == SIGTERM)
-                        break;
-        }
-        int rc = ks_app_close(app, 30000) || ks_app_error(app) ? 1 : 0;
+        int rc = kst_instance_serve(app, argv[8]);
         ks_app_destroy(app);
         ks_topology_destroy(t);
         ks_config_destroy(c);
@@ -239,46 +218,7 @@ static pid_t spawn_instance(fixture_t *f, const char *state_dir) {
                         eo,
                         mk,
                         NULL};
-        fflush(NULL);
-        pid_t pid = fork();
-        if (pid < 0)
-                fail_msg("fork failed");
-        if (!pid) {
-                prctl(PR_SET_PDEATHSIG, SIGKILL);
-                execv("/proc/self/exe", argv);
-                _exit(127);
-        }
-        return pid;
-}
-
-typedef struct {
-        ks_app_t *app;
-        const char *status;
-        int64_t tasks, processed; /* the other's, at least */
-} wait_t;
-
-static int read_status(const char *path, char *state, long long *tasks,
-                       long long *processed) {
-        FILE *st = fopen(path, "r");
-        int n = st ? fscanf(st, "%31s %lld %lld", state, tasks, processed) : 0;
-        if (st)
-                fclose(st);
-        return n == 3;
-}
-
-static int runs(void *opaque) {
-        wait_t *w = opaque;
-        return ks_app_state(w->app) == KS_APP_RUNNING &&
-               ks_app_metric(w->app, "tasks") == w->tasks;
-}
-
-static int both_run(void *opaque) {
-        wait_t *w = opaque;
-        char state[32] = "";
-        long long tasks = -1, processed = -1;
-        return runs(w) && read_status(w->status, state, &tasks, &processed) &&
-               !strcmp(state, "RUNNING") && tasks == w->tasks &&
-               processed >= w->processed;
+        return kst_spawn_self(argv);
 }
 
 typedef struct {
@@ -358,36 +298,36 @@ static void test_admatch_failover(void **state) {
         ks_app_t *app = kst_app_start(t, c, NULL, NULL);
         ks_topology_destroy(t);
         ks_config_destroy(c);
-        wait_t all = {app, NULL, PARTITIONS, 0};
-        if (!kst_wait_for(app, 60000, 50, runs, &all))
+        kst_pair_t all = {app, NULL, PARTITIONS, 0};
+        if (!kst_wait_for(app, 60000, 50, kst_pair_runs, &all))
                 fail_msg("the first instance never ran its tasks");
         pid_t victim = spawn_instance(f, vdir);
-        wait_t both = {app, status, 1, 0};
-        if (!kst_wait_for(app, 90000, 20, both_run, &both))
+        kst_pair_t both = {app, status, 1, 0};
+        if (!kst_wait_for(app, 90000, 20, kst_pair_both_run, &both))
                 fail_msg("the instances never ran one task each");
 
         /* A third of the input, processed and committed; more, and the
          * victim dies while it processes it. */
         produce(f, f->n / 3);
         both.processed = 1;
-        if (!kst_wait_for(app, 60000, 20, both_run, &both))
+        if (!kst_wait_for(app, 60000, 20, kst_pair_both_run, &both))
                 fail_msg("the second instance processed nothing");
         committed_t cm = {f, 1};
         if (!kst_wait_for(app, 60000, 50, offsets_committed, &cm))
                 fail_msg("the instances committed nothing");
         char vstate[32];
         long long vtasks, vdone;
-        assert_true(read_status(status, vstate, &vtasks, &vdone));
+        assert_true(kst_read_status(status, vstate, &vtasks, &vdone));
         produce(f, 2 * f->n / 3);
         both.processed = vdone + 1;
-        if (!kst_wait_for(app, 60000, 5, both_run, &both))
+        if (!kst_wait_for(app, 60000, 5, kst_pair_both_run, &both))
                 fail_msg("the second instance processed no more");
         kill(victim, SIGKILL);
         int st;
         waitpid(victim, &st, 0);
         assert_true(WIFSIGNALED(st));
 
-        if (!kst_wait_for(app, 90000, 50, runs, &all))
+        if (!kst_wait_for(app, 90000, 50, kst_pair_runs, &all))
                 fail_msg("the survivor never took both tasks");
         produce(f, f->n);
         check_out(f, app, f->matched, &f->m, "matched");

@@ -19,12 +19,10 @@
  *    exactly once per window, under at-least-once at least once and never
  *    a different value; and nothing for a window still open;
  *  - on update: as its last value per window, the window's count. */
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,6 +30,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "kst_app.h"
+#include "kst_instance.h"
 
 #define PARTITIONS 2
 #define KEYS       12 /* "d<i>" in partition i % PARTITIONS */
@@ -271,10 +270,7 @@ static ks_config_t *app_config(const kst_broker_t *b, const char *app_id,
 
 /* argv: --instance bootstrap app_id in out state_dir on_close eos mock */
 static int run_instance(char **argv) {
-        sigset_t set;
-        sigemptyset(&set);
-        sigaddset(&set, SIGTERM);
-        pthread_sigmask(SIG_BLOCK, &set, NULL);
+        kst_instance_block_term();
         ks_config_t *c = ks_config_new();
         ks_error_t *e = NULL;
         const char *kv[] = {"bootstrap.servers",
@@ -305,24 +301,7 @@ static int run_instance(char **argv) {
                 fprintf(stderr, "instance: %s\n", ks_error_message(e));
                 return 2;
         }
-        char path[1024], tmp[1040];
-        snprintf(path, sizeof(path), "%s/status", argv[6]);
-        snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-        const struct timespec pace = {0, 20 * 1000000};
-        for (;;) {
-                FILE *st = fopen(tmp, "w");
-                if (st) {
-                        fprintf(st, "%s %lld %lld\n",
-                                ks_app_state_name(ks_app_state(app)),
-                                (long long)ks_app_metric(app, "tasks"),
-                                (long long)ks_app_metric(app, "process-total"));
-                        fclose(st);
-                        rename(tmp, path);
-                }
-                if (sigtimedwait(&set, NULL, &pace) == SIGTERM)
-                        break;
-        }
-        int rc = ks_app_close(app, 30000) || ks_app_error(app) ? 1 : 0;
+        int rc = kst_instance_serve(app, argv[6]);
         ks_app_destroy(app);
         ks_topology_destroy(t);
         ks_config_destroy(c);
@@ -345,46 +324,7 @@ static pid_t spawn_instance(fixture_t *f, const char *state_dir) {
                         eo,
                         mk,
                         NULL};
-        fflush(NULL);
-        pid_t pid = fork();
-        if (pid < 0)
-                fail_msg("fork failed");
-        if (!pid) {
-                prctl(PR_SET_PDEATHSIG, SIGKILL);
-                execv("/proc/self/exe", argv);
-                _exit(127);
-        }
-        return pid;
-}
-
-typedef struct {
-        ks_app_t *app;
-        const char *status;
-        int64_t tasks, processed; /* the other's, at least */
-} wait_t;
-
-static int read_status(const char *path, char *state, long long *tasks,
-                       long long *processed) {
-        FILE *st = fopen(path, "r");
-        int n = st ? fscanf(st, "%31s %lld %lld", state, tasks, processed) : 0;
-        if (st)
-                fclose(st);
-        return n == 3;
-}
-
-static int runs(void *opaque) {
-        wait_t *w = opaque;
-        return ks_app_state(w->app) == KS_APP_RUNNING &&
-               ks_app_metric(w->app, "tasks") == w->tasks;
-}
-
-static int both_run(void *opaque) {
-        wait_t *w = opaque;
-        char state[32] = "";
-        long long tasks = -1, processed = -1;
-        return runs(w) && read_status(w->status, state, &tasks, &processed) &&
-               !strcmp(state, "RUNNING") && tasks == w->tasks &&
-               processed >= w->processed;
+        return kst_spawn_self(argv);
 }
 
 typedef struct {
@@ -514,39 +454,39 @@ static void run(void **state, int on_close, int eos) {
         ks_app_t *app = kst_app_start(t, c, NULL, NULL);
         ks_topology_destroy(t);
         ks_config_destroy(c);
-        wait_t all = {app, NULL, PARTITIONS, 0};
-        if (!kst_wait_for(app, 60000, 50, runs, &all))
+        kst_pair_t all = {app, NULL, PARTITIONS, 0};
+        if (!kst_wait_for(app, 60000, 50, kst_pair_runs, &all))
                 fail_msg("the first instance never ran its tasks");
 
         if (!kst_broker_is_mock(f->broker))
                 check_changelog_configs(f);
         pid_t victim = spawn_instance(f, vdir);
-        wait_t both = {app, status, 1, 0};
-        if (!kst_wait_for(app, 90000, 20, both_run, &both))
+        kst_pair_t both = {app, status, 1, 0};
+        if (!kst_wait_for(app, 90000, 20, kst_pair_both_run, &both))
                 fail_msg("the instances never ran one task each");
 
         /* The first half, processed by both and committed in part; more
          * input, and the victim dies while it processes it. */
         produce(f, HALF);
         both.processed = 1;
-        if (!kst_wait_for(app, 60000, 20, both_run, &both))
+        if (!kst_wait_for(app, 60000, 20, kst_pair_both_run, &both))
                 fail_msg("the second instance processed nothing");
         committed_t cm = {f, 1};
         if (!kst_wait_for(app, 60000, 50, offsets_committed, &cm))
                 fail_msg("the instances committed nothing");
         char vstate[32];
         long long vtasks, vdone;
-        assert_true(read_status(status, vstate, &vtasks, &vdone));
+        assert_true(kst_read_status(status, vstate, &vtasks, &vdone));
         produce(f, HALF + HALF / 2);
         both.processed = vdone + 1;
-        if (!kst_wait_for(app, 60000, 5, both_run, &both))
+        if (!kst_wait_for(app, 60000, 5, kst_pair_both_run, &both))
                 fail_msg("the second instance processed no more");
         kill(victim, SIGKILL);
         int st;
         waitpid(victim, &st, 0);
         assert_true(WIFSIGNALED(st));
 
-        if (!kst_wait_for(app, 90000, 50, runs, &all))
+        if (!kst_wait_for(app, 90000, 50, kst_pair_runs, &all))
                 fail_msg("the survivor never took both tasks");
         produce(f, RECORDS);
         produce_closers(f);
