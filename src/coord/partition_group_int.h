@@ -44,7 +44,8 @@ typedef struct {
          * task was not running), or it was never positioned: its resume
          * seeks to `next`. */
         int refetch;
-        int at_end; /* the consumer reported its end, nothing after */
+        int seek_failed; /* its last resume's seek failed (logged once) */
+        int at_end;      /* the consumer reported its end, nothing after */
         int64_t next;
         int64_t committed; /* the committed offset at the task's start, -1 */
 } ks__rqueue_t;

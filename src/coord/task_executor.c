@@ -34,15 +34,16 @@ ks_err_t ks__tmgr_enqueue(ks__tmgr_t *m, rd_kafka_message_t *msg,
         entry_t *te;
         ks__rqueue_t *q = ks__tmgr_find_queue(m, rd_kafka_topic_name(msg->rkt),
                                               msg->partition, &te);
-        if (q && q->paused && te->state != TE_RUNNING)
+        int refetch = q && q->paused && (te->state != TE_RUNNING || q->refetch);
+        if (refetch)
                 q->refetch = 1;
-        if (!q || (q->next >= 0 && msg->offset < q->next) ||
-            (q->paused && te->state != TE_RUNNING)) {
+        if (!q || (q->next >= 0 && msg->offset < q->next) || refetch) {
                 /* No longer ours; or queued already: the seek of a resume
                  * (ks__tmgr_pause_resume) may take effect late, after the
                  * records it goes back over were handed out again; or
                  * fetched before the pause of a task that does not run
-                 * yet, whose resume seeks to where it starts. */
+                 * yet, or of a partition whose seek failed: its resume
+                 * seeks to where the task goes on. */
                 rd_kafka_message_destroy(msg);
                 return KS_ERR_NO_ERROR;
         }
@@ -156,6 +157,7 @@ ks_err_t ks__tmgr_process(ks__tmgr_t *m, int max, int *did, ks_error_t **errp) {
         /* The clock read again after every 64 records or so. */
         int64_t now = ks__now_ms();
         int since = 0;
+        ks__tmgr_reseek(m);
         while (progress && n < max && !err) {
                 if (since >= 64) {
                         now = ks__now_ms();

@@ -181,19 +181,44 @@ void ks__tmgr_pause_resume(ks__tmgr_t *m, entry_t *te, ks__rqueue_t *q,
                 tp->offset = q->next >= 0 ? q->next : RD_KAFKA_OFFSET_BEGINNING;
                 rd_kafka_error_t *ke =
                         rd_kafka_seek_partitions(m->env.consumer, l, 10000);
-                if (ke || tp->err)
-                        ks__log(m->env.conf, KS_LOG_WARNING, "CONSUMER",
-                                "%s: cannot seek %s [%" PRId32 "] to %" PRId64
-                                ": %s",
-                                m->env.client_id, q->topic, tp->partition,
-                                tp->offset,
-                                ke ? rd_kafka_error_string(ke)
-                                   : rd_kafka_err2str(tp->err));
+                if (ke || tp->err) {
+                        /* Not positioned: paused again (what it hands out
+                         * meanwhile is dropped) and tried again from the
+                         * processing loop (ks__tmgr_reseek). */
+                        if (!q->seek_failed++)
+                                ks__log(m->env.conf, KS_LOG_WARNING, "CONSUMER",
+                                        "%s: cannot seek %s [%" PRId32
+                                        "] to %" PRId64 ": %s (trying again)",
+                                        m->env.client_id, q->topic,
+                                        tp->partition, tp->offset,
+                                        ke ? rd_kafka_error_string(ke)
+                                           : rd_kafka_err2str(tp->err));
+                        rd_kafka_pause_partitions(m->env.consumer, l);
+                        q->refetch = 1;
+                        m->reseek = 1;
+                        pause = 1;
+                } else {
+                        q->seek_failed = 0;
+                }
                 if (ke)
                         rd_kafka_error_destroy(ke);
         }
         rd_kafka_topic_partition_list_destroy(l);
         q->paused = pause;
+}
+
+void ks__tmgr_reseek(ks__tmgr_t *m) {
+        if (!m->reseek)
+                return;
+        m->reseek = 0;
+        for (size_t t = 0; t < m->cnt; t++) {
+                entry_t *te = m->tasks[t];
+                for (size_t i = 0; te->state == TE_RUNNING && i < te->pg.cnt;
+                     i++)
+                        if (te->pg.queues[i].paused && te->pg.queues[i].refetch)
+                                ks__tmgr_pause_resume(m, te, &te->pg.queues[i],
+                                                      0);
+        }
 }
 
 ks_err_t ks__tmgr_assign(ks__tmgr_t *m, rd_kafka_topic_partition_list_t *parts,

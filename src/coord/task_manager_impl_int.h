@@ -33,6 +33,7 @@ struct ks__tmgr_s {
         entry_t **tasks;
         size_t cnt, cap;
         int blocked;          /* a task waits for a partition */
+        int reseek;           /* a resume's seek failed: try again */
         int64_t init_failing; /* since when initialization fails, 0 */
         int64_t idle_ms, buffered_max, task_timeout;
         int64_t dropped_closed, late_closed, dup_closed;
@@ -45,6 +46,9 @@ struct ks__tmgr_s {
 /** Pause or resume the partition of @p q (a resume seeks to q->next). */
 void ks__tmgr_pause_resume(ks__tmgr_t *m, entry_t *te, ks__rqueue_t *q,
                            int pause);
+
+/** Try again the resumes whose seek failed (see ks__tmgr_pause_resume). */
+void ks__tmgr_reseek(ks__tmgr_t *m);
 
 /** The task and queue of @p topic [@p p], or NULL. */
 ks__rqueue_t *ks__tmgr_find_queue(ks__tmgr_t *m, const char *topic, int32_t p,
