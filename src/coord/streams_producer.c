@@ -203,12 +203,15 @@ static ks_err_t replace(ks__sproducer_t *p, ks_error_t **errp) {
         rd_kafka_purge(p->rk,
                        RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         rd_kafka_flush(p->rk, 5000); /* serve the delivery reports */
-        rd_kafka_destroy(p->rk);
-        p->rk = NULL;
-        set_state(p, KS_TXN_UNINIT);
-        if (!(p->rk = ks__client_new(p->conf, &p->spec, errp)))
+        /* The old client stays until a new one exists: the handle is
+         * never NULL, and a failed replacement can be tried again. */
+        rd_kafka_t *rk = ks__client_new(p->conf, &p->spec, errp);
+        if (!rk)
                 return ks_error_code(errp ? *errp : NULL) ? ks_error_code(*errp)
                                                           : KS_ERR_KAFKA;
+        rd_kafka_destroy(p->rk);
+        p->rk = rk;
+        set_state(p, KS_TXN_UNINIT);
         return ks__sproducer_init(p, errp);
 }
 
@@ -279,9 +282,26 @@ static ks__txn_outcome_t recover_ke(ks__sproducer_t *p, const char *what,
         return recover(p, what, code, fatal, msg, why, why_size, errp);
 }
 
+/* The producer was left unusable (FATAL: an abort refused while closing
+ * tasks; UNINIT: a replacement whose init failed). Every send since was
+ * dropped, so nothing may count as committed: make it usable again and
+ * report the transaction void. */
+static ks__txn_outcome_t renew(ks__sproducer_t *p, char *why, size_t why_size,
+                               ks_error_t **errp) {
+        snprintf(why, why_size,
+                 "the producer was unusable (%s): its sends since are void; "
+                 "the producer is replaced",
+                 *p->why ? p->why : "not initialized");
+        if (p->state == KS_TXN_FATAL)
+                return replace(p, errp) ? KS_TXN_FAILED : KS_TXN_REPLACED;
+        return ks__sproducer_init(p, errp) ? KS_TXN_FAILED : KS_TXN_REPLACED;
+}
+
 ks__txn_outcome_t ks__sproducer_abort(ks__sproducer_t *p, const char *why,
                                       char *why_out, size_t why_size,
                                       ks_error_t **errp) {
+        if (p->state == KS_TXN_FATAL || p->state == KS_TXN_UNINIT)
+                return renew(p, why_out, why_size, errp);
         char fbuf[256] = "";
         rd_kafka_resp_err_t fe =
                 rd_kafka_fatal_error(p->rk, fbuf, sizeof(fbuf));
@@ -297,6 +317,8 @@ ks__txn_outcome_t ks__sproducer_commit(ks__sproducer_t *p,
                                        size_t why_size, ks_error_t **errp) {
         if (p->state == KS_TXN_BROKEN)
                 return ks__sproducer_abort(p, p->why, why, why_size, errp);
+        if (p->state == KS_TXN_FATAL || p->state == KS_TXN_UNINIT)
+                return renew(p, why, why_size, errp);
         rd_kafka_error_t *ke = NULL;
         if (p->state == KS_TXN_READY && offsets->cnt) {
                 if ((ke = rd_kafka_begin_transaction(p->rk)))
@@ -338,12 +360,16 @@ void ks__sproducer_abort_quietly(ks__sproducer_t *p) {
                 set_state(p, KS_TXN_READY);
                 return;
         }
+        /* The transaction is void whether this abort or the coordinator
+         * (timeout, fencing) ends it. */
+        __atomic_add_fetch(&p->aborts, 1, __ATOMIC_RELAXED);
         rd_kafka_error_t *ke =
                 rd_kafka_abort_transaction(p->rk, (int)p->timeout_ms);
-        if (ke)
+        if (ke) {
+                snprintf(p->why, sizeof(p->why), "abort refused: %s",
+                         rd_kafka_error_string(ke));
                 rd_kafka_error_destroy(ke);
-        else
-                __atomic_add_fetch(&p->aborts, 1, __ATOMIC_RELAXED);
+        }
         rd_kafka_purge(p->rk,
                        RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         rd_kafka_flush(p->rk, 5000);

@@ -12,6 +12,10 @@
  *                        +----abort---- (OPEN) BROKEN
  *     any --fatal error--> FATAL --replace--> UNINIT
  *
+ * A producer left FATAL (or UNINIT, its replacement not initialized) by an
+ * abort while closing tasks drops every send; the next commit or abort
+ * replaces it and reports the transaction void, never committed.
+ *
  * A send refused inside a transaction cannot be undone in the middle of a
  * record, so it marks the transaction BROKEN and the stream thread aborts
  * it at once. A producer in a fatal state (fenced, or its abort refused
