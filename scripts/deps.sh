@@ -3,7 +3,8 @@
 # Uses sudo only when not root.
 set -euo pipefail
 pkgs=(build-essential g++ pkg-config meson ninja-build
-      librdkafka-dev librocksdb-dev libavro-dev libcmocka-dev clang-format)
+      librdkafka-dev librocksdb-dev libavro-dev libcmocka-dev clang-format
+      libmicrohttpd-dev python3-prometheus-client curl)
 missing=()
 for p in "${pkgs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

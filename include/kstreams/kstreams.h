@@ -24,6 +24,7 @@
 #include "dsl.h"
 #include "error.h"
 #include "headers.h"
+#include "metrics.h"
 #include "processor.h"
 #include "serde.h"
 #include "store.h"

@@ -33,6 +33,7 @@ typedef struct {
 
 static const char *const guarantees[] = {"at_least_once", "exactly_once_v2",
                                          NULL};
+static const char *const recording_levels[] = {"INFO", "DEBUG", NULL};
 static const char *const deser_handlers[] = {"log_and_fail", "log_and_continue",
                                              NULL};
 static const char *const prod_handlers[] = {"fail", "continue", NULL};
@@ -70,6 +71,9 @@ static const key_def_t keys[] = {
         {"rocksdb.block.cache.bytes", T_INT, "52428800", 0, I64MAX, NULL, NULL},
         {"rocksdb.write.buffer.bytes", T_INT, "16777216", 65536, I64MAX, NULL,
          NULL},
+        {"metrics.recording.level", T_ENUM, "INFO", 0, 0, recording_levels,
+         NULL},
+        {"statistics.interval.ms", T_INT, "0", 0, I64MAX, NULL, NULL},
         {"processing.guarantee", T_ENUM, "at_least_once", 0, 0, guarantees,
          NULL},
         {"default.deserialization.exception.handler", T_ENUM, "log_and_fail", 0,

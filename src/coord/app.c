@@ -416,6 +416,8 @@ ks_err_t ks_app_start(ks_app_t *app, ks_error_t **errp) {
         }
         if (!err && !pthread_create(&app->cleaner, NULL, cleaner_main, app))
                 app->cleaner_started = 1;
+        if (!err)
+                ks__app_stats_start(app);
         if (err) {
                 if (errp)
                         ks__error_set(errp, err, "%s", ks_error_message(e));
@@ -479,6 +481,7 @@ void ks_app_destroy(ks_app_t *app) {
                 ks_app_close(app, -1);
         if (app->cleaner_started)
                 pthread_join(app->cleaner, NULL);
+        ks__app_stats_join(app);
         /* Every thread ended before any is freed: a thread's last state
          * change reads the others' states (after close() saw it DEAD). */
         for (int i = 0; i < app->thread_cnt; i++)

@@ -15,6 +15,7 @@
 #include <pthread.h>
 
 #include "kstreams/app.h"
+#include "kstreams/metrics.h"
 
 #include "../state/rocksdb_int.h"
 #include "../topology/topology_int.h"
@@ -57,7 +58,20 @@ struct ks_app_s {
 
         pthread_t cleaner;
         int cleaner_started;
+
+        ks_stats_cb *stats_cb; /* app_metrics.c */
+        void *stats_opaque;
+        pthread_t stats_thread;
+        int stats_started;
 };
+
+/* --- app_metrics.c -------------------------------------------------------- */
+
+/** Start the statistics thread when there is a callback and an interval. */
+void ks__app_stats_start(ks_app_t *app);
+
+/** Wait for the statistics thread (after stopping is set). */
+void ks__app_stats_join(ks_app_t *app);
 
 /* --- app_state.c ---------------------------------------------------------- */
 

@@ -200,10 +200,14 @@ static ks_err_t turn(ks__thread_t *thr, int *busy, ks_error_t **errp) {
                               ? 0
                               : (int)thr->poll_ms;
         /* Full queues: process before taking more. */
+        int64_t t0 = ks__now_ns();
         rd_kafka_message_t *m =
                 ks__tmgr_has_room(thr->tasks)
                         ? rd_kafka_consumer_poll(thr->consumer, timeout)
                         : NULL;
+        int64_t t1 = ks__now_ns();
+        if (timeout > 0)
+                thr->metrics.blocked_ns += t1 - t0;
         ks_err_t err = KS_ERR_NO_ERROR;
         for (int k = 0; m; k++) {
                 if (m->err) {
@@ -218,6 +222,7 @@ static ks_err_t turn(ks__thread_t *thr, int *busy, ks_error_t **errp) {
                             ? rd_kafka_consumer_poll(thr->consumer, 0)
                             : NULL;
         }
+        ks__meter_record(&thr->metrics.poll, 1, ks__now_ns() - t0);
         if (err || thr->fatal)
                 return err;
         if ((err = ks__tmgr_initialize(thr->tasks, errp)))
@@ -226,11 +231,20 @@ static ks_err_t turn(ks__thread_t *thr, int *busy, ks_error_t **errp) {
             (err = ks__tmgr_restore(thr->tasks, RESTORE_STEP_MS, errp)))
                 return err;
         int did = 0;
+        t0 = ks__now_ns();
         if ((err = ks__tmgr_process(thr->tasks, PROCESS_STEP, &did, errp)))
                 return err;
         *busy = did > 0;
+        if (did > 0)
+                ks__meter_record(&thr->metrics.process, did, ks__now_ns() - t0);
+        uint64_t fired = ks__tmgr_punctuations(thr->tasks);
+        t0 = ks__now_ns();
         if ((err = ks__tmgr_punctuate(thr->tasks, ks__wallclock_ms(), errp)))
                 return err;
+        fired = ks__tmgr_punctuations(thr->tasks) - fired;
+        if (fired)
+                ks__meter_record(&thr->metrics.punctuate, (int64_t)fired,
+                                 ks__now_ns() - t0);
         rd_kafka_poll(ks__sproducer_rk(thr->producer), 0);
         ks__tmgr_update_dropped(thr->tasks);
         int64_t now = ks__now_ms();
@@ -238,9 +252,17 @@ static ks_err_t turn(ks__thread_t *thr, int *busy, ks_error_t **errp) {
             (now - thr->last_commit >= thr->commit_interval ||
              ks__sproducer_broken(thr->producer) ||
              (thr->commit_retry_at && now >= thr->commit_retry_at) ||
-             ks__tmgr_commit_requested(thr->tasks)) &&
-            (err = ks__thread_commit(thr, 0, errp)))
-                return err;
+             ks__tmgr_commit_requested(thr->tasks))) {
+                t0 = ks__now_ns();
+                int64_t commits = thr->commits;
+                if ((err = ks__thread_commit(thr, 0, errp)))
+                        return err;
+                /* Commits that had nothing to commit are not counted. */
+                if (thr->commits != commits)
+                        ks__meter_record(&thr->metrics.commit, 1,
+                                         ks__now_ns() - t0);
+        }
+        ks__thread_publish_metrics(thr, 0);
         if (thr->assigned)
                 ks__thread_set_state(thr, ks__tmgr_restoring(thr->tasks)
                                                   ? KS_THREAD_ASSIGNED
@@ -306,6 +328,7 @@ static void *thread_main(void *arg) {
                 stop_clean(thr);
         rd_kafka_flush(ks__sproducer_rk(thr->producer), 5000);
         ks__tmgr_update_dropped(thr->tasks);
+        ks__thread_publish_metrics(thr, 1);
         ks__thread_set_state(thr, KS_THREAD_DEAD);
         return NULL;
 }
@@ -329,6 +352,7 @@ static void thread_free(ks__thread_t *thr) {
         ks__sproducer_destroy(thr->producer);
         ks__rcollector_destroy(thr->collector);
         ks_error_destroy(thr->fatal);
+        ks__tmetrics_destroy(&thr->metrics);
         free(thr);
 }
 
@@ -452,6 +476,7 @@ ks_err_t ks__thread_start(const ks__thread_env_t *env, ks__thread_t **thrp,
                 return ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
         thr->env = *env;
         thr->state = KS_THREAD_CREATED;
+        ks__tmetrics_init(&thr->metrics);
         const ks_config_t *conf = env->conf;
         const char *cid = ks_config_get(conf, "client.id");
         snprintf(thr->client_id, sizeof(thr->client_id), "%s-StreamThread-%d",

@@ -10,6 +10,7 @@
 #include "stream_thread_int.h"
 #include "streams_producer_int.h"
 #include "task_manager_int.h"
+#include "thread_metrics_int.h"
 
 struct ks__thread_s {
         ks__thread_env_t env;
@@ -33,6 +34,7 @@ struct ks__thread_s {
         int64_t commit_failing_since, commit_retry_at;
         /* counters, atomic */
         int64_t commits;
+        ks__tmetrics_t metrics;
 };
 
 /** Move to state @p to (asserts the transition). */

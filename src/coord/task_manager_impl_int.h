@@ -3,6 +3,7 @@
 #ifndef KS_TASK_MANAGER_IMPL_INT_H
 #define KS_TASK_MANAGER_IMPL_INT_H
 
+#include "../common/metrics_int.h"
 #include "task_manager_int.h"
 
 typedef enum {
@@ -25,6 +26,7 @@ typedef struct {
         int offsets_known;  /* committed offsets read */
         ks__marks_t *marks; /* NULL: no through input */
         ks_kv_store_t *marks_store;
+        ks__meter_t processed; /* its process rate (task_metrics.c) */
 } entry_t;
 
 struct ks__tmgr_s {

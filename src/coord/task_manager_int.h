@@ -122,4 +122,13 @@ int64_t ks__tmgr_tasks_published(const ks__tmgr_t *m);
 int64_t ks__tmgr_restored(const ks__tmgr_t *m);
 int64_t ks__tmgr_enforced(const ks__tmgr_t *m);
 
+/** Punctuations fired by the tasks so far. */
+uint64_t ks__tmgr_punctuations(const ks__tmgr_t *m);
+
+/** Add the task-, node- and store-level metrics of every task to @p set,
+ *  tagged with @p thread_id; records lag from @p consumer's cached
+ *  watermarks. On the thread; ticks the tasks' meters. */
+void ks__tmgr_metrics(ks__tmgr_t *m, ks_metrics_t *set, const char *thread_id,
+                      rd_kafka_t *consumer, int64_t now_ms);
+
 #endif

@@ -134,6 +134,8 @@ ks_err_t ks__record_cache_get(ks_kv_store_t *store, const void *key,
         ks__record_cache_t *c = store->cache;
         centry_t *e =
                 c ? cache_find(c, key, klen, ks__fnv1a32(key, klen)) : NULL;
+        if (c)
+                *(e ? &c->budget->hits : &c->budget->misses) += 1;
         if (!e)
                 return ks_kv_store_get(store, key, klen, valuep, vlenp);
         if (e->tomb)
@@ -147,6 +149,8 @@ int ks__record_cache_peek(ks__record_cache_t *c, const void *key, size_t klen,
                           const void **valuep, size_t *vlenp) {
         centry_t *e =
                 c ? cache_find(c, key, klen, ks__fnv1a32(key, klen)) : NULL;
+        if (c)
+                *(e ? &c->budget->hits : &c->budget->misses) += 1;
         if (!e)
                 return 0;
         *valuep = e->tomb ? NULL : e->val;

@@ -26,6 +26,7 @@
  *  caches of the tasks of one stream thread (or of the test driver). */
 typedef struct {
         int64_t used, max;
+        uint64_t hits, misses; /* reads through the caches (metrics) */
 } ks__cache_budget_t;
 
 typedef struct ks__record_cache_s ks__record_cache_t;

@@ -68,6 +68,21 @@ ks_err_t ks__task_db_write_restored(ks__task_db_t *db, int flush,
  *  store backend on it must be closed first. */
 void ks__task_db_close(ks__task_db_t *db);
 
+/** RocksDB's figures of one store (column family) of a task database. */
+typedef struct {
+        uint64_t mem_tables;         /* bytes of its memtables */
+        uint64_t pending_compaction; /* estimated bytes to compact */
+        uint64_t live_sst;           /* bytes of its live table files */
+} ks__db_figures_t;
+
+/** The figures of column family @p store of @p db: 0 and *out filled, -1
+ *  when it has no such column family. */
+int ks__task_db_figures(ks__task_db_t *db, const char *store,
+                        ks__db_figures_t *out);
+
+/** Bytes in use in the environment's block cache. */
+uint64_t ks__rocks_env_cache_usage(const ks__rocks_env_t *env);
+
 /** A store backend for column family @p store (NULL if it has none or on
  *  OOM). */
 void *ks__rocksdb_store_new(ks__task_db_t *db, const char *store);

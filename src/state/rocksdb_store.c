@@ -474,3 +474,28 @@ ks_err_t ks__task_db_commit(ks__task_db_t *db, ks_error_t **errp) {
         stage_clear(db);
         return KS_ERR_NO_ERROR;
 }
+
+int ks__task_db_figures(ks__task_db_t *db, const char *store,
+                        ks__db_figures_t *out) {
+        for (size_t i = 0; db && i < db->cf_cnt; i++) {
+                if (strcmp(db->cf_names[i], store))
+                        continue;
+                static const char *const props[] = {
+                        "rocksdb.cur-size-all-mem-tables",
+                        "rocksdb.estimate-pending-compaction-bytes",
+                        "rocksdb.live-sst-files-size"};
+                uint64_t v[3] = {0, 0, 0};
+                for (size_t k = 0; k < 3; k++)
+                        if (rocksdb_property_int_cf(db->db, db->cfs[i],
+                                                    props[k], &v[k]))
+                                v[k] = 0;
+                *out = (ks__db_figures_t){v[0], v[1], v[2]};
+                return 0;
+        }
+        return -1;
+}
+
+uint64_t ks__rocks_env_cache_usage(const ks__rocks_env_t *env) {
+        return env && env->cache ? (uint64_t)rocksdb_cache_get_usage(env->cache)
+                                 : 0;
+}

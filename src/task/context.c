@@ -376,8 +376,16 @@ ks_err_t ks__context_process(ks__task_t *t, ks__node_t *n,
         case KS_NODE_PROCESSOR:
                 break;
         }
-        return ks__context_run(t, n, KS__CALL_PROCESS, 0, call_process,
-                               (void *)rec);
+        if (!t->node_meters)
+                return ks__context_run(t, n, KS__CALL_PROCESS, 0, call_process,
+                                       (void *)rec);
+        /* Recording level DEBUG: the node's time includes its children's,
+         * as in Kafka Streams. */
+        int64_t t0 = ks__now_ns();
+        ks_err_t err = ks__context_run(t, n, KS__CALL_PROCESS, 0, call_process,
+                                       (void *)rec);
+        ks__meter_record(&t->node_meters[n->sub_index], 1, ks__now_ns() - t0);
+        return err;
 }
 
 ks_err_t ks_context_forward_record(ks_context_t *ctx, const char *child,

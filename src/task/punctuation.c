@@ -130,6 +130,7 @@ ks_err_t ks__punctuate(ks__task_t *t, ks_punctuation_type_t type, int64_t now) {
                 if (!due)
                         break;
                 fired[due_i] = 1;
+                t->punctuated++;
                 reschedule(due, now);
                 err = ks__context_run(t, due->node, KS__CALL_PUNCTUATE, now,
                                       call_punctuator, due);

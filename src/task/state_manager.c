@@ -544,3 +544,9 @@ ks_err_t ks__task_relog(ks__task_t *t, size_t i, const void *key, size_t klen,
                 t->env.collector.opaque, cl->topic, t->partition, key, klen, v,
                 vl, t->stream_time >= 0 ? t->stream_time : 0, cl->slot, errp);
 }
+
+int ks__task_store_figures(ks__task_t *t, size_t i, ks__db_figures_t *out) {
+        if (!t->sm.db || i >= ks__task_store_count(t))
+                return -1;
+        return ks__task_db_figures(t->sm.db, ks__task_store_name(t, i), out);
+}

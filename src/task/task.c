@@ -251,6 +251,12 @@ ks_err_t ks__task_new(ks_topology_t *topo, int sub, int32_t partition,
         t->no_headers = ks_headers_new();
         t->ctx.headers = t->no_headers;
         t->insts = calloc(t->sub->node_cnt, sizeof(*t->insts));
+        if (ks__config_enum(env->conf, "metrics.recording.level") > 0 &&
+            !(t->node_meters = calloc(t->sub->node_cnt ? t->sub->node_cnt : 1,
+                                      sizeof(*t->node_meters)))) {
+                ks__task_destroy(t);
+                return ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
+        }
         t->sm.lock_fd = -1;
         for (size_t i = 0; i < t->sub->node_cnt; i++)
                 if (t->sub->nodes[i]->kind == KS_NODE_SOURCE)
@@ -405,10 +411,24 @@ void ks__task_destroy(ks__task_t *t) {
         ks__state_mgr_close(t);
         ks__punct_queue_clear(&t->puncs);
         free(t->insts);
+        free(t->node_meters);
         free(t->parts);
         free(t->ctx.user_error);
         ks_error_destroy(t->pending);
         ks_headers_destroy(t->no_headers);
         ks_topology_destroy(t->topo);
         free(t);
+}
+
+uint64_t ks__task_punctuations(const ks__task_t *t) {
+        return t->punctuated;
+}
+
+ks__meter_t *ks__task_node_meters(ks__task_t *t, size_t *cnt) {
+        *cnt = t->node_meters ? t->sub->node_cnt : 0;
+        return t->node_meters;
+}
+
+const char *ks__task_node_name(const ks__task_t *t, size_t i) {
+        return i < t->sub->node_cnt ? t->sub->nodes[i]->name : "?";
 }

@@ -25,6 +25,7 @@
 #include "task_int.h"
 
 #include "../common/error_int.h"
+#include "../common/metrics_int.h"
 
 struct ks_context_s {
         ks__task_t *task;
@@ -128,6 +129,8 @@ struct ks__task_s {
         int64_t stream_time;
         int commit_requested;
         uint64_t dropped, processed;
+        uint64_t punctuated;        /* punctuations fired */
+        ks__meter_t *node_meters;   /* per node; NULL: recording level INFO */
         uint64_t dropped_late;      /* of dropped: too late for their window */
         uint64_t dropped_duplicate; /* of dropped: deduplicated */
         ks_headers_t *no_headers;

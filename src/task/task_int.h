@@ -20,6 +20,7 @@
 
 #include "kstreams/config.h"
 #include "kstreams/processor.h"
+#include "../common/metrics_int.h"
 #include "../state/global_store_int.h"
 #include "../state/record_cache_int.h"
 
@@ -240,6 +241,17 @@ ks_versioned_kv_store_t *ks__task_versioned_kv_store(ks__task_t *task,
 
 /** The task id "<sub>_<partition>". */
 const char *ks__task_id(const ks__task_t *task);
+
+/** Punctuations fired so far. */
+uint64_t ks__task_punctuations(const ks__task_t *task);
+
+/** The per-node meters (recording level DEBUG; NULL at INFO) and the
+ *  number of nodes, whose names are ks__task_node_name(). */
+ks__meter_t *ks__task_node_meters(ks__task_t *task, size_t *cnt);
+const char *ks__task_node_name(const ks__task_t *task, size_t i);
+
+/** RocksDB's figures of store @p i: 0, or -1 when it is not in RocksDB. */
+int ks__task_store_figures(ks__task_t *task, size_t i, ks__db_figures_t *out);
 
 /** The task's sub-topology. */
 const ks__subtopology_t *ks__task_subtopology(const ks__task_t *task);

@@ -558,7 +558,7 @@ static void expect_crafted(const crafted_t *recs, size_t n, const int64_t *ts,
         KST_OK_E(ks__rocks_env_new(conf, &rocks, &e));
         KST_OK_E(ks__mkdtemp(kst_tmpdir(), "crafted-", &dir, &e));
         sink_t sink = {0};
-        ks__cache_budget_t cache = {0, 1 << 20};
+        ks__cache_budget_t cache = {.used = 0, .max = 1 << 20};
         ks__task_env_t env = {
                 .conf = conf,
                 .rocks = rocks,
@@ -673,7 +673,7 @@ static void check_failover(int same_dir) {
         sink_t sink = {0};
         /* A cache budget, as every runtime task has: the flush before each
          * commit writes the step's stream time and sequence number. */
-        ks__cache_budget_t cache = {0, 1 << 20};
+        ks__cache_budget_t cache = {.used = 0, .max = 1 << 20};
         ks__task_env_t env = {
                 .conf = conf,
                 .rocks = rocks,

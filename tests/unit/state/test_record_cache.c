@@ -93,7 +93,7 @@ static void expect_seen(const listener_t *l, const char *const *want,
 static void test_no_budget_no_cache(void **state) {
         (void)state;
         listener_t l = {.writes = 1};
-        ks__cache_budget_t zero = {0, 0};
+        ks__cache_budget_t zero = {.used = 0, .max = 0};
         ks_kv_store_t *none = store_new(NULL), *off = store_new(&zero);
         KST_OK(ks__record_cache_attach(none, listen, &l));
         KST_OK(ks__record_cache_attach(off, listen, &l));
@@ -110,7 +110,7 @@ static void test_no_budget_no_cache(void **state) {
 
 static void test_read_through_and_flush(void **state) {
         (void)state;
-        ks__cache_budget_t budget = {0, 1 << 20};
+        ks__cache_budget_t budget = {.used = 0, .max = 1 << 20};
         ks_kv_store_t *s = store_new(&budget);
         listener_t l = {.store = s, .writes = 1};
         KST_OK(ks__record_cache_attach(s, listen, &l));
@@ -151,7 +151,7 @@ static void test_read_through_and_flush(void **state) {
 static void test_eviction_lru(void **state) {
         (void)state;
         /* Room for three entries of one-byte keys and values. */
-        ks__cache_budget_t budget = {0, 3 * (2 + OVERHEAD)};
+        ks__cache_budget_t budget = {.used = 0, .max = 3 * (2 + OVERHEAD)};
         ks_kv_store_t *s = store_new(&budget);
         listener_t l = {.store = s, .writes = 1};
         KST_OK(ks__record_cache_attach(s, listen, &l));
@@ -193,7 +193,7 @@ static void test_eviction_lru(void **state) {
 
 static void test_shared_budget(void **state) {
         (void)state;
-        ks__cache_budget_t budget = {0, 4 * (2 + OVERHEAD)};
+        ks__cache_budget_t budget = {.used = 0, .max = 4 * (2 + OVERHEAD)};
         ks_kv_store_t *s1 = store_new(&budget), *s2 = store_new(&budget);
         listener_t l1 = {.store = s1, .writes = 1};
         listener_t l2 = {.store = s2, .writes = 1};
@@ -222,7 +222,7 @@ static void test_shared_budget(void **state) {
 
 static void test_listener_errors(void **state) {
         (void)state;
-        ks__cache_budget_t budget = {0, 2 * (2 + OVERHEAD)};
+        ks__cache_budget_t budget = {.used = 0, .max = 2 * (2 + OVERHEAD)};
         ks_kv_store_t *s = store_new(&budget);
         listener_t l = {.store = s, .fail_at = 1};
         KST_OK(ks__record_cache_attach(s, listen, &l));
