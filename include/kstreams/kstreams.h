@@ -24,6 +24,7 @@
 #include "dsl.h"
 #include "error.h"
 #include "headers.h"
+#include "http.h"
 #include "metrics.h"
 #include "processor.h"
 #include "serde.h"

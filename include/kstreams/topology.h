@@ -231,6 +231,18 @@ KS_EXPORT ks_err_t ks_topology_build(ks_topology_t *topo, ks_error_t **errp);
 KS_EXPORT ks_err_t ks_topology_describe(ks_topology_t *topo, char **outp,
                                         ks_error_t **errp);
 
+/**
+ * @brief The topology as a Graphviz DOT graph: each sub-topology a cluster
+ *        of its sources, processors and sinks, topics as ellipses (internal
+ *        ones dashed) linking the sub-topologies, state stores as
+ *        cylinders, global stores with their topics. Render it with
+ *        `dot -Tsvg`. Builds the topology if needed.
+ * @param outp receives a string to free with ks_free()
+ * @returns KS_ERR_NO_ERROR, or the build error.
+ */
+KS_EXPORT ks_err_t ks_topology_describe_dot(ks_topology_t *topo, char **outp,
+                                            ks_error_t **errp);
+
 /** @brief Number of sub-topologies (builds it if needed; 0 if invalid). */
 KS_EXPORT size_t ks_topology_subtopology_count(ks_topology_t *topo);
 
