@@ -81,6 +81,8 @@ int main(int argc, char **argv) {
         if (!topo)
                 return 1;
         char *desc = NULL;
+        if (example_dot(topo))
+                return 0;
         if (!ks_topology_describe(topo, &desc, NULL))
                 printf("%s", desc);
         ks_free(desc);

@@ -247,3 +247,19 @@ void example_stop(example_t *x, ks_app_t *app) {
         }
         free(x);
 }
+
+int example_dot(ks_topology_t *topo) {
+        const char *v = getenv("KS_DESCRIBE_DOT");
+        if (!v || strcmp(v, "1"))
+                return 0;
+        char *dot = NULL;
+        ks_error_t *e = NULL;
+        if (ks_topology_describe_dot(topo, &dot, &e)) {
+                fprintf(stderr, "topology: %s\n", ks_error_message(e));
+                ks_error_destroy(e);
+                return 1;
+        }
+        fputs(dot, stdout);
+        ks_free(dot);
+        return 1;
+}

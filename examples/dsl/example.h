@@ -37,6 +37,10 @@ void example_send_part(example_t *x, const char *topic, int partition,
                        int64_t ts);
 int example_flush(example_t *x);
 
+/** With KS_DESCRIBE_DOT=1 in the environment: print @p topo as a Graphviz
+ *  graph and return 1 (the example then exits); else 0. */
+int example_dot(ks_topology_t *topo);
+
 /** Run @p topo (reference taken) as an application; NULL on failure. */
 ks_app_t *example_run(example_t *x, ks_topology_t *topo);
 

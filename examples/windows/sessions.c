@@ -199,6 +199,8 @@ int main(int argc, char **argv) {
         }
         ks_builder_destroy(b);
         char *desc = NULL;
+        if (example_dot(topo))
+                return 0;
         if (!ks_topology_describe(topo, &desc, NULL))
                 printf("%s", desc);
         ks_free(desc);

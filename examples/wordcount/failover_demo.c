@@ -486,6 +486,19 @@ int failover_demo(int argc, char **argv, const char *self) {
                       : wordcount_topology_on(n.lines, n.words, n.counts,
                                               KS_STORE_ROCKSDB, &err);
         char *desc = NULL;
+        const char *dot_env = getenv("KS_DESCRIBE_DOT");
+        if (topo && dot_env && !strcmp(dot_env, "1")) {
+                /* The topology as a Graphviz graph, nothing run. */
+                if (ks_topology_describe_dot(topo, &desc, &err)) {
+                        fprintf(stderr, "topology: %s\n",
+                                ks_error_message(err));
+                        return 1;
+                }
+                fputs(desc, stdout);
+                ks_free(desc);
+                ks_topology_destroy(topo);
+                return 0;
+        }
         if (!topo || ks_topology_describe(topo, &desc, &err)) {
                 fprintf(stderr, "topology: %s\n", ks_error_message(err));
                 return 1;

@@ -90,6 +90,17 @@ static void edges(out_t *o, ks_topology_t *topo, const ks__node_t *n) {
         }
 }
 
+static int store_used(const ks_topology_t *topo, size_t store) {
+        for (size_t s = 0; s < topo->sub_cnt; s++)
+                for (size_t i = 0; i < topo->subs[s].node_cnt; i++) {
+                        const ks__node_t *n = topo->subs[s].nodes[i];
+                        for (size_t j = 0; j < n->store_cnt; j++)
+                                if (n->stores[j] == store)
+                                        return 1;
+                }
+        return 0;
+}
+
 ks_err_t ks_topology_describe_dot(ks_topology_t *topo, char **outp,
                                   ks_error_t **errp) {
         if (!topo || !outp)
@@ -126,7 +137,10 @@ ks_err_t ks_topology_describe_dot(ks_topology_t *topo, char **outp,
                         edges(&o, topo, n);
                 }
         }
+        /* The stores processors use (the runtime's own are left out). */
         for (size_t i = 0; i < topo->store_cnt; i++) {
+                if (!store_used(topo, i))
+                        continue;
                 put(&o, "  ");
                 put_id(&o, "store:", topo->stores[i].name);
                 put(&o, " [shape=cylinder, label=");

@@ -220,6 +220,53 @@ static void test_describe(void **state) {
         ks_topology_destroy(t);
 }
 
+/* The Graphviz form of sample(): a cluster per sub-topology holding its
+ * nodes, topics linked to their sources and sinks, the store linked to
+ * both its processors; names with quotes escaped. */
+static void test_describe_dot(void **state) {
+        ks_topology_t *t = sample();
+        char *d = NULL;
+        ks_error_t *e = NULL;
+        KST_OK_E(ks_topology_describe_dot(t, &d, &e));
+        assert_true(!strncmp(d, "digraph topology {\n", 19));
+        const char *c0 = strstr(d, "subgraph cluster_0 {");
+        const char *c1 = strstr(d, "subgraph cluster_1 {");
+        assert_non_null(c0);
+        assert_non_null(c1);
+        /* Each node in its own cluster. */
+        const char *in0[] = {"\"node:lines\"",  "\"node:split\"",
+                             "\"node:count\"",  "\"node:counts-out\"",
+                             "\"node:resets\"", "\"node:reset-counts\""};
+        for (size_t i = 0; i < 6; i++) {
+                const char *p = strstr(c0, in0[i]);
+                assert_true(p && p < c1);
+        }
+        assert_non_null(strstr(c1, "\"node:tally\""));
+        const char *edges[] = {"\"topic:text\" -> \"node:lines\";",
+                               "\"topic:click-a\" -> \"node:clicks\";",
+                               "\"topic:click-b\" -> \"node:clicks\";",
+                               "\"node:split\" -> \"node:count\";",
+                               "\"node:counts-out\" -> \"topic:counts\";",
+                               "\"node:count\" -> \"store:word-counts\"",
+                               "\"node:reset-counts\" -> \"store:word-counts\"",
+                               "\"store:word-counts\" [shape=cylinder"};
+        for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++)
+                if (!strstr(d, edges[i]))
+                        fail_msg("no %s in\n%s", edges[i], d);
+        assert_string_equal(d + strlen(d) - 2, "}\n");
+        ks_free(d);
+        ks_topology_destroy(t);
+
+        t = ks_topology_new();
+        KST_OK_E(ks_topology_add_source(t, "a\"b", P("tx"), 1, NULL, NULL, &e));
+        add_proc(t, "p\\q", "a\"b");
+        KST_OK_E(ks_topology_describe_dot(t, &d, &e));
+        assert_non_null(strstr(d, "\"topic:tx\" -> \"node:a\\\"b\";"));
+        assert_non_null(strstr(d, "\"node:p\\\\q\""));
+        ks_free(d);
+        ks_topology_destroy(t);
+}
+
 /* The configs each internal topic is created with: a repartition topic
  * "delete"; a key-value store's changelog "compact"; a window or session
  * store's "compact,delete" with retention.ms = the store's retention +
@@ -351,6 +398,7 @@ int main(void) {
                 cmocka_unit_test(test_built_is_frozen),
                 cmocka_unit_test(test_subtopologies),
                 cmocka_unit_test(test_describe),
+                cmocka_unit_test(test_describe_dot),
                 cmocka_unit_test(test_changelog_configs),
                 cmocka_unit_test(test_versioned_store),
         };
