@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential g++ pkg-config meson ninja-build
       librdkafka-dev librocksdb-dev libavro-dev libcmocka-dev clang-format
-      libmicrohttpd-dev python3-prometheus-client graphviz)
+      libmicrohttpd-dev python3-prometheus-client)
 missing=()
 for p in "${pkgs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
