@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "../state/store_int.h"
 #include "task_manager_impl_int.h"
 
 #define T_GROUP "stream-task-metrics"
@@ -70,8 +71,36 @@ static void node_metrics(entry_t *te, ks_metrics_t *set, const char *thread_id,
         }
 }
 
-static void store_metrics(entry_t *te, ks_metrics_t *set,
-                          const char *thread_id) {
+/* Recording level DEBUG: rate and latency of each store operation. */
+static void op_metrics(ks__meter_t *mt, ks_metrics_t *set,
+                       const char *const *tags, int64_t now) {
+        static const char *const names[KS__STORE_OPS][4] = {
+                {"put-rate", "put-latency-avg", "put-latency-max", "put-total"},
+                {"get-rate", "get-latency-avg", "get-latency-max", "get-total"},
+                {"delete-rate", "delete-latency-avg", "delete-latency-max",
+                 "delete-total"},
+                {"range-rate", "range-latency-avg", "range-latency-max",
+                 "range-total"},
+        };
+        for (size_t k = 0; mt && k < KS__STORE_OPS; k++) {
+                ks__meter_tick(&mt[k], now);
+                ks__mset_add(set, S_GROUP, names[k][0],
+                             "store operations per second",
+                             ks__meter_rate(&mt[k], now), tags);
+                ks__mset_add(set, S_GROUP, names[k][1],
+                             "average time (ms) of the store operation "
+                             "(range: opening the iterator)",
+                             ks__meter_avg_ms(&mt[k]), tags);
+                ks__mset_add(set, S_GROUP, names[k][2],
+                             "longest store operation (ms)",
+                             ks__meter_max_ms(&mt[k]), tags);
+                ks__mset_add(set, S_GROUP, names[k][3], "store operations",
+                             (double)mt[k].count, tags);
+        }
+}
+
+static void store_metrics(entry_t *te, ks_metrics_t *set, const char *thread_id,
+                          int64_t now) {
         for (size_t i = 0; i < ks__task_store_count(te->task); i++) {
                 const char *tags[] = {
                         "thread-id", thread_id,
@@ -91,6 +120,7 @@ static void store_metrics(entry_t *te, ks_metrics_t *set,
                                      "store by this task",
                                      (double)r->restored, tags);
                 }
+                op_metrics(ks__task_store_meters(te->task, i), set, tags, now);
                 ks__db_figures_t f;
                 if (ks__task_store_figures(te->task, i, &f))
                         continue;
@@ -147,7 +177,7 @@ void ks__tmgr_metrics(ks__tmgr_t *m, ks_metrics_t *set, const char *thread_id,
                              te->state != TE_RUNNING, tags);
                 input_lag(te, set, thread_id, consumer);
                 node_metrics(te, set, thread_id, now);
-                store_metrics(te, set, thread_id);
+                store_metrics(te, set, thread_id, now);
         }
 }
 

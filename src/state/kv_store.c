@@ -42,6 +42,13 @@ ks_kv_store_t *ks__kv_store_new(const char *name, ks_store_backend_t backend,
         s->ops = ops;
         s->impl = impl;
         s->conf = conf;
+        if (conf && ks__config_enum(conf, "metrics.recording.level") > 0 &&
+            !(s->meters = calloc(KS__STORE_OPS, sizeof(*s->meters)))) {
+                free(s->name);
+                free(s);
+                ops->close(impl);
+                return NULL;
+        }
         return s;
 }
 
@@ -85,6 +92,7 @@ void ks__kv_store_destroy(ks_kv_store_t *store) {
         ks__kv_store_close(store);
         free(store->scratch);
         free(store->name);
+        free(store->meters);
         free(store);
 }
 
@@ -107,7 +115,12 @@ static ks_err_t check(const ks_kv_store_t *store, const void *key) {
 /* Write through the backend, then to the change log (if any). */
 static ks_err_t logged_put(ks_kv_store_t *store, const void *key, size_t klen,
                            const void *value, size_t vlen) {
+        int64_t t0 = store->meters ? ks__now_ns() : 0;
         ks_err_t err = store->ops->put(store->impl, key, klen, value, vlen);
+        if (store->meters)
+                ks__meter_record(&store->meters[value ? KS__STORE_OP_PUT
+                                                      : KS__STORE_OP_DELETE],
+                                 1, ks__now_ns() - t0);
         if (err || !store->log)
                 return err;
         return store->log(store->log_opaque, key, klen, value, vlen);
@@ -120,7 +133,11 @@ ks_err_t ks_kv_store_get(ks_kv_store_t *store, const void *key, size_t key_size,
                 return err;
         const void *v;
         size_t vl;
+        int64_t t0 = store->meters ? ks__now_ns() : 0;
         err = store->ops->get(store->impl, key, key_size, &v, &vl);
+        if (store->meters)
+                ks__meter_record(&store->meters[KS__STORE_OP_GET], 1,
+                                 ks__now_ns() - t0);
         if (err)
                 return err;
         if (valuep)
@@ -269,10 +286,30 @@ ks_err_t ks__kv_store_restore_put(ks_kv_store_t *store, const void *key,
                 store->impl, key, klen, value, value ? vlen : 0);
 }
 
+static ks_err_t iter_open_(ks_kv_store_t *store, int reverse, const void *seek,
+                           size_t seeklen, ks__bound_kind_t bk,
+                           const void *bound, size_t bound_len, int empty,
+                           size_t limit, ks_kv_iter_t **iterp);
+
 static ks_err_t iter_open(ks_kv_store_t *store, int reverse, const void *seek,
                           size_t seeklen, ks__bound_kind_t bk,
                           const void *bound, size_t bound_len, int empty,
                           size_t limit, ks_kv_iter_t **iterp) {
+        if (!store || !store->meters)
+                return iter_open_(store, reverse, seek, seeklen, bk, bound,
+                                  bound_len, empty, limit, iterp);
+        int64_t t0 = ks__now_ns();
+        ks_err_t err = iter_open_(store, reverse, seek, seeklen, bk, bound,
+                                  bound_len, empty, limit, iterp);
+        ks__meter_record(&store->meters[KS__STORE_OP_RANGE], 1,
+                         ks__now_ns() - t0);
+        return err;
+}
+
+static ks_err_t iter_open_(ks_kv_store_t *store, int reverse, const void *seek,
+                           size_t seeklen, ks__bound_kind_t bk,
+                           const void *bound, size_t bound_len, int empty,
+                           size_t limit, ks_kv_iter_t **iterp) {
         if (!store || !iterp)
                 return KS_ERR_INVALID_ARG;
         if (store->closed)

@@ -28,6 +28,7 @@
 #include "../common/util_int.h"
 #include "kstreams/config.h"
 #include "kstreams/store.h"
+#include "../common/metrics_int.h"
 #include "record_cache_int.h"
 
 /* How far a cursor needs to go: nowhere in particular, up to a key
@@ -137,6 +138,18 @@ struct ks_kv_store_s {
          * unknown. */
         int64_t memo;
         int memo_known;
+        /* Recording level DEBUG: one meter per operation (KS__STORE_OP_*),
+         * else NULL. */
+        ks__meter_t *meters;
+};
+
+/** The operations a store's meters count. */
+enum {
+        KS__STORE_OP_PUT,
+        KS__STORE_OP_GET,
+        KS__STORE_OP_DELETE,
+        KS__STORE_OP_RANGE, /* opening an iterator */
+        KS__STORE_OPS
 };
 
 /** A store handle over @p impl (taken over; closed by ks__kv_store_close).

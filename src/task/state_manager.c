@@ -550,3 +550,9 @@ int ks__task_store_figures(ks__task_t *t, size_t i, ks__db_figures_t *out) {
                 return -1;
         return ks__task_db_figures(t->sm.db, ks__task_store_name(t, i), out);
 }
+
+ks__meter_t *ks__task_store_meters(ks__task_t *t, size_t i) {
+        if (!t->sm.slots || i >= ks__task_store_count(t) || !t->sm.slots[i].kv)
+                return NULL;
+        return t->sm.slots[i].kv->meters;
+}

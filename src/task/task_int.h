@@ -250,6 +250,10 @@ uint64_t ks__task_punctuations(const ks__task_t *task);
 ks__meter_t *ks__task_node_meters(ks__task_t *task, size_t *cnt);
 const char *ks__task_node_name(const ks__task_t *task, size_t i);
 
+/** The meters (KS__STORE_OP_*) of store @p i at recording level DEBUG,
+ *  else NULL. */
+ks__meter_t *ks__task_store_meters(ks__task_t *task, size_t i);
+
 /** RocksDB's figures of store @p i: 0, or -1 when it is not in RocksDB. */
 int ks__task_store_figures(ks__task_t *task, size_t i, ks__db_figures_t *out);
 

@@ -8,6 +8,8 @@
  *     record of the task (processor-node metrics);
  *   - once all is processed every input partition's records-lag is 0 and
  *     nothing is buffered; nothing was dropped, for any reason;
+ *   - the counts store was read and written once per word (store
+ *     metrics at DEBUG), and never deleted from;
  *   - commit-total equals ks_app_metric("commit-total");
  *   - the app level says RUNNING with two alive threads;
  *   - the statistics callback delivers JSON documents holding the same
@@ -155,6 +157,13 @@ static void test_wordcount_metrics(void **state) {
         }
         assert_true(sum_of(m, "stream-task-metrics", "records-buffered", NULL,
                            NULL) == 0);
+        double words = (double)f->total_words;
+        assert_true(sum_of(m, "stream-state-metrics", "get-total", "store",
+                           WORDCOUNT_STORE) == words);
+        assert_true(sum_of(m, "stream-state-metrics", "put-total", "store",
+                           WORDCOUNT_STORE) == words);
+        assert_true(sum_of(m, "stream-state-metrics", "delete-total", "store",
+                           WORDCOUNT_STORE) == 0);
         assert_true(sum_of(m, "stream-task-metrics", "dropped-records-total",
                            NULL, NULL) == 0);
         /* Both sub-topologies' partitions of both input topics. */
