@@ -339,6 +339,7 @@ static void consumer_setup(rd_kafka_conf_t *c, void *opaque) {
         rd_kafka_conf_set_opaque(c, opaque);
         rd_kafka_conf_set_rebalance_cb(c, rebalance_cb);
         rd_kafka_conf_set_error_cb(c, error_cb);
+        rd_kafka_conf_set_stats_cb(c, ks__thread_stats_cb);
 }
 
 static void thread_free(ks__thread_t *thr) {
@@ -438,14 +439,19 @@ static ks_err_t make_clients(ks__thread_t *thr, ks_error_t **errp) {
                                  "group.instance.id",
                                  *static_id ? static_id : NULL,
                                  NULL};
+        /* librdkafka's statistics feed the broker round-trip metrics
+         * (thread_metrics.c). */
         const char *c_defaults[] = {"queued.min.messages", QUEUED_MIN_MESSAGES,
-                                    NULL};
+                                    "statistics.interval.ms", "5000", NULL};
         snprintf(cid, sizeof(cid), "%s-consumer", thr->client_id);
         ks__client_spec_t cs = {
                 KS_CLIENT_MAIN_CONSUMER, cid, c_defaults, c_fixed,
                 consumer_setup,          thr};
         if (!(thr->consumer = ks__client_new(env->conf, &cs, errp)))
                 return KS_ERR_KAFKA;
+        /* The main queue (errors, statistics) is served by the consumer's
+         * poll; nothing else would, and it would grow. */
+        rd_kafka_poll_set_consumer(thr->consumer);
         return KS_ERR_NO_ERROR;
 }
 

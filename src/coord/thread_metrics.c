@@ -6,11 +6,47 @@
 #include <string.h>
 
 #include "../common/util_int.h"
+#include "../serde/json_int.h"
 #include "stream_thread_impl_int.h"
 
 #define TH_GROUP   "stream-thread-metrics"
 #define RC_GROUP   "stream-record-cache-metrics"
 #define PUBLISH_MS 1000
+#define RK_GROUP   "librdkafka"
+
+static double number(const ks__json_t *j, const char *key) {
+        const ks__json_t *v = j ? ks__json_get(j, key) : NULL;
+        return v && v->type == KS_JSON_NUMBER ? v->number : 0;
+}
+
+int ks__thread_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
+        ks__thread_t *thr = opaque;
+        (void)rk;
+        (void)len;
+        char why[64];
+        ks__json_t *j = ks__json_parse(json, why, sizeof(why));
+        const ks__json_t *b = j ? ks__json_get(j, "brokers") : NULL;
+        ks__tmetrics_t *m = &thr->metrics;
+        m->broker_cnt = 0;
+        for (size_t i = 0; b && b->type == KS_JSON_OBJECT && i < b->cnt &&
+                           m->broker_cnt < KS__MAX_BROKERS;
+             i++) {
+                const ks__json_t *br = b->items[i];
+                /* Bootstrap entries have no node id of their own, and
+                 * logical ones (the group coordinator) repeat a broker. */
+                const char *src = ks__json_get_str(br, "source");
+                if (number(br, "nodeid") < 0 ||
+                    (src && !strcmp(src, "logical")))
+                        continue;
+                const ks__json_t *rtt = ks__json_get(br, "rtt");
+                ks__broker_rtt_t *r = &m->brokers[m->broker_cnt++];
+                snprintf(r->name, sizeof(r->name), "%s", b->keys[i]);
+                r->rtt_avg_ms = number(rtt, "avg") / 1000.0;
+                r->rtt_p99_ms = number(rtt, "p99") / 1000.0;
+        }
+        ks__json_free(j);
+        return 0; /* librdkafka frees json */
+}
 
 void ks__tmetrics_init(ks__tmetrics_t *m) {
         pthread_mutex_init(&m->lock, NULL);
@@ -104,6 +140,17 @@ static void build(ks__thread_t *thr, ks_metrics_t *set, int64_t now) {
                      tags);
         ks__mset_add(set, RC_GROUP, "cache-max-bytes",
                      "the thread's record-cache budget", (double)c->max, tags);
+        for (size_t i = 0; i < m->broker_cnt; i++) {
+                const char *bt[] = {"thread-id", thr->client_id, "broker",
+                                    m->brokers[i].name, NULL};
+                ks__mset_add(set, RK_GROUP, "rtt-avg",
+                             "average round-trip time (ms) of the main "
+                             "consumer's requests to the broker",
+                             m->brokers[i].rtt_avg_ms, bt);
+                ks__mset_add(set, RK_GROUP, "rtt-p99",
+                             "99th percentile of the round-trip time (ms)",
+                             m->brokers[i].rtt_p99_ms, bt);
+        }
         ks__tmgr_metrics(thr->tasks, set, thr->client_id, thr->consumer, now);
 }
 

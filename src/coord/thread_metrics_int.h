@@ -12,8 +12,20 @@
 
 #include "../common/metrics_int.h"
 
+#include <librdkafka/rdkafka.h>
+
+#define KS__MAX_BROKERS 64
+
+/* A broker's round-trip times from librdkafka's statistics. */
+typedef struct {
+        char name[128];
+        double rtt_avg_ms, rtt_p99_ms;
+} ks__broker_rtt_t;
+
 typedef struct {
         ks__meter_t process, poll, commit, punctuate;
+        ks__broker_rtt_t brokers[KS__MAX_BROKERS];
+        size_t broker_cnt;
         int64_t blocked_ns; /* waiting in poll for records */
         int64_t next_publish;
         pthread_mutex_t lock;
@@ -28,6 +40,10 @@ void ks__tmetrics_destroy(ks__tmetrics_t *m);
 /** Publish @p thr's figures if a second has passed since it last did (or
  *  @p force). On the thread. */
 void ks__thread_publish_metrics(ks__thread_t *thr, int force);
+
+/** librdkafka's statistics callback of the main consumer (on the thread,
+ *  from its poll): keeps the brokers' round-trip times. */
+int ks__thread_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque);
 
 /** Append @p thr's last published figures to @p dst. Any thread. */
 void ks__thread_copy_metrics(ks__thread_t *thr, ks_metrics_t *dst);

@@ -10,6 +10,8 @@
  *     nothing is buffered; nothing was dropped, for any reason;
  *   - the counts store was read and written once per word (store
  *     metrics at DEBUG), and never deleted from;
+ *   - librdkafka's statistics give each thread the broker's round-trip
+ *     time;
  *   - commit-total equals ks_app_metric("commit-total");
  *   - the app level says RUNNING with two alive threads;
  *   - the statistics callback delivers JSON documents holding the same
@@ -111,10 +113,11 @@ static void test_wordcount_metrics(void **state) {
         kst_wc_produce(f, LINES, 6, KST_WC_SPREAD);
         ks_config_t *c = kst_app_config(
                 f->broker, f->app_id,
-                (const char *const[]){"num.stream.threads", "2",
-                                      "metrics.recording.level", "DEBUG",
-                                      "statistics.interval.ms", "200",
-                                      "commit.interval.ms", "100", NULL});
+                (const char *const[]){
+                        "num.stream.threads", "2", "metrics.recording.level",
+                        "DEBUG", "statistics.interval.ms", "200",
+                        "commit.interval.ms", "100",
+                        "main.consumer.statistics.interval.ms", "300", NULL});
         ks_error_t *e = NULL;
         ks_topology_t *t = wordcount_topology_on(f->in, f->words_topic, f->out,
                                                  KS_STORE_ROCKSDB, &e);
@@ -174,6 +177,14 @@ static void test_wordcount_metrics(void **state) {
                 lags += !strcmp(n, "records-lag");
         }
         assert_int_equal(lags, 2 * PARTITIONS);
+        size_t rtts = 0;
+        for (size_t i = 0; i < ks_metrics_count(m); i++) {
+                const char *n, *g;
+                ks_metrics_get(m, i, &n, &g, NULL, NULL);
+                rtts += !strcmp(g, "librdkafka") && !strcmp(n, "rtt-avg") &&
+                        tag_of(m, i, "broker");
+        }
+        assert_int_equal(rtts, 2); /* one broker, two threads */
         double v;
         assert_int_equal(
                 ks_metrics_find(m, "stream-metrics", "state", NULL, &v), 0);
