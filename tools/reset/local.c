@@ -103,6 +103,7 @@ static int check_entries(int dfd, const char *path, char *err, size_t errsize) {
                         close(fd);
                 return -1;
         }
+        rewinddir(d); /* the duplicate shares its position */
         int rc = 0, lock = 0;
         struct dirent *de;
         while (!rc && (de = readdir(d))) {
@@ -217,6 +218,7 @@ int ks__reset_local_wipe(const char *state_dir, const char *app_id, int dry_run,
                         close(fd);
                 goto out;
         }
+        rewinddir(d); /* the duplicate shares its position */
         struct dirent *de;
         rc = 0;
         while (!rc && (de = readdir(d)))
