@@ -25,6 +25,7 @@
 #include "error.h"
 #include "headers.h"
 #include "processor.h"
+#include "query.h"
 #include "serde.h"
 #include "store.h"
 #include "test_driver.h"

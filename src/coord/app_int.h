@@ -19,7 +19,9 @@
 #include "../state/rocksdb_int.h"
 #include "../topology/topology_int.h"
 #include "global_thread_int.h"
+#include "instance_metadata_int.h"
 #include "origin_int.h"
+#include "query_registry_int.h"
 #include "stream_thread_int.h"
 
 struct ks_app_s {
@@ -57,6 +59,11 @@ struct ks_app_s {
 
         pthread_t cleaner;
         int cleaner_started;
+
+        /* Interactive queries (query.c): the tasks they may read, and
+         * the partition owners (NULL without application.server). */
+        ks__qreg_t *queries;
+        ks__imeta_t *meta;
 };
 
 /* --- app_state.c ---------------------------------------------------------- */

@@ -25,6 +25,7 @@ typedef struct {
         int offsets_known;  /* committed offsets read */
         ks__marks_t *marks; /* NULL: no through input */
         ks_kv_store_t *marks_store;
+        ks__qtask_t *query; /* the task's entry for queries, NULL */
 } entry_t;
 
 struct ks__tmgr_s {
