@@ -5,11 +5,13 @@
  *        counterpart of Kafka Streams' KafkaStreams#store() and
  *        queryMetadataForKey()).
  *
- * What a query sees: the state as of the last commit of the task holding
- * the key's partition (every commit.interval.ms, 30 s by default; a
- * processor's writes since then, and what record caches hold, are not
- * seen). Each task's partition of a store is read from a RocksDB snapshot,
- * so one iterator never sees half a commit of a task. Only persistent
+ * What a query sees: the state of the task holding the key's partition as
+ * of its last commit the group accepted (every commit.interval.ms, 30 s by
+ * default), or as restored when the task started. A processor's writes
+ * since, what record caches hold, and a commit whose offsets the group
+ * refused are not seen, so a key's value never goes back. Each task is
+ * read from the RocksDB snapshot it published then, so an iterator never
+ * sees half a commit. Only persistent
  * (RocksDB) key-value, timestamped key-value, window and session stores
  * can be queried: an in-memory store, or a versioned one, answers
  * KS_ERR_STORE_TYPE.

@@ -5,9 +5,9 @@
  * the key's partition (murmur2 of the key bytes over the partitions of the
  * sub-topology's source topics, as the producer's default partitioner), and
  * the task's entry in the query registry (query_registry_int.h), which it
- * locks for each read. It reads through a store view (store_view_int.h): a
- * snapshot of the task's RocksDB database, never the task's own handles,
- * staged writes or caches, so it sees what the task's last commit wrote.
+ * locks for each read. It reads through a store view (store_view_int.h) on
+ * the snapshot the task published (at its start, and after each commit the
+ * group accepted), never the task's own handles, staged writes or caches.
  *
  * An iterator holds a reference to the entry of every task it covers and
  * reads them one after the other (ascending partition). While it reads a
