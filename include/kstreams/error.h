@@ -40,7 +40,9 @@ KS_BEGIN_DECLS
         XX(-15, TIMESTAMP, "Invalid record timestamp")                         \
         XX(-16, KAFKA, "Kafka client error")                                   \
         XX(-17, TIMED_OUT, "Timed out")                                        \
-        XX(-18, FATAL, "Fatal error")
+        XX(-18, FATAL, "Fatal error")                                          \
+        XX(-19, STORE_MIGRATED, "State store is not held by this instance")    \
+        XX(-20, STORE_RESTORING, "State store is restoring")
 
 /** Error codes. 0 is success, every failure is negative. */
 typedef enum ks_err_e {

@@ -27,6 +27,7 @@
 #include "http.h"
 #include "metrics.h"
 #include "processor.h"
+#include "query.h"
 #include "serde.h"
 #include "store.h"
 #include "test_driver.h"

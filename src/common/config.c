@@ -7,6 +7,7 @@
  * validated by letting librdkafka parse them into a scratch rd_kafka_conf_t. */
 #include "config_int.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
@@ -46,9 +47,7 @@ static const key_def_t keys[] = {
         {"application.id", T_STRING, "", 0, 0, NULL, NULL},
         {"bootstrap.servers", T_STRING, "", 0, 0, NULL, NULL},
         {"client.id", T_STRING, "", 0, 0, NULL, NULL},
-        {"application.server", T_STRING, "", 0, 0, NULL,
-         "interactive queries across instances do not exist in this "
-         "version, so there is nothing to advertise; leave it unset"},
+        {"application.server", T_STRING, "", 0, 0, NULL, NULL},
         {"instance.id", T_STRING, "", 0, 0, NULL, NULL},
         {"state.dir", T_STRING, "/tmp/kafka-streams", 0, 0, NULL, NULL},
         {"num.stream.threads", T_INT, "1", 1, 1024, NULL, NULL},
@@ -215,6 +214,37 @@ static int parse_int(const char *s, int64_t *out) {
         return 0;
 }
 
+int ks__server_valid(const char *s) {
+        size_t n = strlen(s);
+        const char *colon = strrchr(s, ':');
+        if (!n || n > KS_SERVER_MAX || !colon || colon == s)
+                return 0;
+        const char *host = s, *host_end = colon;
+        if (*s == '[') { /* [IPv6]:port */
+                if (colon[-1] != ']' || colon - s < 3)
+                        return 0;
+                for (const char *c = s + 1; c < colon - 1; c++)
+                        if (!isxdigit((unsigned char)*c) && *c != ':' &&
+                            *c != '.')
+                                return 0;
+        } else {
+                for (const char *c = host; c < host_end; c++)
+                        if (!isalnum((unsigned char)*c) && *c != '.' &&
+                            *c != '-' && *c != '_')
+                                return 0;
+        }
+        const char *port = colon + 1;
+        if (!*port || strlen(port) > 5)
+                return 0;
+        long v = 0;
+        for (const char *c = port; *c; c++) {
+                if (!isdigit((unsigned char)*c))
+                        return 0;
+                v = v * 10 + (*c - '0');
+        }
+        return v >= 1 && v <= 65535;
+}
+
 static ks_err_t validate_known(const key_def_t *k, const char *value,
                                ks_error_t **errp) {
         switch (k->type) {
@@ -236,6 +266,16 @@ static ks_err_t validate_known(const key_def_t *k, const char *value,
                                                  "characters of "
                                                  "[a-zA-Z0-9._-]",
                                                  value);
+                if (!strcmp(k->name, "application.server") && *value &&
+                    !ks__server_valid(value))
+                        return ks__error_set(
+                                errp, KS_ERR_INVALID_CONFIG,
+                                "application.server \"%s\" is invalid: it "
+                                "must be host:port (a host name or IPv4 "
+                                "address of [a-zA-Z0-9._-], or an IPv6 "
+                                "address in brackets; port 1..65535; at most "
+                                "%d characters)",
+                                value, KS_SERVER_MAX);
                 if (!strcmp(k->name, "state.dir") && !*value)
                         return ks__error_set(errp, KS_ERR_INVALID_CONFIG,
                                              "state.dir must not be empty");

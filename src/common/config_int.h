@@ -46,6 +46,14 @@ void ks__config_foreach_passthrough(const ks_config_t *conf, const char *prefix,
                                                const char *value),
                                     void *opaque);
 
+/** The longest application.server accepted. */
+#define KS_SERVER_MAX 255
+
+/** 1 if @p s is a valid application.server: host:port (a host name or
+ *  IPv4 address of [a-zA-Z0-9._-], or [IPv6]; port 1..65535), at most
+ *  KS_SERVER_MAX characters. */
+int ks__server_valid(const char *s);
+
 /** Whether a message of @p level would be logged (to skip formatting it). */
 int ks__log_enabled(const ks_config_t *conf, int level);
 

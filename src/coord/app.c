@@ -100,6 +100,11 @@ ks_app_t *ks_app_new(ks_topology_t *topo, const ks_config_t *conf,
                 ks_app_destroy(app);
                 return NULL;
         }
+        if (!(app->queries = ks__qreg_new())) {
+                ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
+                ks_app_destroy(app);
+                return NULL;
+        }
         return app;
 }
 
@@ -204,6 +209,7 @@ static ks_err_t load_process_id(ks_app_t *app, ks_error_t **errp) {
  */
 
 static ks__thread_env_t thread_env(ks_app_t *app, int index) {
+        const char *server = ks_config_get(app->conf, "application.server");
         return (ks__thread_env_t){
                 .conf = app->conf,
                 .topo = app->topo,
@@ -218,6 +224,8 @@ static ks__thread_env_t thread_env(ks_app_t *app, int index) {
                 .restore_opaque = app->restore_opaque,
                 .listener = ks__app_thread_listener(app),
                 .index = index,
+                .queries = app->queries,
+                .server = server && *server ? server : NULL,
         };
 }
 
@@ -397,6 +405,17 @@ ks_err_t ks_app_start(ks_app_t *app, ks_error_t **errp) {
                                           app->process_id, &app->stopping};
                 err = ks__globals_start(&genv, &app->globals, &e);
         }
+        const char *server = ks_config_get(app->conf, "application.server");
+        if (!err && server && *server) {
+                ks__imeta_env_t menv = {app->conf,
+                                        app->topo,
+                                        app->app_id,
+                                        app->process_id,
+                                        app->topic_partitions,
+                                        app->queries,
+                                        &app->stopping};
+                err = ks__imeta_start(&menv, &app->meta, &e);
+        }
         int n = (int)ks__config_int(app->conf, "num.stream.threads");
         app->thread_target = n;
         if (!err && !(app->threads = calloc((size_t)n, sizeof(*app->threads))))
@@ -492,6 +511,8 @@ void ks_app_destroy(ks_app_t *app) {
                 ks__thread_join(app->threads[i]);
         for (int i = 0; i < app->retired_cnt; i++)
                 ks__thread_join(app->retired[i]);
+        ks__imeta_stop(app->meta);
+        ks__qreg_destroy(app->queries);
         free(app->threads);
         free(app->retired);
         free(app->topic_partitions);

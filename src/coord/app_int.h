@@ -20,7 +20,9 @@
 #include "../state/rocksdb_int.h"
 #include "../topology/topology_int.h"
 #include "global_thread_int.h"
+#include "instance_metadata_int.h"
 #include "origin_int.h"
+#include "query_registry_int.h"
 #include "stream_thread_int.h"
 
 struct ks_app_s {
@@ -63,6 +65,10 @@ struct ks_app_s {
         void *stats_opaque;
         pthread_t stats_thread;
         int stats_started;
+        /* Interactive queries (query.c): the tasks they may read, and
+         * the partition owners (NULL without application.server). */
+        ks__qreg_t *queries;
+        ks__imeta_t *meta;
 };
 
 /* --- app_metrics.c -------------------------------------------------------- */

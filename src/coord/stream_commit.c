@@ -83,6 +83,7 @@ static ks_err_t commit_offsets(ks__thread_t *thr, ks_error_t **errp) {
         ks_err_t err = KS_ERR_NO_ERROR;
         if (!e || e == RD_KAFKA_RESP_ERR__NO_OFFSET) {
                 thr->commit_failing_since = 0;
+                ks__tmgr_publish_committed(thr->tasks);
                 __atomic_add_fetch(&thr->commits, 1, __ATOMIC_RELAXED);
         } else if (group_error(e)) {
                 /* The tasks have moved on (Kafka Streams' TaskMigrated):
@@ -232,6 +233,7 @@ static ks_err_t commit_eos(ks__thread_t *thr, int revoking, ks_error_t **errp) {
                                 return err;
                         commit_point(thr, KS_COMMIT_POINT_AFTER_STATE,
                                      state_changes);
+                        ks__tmgr_publish_committed(thr->tasks);
                         __atomic_add_fetch(&thr->commits, 1, __ATOMIC_RELAXED);
                         return KS_ERR_NO_ERROR;
                 }

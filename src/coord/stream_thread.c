@@ -25,6 +25,7 @@
 #include "../common/config_int.h"
 #include "../common/util_int.h"
 #include "clients_int.h"
+#include "instance_metadata_int.h"
 #include "stream_thread_impl_int.h"
 
 #define RESTORE_STEP_MS 100   /* restore time between consumer polls */
@@ -363,7 +364,7 @@ static void thread_free(ks__thread_t *thr) {
  * open), a restore consumer, and the group member. */
 static ks_err_t make_clients(ks__thread_t *thr, ks_error_t **errp) {
         const ks__thread_env_t *env = &thr->env;
-        char txn_id[400], cid[300], restore_group[300], static_id[300] = "";
+        char txn_id[400], cid[640], restore_group[300], static_id[300] = "";
         snprintf(txn_id, sizeof(txn_id), "%s-%s-%d", env->app_id,
                  env->process_id, env->index + 1);
         snprintf(restore_group, sizeof(restore_group), "%s-restore",
@@ -422,7 +423,15 @@ static ks_err_t make_clients(ks__thread_t *thr, ks_error_t **errp) {
                                 NULL};
         if (!(thr->restore = ks__client_new(env->conf, &rs, errp)))
                 return KS_ERR_KAFKA;
-        const char *c_fixed[] = {"group.id",
+        /* The member's client.id carries application.server, which the
+         * other instances read from the group's description
+         * (instance_metadata.c); fixed, so no user value drops it. */
+        snprintf(cid, sizeof(cid), "%s-consumer%s%s", thr->client_id,
+                 env->server ? KS_SERVER_MARK : "",
+                 env->server ? env->server : "");
+        const char *c_fixed[] = {"client.id",
+                                 env->server ? cid : NULL,
+                                 "group.id",
                                  env->app_id,
                                  "partition.assignment.strategy",
                                  "range",
@@ -443,7 +452,6 @@ static ks_err_t make_clients(ks__thread_t *thr, ks_error_t **errp) {
          * (thread_metrics.c). */
         const char *c_defaults[] = {"queued.min.messages", QUEUED_MIN_MESSAGES,
                                     "statistics.interval.ms", "5000", NULL};
-        snprintf(cid, sizeof(cid), "%s-consumer", thr->client_id);
         ks__client_spec_t cs = {
                 KS_CLIENT_MAIN_CONSUMER, cid, c_defaults, c_fixed,
                 consumer_setup,          thr};
@@ -523,6 +531,7 @@ ks_err_t ks__thread_start(const ks__thread_env_t *env, ks__thread_t **thrp,
                         .client_id = thr->client_id,
                         .restore_cb = env->restore_cb,
                         .restore_opaque = env->restore_opaque,
+                        .queries = env->queries,
                 };
                 if (!(thr->tasks = ks__tmgr_new(&te)))
                         err = ks__error_set(errp, KS_ERR_NO_MEMORY,

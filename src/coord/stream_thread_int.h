@@ -23,6 +23,7 @@
 #include "../state/rocksdb_int.h"
 #include "../topology/topology_int.h"
 #include "origin_int.h"
+#include "query_registry_int.h"
 
 typedef struct ks__thread_s ks__thread_t;
 
@@ -66,6 +67,10 @@ typedef struct {
         void *restore_opaque;
         ks__thread_listener_t listener;
         int index;
+        ks__qreg_t *queries; /* tasks are entered there for queries */
+        /* application.server, carried in the group member's client.id
+         * (instance_metadata_int.h); NULL when not set */
+        const char *server;
 } ks__thread_env_t;
 
 /** Create and start a stream thread. */

@@ -50,6 +50,8 @@ static void msg_destroy(void *msg) {
 static void entry_free(ks__tmgr_t *m, entry_t *te) {
         if (!te)
                 return;
+        /* Queries let go of the database before it closes. */
+        ks__qreg_remove(te->query);
         if (te->task) {
                 ks__creader_remove_task(m->reader, te->task);
                 m->dropped_closed +=
@@ -132,7 +134,15 @@ static ks_err_t open_task(ks__tmgr_t *m, int sub, int32_t partition,
                 }
         m->tasks[m->cnt++] = te;
         publish_count(m);
+        te->query = ks__qreg_add(m->env.queries, sub, partition,
+                                 ks__task_db(te->task));
         return KS_ERR_NO_ERROR;
+}
+
+void ks__tmgr_publish_committed(ks__tmgr_t *m) {
+        for (size_t i = 0; i < m->cnt; i++)
+                if (m->tasks[i]->state == TE_RUNNING)
+                        ks__qreg_committed(m->tasks[i]->query);
 }
 
 void ks__tmgr_close_all(ks__tmgr_t *m) {
@@ -312,6 +322,7 @@ static ks_err_t start_task(ks__tmgr_t *m, entry_t *te, ks_error_t **errp) {
         if (err)
                 return err;
         te->state = TE_RUNNING;
+        ks__qreg_running(te->query);
         for (size_t i = 0; i < te->pg.cnt; i++)
                 ks__tmgr_pause_resume(m, te, &te->pg.queues[i], 0);
         return KS_ERR_NO_ERROR;

@@ -32,6 +32,7 @@
 
 #include "../task/task_int.h"
 #include "changelog_reader_int.h"
+#include "query_registry_int.h"
 #include "origin_int.h"
 #include "partition_group_int.h"
 
@@ -47,6 +48,7 @@ typedef struct {
         const char *client_id;
         ks_restore_cb *restore_cb; /* the application's listener */
         void *restore_opaque;
+        ks__qreg_t *queries; /* where tasks are entered for queries, NULL */
 } ks__tmgr_env_t;
 
 typedef struct ks__tmgr_s ks__tmgr_t;
@@ -97,6 +99,10 @@ ks_err_t ks__tmgr_prepare_commit(ks__tmgr_t *m, ks_error_t **errp);
 
 /** The offsets of the running tasks with their metadata (NULL on OOM). */
 rd_kafka_topic_partition_list_t *ks__tmgr_offsets(ks__tmgr_t *m);
+
+/** The group accepted the running tasks' last commit: publish their
+ *  state to queries (query_registry_int.h). */
+void ks__tmgr_publish_committed(ks__tmgr_t *m);
 
 /** Write each running task's stores and checkpoint. */
 ks_err_t ks__tmgr_commit_stores(ks__tmgr_t *m, ks_error_t **errp);

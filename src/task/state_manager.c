@@ -276,6 +276,10 @@ ks_err_t ks__state_mgr_open(ks__task_t *t, ks_error_t **errp) {
         return KS_ERR_NO_ERROR;
 }
 
+ks__task_db_t *ks__task_db(ks__task_t *t) {
+        return t->sm.db;
+}
+
 /* --- commit and close ---------------------------------------------------- */
 
 ks_err_t ks__state_mgr_commit(ks__task_t *t, ks_error_t **errp) {

@@ -239,6 +239,10 @@ ks_timestamped_kv_store_t *ks__task_timestamped_kv_store(ks__task_t *task,
 ks_versioned_kv_store_t *ks__task_versioned_kv_store(ks__task_t *task,
                                                      const char *name);
 
+/** The task's RocksDB database (NULL without persistent stores), for
+ *  read-only views from other threads (interactive queries). */
+ks__task_db_t *ks__task_db(ks__task_t *task);
+
 /** The task id "<sub>_<partition>". */
 const char *ks__task_id(const ks__task_t *task);
 

@@ -160,11 +160,37 @@ static void test_refused_features(void **state) {
                          "only 0 is accepted");
         kst_set(c, "num.standby.replicas", "0");
         assert_string_equal(ks_config_get(c, "num.standby.replicas"), "0");
-        KST_ASSERT_ERROR(
-                ks_config_set(c, "application.server", "host:8080", &e), e,
-                KS_ERR_INVALID_CONFIG, "application.server",
-                "interactive queries");
-        kst_set(c, "application.server", "");
+        ks_config_destroy(c);
+}
+
+/* application.server is host:port; anything else is refused naming the
+ * key and the expected form. */
+static void test_application_server(void **state) {
+        ks_config_t *c = ks_config_new();
+        ks_error_t *e = NULL;
+        static const char *const good[] = {"host:8080", "10.0.0.1:1",
+                                           "my-host.example_1:65535",
+                                           "[::1]:80", ""};
+        for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+                kst_set(c, "application.server", good[i]);
+                assert_string_equal(ks_config_get(c, "application.server"),
+                                    good[i]);
+        }
+        static const char *const bad[] = {"host",     "host:",      ":80",
+                                          "host:0",   "host:65536", "host:8o",
+                                          "ho st:80", "a@b:80",     "[::1:80",
+                                          "[zz]:80",  "host:123456"};
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+                KST_ASSERT_ERROR(
+                        ks_config_set(c, "application.server", bad[i], &e), e,
+                        KS_ERR_INVALID_CONFIG, "application.server",
+                        "host:port");
+        char longer[300];
+        memset(longer, 'h', sizeof(longer));
+        snprintf(longer + 260, 40, ":80");
+        KST_ASSERT_ERROR(ks_config_set(c, "application.server", longer, &e), e,
+                         KS_ERR_INVALID_CONFIG, "application.server",
+                         "at most 255");
         assert_string_equal(ks_config_get(c, "application.server"), "");
         ks_config_destroy(c);
 }
@@ -286,6 +312,7 @@ int main(void) {
                 cmocka_unit_test(test_bad_values),
                 cmocka_unit_test(test_passthrough),
                 cmocka_unit_test(test_refused_features),
+                cmocka_unit_test(test_application_server),
                 cmocka_unit_test(test_controlled_keys),
                 cmocka_unit_test(test_client_prefix),
                 cmocka_unit_test(test_windowstore_changelog_retention),
