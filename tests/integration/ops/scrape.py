@@ -2,12 +2,14 @@
 """Check an application's HTTP endpoint with a real HTTP client.
 
   scrape.py URL --health CODE [--processed N] [--counts FILE] [--dot]
+            [--redirects]
 
 /health must answer CODE. With --processed, /metrics must parse with the
 Prometheus client library's parser, hold the stable family names below,
 and its threads' process-total samples must sum to N. With --counts
 (lines "word count"), GET /stores/counts/<word> must answer each count
-(redirects followed), and an unknown word 404. With --dot, /topology?
+(redirects followed; with --redirects some must be), and an unknown
+word 404. With --dot, /topology?
 format=dot must be a digraph naming every sub-topology.
 """
 import argparse
@@ -36,9 +38,16 @@ FAMILIES = [
 ]
 
 
+redirected = 0
+
+
 def get(url):
+    """GET url (redirects followed): status and body."""
+    global redirected
     try:
         with urllib.request.urlopen(url, timeout=10) as r:
+            if r.geturl() != url:
+                redirected += 1
             return r.status, r.read()
     except urllib.error.HTTPError as e:
         return e.code, e.read()
@@ -56,6 +65,8 @@ def main():
     ap.add_argument("--processed", type=int)
     ap.add_argument("--counts")
     ap.add_argument("--dot", action="store_true")
+    ap.add_argument("--redirects", action="store_true",
+                    help="some words must be answered by another instance")
     a = ap.parse_args()
 
     code, body = get(a.url + "/health")
@@ -97,7 +108,10 @@ def main():
         code, _ = get(a.url + "/stores/no-such-store/x")
         if code != 404:
             fail(f"an unknown store answered {code}, want 404")
-        print(f"/stores/counts: {n} words answered as counted")
+        print(f"/stores/counts: {n} words answered as counted, "
+              f"{redirected} through a redirect to their instance")
+        if a.redirects and not redirected:
+            fail("no word was redirected to another instance")
 
     if a.dot:
         code, body = get(a.url + "/topology?format=dot")
