@@ -68,6 +68,7 @@ typedef struct {
         int partitions;
         int eos;
         int dsl;
+        int http_port; /* instance i serves HTTP on http_port + i; 0: none */
 } names_t;
 
 static int create_topics_admin(const names_t *n) {
@@ -151,22 +152,29 @@ static int produce_lines(const names_t *n, char **lines, size_t from,
 
 static pid_t spawn(const char *self, const names_t *n, int id,
                    const char *state_root) {
-        char idbuf[16], parts[16], dir[512];
+        char idbuf[16], parts[16], dir[512], http[32];
         snprintf(idbuf, sizeof(idbuf), "%d", id + 1);
         snprintf(parts, sizeof(parts), "%d", n->partitions);
         snprintf(dir, sizeof(dir), "%s/instance-%d", state_root, id + 1);
         pid_t pid = fork();
         if (pid == 0) {
-                const char *opt[3] = {NULL, NULL, NULL};
+                const char *opt[5] = {NULL, NULL, NULL, NULL, NULL};
                 int k = 0;
                 if (n->eos)
                         opt[k++] = "--eos";
                 if (n->dsl)
                         opt[k++] = "--dsl";
+                if (n->http_port) {
+                        snprintf(http, sizeof(http), "127.0.0.1:%d",
+                                 n->http_port + id);
+                        opt[k++] = "--http";
+                        opt[k++] = http;
+                }
                 execl(self, self, "--instance", "--bootstrap-servers",
                       n->bootstrap, "--app-id", n->app_id, "--input", n->lines,
                       "--words", n->words, "--output", n->counts, "--state-dir",
-                      dir, "--id", idbuf, opt[0], opt[1], (char *)NULL);
+                      dir, "--id", idbuf, opt[0], opt[1], opt[2], opt[3],
+                      (char *)NULL);
                 _exit(127);
         }
         return pid;
@@ -438,6 +446,7 @@ int failover_demo(int argc, char **argv, const char *self) {
         uint64_t seed = 42;
         names_t n = {.partitions = 6};
         int kills = 0, zombie = 0;
+        const char *serve = NULL;
         for (int i = 1; i < argc; i++) {
                 if (!strcmp(argv[i], "--eos"))
                         n.eos = 1;
@@ -456,19 +465,28 @@ int failover_demo(int argc, char **argv, const char *self) {
                         n.bootstrap = argv[++i];
                 else if (!strcmp(argv[i], "--partitions") && i + 1 < argc)
                         n.partitions = atoi(argv[++i]);
+                else if (!strcmp(argv[i], "--http") && i + 1 < argc)
+                        n.http_port = atoi(argv[++i]);
+                else if (!strcmp(argv[i], "--serve") && i + 1 < argc)
+                        serve = argv[++i];
                 else {
                         fprintf(stderr,
                                 "usage: %s [--bootstrap-servers B] "
                                 "[--lines N] [--seed S] [--partitions P]\n"
                                 "          [--eos] [--kills K] [--zombie] "
-                                "[--dsl]\n"
+                                "[--dsl] [--http PORT [--serve FILE]]\n"
                                 "       %s --test-driver [--lines N] "
                                 "[--seed S] [--in-memory]\n",
                                 argv[0], argv[0]);
                         return 2;
                 }
         }
-        if (nlines < 2 || n.partitions < 1) {
+        if (serve && !n.http_port) {
+                fprintf(stderr, "--serve needs --http\n");
+                return 2;
+        }
+        if (nlines < 2 || n.partitions < 1 || n.http_port < 0 ||
+            n.http_port > 65535 - INSTANCES) {
                 fprintf(stderr, "--lines must be at least 2, --partitions "
                                 "at least 1\n");
                 return 2;
@@ -637,6 +655,9 @@ int failover_demo(int argc, char **argv, const char *self) {
                 output_poll(&out, 100);
         int64_t done_at = now_ms();
         size_t ok = matching(&out, want);
+        if (serve && ok == distinct && !died)
+                demo_serve(serve, want, distinct, n.http_port, pids, victim,
+                           INSTANCES);
 
         for (int i = 0; i < INSTANCES; i++)
                 if (i != victim && pids[i] > 0)

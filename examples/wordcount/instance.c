@@ -1,6 +1,9 @@
 /* One word-count instance (wordcount --instance ...): runs until SIGTERM
  * or SIGINT, then closes cleanly. Prints state changes and restore
- * progress. */
+ * progress. With --http host:port it serves its metrics, health, topology
+ * and GET /stores/counts/<word> there, and advertises that address as its
+ * application.server, so any instance answers for any word (redirecting
+ * to the one holding it). */
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +21,17 @@ static void on_signal(int sig) {
 }
 
 static char who[32];
+
+/* A count as text, for GET /stores/counts/<word>. */
+static int count_text(void *opaque, const char *store, const void *value,
+                      size_t vlen, char *out, size_t out_size) {
+        (void)opaque;
+        (void)store;
+        int64_t n;
+        if (ks_int64_decode(value, vlen, &n, NULL))
+                return -1;
+        return snprintf(out, out_size, "%" PRId64 "\n", n);
+}
 
 static void on_state(void *opaque, ks_app_state_t to, ks_app_state_t from) {
         demo_log(who, "%s -> %s", ks_app_state_name(from),
@@ -37,7 +51,7 @@ static void on_restore(void *opaque, ks_restore_phase_t phase,
 
 int run_instance(int argc, char **argv) {
         const char *bootstrap = NULL, *app_id = NULL, *in = NULL, *words = NULL,
-                   *out = NULL, *dir = NULL, *id = "1";
+                   *out = NULL, *dir = NULL, *id = "1", *http = NULL;
         int eos = 0, dsl = 0;
         for (int i = 1; i < argc; i++) {
                 const char *k = argv[i];
@@ -61,12 +75,15 @@ int run_instance(int argc, char **argv) {
                         dir = argv[++i];
                 else if (!strcmp(k, "--id"))
                         id = argv[++i];
+                else if (!strcmp(k, "--http"))
+                        http = argv[++i];
         }
         if (!bootstrap || !app_id || !in || !words || !out || !dir) {
                 fprintf(stderr,
                         "usage: %s --instance --bootstrap-servers B "
                         "--app-id A --input T --words T --output T "
-                        "--state-dir D [--id N] [--eos] [--dsl]\n",
+                        "--state-dir D [--id N] [--eos] [--dsl] "
+                        "[--http HOST:PORT]\n",
                         argv[0]);
                 return 2;
         }
@@ -80,7 +97,8 @@ int run_instance(int argc, char **argv) {
                           eos ? "exactly_once_v2" : "at_least_once", &err) ||
             (!eos && ks_config_set(c, "commit.interval.ms", "1000", &err)) ||
             ks_config_set(c, "consumer.session.timeout.ms", "6000", &err) ||
-            ks_config_set(c, "consumer.heartbeat.interval.ms", "1000", &err)) {
+            ks_config_set(c, "consumer.heartbeat.interval.ms", "1000", &err) ||
+            (http && ks_config_set(c, "application.server", http, &err))) {
                 fprintf(stderr, "config: %s\n", ks_error_message(err));
                 return 1;
         }
@@ -96,10 +114,21 @@ int run_instance(int argc, char **argv) {
         }
         ks_app_set_state_listener(app, on_state, NULL);
         ks_app_set_restore_listener(app, on_restore, NULL);
+        ks_http_t *server = NULL;
+        if (http) {
+                if (!(server = ks_http_start(app, http, count_text, NULL,
+                                             &err))) {
+                        fprintf(stderr, "%s: %s\n", who, ks_error_message(err));
+                        ks_app_destroy(app);
+                        return 1;
+                }
+                demo_log(who, "serving http://%s", http);
+        }
         signal(SIGTERM, on_signal);
         signal(SIGINT, on_signal);
         if (ks_app_start(app, &err)) {
                 fprintf(stderr, "%s: %s\n", who, ks_error_message(err));
+                ks_http_stop(server);
                 ks_app_destroy(app);
                 return 1;
         }
@@ -114,6 +143,7 @@ int run_instance(int argc, char **argv) {
         }
         if (ks_app_close(app, 30000))
                 rc = 1;
+        ks_http_stop(server);
         demo_log(who,
                  "closed after processing %" PRId64 " records (%" PRId64
                  " restored, %" PRId64 " replayed duplicates skipped, %" PRId64
