@@ -143,36 +143,52 @@ static ks_headers_t *msg_headers(const rd_kafka_message_t *m) {
         return h;
 }
 
-/* An output record the production handler let go: its key, value and
- * headers go to the dead-letter queue, from the delivery report (so
- * before the flush of the commit ends). No offset: it was never written. */
-static void dead_letter(ks__rcollector_t *c, const rd_kafka_message_t *m) {
+/* An output record the production handler let go (@p msg says why): its
+ * key, value and headers go to the dead-letter queue. No offset: it was
+ * never written. */
+static ks_err_t dead_letter(ks__rcollector_t *c, const char *topic,
+                            int32_t partition, const void *key, size_t klen,
+                            const void *value, size_t vlen, int64_t ts,
+                            const ks_headers_t *orig, const char *msg,
+                            ks_error_t **errp) {
+        ks_headers_t *h = ks__dlq_headers(orig, KS_ERR_KAFKA, msg, topic,
+                                          partition, -1, NULL);
+        ks_error_t *e = NULL;
+        ks_err_t err = h ? produce(c, c->dlq_topic, -1, key, klen, value, vlen,
+                                   ts > 0 ? ts : 0, h, NULL, 0, &e)
+                         : KS_ERR_NO_MEMORY;
+        ks_headers_destroy(h);
+        if (!err)
+                __atomic_add_fetch(&c->dlq_sent, 1, __ATOMIC_RELAXED);
+        else
+                ks__error_set(errp, err,
+                              "%s, and it could not be written to the "
+                              "dead-letter queue %s: %s",
+                              msg, c->dlq_topic,
+                              e ? ks_error_message(e) : ks_err2str(err));
+        ks_error_destroy(e);
+        return err;
+}
+
+/* The same from a delivery report (so before the flush of the commit
+ * ends); a failure is the flush's. */
+static void dead_letter_dr(ks__rcollector_t *c, const rd_kafka_message_t *m) {
         const char *topic = rd_kafka_topic_name(m->rkt);
         char msg[512];
         snprintf(msg, sizeof(msg),
                  "record to %s [%" PRId32 "] not delivered: %s", topic,
                  m->partition, rd_kafka_err2str(m->err));
         ks_headers_t *orig = msg_headers(m);
-        ks_headers_t *h = ks__dlq_headers(orig, KS_ERR_KAFKA, msg, topic,
-                                          m->partition, -1, NULL);
-        ks_headers_destroy(orig);
         ks_error_t *e = NULL;
-        int64_t ts = rd_kafka_message_timestamp(m, NULL);
         c->in_dr = 1;
-        ks_err_t err =
-                h ? produce(c, c->dlq_topic, -1, m->key, m->key_len, m->payload,
-                            m->len, ts > 0 ? ts : 0, h, NULL, 0, &e)
-                  : KS_ERR_NO_MEMORY;
+        ks_err_t err = dead_letter(
+                c, topic, m->partition, m->key, m->key_len, m->payload, m->len,
+                rd_kafka_message_timestamp(m, NULL), orig, msg, &e);
         c->in_dr = 0;
-        ks_headers_destroy(h);
-        if (!err) {
-                __atomic_add_fetch(&c->dlq_sent, 1, __ATOMIC_RELAXED);
-        } else if (!c->send_error) {
-                ks__error_setf(&c->send_error, err, KS_ERROR_F_FATAL,
-                               "%s, and it could not be written to the "
-                               "dead-letter queue %s: %s",
-                               msg, c->dlq_topic,
-                               e ? ks_error_message(e) : ks_err2str(err));
+        ks_headers_destroy(orig);
+        if (err && !c->send_error) {
+                c->send_error = e;
+                e = NULL;
         }
         ks_error_destroy(e);
 }
@@ -198,7 +214,7 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
                         "is continue)",
                         topic, m->partition, rd_kafka_err2str(m->err));
                 if (c->dlq_topic && strcmp(topic, c->dlq_topic))
-                        dead_letter(c, m);
+                        dead_letter_dr(c, m);
                 return;
         }
         if (!c->send_error)
@@ -303,8 +319,31 @@ static ks_err_t coll_send(void *opaque, const char *topic, int32_t partition,
         if (stamp)
                 o = (ks__origin_rec_t){origin->topic_index, origin->partition,
                                        origin->offset, origin->seq};
-        return produce(c, topic, partition, key, klen, value, vlen, ts, hdrs,
-                       stamp ? &o : NULL, 0, errp);
+        ks_error_t *e = NULL;
+        ks_err_t err = produce(c, topic, partition, key, klen, value, vlen, ts,
+                               hdrs, stamp ? &o : NULL, 0, &e);
+        if (!err || c->eos || !c->prod_continue) {
+                if (err && errp) {
+                        ks_error_destroy(*errp);
+                        *errp = e;
+                } else {
+                        ks_error_destroy(e);
+                }
+                return err;
+        }
+        /* A record the producer refused at once (too large, a topic known
+         * not to exist, ...) goes to the production handler too. */
+        __atomic_add_fetch(&c->send_failures, 1, __ATOMIC_RELAXED);
+        ks__log(c->conf, KS_LOG_WARNING, "PRODUCE",
+                "%s; continuing (default.production.exception.handler is "
+                "continue)",
+                ks_error_message(e));
+        err = KS_ERR_NO_ERROR;
+        if (c->dlq_topic && strcmp(topic, c->dlq_topic))
+                err = dead_letter(c, topic, partition, key, klen, value, vlen,
+                                  ts, hdrs, ks_error_message(e), errp);
+        ks_error_destroy(e);
+        return err;
 }
 
 static ks_err_t coll_send_changelog(void *opaque, const char *topic,
