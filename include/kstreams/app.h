@@ -30,6 +30,7 @@
 #include "common.h"
 #include "config.h"
 #include "error.h"
+#include "error_handler.h"
 #include "topology.h"
 
 KS_BEGIN_DECLS
@@ -125,10 +126,25 @@ KS_EXPORT void ks_app_set_uncaught_error_handler(ks_app_t *app,
                                                  void *opaque);
 
 /**
+ * @brief Set the processing-error handler (before ks_app_start()): it
+ *        decides, for each record a processor, DSL callback or punctuator
+ *        failed on, whether the task fails or drops the record and goes on
+ *        (see error_handler.h). It takes the place of
+ *        processing.exception.handler; NULL restores that key's choice.
+ * @remark Called on the stream threads, several at once with
+ *         num.stream.threads > 1; @p opaque must outlive the app. A call
+ *         after ks_app_start() is ignored (and logged).
+ */
+KS_EXPORT void ks_app_set_processing_error_handler(ks_app_t *app,
+                                                   ks_processing_error_cb *cb,
+                                                   void *opaque);
+
+/**
  * @brief Start: check the cluster (source topics exist, sources of one
  *        sub-topology have equal partition counts, internal topics exist
- *        with the right partition counts or can be created), then start the
- *        stream threads. Blocks for the checks only (bounded by about
+ *        with the right partition counts or can be created, the dead-letter
+ *        queue topic, if configured, exists), then start the stream
+ *        threads. Blocks for the checks only (bounded by about
  *        15 s when the cluster does not answer).
  * @returns KS_ERR_NO_ERROR (state REBALANCING); KS_ERR_STATE if not
  *          CREATED; otherwise the app is in ERROR, *errp names the topics
@@ -181,8 +197,16 @@ KS_EXPORT const ks_error_t *ks_app_error(const ks_app_t *app);
  *        while a partition was awaited), "dropped-records-late"
  *        (of dropped-records: records too late for their window),
  *        "dropped-records-duplicate" (of dropped-records: duplicates
- *        ks_stream_deduplicate() dropped). -1 for an unknown name. Any
- *        thread.
+ *        ks_stream_deduplicate() dropped),
+ *        "dropped-records-deserialization" (of dropped-records: records
+ *        the deserialization handler skipped),
+ *        "dropped-records-processing-error" (of dropped-records: records
+ *        the processing-error handler dropped),
+ *        "dropped-records-production-error" (of dropped-records: output
+ *        records not delivered under
+ *        default.production.exception.handler=continue), "dlq-records"
+ *        (records written to errors.dead.letter.queue.topic.name). -1
+ *        for an unknown name. Any thread.
  */
 KS_EXPORT int64_t ks_app_metric(const ks_app_t *app, const char *name);
 

@@ -45,6 +45,9 @@ typedef struct ks_topology_s ks_topology_t;
 typedef struct ks_record_s ks_record_t;
 /** The processor context: a processor's view of its task (processor.h). */
 typedef struct ks_context_s ks_context_t;
+/** What a processing-error handler is told about a failed record (see
+ *  error_handler.h). */
+typedef struct ks_error_context_s ks_error_context_t;
 /** A scheduled punctuation (see processor.h). */
 typedef struct ks_punctuation_s ks_punctuation_t;
 /** Key-value state store (see store.h). */

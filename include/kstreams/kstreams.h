@@ -23,6 +23,7 @@
 #include "config.h"
 #include "dsl.h"
 #include "error.h"
+#include "error_handler.h"
 #include "headers.h"
 #include "http.h"
 #include "metrics.h"

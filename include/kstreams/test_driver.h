@@ -26,6 +26,7 @@
 #include "common.h"
 #include "config.h"
 #include "error.h"
+#include "error_handler.h"
 #include "headers.h"
 #include "store.h"
 #include "topology.h"
@@ -48,14 +49,26 @@ KS_EXPORT ks_test_driver_t *ks_test_driver_new(ks_topology_t *topo,
                                                ks_error_t **errp);
 
 /**
+ * @brief Set the processing-error handler of the driver's tasks (see
+ *        error_handler.h); NULL restores processing.exception.handler's
+ *        choice. The handler is called on the thread piping records.
+ * @remark @p opaque must outlive the driver or the next call.
+ */
+KS_EXPORT void ks_test_driver_set_processing_error_handler(
+        ks_test_driver_t *drv, ks_processing_error_cb *cb, void *opaque);
+
+/**
  * @brief Process one input record of @p topic. NULL key or value is null.
  *        Key, value and headers (may be NULL) are borrowed for the call.
  * @param timestamp the record's Kafka timestamp (ms)
  * @returns KS_ERR_NO_ERROR; KS_ERR_NOT_FOUND if no source reads @p topic;
  *          KS_ERR_SERDE (log_and_fail handler), KS_ERR_TIMESTAMP,
- *          KS_ERR_PROCESSOR or a processor's error, with a message naming the
- *          source, processor or sink. After an error the driver remains
- *          usable.
+ *          KS_ERR_PROCESSOR or a processor's error (unless the
+ *          processing-error handler continued past it), with a message
+ *          naming the source, processor or sink. After an error the driver
+ *          remains usable. The input offset of a topic's records counts
+ *          from 0 per topic, so error contexts and dead-letter records
+ *          name them.
  */
 KS_EXPORT ks_err_t ks_test_driver_pipe(ks_test_driver_t *drv, const char *topic,
                                        const void *key, size_t key_size,
@@ -143,8 +156,11 @@ KS_EXPORT ks_err_t ks_test_driver_get_session_store(
  *        skipped by handlers, too late for their window or deduplicated),
  *        "dropped-records-late" (of those, the late ones),
  *        "dropped-records-duplicate" (of those, the duplicates
- *        ks_stream_deduplicate() dropped) or "process-total" (records
- *        processed).
+ *        ks_stream_deduplicate() dropped), "dropped-records-deserialization"
+ *        and "dropped-records-processing-error" (of those, the records the
+ *        deserialization and processing-error handlers dropped),
+ *        "dlq-records" (records written to the dead-letter queue topic)
+ *        or "process-total" (records processed).
  * @returns the value, or -1 for an unknown name.
  */
 KS_EXPORT int64_t ks_test_driver_metric(const ks_test_driver_t *drv,

@@ -37,6 +37,8 @@ static const char *const guarantees[] = {"at_least_once", "exactly_once_v2",
 static const char *const recording_levels[] = {"INFO", "DEBUG", NULL};
 static const char *const deser_handlers[] = {"log_and_fail", "log_and_continue",
                                              NULL};
+static const char *const proc_handlers[] = {"log_and_fail", "log_and_continue",
+                                            NULL};
 static const char *const prod_handlers[] = {"fail", "continue", NULL};
 static const char *const extractors[] = {
         "fail_on_invalid_timestamp", "log_and_skip_on_invalid_timestamp",
@@ -79,6 +81,9 @@ static const key_def_t keys[] = {
          0, deser_handlers, NULL},
         {"default.production.exception.handler", T_ENUM, "fail", 0, 0,
          prod_handlers, NULL},
+        {"processing.exception.handler", T_ENUM, "log_and_fail", 0, 0,
+         proc_handlers, NULL},
+        {"errors.dead.letter.queue.topic.name", T_STRING, "", 0, 0, NULL, NULL},
         {"default.timestamp.extractor", T_ENUM, "fail_on_invalid_timestamp", 0,
          0, extractors, NULL},
 };
@@ -276,6 +281,16 @@ static ks_err_t validate_known(const key_def_t *k, const char *value,
                                 "address in brackets; port 1..65535; at most "
                                 "%d characters)",
                                 value, KS_SERVER_MAX);
+                if (!strcmp(k->name, "errors.dead.letter.queue.topic.name") &&
+                    *value) {
+                        ks_error_t *e = NULL;
+                        if (!ks__topic_name_check(value, k->name, &e))
+                                return KS_ERR_NO_ERROR;
+                        ks_err_t r = ks__error_set(errp, KS_ERR_INVALID_CONFIG,
+                                                   "%s", ks_error_message(e));
+                        ks_error_destroy(e);
+                        return r;
+                }
                 if (!strcmp(k->name, "state.dir") && !*value)
                         return ks__error_set(errp, KS_ERR_INVALID_CONFIG,
                                              "state.dir must not be empty");

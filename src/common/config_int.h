@@ -20,6 +20,12 @@ typedef enum {
         KS_DESER_LOG_AND_CONTINUE,
 } ks_deser_handler_t;
 
+/** Processing-error handlers (processing.exception.handler). */
+typedef enum {
+        KS_PROC_LOG_AND_FAIL,
+        KS_PROC_LOG_AND_CONTINUE,
+} ks_proc_handler_t;
+
 /** Built-in timestamp extractors (default.timestamp.extractor). */
 typedef enum {
         KS_TSX_FAIL_ON_INVALID,

@@ -132,6 +132,25 @@ void ks_app_set_uncaught_error_handler(ks_app_t *app, ks_uncaught_error_cb *cb,
         app->uncaught_opaque = opaque;
 }
 
+void ks_app_set_processing_error_handler(ks_app_t *app,
+                                         ks_processing_error_cb *cb,
+                                         void *opaque) {
+        if (!app)
+                return;
+        /* The threads read it without a lock: only before they exist. */
+        pthread_mutex_lock(&app->lock);
+        int created = app->state == KS_APP_CREATED;
+        if (created) {
+                app->on_error.cb = cb;
+                app->on_error.opaque = opaque;
+        }
+        pthread_mutex_unlock(&app->lock);
+        if (!created)
+                ks__log(app->conf, KS_LOG_WARNING, "APP",
+                        "ks_app_set_processing_error_handler() after "
+                        "ks_app_start() is ignored");
+}
+
 /* One instance per state directory: a second one on the same machine would
  * share (and corrupt) the task directories. */
 static ks_err_t lock_state_dir(ks_app_t *app, ks_error_t **errp) {
@@ -222,6 +241,7 @@ static ks__thread_env_t thread_env(ks_app_t *app, int index) {
                 .stopping = &app->stopping,
                 .restore_cb = app->restore_cb,
                 .restore_opaque = app->restore_opaque,
+                .on_error = &app->on_error,
                 .listener = ks__app_thread_listener(app),
                 .index = index,
                 .queries = app->queries,

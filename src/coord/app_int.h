@@ -49,6 +49,7 @@ struct ks_app_s {
         void *restore_opaque;
         ks_uncaught_error_cb *uncaught_cb;
         void *uncaught_opaque;
+        ks__perr_handler_t on_error; /* the threads' tasks point at it */
 
         ks__thread_t **threads;
         int thread_cnt;         /* started so far */

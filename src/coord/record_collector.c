@@ -53,6 +53,9 @@ struct ks__rcollector_s {
         size_t pcount_cnt;
         int64_t changelog_sent;
         int64_t send_failures; /* atomic */
+        const char *dlq_topic; /* NULL: no dead-letter queue */
+        int in_dr;             /* sending from a delivery report */
+        int64_t dlq_sent;      /* atomic */
 };
 
 /* --- slots -------------------------------------------------------------- */
@@ -118,6 +121,78 @@ static int64_t slot_offset(void *opaque, uint64_t h) {
 
 /* --- delivery reports ----------------------------------------------------- */
 
+static ks_err_t produce(ks__rcollector_t *c, const char *topic,
+                        int32_t partition, const void *key, size_t klen,
+                        const void *value, size_t vlen, int64_t ts,
+                        const ks_headers_t *hdrs, const ks__origin_rec_t *o,
+                        uintptr_t slot, ks_error_t **errp);
+
+/* The headers of @p m, less the origin (NULL when it has none). */
+static ks_headers_t *msg_headers(const rd_kafka_message_t *m) {
+        rd_kafka_headers_t *rh = NULL;
+        if (rd_kafka_message_headers(m, &rh) || !rh)
+                return NULL;
+        ks_headers_t *h = ks_headers_new();
+        const char *name;
+        const void *v;
+        size_t vl;
+        for (size_t i = 0; h && !rd_kafka_header_get_all(rh, i, &name, &v, &vl);
+             i++)
+                if (strcmp(name, KS_ORIGIN_HEADER))
+                        ks_headers_add(h, name, v, v ? vl : 0);
+        return h;
+}
+
+/* An output record the production handler let go (@p msg says why): its
+ * key, value and headers go to the dead-letter queue. No offset: it was
+ * never written. */
+static ks_err_t dead_letter(ks__rcollector_t *c, const char *topic,
+                            int32_t partition, const void *key, size_t klen,
+                            const void *value, size_t vlen, int64_t ts,
+                            const ks_headers_t *orig, const char *msg,
+                            ks_error_t **errp) {
+        ks_headers_t *h = ks__dlq_headers(orig, KS_ERR_KAFKA, msg, topic,
+                                          partition, -1, NULL);
+        ks_error_t *e = NULL;
+        ks_err_t err = h ? produce(c, c->dlq_topic, -1, key, klen, value, vlen,
+                                   ts > 0 ? ts : 0, h, NULL, 0, &e)
+                         : KS_ERR_NO_MEMORY;
+        ks_headers_destroy(h);
+        if (!err)
+                __atomic_add_fetch(&c->dlq_sent, 1, __ATOMIC_RELAXED);
+        else
+                ks__error_set(errp, err,
+                              "%s, and it could not be written to the "
+                              "dead-letter queue %s: %s",
+                              msg, c->dlq_topic,
+                              e ? ks_error_message(e) : ks_err2str(err));
+        ks_error_destroy(e);
+        return err;
+}
+
+/* The same from a delivery report (so before the flush of the commit
+ * ends); a failure is the flush's. */
+static void dead_letter_dr(ks__rcollector_t *c, const rd_kafka_message_t *m) {
+        const char *topic = rd_kafka_topic_name(m->rkt);
+        char msg[512];
+        snprintf(msg, sizeof(msg),
+                 "record to %s [%" PRId32 "] not delivered: %s", topic,
+                 m->partition, rd_kafka_err2str(m->err));
+        ks_headers_t *orig = msg_headers(m);
+        ks_error_t *e = NULL;
+        c->in_dr = 1;
+        ks_err_t err = dead_letter(
+                c, topic, m->partition, m->key, m->key_len, m->payload, m->len,
+                rd_kafka_message_timestamp(m, NULL), orig, msg, &e);
+        c->in_dr = 0;
+        ks_headers_destroy(orig);
+        if (err && !c->send_error) {
+                c->send_error = e;
+                e = NULL;
+        }
+        ks_error_destroy(e);
+}
+
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
         ks__rcollector_t *c = opaque;
         (void)rk;
@@ -138,6 +213,8 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
                         "continuing (default.production.exception.handler "
                         "is continue)",
                         topic, m->partition, rd_kafka_err2str(m->err));
+                if (c->dlq_topic && strcmp(topic, c->dlq_topic))
+                        dead_letter_dr(c, m);
                 return;
         }
         if (!c->send_error)
@@ -207,7 +284,7 @@ static ks_err_t produce(ks__rcollector_t *c, const char *topic,
                         RD_KAFKA_V_END);
                 if (!e)
                         return KS_ERR_NO_ERROR; /* headers taken over */
-                if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && !c->in_dr) {
                         rd_kafka_poll(rk, 5); /* make room */
                         continue;
                 }
@@ -242,8 +319,31 @@ static ks_err_t coll_send(void *opaque, const char *topic, int32_t partition,
         if (stamp)
                 o = (ks__origin_rec_t){origin->topic_index, origin->partition,
                                        origin->offset, origin->seq};
-        return produce(c, topic, partition, key, klen, value, vlen, ts, hdrs,
-                       stamp ? &o : NULL, 0, errp);
+        ks_error_t *e = NULL;
+        ks_err_t err = produce(c, topic, partition, key, klen, value, vlen, ts,
+                               hdrs, stamp ? &o : NULL, 0, &e);
+        if (!err || c->eos || !c->prod_continue) {
+                if (err && errp) {
+                        ks_error_destroy(*errp);
+                        *errp = e;
+                } else {
+                        ks_error_destroy(e);
+                }
+                return err;
+        }
+        /* A record the producer refused at once (too large, a topic known
+         * not to exist, ...) goes to the production handler too. */
+        __atomic_add_fetch(&c->send_failures, 1, __ATOMIC_RELAXED);
+        ks__log(c->conf, KS_LOG_WARNING, "PRODUCE",
+                "%s; continuing (default.production.exception.handler is "
+                "continue)",
+                ks_error_message(e));
+        err = KS_ERR_NO_ERROR;
+        if (c->dlq_topic && strcmp(topic, c->dlq_topic))
+                err = dead_letter(c, topic, partition, key, klen, value, vlen,
+                                  ts, hdrs, ks_error_message(e), errp);
+        ks_error_destroy(e);
+        return err;
 }
 
 static ks_err_t coll_send_changelog(void *opaque, const char *topic,
@@ -366,6 +466,10 @@ ks__rcollector_t *ks__rcollector_new(const ks_config_t *conf,
         c->prod_continue =
                 ks__config_enum(conf, "default.production.exception.handler");
         snprintf(c->client_id, sizeof(c->client_id), "%s", client_id);
+        c->dlq_topic =
+                ks_config_get(conf, "errors.dead.letter.queue.topic.name");
+        if (c->dlq_topic && !*c->dlq_topic)
+                c->dlq_topic = NULL;
         c->through = calloc(topo->node_cnt + 1, sizeof(*c->through));
         if (!c->through) {
                 free(c);
@@ -402,4 +506,8 @@ int64_t ks__rcollector_changelog_sent(const ks__rcollector_t *c) {
 
 int64_t ks__rcollector_send_failures(const ks__rcollector_t *c) {
         return __atomic_load_n(&c->send_failures, __ATOMIC_RELAXED);
+}
+
+int64_t ks__rcollector_dlq_records(const ks__rcollector_t *c) {
+        return __atomic_load_n(&c->dlq_sent, __ATOMIC_RELAXED);
 }

@@ -16,8 +16,9 @@
  *
  * The first delivery failure is kept and surfaces at the next flush
  * (default.production.exception.handler=continue logs and counts output
- * failures instead; a changelog record that is not delivered always
- * fails). @locality the owning stream thread. */
+ * failures instead, and with errors.dead.letter.queue.topic.name writes
+ * them there from the delivery report; a changelog record that is not
+ * delivered always fails). @locality the owning stream thread. */
 #ifndef KS_RECORD_COLLECTOR_INT_H
 #define KS_RECORD_COLLECTOR_INT_H
 
@@ -60,5 +61,8 @@ int64_t ks__rcollector_changelog_sent(const ks__rcollector_t *c);
 
 /** Output records the production handler let go (continue). */
 int64_t ks__rcollector_send_failures(const ks__rcollector_t *c);
+
+/** Of those, records written to the dead-letter queue. */
+int64_t ks__rcollector_dlq_records(const ks__rcollector_t *c);
 
 #endif

@@ -523,6 +523,7 @@ ks_err_t ks__thread_start(const ks__thread_env_t *env, ks__thread_t **thrp,
                                                 thr->collector),
                                         .cache = &thr->cache,
                                         .globals = env->globals,
+                                        .on_error = env->on_error,
                                 },
                         .consumer = thr->consumer,
                         .restore = thr->restore,
@@ -575,6 +576,10 @@ const char *const ks__thread_metric_names[KS_THREAD_METRICS + 1] = {
         "enforced-processing",
         "dropped-records-late",
         "dropped-records-duplicate",
+        "dropped-records-deserialization",
+        "dropped-records-processing-error",
+        "dropped-records-production-error",
+        "dlq-records",
         NULL};
 
 int64_t ks__thread_metric(const ks__thread_t *thr, const char *name) {
@@ -606,7 +611,16 @@ int64_t ks__thread_metric(const ks__thread_t *thr, const char *name) {
                 return ks__tmgr_enforced(thr->tasks);
         case 8:
                 return ks__tmgr_dropped_late(thr->tasks);
-        default:
+        case 9:
                 return ks__tmgr_dropped_duplicate(thr->tasks);
+        case 10:
+                return ks__tmgr_dropped_deserialization(thr->tasks);
+        case 11:
+                return ks__tmgr_dropped_processing(thr->tasks);
+        case 12:
+                return ks__rcollector_send_failures(thr->collector);
+        default:
+                return ks__tmgr_dlq_records(thr->tasks) +
+                       ks__rcollector_dlq_records(thr->collector);
         }
 }

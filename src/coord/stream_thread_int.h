@@ -21,6 +21,7 @@
 
 #include "../state/global_store_int.h"
 #include "../state/rocksdb_int.h"
+#include "../task/error_handler_int.h"
 #include "../topology/topology_int.h"
 #include "origin_int.h"
 #include "query_registry_int.h"
@@ -65,6 +66,7 @@ typedef struct {
         const int *stopping; /* atomic: leave the loop */
         ks_restore_cb *restore_cb;
         void *restore_opaque;
+        const ks__perr_handler_t *on_error; /* the processing-error handler */
         ks__thread_listener_t listener;
         int index;
         ks__qreg_t *queries; /* tasks are entered there for queries */
@@ -89,7 +91,7 @@ ks__thread_state_t ks__thread_state(const ks__thread_t *thr);
 
 /** The names of the threads' counters (see ks_app_metric()), NULL
  *  terminated; "tasks" is a gauge, the others only grow. */
-#define KS_THREAD_METRICS 10
+#define KS_THREAD_METRICS 14
 extern const char *const ks__thread_metric_names[KS_THREAD_METRICS + 1];
 
 /** The thread's counter @p name (see ks_app_metric()), -1 if unknown; 0

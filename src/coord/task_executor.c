@@ -299,8 +299,14 @@ int64_t ks__tmgr_duplicates(const ks__tmgr_t *m) {
 void ks__tmgr_update_dropped(ks__tmgr_t *m) {
         int64_t n = m->dropped_closed, late = m->late_closed;
         int64_t dup = m->dup_closed;
+        int64_t deser = m->deser_closed, proc = m->proc_closed;
+        int64_t dlq = m->dlq_closed;
         uint64_t enforced = 0;
         for (size_t i = 0; i < m->cnt; i++) {
+                const ks__task_t *t = m->tasks[i]->task;
+                deser += (int64_t)ks__task_dropped_deserialization(t);
+                proc += (int64_t)ks__task_dropped_processing(t);
+                dlq += (int64_t)ks__task_dlq_records(t);
                 n += (int64_t)ks__task_dropped_records(m->tasks[i]->task);
                 late += (int64_t)ks__task_dropped_late(m->tasks[i]->task);
                 dup += (int64_t)ks__task_dropped_duplicate(m->tasks[i]->task);
@@ -309,12 +315,27 @@ void ks__tmgr_update_dropped(ks__tmgr_t *m) {
         __atomic_store_n(&m->dropped, n, __ATOMIC_RELAXED);
         __atomic_store_n(&m->late, late, __ATOMIC_RELAXED);
         __atomic_store_n(&m->dropped_dup, dup, __ATOMIC_RELAXED);
+        __atomic_store_n(&m->dropped_deser, deser, __ATOMIC_RELAXED);
+        __atomic_store_n(&m->dropped_proc, proc, __ATOMIC_RELAXED);
+        __atomic_store_n(&m->dlq, dlq, __ATOMIC_RELAXED);
         __atomic_store_n(&m->enforced, (int64_t)(enforced + m->enforced_closed),
                          __ATOMIC_RELAXED);
 }
 
 int64_t ks__tmgr_dropped(const ks__tmgr_t *m) {
         return __atomic_load_n(&m->dropped, __ATOMIC_RELAXED);
+}
+
+int64_t ks__tmgr_dropped_deserialization(const ks__tmgr_t *m) {
+        return __atomic_load_n(&m->dropped_deser, __ATOMIC_RELAXED);
+}
+
+int64_t ks__tmgr_dropped_processing(const ks__tmgr_t *m) {
+        return __atomic_load_n(&m->dropped_proc, __ATOMIC_RELAXED);
+}
+
+int64_t ks__tmgr_dlq_records(const ks__tmgr_t *m) {
+        return __atomic_load_n(&m->dlq, __ATOMIC_RELAXED);
 }
 
 int64_t ks__tmgr_dropped_late(const ks__tmgr_t *m) {

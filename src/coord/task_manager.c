@@ -58,6 +58,11 @@ static void entry_free(ks__tmgr_t *m, entry_t *te) {
                         (int64_t)ks__task_dropped_records(te->task);
                 m->late_closed += (int64_t)ks__task_dropped_late(te->task);
                 m->dup_closed += (int64_t)ks__task_dropped_duplicate(te->task);
+                m->deser_closed +=
+                        (int64_t)ks__task_dropped_deserialization(te->task);
+                m->proc_closed +=
+                        (int64_t)ks__task_dropped_processing(te->task);
+                m->dlq_closed += (int64_t)ks__task_dlq_records(te->task);
                 m->enforced_closed += te->pg.enforced;
         }
         ks__pgroup_clear(&te->pg);

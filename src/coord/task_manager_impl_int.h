@@ -40,10 +40,12 @@ struct ks__tmgr_s {
         int64_t init_failing; /* since when initialization fails, 0 */
         int64_t idle_ms, buffered_max, task_timeout;
         int64_t dropped_closed, late_closed, dup_closed;
+        int64_t deser_closed, proc_closed, dlq_closed;
         uint64_t enforced_closed;
         /* atomic */
         int64_t processed, duplicates, dropped, tasks_pub, enforced, late;
         int64_t dropped_dup; /* deduplicated (duplicates: replays skipped) */
+        int64_t dropped_deser, dropped_proc, dlq; /* error handlers */
 };
 
 /** Pause or resume the partition of @p q (a resume seeks to q->next). */

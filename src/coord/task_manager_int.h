@@ -122,6 +122,15 @@ int64_t ks__tmgr_dropped_late(const ks__tmgr_t *m);
 /** Of those, records deduplicated. */
 int64_t ks__tmgr_dropped_duplicate(const ks__tmgr_t *m);
 
+/** Of those, records the deserialization handler skipped. */
+int64_t ks__tmgr_dropped_deserialization(const ks__tmgr_t *m);
+
+/** Of those, records the processing-error handler dropped. */
+int64_t ks__tmgr_dropped_processing(const ks__tmgr_t *m);
+
+/** Records the tasks wrote to the dead-letter queue. */
+int64_t ks__tmgr_dlq_records(const ks__tmgr_t *m);
+
 /** Publish the dropped-records and enforced-processing counts (owner). */
 void ks__tmgr_update_dropped(ks__tmgr_t *m);
 int64_t ks__tmgr_tasks_published(const ks__tmgr_t *m);

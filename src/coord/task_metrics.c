@@ -154,11 +154,15 @@ void ks__tmgr_metrics(ks__tmgr_t *m, ks_metrics_t *set, const char *thread_id,
                 uint64_t all = ks__task_dropped_records(t);
                 uint64_t late = ks__task_dropped_late(t);
                 uint64_t dup = ks__task_dropped_duplicate(t);
-                static const char *const reasons[] = {"late", "duplicate",
-                                                      "other"};
-                double v[] = {(double)late, (double)dup,
-                              (double)(all - late - dup)};
-                for (size_t r = 0; r < 3; r++) {
+                uint64_t deser = ks__task_dropped_deserialization(t);
+                uint64_t proc = ks__task_dropped_processing(t);
+                static const char *const reasons[] = {
+                        "late", "duplicate", "deserialization",
+                        "processing-error", "other"};
+                double v[] = {(double)late, (double)dup, (double)deser,
+                              (double)proc,
+                              (double)(all - late - dup - deser - proc)};
+                for (size_t r = 0; r < 5; r++) {
                         const char *rt[] = {"thread-id", thread_id,
                                             "task-id",   ks__task_id(t),
                                             "reason",    reasons[r],
@@ -175,6 +179,10 @@ void ks__tmgr_metrics(ks__tmgr_t *m, ks_metrics_t *set, const char *thread_id,
                 ks__mset_add(set, T_GROUP, "restoring",
                              "1 while the task restores its stores",
                              te->state != TE_RUNNING, tags);
+                ks__mset_add(set, T_GROUP, "dlq-records-total",
+                             "failed records the task wrote to the "
+                             "dead-letter queue",
+                             (double)ks__task_dlq_records(t), tags);
                 input_lag(te, set, thread_id, consumer);
                 node_metrics(te, set, thread_id, now);
                 store_metrics(te, set, thread_id, now);

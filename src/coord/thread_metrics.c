@@ -125,6 +125,10 @@ static void build(ks__thread_t *thr, ks_metrics_t *set, int64_t now) {
                 {"dropped-records", "dropped-records-total",
                  "records dropped by the thread's tasks and sends that "
                  "failed and were skipped"},
+                {"dropped-records-production-error", "send-failures-total",
+                 "records the producer could not deliver"},
+                {"dlq-records", "dlq-records-total",
+                 "records written to the dead-letter queue"},
         };
         for (size_t k = 0; k < sizeof(more) / sizeof(more[0]); k++)
                 ks__mset_add(set, TH_GROUP, more[k].name, more[k].help,

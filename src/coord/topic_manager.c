@@ -1,5 +1,6 @@
 /* The application's topics before any thread starts (Kafka Streams'
- * InternalTopicManager): the cluster answers, every source topic exists,
+ * InternalTopicManager): the cluster answers, every source topic and the
+ * dead-letter queue topic (errors.dead.letter.queue.topic.name) exist,
  * the source topics of each sub-topology are co-partitioned, and every
  * internal topic (repartition topics, changelogs) exists with the
  * partitions its sub-topology needs, created through the admin API with
@@ -317,6 +318,32 @@ static ks_err_t fill_partitions(ks_app_t *app, const int *sub_parts,
         return KS_ERR_NO_ERROR;
 }
 
+/* The dead-letter queue, when configured, exists (the library does not
+ * create it: its partitions and retention are the operator's choice) and
+ * is no input of the topology, whose failures would feed themselves. */
+static ks_err_t check_dlq(ks_app_t *app, const struct rd_kafka_metadata *md,
+                          ks_error_t **errp) {
+        const char *dlq =
+                ks_config_get(app->conf, "errors.dead.letter.queue.topic.name");
+        if (!dlq || !*dlq)
+                return KS_ERR_NO_ERROR;
+        if (ks__topology_source_for(app->topo, dlq))
+                return ks__error_set(errp, KS_ERR_INVALID_CONFIG,
+                                     "errors.dead.letter.queue.topic.name: "
+                                     "topic %s is read by the topology; the "
+                                     "dead-letter queue must be another "
+                                     "topic",
+                                     dlq);
+        if (!md_topic(md, dlq))
+                return ks__error_set(errp, KS_ERR_INVALID_CONFIG,
+                                     "errors.dead.letter.queue.topic.name: "
+                                     "the dead-letter queue topic %s does "
+                                     "not exist; create it before starting "
+                                     "the application",
+                                     dlq);
+        return KS_ERR_NO_ERROR;
+}
+
 /* The positions committed with a task's offsets must fit Kafka's limit on
  * offset metadata whatever the partitions: a sub-topology has a bounded
  * number of stores. */
@@ -353,6 +380,8 @@ ks_err_t ks__topics_check(ks_app_t *app, ks_error_t **errp) {
                 err = fetch_metadata(app, rk, &md, errp);
         if (!err)
                 err = check_sources(app, md, sub_parts, errp);
+        if (!err)
+                err = check_dlq(app, md, errp);
         if (!err)
                 err = check_internal(app, rk, &md, sub_parts, errp);
         if (!err)

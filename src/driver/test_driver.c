@@ -47,7 +47,8 @@ struct ks_test_driver_s {
         out_queue_t *outs;
         size_t out_cnt;
         ks_test_record_t *internal_head, *internal_tail; /* to process */
-        int64_t *input_offsets; /* per source topic, see input_offset() */
+        int64_t *input_offsets;      /* per source topic, see input_offset() */
+        ks__perr_handler_t on_error; /* the tasks point at it */
 };
 
 static void record_free(ks_test_record_t *r) {
@@ -172,6 +173,18 @@ ks_test_driver_t *ks_test_driver_new(ks_topology_t *topo,
         const char *app_id = conf ? ks_config_get(conf, "application.id") : "";
         if (ks__topology_bind(topo, *app_id ? app_id : "test-driver", errp))
                 return NULL;
+        const char *dlq =
+                conf ? ks_config_get(conf,
+                                     "errors.dead.letter.queue.topic.name")
+                     : "";
+        if (*dlq && ks__topology_source_for(topo, dlq)) {
+                ks__error_set(errp, KS_ERR_INVALID_CONFIG,
+                              "errors.dead.letter.queue.topic.name: topic %s "
+                              "is read by the topology; the dead-letter queue "
+                              "must be another topic",
+                              dlq);
+                return NULL;
+        }
         ks_test_driver_t *d = calloc(1, sizeof(*d));
         if (!d) {
                 ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");
@@ -206,6 +219,7 @@ ks_test_driver_t *ks_test_driver_new(ks_topology_t *topo,
                 .clock_opaque = d,
                 .cache = &d->cache,
                 .globals = d->globals,
+                .on_error = &d->on_error,
         };
         d->cache.max = ks__config_int(d->conf, "statestore.cache.max.bytes");
         for (size_t i = 0; i < topo->sub_cnt; i++) {
@@ -253,6 +267,15 @@ void ks_test_driver_destroy(ks_test_driver_t *d) {
         ks_config_destroy(d->conf);
         ks_topology_destroy(d->topo);
         free(d);
+}
+
+void ks_test_driver_set_processing_error_handler(ks_test_driver_t *d,
+                                                 ks_processing_error_cb *cb,
+                                                 void *opaque) {
+        if (!d)
+                return;
+        d->on_error.cb = cb;
+        d->on_error.opaque = opaque;
 }
 
 static ks__task_t *task_for(ks_test_driver_t *d, const char *topic) {
@@ -493,15 +516,24 @@ int64_t ks_test_driver_metric(const ks_test_driver_t *d, const char *name) {
         if (!d || !name)
                 return -1;
         static uint64_t (*const counters[])(const ks__task_t *) = {
-                ks__task_dropped_records, ks__task_dropped_late,
-                ks__task_dropped_duplicate, ks__task_processed_records};
-        static const char *const names[] = {
-                "dropped-records", "dropped-records-late",
-                "dropped-records-duplicate", "process-total"};
-        size_t k = 0;
-        while (k < 4 && strcmp(name, names[k]))
+                ks__task_dropped_records,
+                ks__task_dropped_late,
+                ks__task_dropped_duplicate,
+                ks__task_processed_records,
+                ks__task_dropped_deserialization,
+                ks__task_dropped_processing,
+                ks__task_dlq_records};
+        static const char *const names[] = {"dropped-records",
+                                            "dropped-records-late",
+                                            "dropped-records-duplicate",
+                                            "process-total",
+                                            "dropped-records-deserialization",
+                                            "dropped-records-processing-error",
+                                            "dlq-records"};
+        size_t k = 0, n = sizeof(names) / sizeof(names[0]);
+        while (k < n && strcmp(name, names[k]))
                 k++;
-        if (k == 4)
+        if (k == n)
                 return -1;
         int64_t sum = 0;
         for (size_t i = 0; i < d->task_cnt; i++)

@@ -230,7 +230,8 @@ ks_err_t ks_context_get_session_store(ks_context_t *ctx, const char *name,
 
 /* --- the record path ---------------------------------------------------- */
 
-static ks_err_t sink_send(ks__task_t *t, ks__node_t *n, const ks_record_t *r) {
+static ks_err_t sink_send_record(ks__task_t *t, ks__node_t *n,
+                                 const ks_record_t *r) {
         ks_error_t *e = NULL;
         const char *topic = n->topic;
         if (!topic) {
@@ -293,10 +294,23 @@ static ks_err_t sink_send(ks__task_t *t, ks__node_t *n, const ks_record_t *r) {
                 t->env.collector.opaque, topic, partition, r->key, r->klen,
                 r->value, r->vlen, r->timestamp, r->headers, &origin, &e);
         if (err) {
+                /* The producer refused it: no handler lets that pass. */
+                if (!t->pending)
+                        t->pending_infra = 1;
                 ks__task_pend(t, err, "sink \"%s\" (topic %s): %s", n->name,
                               topic, e ? ks_error_message(e) : ks_err2str(err));
                 ks_error_destroy(e);
         }
+        return err;
+}
+
+/* A sink runs with the context on it, so that an error it raises names it
+ * (ks_error_context_processor()). */
+static ks_err_t sink_send(ks__task_t *t, ks__node_t *n, const ks_record_t *r) {
+        ks__node_t *from = t->ctx.node;
+        t->ctx.node = n;
+        ks_err_t err = sink_send_record(t, n, r);
+        t->ctx.node = from;
         return err;
 }
 

@@ -134,6 +134,18 @@ ks_err_t ks__punctuate(ks__task_t *t, ks_punctuation_type_t type, int64_t now) {
                 reschedule(due, now);
                 err = ks__context_run(t, due->node, KS__CALL_PUNCTUATE, now,
                                       call_punctuator, due);
+                if (err) {
+                        /* No record: the handler decides, nothing is
+                         * counted or written to the dead-letter queue. */
+                        ks_error_context_t ec = {
+                                .partition = t->partition,
+                                .offset = -1,
+                                .timestamp = now,
+                                .task_id = t->id,
+                                .headers = t->no_headers,
+                        };
+                        err = ks__task_on_error(t, &ec, err);
+                }
         }
         free(fired);
         purge_cancelled(t);

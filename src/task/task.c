@@ -37,6 +37,7 @@ ks_err_t ks__task_pend(ks__task_t *t, ks_err_t code, const char *fmt, ...) {
         va_start(ap, fmt);
         ks__error_vsetf(&t->pending, code, 0, fmt, ap);
         va_end(ap);
+        t->pending_node = t->ctx.node ? t->ctx.node->name : NULL;
         return code;
 }
 
@@ -56,6 +57,8 @@ ks_err_t ks__task_take_pending(ks__task_t *t, ks_err_t err, ks_error_t **errp) {
                 ks_error_destroy(t->pending);
         }
         t->pending = NULL;
+        t->pending_node = NULL;
+        t->pending_infra = 0;
         return code;
 }
 
@@ -75,16 +78,15 @@ ks__source_part_t *ks__task_source_part(const ks__task_t *t,
 }
 
 /* Deserialization handler: 1 = skip the record, 0 = process, <0 = fail. */
-static int check_serdes(ks__task_t *t, ks__node_t *src, const char *topic,
-                        int32_t partition, int64_t offset, const void *key,
-                        size_t klen, const void *value, size_t vlen) {
+static int check_serdes(ks__task_t *t, ks__node_t *src,
+                        const ks_error_context_t *ec) {
         ks_error_t *e = NULL;
         const char *what = "key";
         const ks_serde_t *serde = src->key_serde;
-        if (!ks_serde_validate(serde, key, klen, &e)) {
+        if (!ks_serde_validate(serde, ec->key, ec->klen, &e)) {
                 what = "value";
                 serde = src->value_serde;
-                if (!ks_serde_validate(serde, value, vlen, &e))
+                if (!ks_serde_validate(serde, ec->value, ec->vlen, &e))
                         return 0;
         }
         int skip = t->deser_handler == KS_DESER_LOG_AND_CONTINUE;
@@ -93,14 +95,15 @@ static int check_serdes(ks__task_t *t, ks__node_t *src, const char *topic,
                  "source \"%s\" (topic %s, partition %" PRId32
                  ", offset %" PRId64 "): the %s does not decode with the %s "
                  "serde: %s",
-                 src->name, topic, partition, offset, what,
+                 src->name, ec->topic, ec->partition, ec->offset, what,
                  ks_serde_name(serde), ks_error_message(e));
         ks_error_destroy(e);
         if (skip) {
                 ks__log(t->env.conf, KS_LOG_WARNING, "SERDE",
                         "%s; skipping the record (log_and_continue)", msg);
                 t->dropped++;
-                return 1;
+                t->dropped_deser++;
+                return ks__task_dead_letter(t, ec, KS_ERR_SERDE, msg) ? -1 : 1;
         }
         ks__task_pend(t, KS_ERR_SERDE,
                       "%s (default.deserialization.exception.handler is "
@@ -190,8 +193,20 @@ ks_err_t ks__task_process(ks__task_t *t, const char *topic, int32_t partition,
         sp->next_offset = offset + 1;
         t->origin_topic = sp->topic_index;
         t->emit_seq = 0;
-        int rc = check_serdes(t, src, topic, partition, offset, key, klen,
-                              value, vlen);
+        /* The record as read, for the handlers and the dead-letter queue. */
+        ks_error_context_t ec = {
+                .topic = topic,
+                .partition = partition,
+                .offset = offset,
+                .timestamp = timestamp,
+                .task_id = t->id,
+                .key = key,
+                .value = value,
+                .klen = klen,
+                .vlen = vlen,
+                .headers = headers ? headers : t->no_headers,
+        };
+        int rc = check_serdes(t, src, &ec);
         if (rc)
                 return ks__task_take_pending(t, rc < 0 ? KS_ERR_SERDE : 0,
                                              errp);
@@ -217,6 +232,8 @@ ks_err_t ks__task_process(ks__task_t *t, const char *topic, int32_t partition,
         ks_err_t err = ks__context_process(t, src, &rec);
         ctx->node = NULL;
         t->processed++;
+        if (err)
+                err = ks__task_on_error(t, &ec, err);
         if (!err)
                 err = ks__punctuate(t, KS_PUNCTUATE_STREAM_TIME,
                                     t->stream_time);
@@ -244,6 +261,12 @@ ks_err_t ks__task_new(ks_topology_t *topo, int sub, int32_t partition,
         t->tsx_kind = ks__config_enum(env->conf, "default.timestamp.extractor");
         t->deser_handler = ks__config_enum(
                 env->conf, "default.deserialization.exception.handler");
+        t->proc_handler =
+                ks__config_enum(env->conf, "processing.exception.handler");
+        t->dlq_topic =
+                ks_config_get(env->conf, "errors.dead.letter.queue.topic.name");
+        if (t->dlq_topic && !*t->dlq_topic)
+                t->dlq_topic = NULL;
         t->ctx.task = t;
         t->ctx.partition = partition;
         t->ctx.offset = -1;
@@ -358,6 +381,18 @@ uint64_t ks__task_dropped_late(const ks__task_t *t) {
 
 uint64_t ks__task_dropped_duplicate(const ks__task_t *t) {
         return t->dropped_duplicate;
+}
+
+uint64_t ks__task_dropped_deserialization(const ks__task_t *t) {
+        return t->dropped_deser;
+}
+
+uint64_t ks__task_dropped_processing(const ks__task_t *t) {
+        return t->dropped_proc;
+}
+
+uint64_t ks__task_dlq_records(const ks__task_t *t) {
+        return t->dlq_records;
 }
 
 uint64_t ks__task_processed_records(const ks__task_t *t) {

@@ -138,9 +138,17 @@ struct ks__task_s {
         ks_error_t *pending; /* first error below the current entry point */
         int tsx_kind;
         int deser_handler;
-        int32_t origin_topic; /* topology index of the input's topic */
-        int32_t emit_seq;     /* outputs of the current input record */
-        int detached;         /* > 0: outputs carry no origin */
+        int proc_handler;         /* processing.exception.handler */
+        const char *dlq_topic;    /* NULL: no dead-letter queue */
+        const char *pending_node; /* the node that raised `pending` */
+        int pending_infra;        /* `pending`: a send the collector
+                                     refused, not the record's doing */
+        uint64_t dropped_deser;   /* of dropped: deserialization */
+        uint64_t dropped_proc;    /* of dropped: processing errors */
+        uint64_t dlq_records;     /* written to the dead-letter queue */
+        int32_t origin_topic;     /* topology index of the input's topic */
+        int32_t emit_seq;         /* outputs of the current input record */
+        int detached;             /* > 0: outputs carry no origin */
 };
 
 /* --- task.c ------------------------------------------------------------- */
@@ -158,6 +166,22 @@ int64_t ks__task_clock(const ks__task_t *t);
 
 /** The task's input partition of @p topic, or NULL. */
 ks__source_part_t *ks__task_source_part(const ks__task_t *t, const char *topic);
+
+/* --- error_handler.c ---------------------------------------------------- */
+
+/** Hand the error @p err of the record or punctuator @p ec describes (its
+ *  processor is filled in here) to the processing-error handler, when it
+ *  is the record's doing. FAIL: returns @p err, still pending. CONTINUE:
+ *  forgets it, counts a record as dropped and writes it to the
+ *  dead-letter queue; returns KS_ERR_NO_ERROR, or the error (pending) of
+ *  that write. */
+ks_err_t ks__task_on_error(ks__task_t *t, ks_error_context_t *ec, ks_err_t err);
+
+/** Write the record @p ec describes to the dead-letter queue, if one is
+ *  configured, with the error @p code and @p message. On failure the
+ *  error is pending and returned. */
+ks_err_t ks__task_dead_letter(ks__task_t *t, const ks_error_context_t *ec,
+                              ks_err_t code, const char *message);
 
 /* --- context.c ---------------------------------------------------------- */
 

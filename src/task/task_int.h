@@ -26,6 +26,7 @@
 
 #include "../state/rocksdb_int.h"
 #include "../topology/topology_int.h"
+#include "error_handler_int.h"
 
 /** Where an output record comes from: the input record being processed
  *  (its source topic's index in the topology, partition and offset) and
@@ -83,6 +84,9 @@ typedef struct {
         ks__cache_budget_t *cache; /* NULL: no record caches */
         /* The global stores, one per topology global table, in order. */
         ks__global_t *const *globals;
+        /* The processing-error handler (borrowed), NULL: the one
+         * processing.exception.handler names. */
+        const ks__perr_handler_t *on_error;
 } ks__task_env_t;
 
 typedef enum {
@@ -180,8 +184,9 @@ int32_t ks__task_partition(const ks__task_t *task);
 int64_t ks__task_source_checkpoint(const ks__task_t *task, const char *topic);
 
 /** Process one input record of @p topic (a source topic of the task). Bad
- *  data goes to the deserialization handler; a processor error stops here
- *  with a message naming the processor. */
+ *  data goes to the deserialization handler, a processor error to the
+ *  processing-error handler (error_handler.c); one they do not let pass
+ *  stops here with a message naming the processor. */
 ks_err_t ks__task_process(ks__task_t *task, const char *topic,
                           int32_t partition, int64_t offset, const void *key,
                           size_t klen, const void *value, size_t vlen,
@@ -208,6 +213,15 @@ uint64_t ks__task_dropped_late(const ks__task_t *task);
 
 /** Of those, records a deduplication step dropped as duplicates. */
 uint64_t ks__task_dropped_duplicate(const ks__task_t *task);
+
+/** Of those, records the deserialization handler skipped. */
+uint64_t ks__task_dropped_deserialization(const ks__task_t *task);
+
+/** Of those, records the processing-error handler dropped. */
+uint64_t ks__task_dropped_processing(const ks__task_t *task);
+
+/** Records written to the dead-letter queue. */
+uint64_t ks__task_dlq_records(const ks__task_t *task);
 
 /** Records processed. */
 uint64_t ks__task_processed_records(const ks__task_t *task);
