@@ -116,3 +116,13 @@ int64_t ks__wallclock_ms(void) {
         clock_gettime(CLOCK_REALTIME, &ts);
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+void ks__deadline(struct timespec *ts, int64_t ms) {
+        clock_gettime(CLOCK_REALTIME, ts);
+        ts->tv_sec += (time_t)(ms / 1000);
+        ts->tv_nsec += (long)(ms % 1000) * 1000000;
+        if (ts->tv_nsec >= 1000000000) {
+                ts->tv_sec++;
+                ts->tv_nsec -= 1000000000;
+        }
+}

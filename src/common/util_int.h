@@ -50,6 +50,11 @@ int64_t ks__now_ms(void);
 /** Wall-clock (epoch) milliseconds, the time wall-clock punctuation uses. */
 int64_t ks__wallclock_ms(void);
 
+struct timespec;
+
+/** @p ts = now + @p ms on CLOCK_REALTIME, for pthread_cond_timedwait(). */
+void ks__deadline(struct timespec *ts, int64_t ms);
+
 static inline void ks__be32_put(uint8_t *p, uint32_t v) {
         p[0] = (uint8_t)(v >> 24);
         p[1] = (uint8_t)(v >> 16);

@@ -374,20 +374,16 @@ ks__thread_listener_t ks__app_thread_listener(ks_app_t *app) {
 static void *cleaner_main(void *arg) {
         ks_app_t *app = arg;
         int64_t delay = ks__config_int(app->conf, "state.cleanup.delay.ms");
+        int64_t wait = delay < 1000 ? 1000 : delay;
+        struct timespec dl;
+        ks__deadline(&dl, wait);
         pthread_mutex_lock(&app->lock);
         while (!__atomic_load_n(&app->stopping, __ATOMIC_SEQ_CST)) {
-                struct timespec dl;
-                clock_gettime(CLOCK_REALTIME, &dl);
-                int64_t wait = delay < 1000 ? 1000 : delay;
-                dl.tv_sec += wait / 1000;
-                dl.tv_nsec += (wait % 1000) * 1000000;
-                if (dl.tv_nsec >= 1000000000) {
-                        dl.tv_sec++;
-                        dl.tv_nsec -= 1000000000;
-                }
+                /* Woken by every state change: the deadline stays. */
                 if (pthread_cond_timedwait(&app->cond, &app->lock, &dl) !=
                     ETIMEDOUT)
                         continue;
+                ks__deadline(&dl, wait);
                 pthread_mutex_unlock(&app->lock);
                 size_t n = 0;
                 ks__state_dir_clean(app->state_dir, delay, &n);
@@ -467,16 +463,6 @@ ks_err_t ks_app_start(ks_app_t *app, ks_error_t **errp) {
 
 /* --- stop and queries --------------------------------------------------- */
 
-static void abs_deadline(struct timespec *ts, int timeout_ms) {
-        clock_gettime(CLOCK_REALTIME, ts);
-        ts->tv_sec += timeout_ms / 1000;
-        ts->tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-        if (ts->tv_nsec >= 1000000000) {
-                ts->tv_sec++;
-                ts->tv_nsec -= 1000000000;
-        }
-}
-
 ks_err_t ks_app_close(ks_app_t *app, int timeout_ms) {
         if (!app)
                 return KS_ERR_INVALID_ARG;
@@ -489,7 +475,7 @@ ks_err_t ks_app_close(ks_app_t *app, int timeout_ms) {
         if (!closing)
                 ks__app_set_state(app, KS_APP_PENDING_SHUTDOWN);
         struct timespec dl;
-        abs_deadline(&dl, timeout_ms < 0 ? 0 : timeout_ms);
+        ks__deadline(&dl, timeout_ms < 0 ? 0 : timeout_ms);
         pthread_mutex_lock(&app->lock);
         int done;
         for (;;) {
@@ -559,7 +545,7 @@ ks_app_state_t ks_app_state(const ks_app_t *app) {
 
 int ks_app_wait_state(ks_app_t *app, ks_app_state_t state, int timeout_ms) {
         struct timespec dl;
-        abs_deadline(&dl, timeout_ms < 0 ? 0 : timeout_ms);
+        ks__deadline(&dl, timeout_ms < 0 ? 0 : timeout_ms);
         pthread_mutex_lock(&app->lock);
         for (;;) {
                 if (app->state == state)
