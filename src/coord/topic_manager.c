@@ -319,8 +319,10 @@ static ks_err_t fill_partitions(ks_app_t *app, const int *sub_parts,
 }
 
 /* The dead-letter queue, when configured, exists (the library does not
- * create it: its partitions and retention are the operator's choice) and
- * is no input of the topology, whose failures would feed themselves. */
+ * create it: its partitions and retention are the operator's choice), is
+ * no input of the topology, whose failures would feed themselves, and no
+ * internal topic (a changelog would restore dead-letter records into its
+ * store). */
 static ks_err_t check_dlq(ks_app_t *app, const struct rd_kafka_metadata *md,
                           ks_error_t **errp) {
         const char *dlq =
@@ -333,6 +335,13 @@ static ks_err_t check_dlq(ks_app_t *app, const struct rd_kafka_metadata *md,
                                      "topic %s is read by the topology; the "
                                      "dead-letter queue must be another "
                                      "topic",
+                                     dlq);
+        if (ks__topology_is_internal_topic(app->topo, app->app_id, dlq))
+                return ks__error_set(errp, KS_ERR_INVALID_CONFIG,
+                                     "errors.dead.letter.queue.topic.name: "
+                                     "topic %s is an internal topic of the "
+                                     "application; the dead-letter queue "
+                                     "must be another topic",
                                      dlq);
         if (!md_topic(md, dlq))
                 return ks__error_set(errp, KS_ERR_INVALID_CONFIG,

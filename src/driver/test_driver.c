@@ -185,6 +185,15 @@ ks_test_driver_t *ks_test_driver_new(ks_topology_t *topo,
                               dlq);
                 return NULL;
         }
+        if (*dlq && ks__topology_is_internal_topic(
+                            topo, *app_id ? app_id : "test-driver", dlq)) {
+                ks__error_set(errp, KS_ERR_INVALID_CONFIG,
+                              "errors.dead.letter.queue.topic.name: topic %s "
+                              "is an internal topic of the application; the "
+                              "dead-letter queue must be another topic",
+                              dlq);
+                return NULL;
+        }
         ks_test_driver_t *d = calloc(1, sizeof(*d));
         if (!d) {
                 ks__error_set(errp, KS_ERR_NO_MEMORY, "out of memory");

@@ -295,8 +295,7 @@ static ks_err_t sink_send_record(ks__task_t *t, ks__node_t *n,
                 r->value, r->vlen, r->timestamp, r->headers, &origin, &e);
         if (err) {
                 /* The producer refused it: no handler lets that pass. */
-                if (!t->pending)
-                        t->pending_infra = 1;
+                ks__task_pend_infra(t);
                 ks__task_pend(t, err, "sink \"%s\" (topic %s): %s", n->name,
                               topic, e ? ks_error_message(e) : ks_err2str(err));
                 ks_error_destroy(e);

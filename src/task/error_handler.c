@@ -163,6 +163,19 @@ ks_err_t ks__task_dead_letter(ks__task_t *t, const ks_error_context_t *ec,
 
 /* --- the handler ---------------------------------------------------------- */
 
+void ks__task_pend_infra(ks__task_t *t) {
+        if (t->pending && !t->pending_infra) {
+                ks__log(t->env.conf, KS_LOG_WARNING, "PROCESS",
+                        "%s; then a send failed, which fails the task",
+                        ks_error_message(t->pending));
+                ks_error_destroy(t->pending);
+                t->pending = NULL;
+                t->pending_node = NULL;
+        }
+        if (!t->pending)
+                t->pending_infra = 1;
+}
+
 /* Whether the pending error is the record's (or punctuator's) doing, which
  * the handler may let pass; a refused send or exhausted memory is not. */
 static int handler_may_decide(const ks__task_t *t) {

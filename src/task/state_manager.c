@@ -124,8 +124,7 @@ static ks_err_t task_log(void *opaque, const void *key, size_t klen,
                 t->env.collector.opaque, cl->topic, t->partition, key, klen,
                 value, vlen, ts, cl->slot, &e);
         if (err) {
-                if (!t->pending)
-                        t->pending_infra = 1; /* no handler lets it pass */
+                ks__task_pend_infra(t); /* no handler lets it pass */
                 ks__task_pend(t, err, "task %s: changelog %s: %s", t->id,
                               cl->topic,
                               e ? ks_error_message(e) : ks_err2str(err));

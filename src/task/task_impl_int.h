@@ -177,6 +177,12 @@ ks__source_part_t *ks__task_source_part(const ks__task_t *t, const char *topic);
  *  that write. */
 ks_err_t ks__task_on_error(ks__task_t *t, ks_error_context_t *ec, ks_err_t err);
 
+/** Before pending an error no handler may let pass (a send the collector
+ *  refused): the traversal's error becomes that one, whatever was pending
+ *  before (a processing error is logged and replaced), so that the
+ *  handler can never drop a record whose changelog or output was lost. */
+void ks__task_pend_infra(ks__task_t *t);
+
 /** Write the record @p ec describes to the dead-letter queue, if one is
  *  configured, with the error @p code and @p message. On failure the
  *  error is pending and returned. */

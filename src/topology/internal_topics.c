@@ -217,3 +217,15 @@ ks_err_t ks_topology_internal_topic(const ks_topology_t *topo,
                 *source_topicp = sub_source_topic(topo, sub);
         return KS_ERR_NO_ERROR;
 }
+
+int ks__topology_is_internal_topic(const ks_topology_t *topo,
+                                   const char *app_id, const char *topic) {
+        char buf[512];
+        size_t n = ks_topology_internal_topic_count(topo);
+        for (size_t i = 0; i < n; i++)
+                if (!ks_topology_internal_topic(topo, app_id, i, buf,
+                                                sizeof(buf), NULL) &&
+                    !strcmp(buf, topic))
+                        return 1;
+        return 0;
+}

@@ -238,6 +238,11 @@ ks__node_t *ks__topology_node(const ks_topology_t *topo, const char *name);
 ks__node_t *ks__topology_source_for(const ks_topology_t *topo,
                                     const char *topic);
 
+/** 1 if @p topic is one of built @p topo's internal topics (repartition
+ *  topics and changelogs) for application @p app_id. */
+int ks__topology_is_internal_topic(const ks_topology_t *topo,
+                                   const char *app_id, const char *topic);
+
 /* --- source topics (source_topics.c) ------------------------------------ */
 
 /** Number of source topics (of every source node). */

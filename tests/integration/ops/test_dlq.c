@@ -10,8 +10,9 @@
  *
  * On the real broker the same runs under exactly_once_v2 (without the
  * production errors, which fail a transaction): the dead-letter records
- * are read read_committed. A dead-letter topic that does not exist stops
- * ks_app_start() with an error naming the key. */
+ * are read read_committed. A dead-letter topic that does not exist, or
+ * that is a changelog of the application, stops ks_app_start() with an
+ * error naming the key. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -432,6 +433,34 @@ static void test_exactly_once(void **state) {
         kst_env_fini(&f.env);
 }
 
+/* A changelog of the application as the dead-letter queue would restore
+ * dead-letter records into its store: refused at start. */
+static void test_changelog_topic(void **state) {
+        (void)state;
+        fixture_t f;
+        fixture_init(&f, "dlq-changelog", 0);
+        ks_topology_t *t = topology(&f);
+        ks_error_t *e = NULL;
+        KST_OK_E(ks_topology_add_kv_store(t, "st", KS_STORE_IN_MEMORY, 0, &e));
+        KST_OK_E(ks_topology_connect_store(t, "st", "route", &e));
+        char changelog[300];
+        snprintf(changelog, sizeof(changelog), "%s-st-changelog", f.env.app_id);
+        ks_config_t *c = kst_app_config(
+                f.env.broker, f.env.app_id,
+                (const char *const[]){"errors.dead.letter.queue.topic.name",
+                                      changelog, NULL});
+        ks_app_t *app = ks_app_new(t, c, &e);
+        assert_non_null(app);
+        KST_ASSERT_ERROR(ks_app_start(app, &e), e, KS_ERR_INVALID_CONFIG,
+                         "errors.dead.letter.queue.topic.name", changelog,
+                         "internal topic");
+        assert_int_equal(ks_app_state(app), KS_APP_ERROR);
+        ks_app_destroy(app);
+        ks_topology_destroy(t);
+        ks_config_destroy(c);
+        kst_env_fini(&f.env);
+}
+
 static void test_missing_topic(void **state) {
         (void)state;
         fixture_t f;
@@ -460,11 +489,12 @@ int main(void) {
         const char *broker = getenv("KS_TEST_BROKER");
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_missing_topic),
+                cmocka_unit_test(test_changelog_topic),
                 cmocka_unit_test(test_at_least_once),
                 /* Transactions need the real broker (the mock shows aborted
                  * records to read_committed): run there only. */
                 cmocka_unit_test(test_exactly_once),
         };
-        size_t n = broker && !strcmp(broker, "kafka") ? 3 : 2;
+        size_t n = broker && !strcmp(broker, "kafka") ? 4 : 3;
         return _cmocka_run_group_tests("dlq", tests, n, NULL, NULL);
 }

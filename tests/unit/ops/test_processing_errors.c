@@ -677,6 +677,24 @@ static void test_config_values(void **state) {
                          (const char *)0);
         ks_config_destroy(c);
         ks_topology_destroy(t);
+
+        /* Nor may it be a changelog of the application: its dead-letter
+         * records (any bytes the input held) would be restored into the
+         * store as rows. */
+        e = NULL;
+        t = check_topology();
+        KST_OK_E(ks_topology_add_kv_store(t, "st", KS_STORE_IN_MEMORY, 0, &e));
+        KST_OK_E(ks_topology_connect_store(t, "st", "check", &e));
+        c = kst_config("perr-dlq-cl");
+        kst_set(c, "errors.dead.letter.queue.topic.name",
+                "perr-dlq-cl-st-changelog");
+        assert_null(ks_test_driver_new(t, c, 0, &e));
+        kst_assert_error(KS_ERR_INVALID_CONFIG, e, KS_ERR_INVALID_CONFIG,
+                         "errors.dead.letter.queue.topic.name",
+                         "perr-dlq-cl-st-changelog", "internal topic",
+                         (const char *)0);
+        ks_config_destroy(c);
+        ks_topology_destroy(t);
 }
 
 int main(void) {
