@@ -105,6 +105,12 @@ static int check_entries(int dfd, const char *path, char *err, size_t errsize) {
         }
         rewinddir(d); /* the duplicate shares its position */
         int rc = 0, lock = 0;
+        struct stat self;
+        if (fstat(dfd, &self)) {
+                snprintf(err, errsize, "%s: %s", path, strerror(errno));
+                closedir(d);
+                return -1;
+        }
         struct dirent *de;
         while (!rc && (de = readdir(d))) {
                 const char *n = de->d_name;
@@ -114,6 +120,16 @@ static int check_entries(int dfd, const char *path, char *err, size_t errsize) {
                 if (fstatat(dfd, n, &st, AT_SYMLINK_NOFOLLOW)) {
                         snprintf(err, errsize, "%s/%s: %s", path, n,
                                  strerror(errno));
+                        rc = -1;
+                        break;
+                }
+                /* Another file system mounted inside: refused before
+                 * anything is removed. */
+                if (st.st_dev != self.st_dev) {
+                        snprintf(err, errsize,
+                                 "%s/%s is on another file system; nothing "
+                                 "removed",
+                                 path, n);
                         rc = -1;
                         break;
                 }
