@@ -72,22 +72,29 @@ void ks_app_set_stats_callback(ks_app_t *app, ks_stats_cb *cb, void *opaque) {
         pthread_mutex_unlock(&app->lock);
 }
 
+static void deadline(struct timespec *dl, int64_t every) {
+        clock_gettime(CLOCK_REALTIME, dl);
+        dl->tv_sec += every / 1000;
+        dl->tv_nsec += (every % 1000) * 1000000;
+        if (dl->tv_nsec >= 1000000000) {
+                dl->tv_sec++;
+                dl->tv_nsec -= 1000000000;
+        }
+}
+
 static void *stats_main(void *arg) {
         ks_app_t *app = arg;
         int64_t every = ks__config_int(app->conf, "statistics.interval.ms");
+        struct timespec dl;
+        deadline(&dl, every);
         pthread_mutex_lock(&app->lock);
         while (!__atomic_load_n(&app->stopping, __ATOMIC_SEQ_CST)) {
-                struct timespec dl;
-                clock_gettime(CLOCK_REALTIME, &dl);
-                dl.tv_sec += every / 1000;
-                dl.tv_nsec += (every % 1000) * 1000000;
-                if (dl.tv_nsec >= 1000000000) {
-                        dl.tv_sec++;
-                        dl.tv_nsec -= 1000000000;
-                }
+                /* The condition is signalled at every state change of the
+                 * app or a thread: the deadline stays until it passes. */
                 if (pthread_cond_timedwait(&app->cond, &app->lock, &dl) !=
                     ETIMEDOUT)
                         continue;
+                deadline(&dl, every);
                 ks_stats_cb *cb = app->stats_cb;
                 void *opaque = app->stats_opaque;
                 pthread_mutex_unlock(&app->lock);
