@@ -11,8 +11,10 @@
  * |                         | and the state's name                          |
  * | GET /topology           | ks_topology_describe(); with ?format=dot,     |
  * |                         | ks_topology_describe_dot()                    |
- * | GET /stores/<s>/<key>   | the value of <key> (the URL-decoded path      |
- * |                         | segment, as the key's bytes) in key-value     |
+ * | GET /stores/<s>/<key>   | the value of <key> (the rest of the path,     |
+ * |                         | percent-decoded, as the key's bytes: %00 and  |
+ * |                         | %2F are bytes of it; a malformed escape is    |
+ * |                         | 400) in key-value                             |
  * |                         | store <s>: 200 and the value, 404 when        |
  * |                         | absent or no such store, 307 to the instance  |
  * |                         | holding the key (its application.server),     |

@@ -273,16 +273,56 @@ static void put_family(buf_t *b, const mentry_t *e) {
         put_pname(b, e->name);
 }
 
+/* The length of the valid UTF-8 sequence at @p s (1 to 4), 0 if it is
+ * none (NUL-terminated: a NUL ends a sequence as an invalid byte). */
+static size_t utf8_len(const unsigned char *s) {
+        size_t n;
+        uint32_t min, cp;
+        if (s[0] < 0x80)
+                return 1;
+        if (s[0] >= 0xc2 && s[0] <= 0xdf)
+                n = 2, min = 0x80;
+        else if ((s[0] & 0xf0) == 0xe0)
+                n = 3, min = 0x800;
+        else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+                n = 4, min = 0x10000;
+        else
+                return 0;
+        cp = s[0] & (0x7fu >> n);
+        for (size_t i = 1; i < n; i++) {
+                if ((s[i] & 0xc0) != 0x80)
+                        return 0;
+                cp = cp << 6 | (s[i] & 0x3fu);
+        }
+        return cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ? 0
+                                                                           : n;
+}
+
+/* Put the UTF-8 character at @p s, or U+FFFD for a byte that starts none
+ * (both formats are UTF-8: a tag from a client.id in another encoding
+ * must not make a whole scrape unreadable); how many bytes it took. */
+static size_t put_utf8(buf_t *b, const char *s) {
+        size_t n = utf8_len((const unsigned char *)s);
+        if (n)
+                put(b, s, n);
+        else
+                puts_(b, "\xEF\xBF\xBD");
+        return n ? n : 1;
+}
+
 static void put_escaped(buf_t *b, const char *s, int quote) {
-        for (; *s; s++) {
+        while (*s) {
                 if (*s == '\\')
                         puts_(b, "\\\\");
                 else if (*s == '\n')
                         puts_(b, "\\n");
                 else if (*s == '"' && quote)
                         puts_(b, "\\\"");
-                else
-                        put(b, s, 1);
+                else {
+                        s += put_utf8(b, s);
+                        continue;
+                }
+                s++;
         }
 }
 
@@ -291,7 +331,7 @@ static void put_double(buf_t *b, double v) {
                 puts_(b, "NaN");
         else if (isinf(v))
                 puts_(b, v > 0 ? "+Inf" : "-Inf");
-        else if (v == (double)(int64_t)v && fabs(v) < 9e15)
+        else if (fabs(v) < 9e15 && v == (double)(int64_t)v) /* in range */
                 putf(b, "%lld", (long long)v);
         else
                 putf(b, "%.17g", v);
@@ -360,7 +400,7 @@ char *ks__mset_prometheus(const ks_metrics_t *m, size_t *len) {
 
 static void put_json_str(buf_t *b, const char *s) {
         puts_(b, "\"");
-        for (; *s; s++) {
+        while (*s) {
                 unsigned char c = (unsigned char)*s;
                 if (c == '"' || c == '\\') {
                         char esc[2] = {'\\', (char)c};
@@ -368,8 +408,10 @@ static void put_json_str(buf_t *b, const char *s) {
                 } else if (c < 0x20) {
                         putf(b, "\\u%04x", c);
                 } else {
-                        put(b, s, 1);
+                        s += put_utf8(b, s);
+                        continue;
                 }
+                s++;
         }
         puts_(b, "\"");
 }

@@ -174,8 +174,12 @@ static ks_err_t lock_state_dir(ks_app_t *app, ks_error_t **errp) {
  * open instead of waiting for them to time out. */
 static ks_err_t load_process_id(ks_app_t *app, ks_error_t **errp) {
         const char *iid = ks_config_get(app->conf, "instance.id");
+        /* Under the lock: ks_app_metrics() reads it from any thread, an
+         * HTTP endpoint's while the app starts. */
         if (iid && *iid) {
+                pthread_mutex_lock(&app->lock);
                 snprintf(app->process_id, sizeof(app->process_id), "%s", iid);
+                pthread_mutex_unlock(&app->lock);
                 return KS_ERR_NO_ERROR;
         }
         size_t n = strlen(app->state_dir) + 32;
@@ -219,7 +223,9 @@ static ks_err_t load_process_id(ks_app_t *app, ks_error_t **errp) {
                                             "cannot write %s: %s", path,
                                             strerror(errno));
         }
+        pthread_mutex_lock(&app->lock);
         snprintf(app->process_id, sizeof(app->process_id), "%s", buf);
+        pthread_mutex_unlock(&app->lock);
         free(path);
         return err;
 }

@@ -32,7 +32,8 @@ struct ks_app_s {
         char *state_dir;    /* <state.dir>/<application.id> */
         int lock_fd;        /* flock()ed <state_dir>/.lock, or -1 */
         ks__rocks_env_t *rocks;
-        char process_id[80]; /* instance.id, or kept in state_dir */
+        char process_id[80]; /* instance.id, or kept in state_dir; written
+                              * under lock (ks_app_metrics() reads it) */
         ks__origin_scope_t scope;
         int32_t *topic_partitions; /* per source topic index */
 

@@ -107,6 +107,15 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c,
         return reply_text(c, 404, "not found\n");
 }
 
+/* URLs reach answer() as sent: a key's bytes may hold NUL and '/', which
+ * libmicrohttpd's decoding in place would cut or confuse with the path's
+ * separators; http_store.c decodes each segment with its length. */
+static size_t keep_escaped(void *cls, struct MHD_Connection *c, char *s) {
+        (void)cls;
+        (void)c;
+        return strlen(s);
+}
+
 /* "host:port" (host may be [v6]) to a socket address. */
 static int resolve(const char *listen, struct sockaddr_storage *sa,
                    ks_error_t **errp) {
@@ -171,14 +180,17 @@ ks_http_t *ks_http_start(ks_app_t *app, const char *listen,
         h->app = app;
         h->value_cb = value_cb;
         h->opaque = opaque;
-        unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD;
+        /* poll or epoll, not select(): a process with many stores holds
+         * more than FD_SETSIZE descriptors, and select() refuses those. */
+        unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
         if (sa.ss_family == AF_INET6)
                 flags |= MHD_USE_IPv6;
         h->d = MHD_start_daemon(flags, 0, NULL, NULL, answer, h,
                                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
-                                MHD_OPTION_END);
+                                MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped,
+                                NULL, MHD_OPTION_END);
         if (!h->d) {
                 ks__error_set(errp, KS_ERR_IO, "cannot listen on %s for HTTP",
                               listen);

@@ -7,7 +7,7 @@
 
 #include "kstreams/http.h"
 
-/** Answer GET /stores/<path> ("<store>/<key>", URL-decoded). */
+/** Answer GET /stores/<path> ("<store>/<key>", as sent: percent-encoded). */
 enum MHD_Result ks__http_store(ks_app_t *app, struct MHD_Connection *c,
                                const char *path, ks_http_value_cb *value_cb,
                                void *opaque);

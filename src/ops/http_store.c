@@ -1,10 +1,12 @@
 /* GET /stores/<store>/<key>: interactive queries over HTTP. The key is
- * the rest of the (URL-decoded) path, taken as the key's bytes. With
+ * the rest of the path, percent-decoded here with its length (so %00 and
+ * %2F are bytes of the key), taken as the key's bytes. With
  * application.server set, a key another instance holds is redirected
  * there (307); the rest is answered from this instance's stores. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "kstreams/query.h"
 
@@ -34,6 +36,36 @@ static enum MHD_Result text(struct MHD_Connection *c, unsigned status,
                             const char *body) {
         return respond(c, status, "text/plain; charset=utf-8", (void *)body,
                        strlen(body), MHD_RESPMEM_MUST_COPY, NULL);
+}
+
+static int hex_digit(char ch) {
+        if (ch >= '0' && ch <= '9')
+                return ch - '0';
+        if (ch >= 'a' && ch <= 'f')
+                return ch - 'a' + 10;
+        if (ch >= 'A' && ch <= 'F')
+                return ch - 'A' + 10;
+        return -1;
+}
+
+/* Percent-decode @p n bytes of @p s into @p out (room for @p n); the
+ * decoded length, or -1 for a '%' not followed by two hex digits. */
+static ssize_t pct_decode(const char *s, size_t n, char *out) {
+        size_t o = 0;
+        for (size_t i = 0; i < n; i++) {
+                if (s[i] != '%') {
+                        out[o++] = s[i];
+                        continue;
+                }
+                if (n - i < 3)
+                        return -1;
+                int h = hex_digit(s[i + 1]), l = hex_digit(s[i + 2]);
+                if (h < 0 || l < 0)
+                        return -1;
+                out[o++] = (char)(h << 4 | l);
+                i += 2;
+        }
+        return (ssize_t)o;
 }
 
 /* http://<host>/stores/<store>/<key percent-encoded> */
@@ -80,21 +112,11 @@ static enum MHD_Result value_answer(struct MHD_Connection *c, const char *store,
                        MHD_RESPMEM_MUST_FREE, NULL);
 }
 
-enum MHD_Result ks__http_store(ks_app_t *app, struct MHD_Connection *c,
-                               const char *path, ks_http_value_cb *value_cb,
-                               void *opaque) {
-        const char *slash = strchr(path, '/');
-        if (!slash || slash == path || !slash[1])
-                return text(c, 400, "use /stores/<store>/<key>\n");
-        char store[256];
-        size_t sl = (size_t)(slash - path);
-        if (sl >= sizeof(store))
-                return text(c, 404, "no such store\n");
-        memcpy(store, path, sl);
-        store[sl] = '\0';
-        const char *key = slash + 1;
-        size_t klen = strlen(key);
-
+/* Answer for @p key (@p klen bytes) of @p store. */
+static enum MHD_Result answer_key(ks_app_t *app, struct MHD_Connection *c,
+                                  const char *store, const char *key,
+                                  size_t klen, ks_http_value_cb *value_cb,
+                                  void *opaque) {
         /* Another instance's key: send the client there. */
         char host[512];
         int32_t partition;
@@ -139,4 +161,36 @@ enum MHD_Result ks__http_store(ks_app_t *app, struct MHD_Connection *c,
         default:
                 return text(c, 500, msg);
         }
+}
+
+enum MHD_Result ks__http_store(ks_app_t *app, struct MHD_Connection *c,
+                               const char *path, ks_http_value_cb *value_cb,
+                               void *opaque) {
+        const char *slash = strchr(path, '/');
+        if (!slash || slash == path || !slash[1])
+                return text(c, 400, "use /stores/<store>/<key>\n");
+        char store[256];
+        size_t sl = (size_t)(slash - path);
+        if (sl >= sizeof(store))
+                return text(c, 404, "no such store\n");
+        ssize_t dl = pct_decode(path, sl, store);
+        if (dl < 0)
+                return text(c, 400, "malformed %-escape in the store name\n");
+        store[dl] = '\0';
+        if (memchr(store, '\0', (size_t)dl))
+                return text(c, 404, "no such store\n");
+        /* The key: at most the request's size (libmicrohttpd bounds it). */
+        size_t raw = strlen(slash + 1);
+        char *key = malloc(raw + 1);
+        if (!key)
+                return text(c, 500, "out of memory\n");
+        ssize_t kl = pct_decode(slash + 1, raw, key);
+        if (kl < 0) {
+                free(key);
+                return text(c, 400, "malformed %-escape in the key\n");
+        }
+        enum MHD_Result r =
+                answer_key(app, c, store, key, (size_t)kl, value_cb, opaque);
+        free(key);
+        return r;
 }

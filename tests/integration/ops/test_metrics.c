@@ -15,9 +15,14 @@
  *   - commit-total equals ks_app_metric("commit-total");
  *   - the app level says RUNNING with two alive threads;
  *   - the statistics callback delivers JSON documents holding the same
- *     figures, and the Prometheus text has one TYPE line per family. */
+ *     figures, and the Prometheus text has one TYPE line per family;
+ *   - snapshots taken on another thread while ks_app_start() runs (an
+ *     HTTP endpoint serving before the app starts does) see the client-id
+ *     as it was before the start or as it is after, nothing between (and
+ *     under ThreadSanitizer, no race with the start). */
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,6 +102,45 @@ static int is_settled(void *opaque) {
         return s->got == s->want && s->lag == 0;
 }
 
+/* Takes snapshots until told to stop, keeping the client-id tags seen. */
+typedef struct {
+        ks_app_t *app;
+        int stop; /* atomic */
+        int reads;
+        char seen[4][300];
+        int seen_cnt, more; /* more: other tags beyond the four kept */
+} scraper_t;
+
+static void *scrape_main(void *arg) {
+        scraper_t *s = arg;
+        while (!__atomic_load_n(&s->stop, __ATOMIC_SEQ_CST)) {
+                ks_metrics_t *m = ks_app_metrics(s->app);
+                const char *k, *v = NULL;
+                if (m && !ks_metrics_tag(m, 0, 0, &k, &v)) {
+                        int i = 0;
+                        while (i < s->seen_cnt && strcmp(s->seen[i], v))
+                                i++;
+                        if (i == s->seen_cnt && i < 4)
+                                snprintf(s->seen[s->seen_cnt++],
+                                         sizeof(s->seen[0]), "%s", v);
+                        else if (i == s->seen_cnt)
+                                s->more = 1;
+                }
+                ks_metrics_destroy(m);
+                s->reads++;
+        }
+        return NULL;
+}
+
+static void client_id_tag(ks_app_t *app, char *out, size_t size) {
+        ks_metrics_t *m = ks_app_metrics(app);
+        const char *k, *v;
+        assert_int_equal(ks_metrics_tag(m, 0, 0, &k, &v), 0);
+        assert_string_equal(k, "client-id");
+        snprintf(out, size, "%s", v);
+        ks_metrics_destroy(m);
+}
+
 /* Wait (threads publish about once a second) until their figures show
  * @p want records processed and no lag. */
 static ks_metrics_t *settled(ks_app_t *app, double want) {
@@ -126,7 +170,22 @@ static void test_wordcount_metrics(void **state) {
         assert_non_null(app);
         stats_t st = {.lock = PTHREAD_MUTEX_INITIALIZER};
         ks_app_set_stats_callback(app, on_stats, &st);
+        char before[300], after[300];
+        client_id_tag(app, before, sizeof(before));
+        scraper_t sc = {.app = app};
+        pthread_t scr;
+        assert_int_equal(pthread_create(&scr, NULL, scrape_main, &sc), 0);
         assert_int_equal(ks_app_start(app, &e), 0);
+        __atomic_store_n(&sc.stop, 1, __ATOMIC_SEQ_CST);
+        pthread_join(scr, NULL);
+        client_id_tag(app, after, sizeof(after));
+        assert_true(sc.reads > 0);
+        assert_false(sc.more);
+        for (int i = 0; i < sc.seen_cnt; i++)
+                if (strcmp(sc.seen[i], before) && strcmp(sc.seen[i], after))
+                        fail_msg("client-id \"%s\" during the start (before "
+                                 "\"%s\", after \"%s\")",
+                                 sc.seen[i], before, after);
         kst_wc_wait_counts(f, app, 60000);
 
         double want = (double)LINES + (double)f->total_words;

@@ -6,8 +6,13 @@
  *     HELP and TYPE per family with its samples together even when added
  *     apart, label values escaped (\, ", newline);
  *   - JSON: strings escaped, non-finite values written as null;
+ *   - both: valid UTF-8 kept, every byte starting no valid character
+ *     (Latin-1, cut, overlong, surrogate) written U+FFFD, so that a
+ *     client.id in another encoding keeps the text parseable; values
+ *     beyond int64 written as doubles;
  *   - meters: rate, average and maximum over the window. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,6 +104,38 @@ static void test_json(void **state) {
         ks_metrics_destroy(m);
 }
 
+#define FFFD "\xEF\xBF\xBD"
+
+static void test_not_utf8(void **state) {
+        (void)state;
+        ks_metrics_t *m = ks__mset_new();
+        ks__mset_add(m, "g", "n", "h\xff", 1e19,
+                     (const char *const[]){
+                             "thread-id",
+                             "caf\xc3\xa9-\xe2\x82\xac-\xf0\x9f\x98\x80-"
+                             "caf\xe9-\xe2\x82-\xc0\xaf-\xed\xa0\x80-\xf5\x80",
+                             NULL});
+        const char *want_tag = "caf\xc3\xa9-\xe2\x82\xac-\xf0\x9f\x98\x80-"
+                               "caf" FFFD "-" FFFD FFFD "-" FFFD FFFD
+                               "-" FFFD FFFD FFFD "-" FFFD FFFD;
+        char want[512];
+        snprintf(want, sizeof(want),
+                 "# HELP kstreams_g_n h" FFFD "\n# TYPE kstreams_g_n gauge\n"
+                 "kstreams_g_n{thread_id=\"%s\"} 1e+19\n",
+                 want_tag);
+        char *p = ks__mset_prometheus(m, NULL);
+        assert_string_equal(p, want);
+        free(p);
+        snprintf(want, sizeof(want),
+                 "{\"time_ms\":1,\"metrics\":[{\"group\":\"g\",\"name\":"
+                 "\"n\",\"tags\":{\"thread-id\":\"%s\"},\"value\":1e+19}]}",
+                 want_tag);
+        p = ks__mset_json(m, 1, NULL);
+        assert_string_equal(p, want);
+        free(p);
+        ks_metrics_destroy(m);
+}
+
 static void test_meter(void **state) {
         (void)state;
         ks__meter_t mt = {0};
@@ -123,6 +160,7 @@ int main(void) {
                 cmocka_unit_test(test_accessors),
                 cmocka_unit_test(test_prometheus),
                 cmocka_unit_test(test_json),
+                cmocka_unit_test(test_not_utf8),
                 cmocka_unit_test(test_meter),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
