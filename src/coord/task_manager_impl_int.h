@@ -27,7 +27,7 @@ typedef struct {
         ks__marks_t *marks; /* NULL: no through input */
         ks_kv_store_t *marks_store;
         ks__meter_t processed; /* its process rate (task_metrics.c) */
-        ks__qtask_t *query; /* the task's entry for queries, NULL */
+        ks__qtask_t *query;    /* the task's entry for queries, NULL */
 } entry_t;
 
 struct ks__tmgr_s {
