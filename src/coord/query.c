@@ -21,9 +21,11 @@
 
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/config_int.h"
 #include "../common/util_int.h"
 #include "app_int.h"
 #include "../state/store_view_int.h"
@@ -613,10 +615,14 @@ ks_err_t ks_app_query_metadata_for_key(ks_app_t *app, const char *store,
         int32_t p = key_partition(&qs, key, klen);
         if (partition)
                 *partition = p;
-        if ((err = ks__imeta_owner(app->meta, qs.topic_index, p, host,
-                                   host_size, errp)))
+        /* The whole address first: a short buffer must not make another
+         * instance's address look like ours. */
+        char owner[KS_SERVER_MAX + 1];
+        if ((err = ks__imeta_owner(app->meta, qs.topic_index, p, owner,
+                                   sizeof(owner), errp)))
                 return err;
+        snprintf(host, host_size, "%s", owner);
         if (is_local)
-                *is_local = !strcmp(host, server);
+                *is_local = !strcmp(owner, server);
         return KS_ERR_NO_ERROR;
 }

@@ -4,7 +4,9 @@
  * owner and partition (the partition also computed here with Kafka's
  * murmur2), exactly the owner says it is local, and the owner answers
  * ks_app_query_kv with the independent count while the others answer
- * KS_ERR_STORE_MIGRATED. Without application.server the call is refused. */
+ * KS_ERR_STORE_MIGRATED; a short host buffer gets the address cut, and the
+ * same answer to whether the key is local. Without application.server the
+ * call is refused. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +87,17 @@ static int metadata_consistent(void *opaque) {
                                 return 0;
                         }
                         assert_int_equal(p, want_p);
+                        /* A short buffer gets a cut address, never
+                         * another answer to "is it here". */
+                        char small[10];
+                        int local_small = -1;
+                        KST_OK(ks_app_query_metadata_for_key(
+                                x->apps[a], WORDCOUNT_STORE, w, strlen(w),
+                                small, sizeof(small), NULL, &local_small,
+                                NULL));
+                        assert_int_equal(local_small, local);
+                        assert_int_equal(
+                                strncmp(small, host, sizeof(small) - 1), 0);
                         int o = -1;
                         for (int k = 0; k < INSTANCES; k++)
                                 if (!strcmp(host, x->servers[k]))
