@@ -149,17 +149,7 @@ static ks_err_t rs_cursor_open(void *impl, int reverse, const void *seek,
         c->it = rocksdb_writebatch_wi_create_iterator_with_base_cf(r->db->wbwi,
                                                                    base, r->cf);
         c->reverse = reverse;
-        if (!reverse) {
-                if (seek)
-                        rocksdb_iter_seek(c->it, seek, seeklen);
-                else
-                        rocksdb_iter_seek_to_first(c->it);
-        } else {
-                if (seek)
-                        rocksdb_iter_seek_for_prev(c->it, seek, seeklen);
-                else
-                        rocksdb_iter_seek_to_last(c->it);
-        }
+        ks__rocks_iter_seek(c->it, reverse, seek, seeklen);
         *curp = c;
         return KS_ERR_NO_ERROR;
 }
@@ -167,25 +157,8 @@ static ks_err_t rs_cursor_open(void *impl, int reverse, const void *seek,
 static int rs_cursor_next(void *cur, const void **kp, size_t *klp,
                           const void **vp, size_t *vlp, ks_err_t *errp) {
         rcursor_t *c = cur;
-        if (c->started) {
-                if (c->reverse)
-                        rocksdb_iter_prev(c->it);
-                else
-                        rocksdb_iter_next(c->it);
-        }
-        c->started = 1;
-        if (!rocksdb_iter_valid(c->it)) {
-                char *err = NULL;
-                rocksdb_iter_get_error(c->it, &err);
-                if (err) {
-                        rocksdb_free(err);
-                        *errp = KS_ERR_STORE;
-                }
-                return 0;
-        }
-        *kp = rocksdb_iter_key(c->it, klp);
-        *vp = rocksdb_iter_value(c->it, vlp);
-        return 1;
+        return ks__rocks_iter_step(c->it, c->reverse, &c->started, kp, klp, vp,
+                                   vlp, errp);
 }
 
 static void rs_cursor_close(void *cur) {
@@ -228,3 +201,42 @@ const ks__kv_backend_ops_t ks__rocksdb_store_ops = {
         .approximate_count = rs_count,
         .close = rs_close,
 };
+
+void ks__rocks_iter_seek(rocksdb_iterator_t *it, int reverse, const void *seek,
+                         size_t seeklen) {
+        if (!reverse) {
+                if (seek)
+                        rocksdb_iter_seek(it, seek, seeklen);
+                else
+                        rocksdb_iter_seek_to_first(it);
+        } else {
+                if (seek)
+                        rocksdb_iter_seek_for_prev(it, seek, seeklen);
+                else
+                        rocksdb_iter_seek_to_last(it);
+        }
+}
+
+int ks__rocks_iter_step(rocksdb_iterator_t *it, int reverse, int *started,
+                        const void **kp, size_t *klp, const void **vp,
+                        size_t *vlp, ks_err_t *errp) {
+        if (*started) {
+                if (reverse)
+                        rocksdb_iter_prev(it);
+                else
+                        rocksdb_iter_next(it);
+        }
+        *started = 1;
+        if (!rocksdb_iter_valid(it)) {
+                char *err = NULL;
+                rocksdb_iter_get_error(it, &err);
+                if (err) {
+                        rocksdb_free(err);
+                        *errp = KS_ERR_STORE;
+                }
+                return 0;
+        }
+        *kp = rocksdb_iter_key(it, klp);
+        *vp = rocksdb_iter_value(it, vlp);
+        return 1;
+}

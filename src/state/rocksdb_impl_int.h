@@ -71,6 +71,18 @@ struct ks__task_db_s {
         unsigned char *unflushed;
 };
 
+/** Position @p it at @p seek (NULL: the first key, or the last when
+ *  @p reverse): the first key >= seek, or the last <= seek in reverse. */
+void ks__rocks_iter_seek(rocksdb_iterator_t *it, int reverse, const void *seek,
+                         size_t seeklen);
+
+/** The next entry of @p it (the one it is at, the first time: *started
+ *  0): 1 and the entry (borrowed until it moves), 0 at the end (*errp
+ *  KS_ERR_STORE when RocksDB failed). */
+int ks__rocks_iter_step(rocksdb_iterator_t *it, int reverse, int *started,
+                        const void **kp, size_t *klp, const void **vp,
+                        size_t *vlp, ks_err_t *errp);
+
 /** The staged write of (@p cf, @p k), or NULL. */
 const staged_t *ks__task_db_staged(ks__task_db_t *db, size_t cf, const void *k,
                                    size_t kl);

@@ -111,17 +111,7 @@ static ks_err_t vs_cursor_open(void *impl, int reverse, const void *seek,
                 return KS_ERR_NO_MEMORY;
         }
         c->reverse = reverse;
-        if (!reverse) {
-                if (seek)
-                        rocksdb_iter_seek(c->it, seek, seeklen);
-                else
-                        rocksdb_iter_seek_to_first(c->it);
-        } else {
-                if (seek)
-                        rocksdb_iter_seek_for_prev(c->it, seek, seeklen);
-                else
-                        rocksdb_iter_seek_to_last(c->it);
-        }
+        ks__rocks_iter_seek(c->it, reverse, seek, seeklen);
         *curp = c;
         return KS_ERR_NO_ERROR;
 }
@@ -129,25 +119,8 @@ static ks_err_t vs_cursor_open(void *impl, int reverse, const void *seek,
 static int vs_cursor_next(void *cur, const void **kp, size_t *klp,
                           const void **vp, size_t *vlp, ks_err_t *errp) {
         vcursor_t *c = cur;
-        if (c->started) {
-                if (c->reverse)
-                        rocksdb_iter_prev(c->it);
-                else
-                        rocksdb_iter_next(c->it);
-        }
-        c->started = 1;
-        if (!rocksdb_iter_valid(c->it)) {
-                char *err = NULL;
-                rocksdb_iter_get_error(c->it, &err);
-                if (err) {
-                        rocksdb_free(err);
-                        *errp = KS_ERR_STORE;
-                }
-                return 0;
-        }
-        *kp = rocksdb_iter_key(c->it, klp);
-        *vp = rocksdb_iter_value(c->it, vlp);
-        return 1;
+        return ks__rocks_iter_step(c->it, c->reverse, &c->started, kp, klp, vp,
+                                   vlp, errp);
 }
 
 static uint64_t vs_count(void *impl) {
