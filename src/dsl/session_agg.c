@@ -185,7 +185,7 @@ static ks_err_t session_process(ks_context_t *ctx, const ks_record_t *rec,
         int64_t observed = ks__win_observe(in, t);
         /* Sessions ending before this have closed. */
         int64_t close = ks__ts_sub(ks__ts_sub(observed, st->w.grace), gap);
-        ks_err_t err;
+        ks_err_t err = KS_ERR_NO_ERROR;
         if (st->emit == KS_EMIT_ON_WINDOW_CLOSE && close > INT64_MIN &&
             (err = ks__win_emit_closed(ctx, in, close - 1, session_final)))
                 return err;
